@@ -1,0 +1,12 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261126140630 } from './Migration20261126140630';
+
+/**
+ * Every migration, in order. Listed explicitly so that the compiled service, the test
+ * runner and the CLI all run the same set without loading files by glob.
+ * `npm run migration:create` writes a new file here: add it to this list
+ * (a unit test fails when a file is missing from it).
+ */
+export const migrationsList: MigrationObject[] = [
+  { name: 'Migration20261126140630', class: Migration20261126140630 },
+];

@@ -1,0 +1,30 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { GlobalExceptionFilter } from './common/http/global-exception.filter';
+import { ApiValidationPipe } from './common/validation/api-validation.pipe';
+import { HealthModule } from './health/health.module';
+import { ConnectableDatabase } from './persistence/orm-options';
+import { PersistenceModule } from './persistence/persistence.module';
+import { TrackingModule } from './tracking/tracking.module';
+
+export interface AppModuleOptions {
+  config: AppConfig;
+  database: ConnectableDatabase;
+}
+
+@Module({})
+export class AppModule {
+  static forRoot({ config, database }: AppModuleOptions): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ConfigModule.forRoot(config), PersistenceModule.forRoot(database), HealthModule, TrackingModule],
+      providers: [
+        // Registered as providers, not in main.ts, so every app built for tests has them too.
+        { provide: APP_FILTER, useClass: GlobalExceptionFilter },
+        { provide: APP_PIPE, useClass: ApiValidationPipe },
+      ],
+    };
+  }
+}

@@ -1,0 +1,109 @@
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ModuleRef, NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { useContainer } from 'class-validator';
+import type { FastifyInstance } from 'fastify';
+import { AppModule } from './app.module';
+import { AppConfig } from './config/app-config';
+import { registerPublicCors } from './common/http/cors';
+import { RateLimitedError } from './common/http/domain-error';
+import { generateRequestId, registerRequestIdHeader } from './common/http/request-id';
+import { ConnectableDatabase } from './persistence/orm-options';
+
+/** Builds the application without listening: shared by main.ts, the tests and the benchmarks. */
+export async function createApp(config: AppConfig, database: ConnectableDatabase): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot({ config, database }),
+    createFastifyAdapter(config),
+    { bodyParser: false, logger: nestLogLevels(config), abortOnError: false },
+  );
+  await configureApp(app, config);
+  return app;
+}
+
+function createFastifyAdapter(config: AppConfig): FastifyAdapter {
+  return new FastifyAdapter({
+    bodyLimit: config.tracking.maxBodyBytes,
+    trustProxy: config.http.trustProxy,
+    genReqId: generateRequestId,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // Slow clients may not hold a socket forever; keep-alive outlives typical LB idle timeouts.
+    requestTimeout: 30_000,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    logger: false,
+  });
+}
+
+async function configureApp(app: NestFastifyApplication, config: AppConfig): Promise<void> {
+  const fastify = app.getHttpAdapter().getInstance();
+  registerJsonBodyParsers(fastify);
+  registerRequestIdHeader(fastify);
+  registerPublicCors(fastify, config.http.corsOrigins);
+  await app.register(helmet, {
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+    // tracker scripts and beacons are loaded cross-origin by design
+    crossOriginResourcePolicy: { policy: 'cross-origin' },
+  });
+  if (config.tracking.rateLimitPerMinute > 0) {
+    await app.register(rateLimit, {
+      global: false,
+      max: config.tracking.rateLimitPerMinute,
+      timeWindow: 60_000,
+      errorResponseBuilder: (_request, context) => new RateLimitedError(context.after),
+    });
+  }
+  useContainer(nestProvidersFor(app), { fallback: true });
+  setUpOpenApi(app);
+}
+
+/**
+ * Lets class-validator constraints receive injected configuration. Classes Nest does
+ * not provide (class-validator's own) come from its default container; lookups are
+ * cached because validation runs on every request.
+ */
+function nestProvidersFor(app: NestFastifyApplication): { get<T>(someClass: new (...args: never[]) => T): T | undefined } {
+  const moduleRef = app.get(ModuleRef);
+  const cache = new Map<unknown, unknown>();
+  return {
+    get<T>(someClass: new (...args: never[]) => T): T | undefined {
+      if (!cache.has(someClass)) {
+        try {
+          cache.set(someClass, moduleRef.get(someClass, { strict: false }));
+        } catch {
+          cache.set(someClass, undefined);
+        }
+      }
+      return cache.get(someClass) as T | undefined;
+    },
+  };
+}
+
+/** JSON as application/json and as text/plain, which is what navigator.sendBeacon sends. */
+function registerJsonBodyParsers(fastify: FastifyInstance): void {
+  fastify.removeContentTypeParser('text/plain');
+  fastify.addContentTypeParser('text/plain', { parseAs: 'string' }, fastify.getDefaultJsonParser('error', 'error'));
+}
+
+function setUpOpenApi(app: NestFastifyApplication): void {
+  const document = SwaggerModule.createDocument(app, buildOpenApiConfig());
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', yamlDocumentUrl: 'openapi.yaml' });
+}
+
+export function buildOpenApiConfig() {
+  return new DocumentBuilder()
+    .setTitle('Conversion Tracking API')
+    .setDescription('Records conversions with attribution, follows funnels, reports and reconciles with GA4.')
+    .setVersion('1.0.0')
+    .build();
+}
+
+export function nestLogLevels(config: AppConfig) {
+  const levels = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+  const cut = { fatal: 1, error: 2, warn: 3, info: 4, debug: 5, verbose: 6 }[config.logLevel];
+  return levels.slice(0, cut) as unknown as ('fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose')[];
+}

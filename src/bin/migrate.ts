@@ -1,0 +1,27 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { loadConfigOrExit } from '../config/load-config-or-exit';
+import { resolveDatabase, redact } from '../persistence/database-location';
+import { migrateDatabase } from '../persistence/migrate';
+
+/** `npm run migrate`: applies pending migrations to DATABASE_URL (or the embedded database). */
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const logger = new Logger('Migrate');
+  if (config.database.url === undefined) {
+    // Starting the embedded database applies the migrations.
+    const embedded = await resolveDatabase(config.database, logger);
+    await embedded.stop();
+    return;
+  }
+  const applied = await migrateDatabase({ ...config.database, url: config.database.url });
+  logger.log(applied.length > 0 ? `Applied: ${applied.join(', ')}` : `Nothing to apply on ${redact(config.database.url)}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    new Logger('Migrate').fatal(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    process.exit(1);
+  },
+);

@@ -1,0 +1,53 @@
+/**
+ * Classifies errors from the PostgreSQL driver, the pool or the ORM. Only what a
+ * client can act on gets a class: the database being away (retry later) and text
+ * PostgreSQL refuses to store (a client mistake that validation should have caught).
+ */
+export type DatabaseErrorKind = 'unavailable' | 'rejected_text';
+
+const UNAVAILABLE_NODE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+]);
+
+// SQLSTATE classes/codes meaning "the server can't serve you right now".
+const UNAVAILABLE_SQLSTATES = new Set(['57014', '57P01', '57P02', '57P03', '53300', '40P01', '55P03']);
+const REJECTED_TEXT_SQLSTATES = new Set(['22021', '22P05', '22P02', '2202E']);
+
+const UNAVAILABLE_MESSAGES = [
+  /Connection terminated/i,
+  /connection timeout/i,
+  /Timeout acquiring a connection/i,
+  /Client has encountered a connection error/i,
+  /Connection ended unexpectedly/i,
+  /the database system is (starting up|shutting down)/i,
+];
+
+export function classifyDatabaseError(error: unknown): DatabaseErrorKind | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const cause = unwrap(error);
+  const code = (cause as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (UNAVAILABLE_NODE_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08')) {
+      return 'unavailable';
+    }
+    if (REJECTED_TEXT_SQLSTATES.has(code)) return 'rejected_text';
+  }
+  if (cause.name === 'KnexTimeoutError' || cause.name === 'ConnectionException') return 'unavailable';
+  if (UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(cause.message))) return 'unavailable';
+  return undefined;
+}
+
+/** MikroORM wraps driver errors in `previous`; knex and AggregateError use `cause`/`errors`. */
+function unwrap(error: Error): Error {
+  const inner =
+    (error as { previous?: unknown }).previous ??
+    (error as { cause?: unknown }).cause ??
+    (error instanceof AggregateError ? error.errors[0] : undefined);
+  return inner instanceof Error ? unwrap(inner) : error;
+}

@@ -1,0 +1,68 @@
+/** Every error a client can see has one of these codes; the exception filter maps each to a status. */
+export type ErrorCode =
+  | 'validation_failed'
+  | 'malformed_body'
+  | 'origin_not_allowed'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'rate_limited'
+  | 'database_unavailable'
+  | 'not_ready'
+  | 'internal_error';
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** Base of the errors services throw; they know nothing about HTTP. */
+export abstract class DomainError extends Error {
+  abstract readonly code: ErrorCode;
+  readonly details: FieldError[] = [];
+  /** Seconds a client should wait before retrying, when retrying can help. */
+  readonly retryAfterSeconds?: number;
+}
+
+export class ValidationFailedError extends DomainError {
+  readonly code = 'validation_failed';
+  override readonly details: FieldError[];
+  constructor(details: FieldError[]) {
+    super(`Request validation failed: ${details.map((d) => d.field).join(', ')}`);
+    this.details = details;
+  }
+}
+
+export class OriginNotAllowedError extends DomainError {
+  readonly code = 'origin_not_allowed';
+  constructor() {
+    super('This origin is not allowed to call this endpoint');
+  }
+}
+
+/** The per-IP rate limit; the limiter has already set Retry-After. */
+export class RateLimitedError extends DomainError {
+  readonly code = 'rate_limited';
+  constructor(retryIn: string) {
+    super(`Rate limit exceeded, retry in ${retryIn}`);
+  }
+}
+
+export class DatabaseUnavailableError extends DomainError {
+  readonly code = 'database_unavailable';
+  override readonly retryAfterSeconds = 5;
+  constructor(reason: string) {
+    super(`The database is unavailable (${reason}); nothing was stored, retry later`);
+  }
+}
+
+export class NotReadyError extends DomainError {
+  readonly code = 'not_ready';
+  override readonly retryAfterSeconds = 5;
+  override readonly details: FieldError[];
+  constructor(details: FieldError[]) {
+    super('The service is not ready');
+    this.details = details;
+  }
+}

@@ -1,0 +1,108 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+import { classifyDatabaseError } from './database-errors';
+import { DatabaseUnavailableError, DomainError, ErrorCode, ValidationFailedError } from './domain-error';
+import { ErrorResponseDto } from './error-response.dto';
+
+export interface MappedError {
+  status: number;
+  body: ErrorResponseDto;
+  retryAfterSeconds?: number;
+  /** Unexpected errors are logged with their stack; expected ones are not. */
+  unexpected: boolean;
+}
+
+export function statusForCode(code: ErrorCode): number {
+  switch (code) {
+    case 'validation_failed':
+    case 'malformed_body':
+      return HttpStatus.BAD_REQUEST;
+    case 'origin_not_allowed':
+      return HttpStatus.FORBIDDEN;
+    case 'not_found':
+      return HttpStatus.NOT_FOUND;
+    case 'method_not_allowed':
+      return HttpStatus.METHOD_NOT_ALLOWED;
+    case 'payload_too_large':
+      return HttpStatus.PAYLOAD_TOO_LARGE;
+    case 'unsupported_media_type':
+      return HttpStatus.UNSUPPORTED_MEDIA_TYPE;
+    case 'rate_limited':
+      return HttpStatus.TOO_MANY_REQUESTS;
+    case 'database_unavailable':
+    case 'not_ready':
+      return HttpStatus.SERVICE_UNAVAILABLE;
+    case 'internal_error':
+      return HttpStatus.INTERNAL_SERVER_ERROR;
+    default:
+      return assertUnreachable(code);
+  }
+}
+
+export function mapError(error: unknown, requestId: string): MappedError {
+  const domain = toDomainError(error);
+  if (domain) {
+    return {
+      status: statusForCode(domain.code),
+      body: envelope(domain.code, domain.message, requestId, domain.details),
+      retryAfterSeconds: domain.retryAfterSeconds,
+      unexpected: false,
+    };
+  }
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    const code = codeForFrameworkStatus(status);
+    if (code) return { status, body: envelope(code, error.message, requestId), unexpected: false };
+  }
+  return {
+    status: HttpStatus.INTERNAL_SERVER_ERROR,
+    body: envelope('internal_error', 'Internal server error', requestId),
+    unexpected: true,
+  };
+}
+
+function toDomainError(error: unknown): DomainError | undefined {
+  if (error instanceof DomainError) return error;
+  switch (classifyDatabaseError(error)) {
+    case 'unavailable':
+      return new DatabaseUnavailableError('connection failed or timed out');
+    case 'rejected_text':
+      return new ValidationFailedError([
+        { field: 'body', message: 'contains text the database cannot store (e.g. \\u0000)' },
+      ]);
+    case undefined:
+      return undefined;
+  }
+}
+
+/** Errors raised by Fastify or Nest themselves (routing, body parsing, limits). */
+function codeForFrameworkStatus(status: number): ErrorCode | undefined {
+  switch (status) {
+    case 400:
+      return 'malformed_body';
+    case 404:
+      return 'not_found';
+    case 405:
+      return 'method_not_allowed';
+    case 413:
+      return 'payload_too_large';
+    case 415:
+      return 'unsupported_media_type';
+    case 429:
+      return 'rate_limited';
+    default:
+      return undefined;
+  }
+}
+
+function envelope(
+  code: ErrorCode,
+  message: string,
+  requestId: string,
+  details: ErrorResponseDto['error']['details'] = [],
+): ErrorResponseDto {
+  return { success: false, error: { code, message, details }, request_id: requestId };
+}
+
+export function assertUnreachable(value: never): never {
+  throw new Error(`Unhandled case: ${String(value)}`);
+}

@@ -1,0 +1,50 @@
+/**
+ * CORS allow-list matching. Patterns are exact origins (`https://shop.example.com`)
+ * or one leading wildcard label (`https://*.example.com`), which matches any
+ * subdomain at any depth but not the apex itself. Comparison is on the parsed,
+ * normalised origin, so `https://example.org.evil.com` never matches `https://example.org`.
+ */
+const PATTERN = /^(https?):\/\/(\*\.)?([a-z0-9-]+(\.[a-z0-9-]+)*)(:\d{1,5})?$/;
+
+export function isValidOriginPattern(pattern: string): boolean {
+  return PATTERN.test(pattern.toLowerCase());
+}
+
+export type OriginMatcher = (origin: string) => boolean;
+
+export function createOriginMatcher(patterns: readonly string[]): OriginMatcher {
+  const exact = new Set<string>();
+  const wildcards: { scheme: string; suffix: string; port: string }[] = [];
+  for (const pattern of patterns) {
+    const match = PATTERN.exec(pattern.toLowerCase());
+    if (!match) continue;
+    const [, scheme, wildcard, host, , port = ''] = match;
+    if (wildcard) wildcards.push({ scheme, suffix: `.${host}`, port: port.slice(1) });
+    else exact.add(new URL(pattern.toLowerCase()).origin);
+  }
+  return (origin) => {
+    const normalised = normaliseOrigin(origin);
+    if (normalised === undefined) return false;
+    if (exact.has(normalised)) return true;
+    const url = new URL(normalised);
+    const scheme = url.protocol.slice(0, -1);
+    return wildcards.some(
+      (w) => w.scheme === scheme && w.port === url.port && url.hostname.endsWith(w.suffix),
+    );
+  };
+}
+
+/**
+ * The origin when the header is exactly a browser's serialisation of one (lower-case
+ * scheme and host, no path, default port omitted); anything else, including `null`
+ * and mixed case, is not an origin we can vouch for.
+ */
+function normaliseOrigin(origin: string): string | undefined {
+  if (!/^https?:\/\//.test(origin)) return undefined;
+  try {
+    const serialised = new URL(origin).origin;
+    return serialised === origin ? serialised : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,26 @@
+import { ValidationError, ValidatorOptions } from 'class-validator';
+import { FieldError, ValidationFailedError } from '../http/domain-error';
+
+/** Unknown fields are refused rather than silently dropped: a typo must not lose data. */
+export const VALIDATOR_OPTIONS: ValidatorOptions = {
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  forbidUnknownValues: true,
+  validationError: { target: false, value: false },
+};
+
+/** class-validator's tree of errors, flattened to one entry per failing field. */
+export function toFieldErrors(errors: ValidationError[], parent = ''): FieldError[] {
+  return errors.flatMap((error) => {
+    const field = [parent, error.property].filter(Boolean).join('.') || 'body';
+    // Decorators register bottom-up, so the last message is the top-most rule a field
+    // breaks (type before format): report that one, the most fundamental.
+    const messages = Object.values(error.constraints ?? {});
+    const own = messages.length > 0 ? [{ field, message: messages[messages.length - 1] }] : [];
+    return [...own, ...toFieldErrors(error.children ?? [], field)];
+  });
+}
+
+export function validationFailed(errors: ValidationError[]): ValidationFailedError {
+  return new ValidationFailedError(toFieldErrors(errors));
+}

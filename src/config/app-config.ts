@@ -1,0 +1,85 @@
+import { isAbsolute, resolve } from 'node:path';
+import { Env, EnvReader } from './env-parsers';
+import { isValidOriginPattern } from '../common/http/origin-matcher';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface DatabaseConfig {
+  /** Unset means: start the embedded PostgreSQL. */
+  url: string | undefined;
+  poolSize: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  embeddedDataDir: string;
+  embeddedPort: number;
+}
+
+export interface HttpConfig {
+  host: string;
+  port: number;
+  /** Fastify's trustProxy: false, true, a hop count, or a list of trusted addresses/CIDRs. */
+  trustProxy: boolean | number | string;
+  corsOrigins: string[];
+  shutdownTimeoutMs: number;
+}
+
+export interface TrackingConfig {
+  maxBodyBytes: number;
+  maxEventAgeHours: number;
+  rateLimitPerMinute: number;
+}
+
+export interface AppConfig {
+  logLevel: LogLevel;
+  http: HttpConfig;
+  database: DatabaseConfig;
+  tracking: TrackingConfig;
+}
+
+/** The only place that reads the environment. Throws InvalidEnvironmentError listing every bad variable. */
+export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
+  const read = new EnvReader(env);
+  const config: AppConfig = {
+    logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    http: {
+      host: read.string('HOST', '0.0.0.0'),
+      port: read.int('PORT', 3000, { min: 0, max: 65535 }),
+      trustProxy: parseTrustProxy(read.optionalString('TRUST_PROXY')),
+      corsOrigins: read.list('CORS_ORIGINS'),
+      shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 0, max: 120_000 }),
+    },
+    database: {
+      url: read.optionalString('DATABASE_URL'),
+      poolSize: read.int('DB_POOL_SIZE', 10, { min: 1, max: 500 }),
+      connectTimeoutMs: read.int('DB_CONNECT_TIMEOUT_MS', 3_000, { min: 100, max: 60_000 }),
+      statementTimeoutMs: read.int('DB_STATEMENT_TIMEOUT_MS', 5_000, { min: 100, max: 600_000 }),
+      embeddedDataDir: absolute(read.string('EMBEDDED_DATABASE_DIR', '.data'), cwd),
+      embeddedPort: read.int('EMBEDDED_DATABASE_PORT', 54329, { min: 1, max: 65535 }),
+    },
+    tracking: {
+      maxBodyBytes: read.int('TRACK_MAX_BODY_BYTES', 65_536, { min: 1_024, max: 10_485_760 }),
+      maxEventAgeHours: read.int('TRACK_MAX_EVENT_AGE_HOURS', 72, { min: 1, max: 24 * 365 }),
+      rateLimitPerMinute: read.int('RATE_LIMIT_PER_MINUTE', 600, { min: 0, max: 10_000_000 }),
+    },
+  };
+  for (const origin of config.http.corsOrigins) {
+    read.check('CORS_ORIGINS', isValidOriginPattern(origin), `has an invalid origin "${origin}" (expected e.g. https://shop.example.com or https://*.example.com)`);
+  }
+  if (config.database.url !== undefined) {
+    read.check('DATABASE_URL', /^postgres(ql)?:\/\//.test(config.database.url), 'must be a postgres:// or postgresql:// URL');
+  }
+  read.assertValid();
+  return config;
+}
+
+function parseTrustProxy(value: string | undefined): boolean | number | string {
+  if (value === undefined || value.toLowerCase() === 'false') return false;
+  if (value.toLowerCase() === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
+}
+
+function absolute(path: string, cwd: string): string {
+  return isAbsolute(path) ? path : resolve(cwd, path);
+}

@@ -1,0 +1,77 @@
+/**
+ * Parsers for environment variables. Each one names the variable in its error,
+ * so a bad deployment stops at boot with a message an operator can act on.
+ */
+export class InvalidEnvironmentError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'InvalidEnvironmentError';
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export class EnvReader {
+  readonly problems: string[] = [];
+
+  constructor(private readonly env: Env) {}
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  optionalString(name: string): string | undefined {
+    return this.raw(name);
+  }
+
+  int(name: string, fallback: number, bounds: { min: number; max: number }): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!/^-?\d+$/.test(value)) return this.fail(name, `must be an integer, got "${value}"`, fallback);
+    const parsed = Number(value);
+    if (parsed < bounds.min || parsed > bounds.max) {
+      return this.fail(name, `must be between ${bounds.min} and ${bounds.max}, got ${parsed}`, fallback);
+    }
+    return parsed;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const value = this.raw(name)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if (['true', '1', 'yes'].includes(value)) return true;
+    if (['false', '0', 'no'].includes(value)) return false;
+    return this.fail(name, `must be true or false, got "${value}"`, fallback);
+  }
+
+  list(name: string): string[] {
+    return (this.raw(name) ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(value)) return value as T;
+    return this.fail(name, `must be one of ${allowed.join(', ')}, got "${value}"`, fallback);
+  }
+
+  check(name: string, ok: boolean, message: string): void {
+    if (!ok) this.problems.push(`${name} ${message}`);
+  }
+
+  private fail<T>(name: string, message: string, fallback: T): T {
+    this.problems.push(`${name} ${message}`);
+    return fallback;
+  }
+
+  assertValid(): void {
+    if (this.problems.length > 0) throw new InvalidEnvironmentError(this.problems);
+  }
+}

@@ -1,0 +1,26 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ErrorResponseDto } from '../common/http/error-response.dto';
+import { HealthResponseDto, ReadinessResponseDto } from './dto/health-response.dto';
+import { HealthService } from './health.service';
+
+@ApiTags('operations')
+@Controller()
+export class HealthController {
+  constructor(private readonly health: HealthService) {}
+
+  /** Liveness: the process is up and serving HTTP. */
+  @Get('health')
+  @ApiOkResponse({ type: HealthResponseDto })
+  getHealth(): HealthResponseDto {
+    return { status: 'ok' };
+  }
+
+  /** Readiness: the database is reachable and every migration is applied. */
+  @Get('ready')
+  @ApiOkResponse({ type: ReadinessResponseDto })
+  @ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: 'Database unreachable or migrations pending' })
+  getReadiness(): Promise<ReadinessResponseDto> {
+    return this.health.checkReadiness();
+  }
+}

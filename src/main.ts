@@ -1,0 +1,39 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { createApp, nestLogLevels } from './app.setup';
+import { loadConfigOrExit } from './config/load-config-or-exit';
+import { resolveDatabase } from './persistence/database-location';
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfigOrExit();
+  Logger.overrideLogger(nestLogLevels(config));
+  const logger = new Logger('Bootstrap');
+  const database = await resolveDatabase(config.database);
+  const app = await createApp(config, database.database);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.log(`${signal} received: refusing new requests, finishing in-flight ones`);
+    const deadline = setTimeout(() => {
+      logger.error(`Shutdown took longer than ${config.http.shutdownTimeoutMs} ms; exiting`);
+      process.exit(1);
+    }, config.http.shutdownTimeoutMs);
+    deadline.unref();
+    // Closes the HTTP server (waits for in-flight requests), then the connection pool.
+    await app.close();
+    await database.stop();
+    logger.log('Stopped cleanly');
+    process.exit(0);
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void shutdown(signal));
+
+  await app.listen({ port: config.http.port, host: config.http.host });
+  logger.log(`Listening on ${await app.getUrl()} (API docs at /docs, OpenAPI at /openapi.json)`);
+}
+
+bootstrap().catch((error: unknown) => {
+  new Logger('Bootstrap').fatal(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exit(1);
+});

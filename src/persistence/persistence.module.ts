@@ -1,0 +1,21 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { MikroOrmModule } from '@mikro-orm/nestjs';
+import { ConnectableDatabase, createOrmOptions } from './orm-options';
+
+/** The one MikroORM connection every feature module shares. */
+@Module({})
+export class PersistenceModule {
+  static forRoot(database: ConnectableDatabase): DynamicModule {
+    return {
+      module: PersistenceModule,
+      imports: [
+        MikroOrmModule.forRoot({
+          ...createOrmOptions(database),
+          autoLoadEntities: true,
+          // No per-request middleware on the hot path: services fork the EntityManager they need.
+          registerRequestContext: false,
+        }),
+      ],
+    };
+  }
+}

@@ -1,0 +1,113 @@
+import { Channel } from './tracked-event.entity';
+import { knownSourceForHost, sourceCategory } from './traffic-sources';
+
+export const CAMPAIGN_PARAMS = [
+  'utm_source',
+  'utm_medium',
+  'utm_campaign',
+  'utm_term',
+  'utm_content',
+  'gclid',
+  'fbclid',
+  'msclkid',
+] as const;
+
+/** Named as in the request body and in a landing page's query string. */
+export type CampaignParams = Partial<Record<(typeof CAMPAIGN_PARAMS)[number], string>>;
+
+export interface Attribution {
+  source: string;
+  medium: string;
+  campaign: string | null;
+  channel: Channel;
+}
+
+const MAX_PARAM_LENGTH = 256;
+
+/**
+ * The campaign parameters of an event: each one from the body when given, else from
+ * the landing page's query string. Values are trimmed (empty means absent) and source
+ * and medium lower-cased, so `Google` and `google ` group together in reports.
+ */
+export function resolveCampaignParams(
+  body: Partial<Record<keyof CampaignParams, string | null>>,
+  pageUrl: string | undefined,
+): CampaignParams {
+  const query = parseUrl(pageUrl)?.searchParams;
+  const resolved: CampaignParams = {};
+  for (const key of CAMPAIGN_PARAMS) {
+    const value = clean(body[key]) ?? clean(query?.get(key))?.slice(0, MAX_PARAM_LENGTH);
+    if (value !== undefined) resolved[key] = value;
+  }
+  if (resolved.utm_source) resolved.utm_source = resolved.utm_source.toLowerCase();
+  if (resolved.utm_medium) resolved.utm_medium = resolved.utm_medium.toLowerCase();
+  return resolved;
+}
+
+/**
+ * Source, medium and campaign in order of precedence: UTM tags, then ad click ids,
+ * then the referrer (a search engine, a social site or any other external host),
+ * else direct. `ownHost` is the site's own host (from the page URL or the Origin):
+ * a referrer on it is internal navigation, not a source.
+ */
+export function deriveAttribution(params: CampaignParams, referrer: string | undefined, ownHost: string | undefined): Attribution {
+  const campaign = params.utm_campaign ?? null;
+  if (params.utm_source !== undefined || params.utm_medium !== undefined) {
+    return withChannel(params.utm_source ?? '(not set)', params.utm_medium ?? '(not set)', campaign);
+  }
+  if (params.gclid !== undefined) return withChannel('google', 'cpc', campaign);
+  if (params.msclkid !== undefined) return withChannel('bing', 'cpc', campaign);
+
+  const referrerHost = parseUrl(referrer)?.hostname.toLowerCase();
+  if (referrerHost && !sameSite(referrerHost, ownHost)) {
+    const known = knownSourceForHost(referrerHost);
+    if (known?.category === 'search') return withChannel(known.name, 'organic', campaign);
+    if (known?.category === 'social') return withChannel(known.name, 'social', campaign);
+    return withChannel(referrerHost.replace(/^www\./, ''), 'referral', campaign);
+  }
+  return withChannel('(direct)', '(none)', campaign);
+}
+
+const PAID_MEDIUM = /^(.*cp.*|ppc|retargeting|paid.*)$/;
+const SOCIAL_MEDIUM = /^(social|social-network|social-media|sm|social network|social media)$/;
+const EMAIL = /^(email|e-mail|e_mail|e mail)$/;
+
+/** GA4's default channel grouping, folded into the channels this service reports. */
+export function deriveChannel(source: string, medium: string): Channel {
+  const category = sourceCategory(source);
+  if (source === '(direct)' && (medium === '(none)' || medium === '(not set)')) return 'direct';
+  if (PAID_MEDIUM.test(medium)) {
+    if (category === 'search') return 'paid_search';
+    if (category === 'social') return 'paid_social';
+    return 'other';
+  }
+  if (category === 'search' || medium === 'organic') return 'organic_search';
+  if (category === 'social' || SOCIAL_MEDIUM.test(medium)) return 'organic_social';
+  if (EMAIL.test(source) || EMAIL.test(medium)) return 'email';
+  if (medium === 'referral') return 'referral';
+  return 'other';
+}
+
+function withChannel(source: string, medium: string, campaign: string | null): Attribution {
+  return { source, medium, campaign, channel: deriveChannel(source, medium) };
+}
+
+function sameSite(host: string, ownHost: string | undefined): boolean {
+  if (ownHost === undefined) return false;
+  const strip = (h: string) => h.toLowerCase().replace(/^www\./, '');
+  return strip(host) === strip(ownHost);
+}
+
+function clean(value: string | null | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed === undefined || trimmed === '' ? undefined : trimmed;
+}
+
+export function parseUrl(value: string | null | undefined): URL | undefined {
+  if (value == null) return undefined;
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,26 @@
+import ipaddr from 'ipaddr.js';
+import { isbot } from 'isbot';
+
+// Server-to-server callers identify with their HTTP library; they are customers'
+// back ends, not crawlers, although the generic bot lists flag every such agent.
+const HTTP_LIBRARY =
+  /^(curl|wget|python-requests|python-urllib|python-httpx|python\/|httpx|aiohttp|axios|node-fetch|node|undici|got|superagent|go-http-client|okhttp|java\/|apache-httpclient|ruby|faraday|guzzlehttp|php|libwww-perl|dart|deno|bun|postmanruntime|insomnia|restsharp|reqwest|ktor-client|\.net|dotnet|httpclient)\b/i;
+
+/** Crawlers and headless browsers, by isbot's maintained list; HTTP client libraries are not bots. */
+export function isBotUserAgent(userAgent: string | undefined): boolean {
+  if (userAgent === undefined || userAgent.trim() === '') return false;
+  if (HTTP_LIBRARY.test(userAgent.trim())) return false;
+  return isbot(userAgent);
+}
+
+/** The client's network, never its address: IPv4 to /24, IPv6 to /48. */
+export function truncateIp(ip: string | undefined): string | undefined {
+  if (ip === undefined || !ipaddr.isValid(ip)) return undefined;
+  let address = ipaddr.parse(ip);
+  if (address instanceof ipaddr.IPv6 && address.isIPv4MappedAddress()) address = address.toIPv4Address();
+  const prefix = address.kind() === 'ipv4' ? 24 : 48;
+  const network = address.kind() === 'ipv4'
+    ? ipaddr.IPv4.networkAddressFromCIDR(`${address.toString()}/${prefix}`)
+    : ipaddr.IPv6.networkAddressFromCIDR(`${address.toString()}/${prefix}`);
+  return `${network.toString()}/${prefix}`;
+}

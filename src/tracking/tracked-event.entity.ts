@@ -1,0 +1,108 @@
+import { Entity, Index, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+
+export const CHANNELS = [
+  'paid_search',
+  'organic_search',
+  'paid_social',
+  'organic_social',
+  'email',
+  'referral',
+  'direct',
+  'other',
+] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+/** One tracked event with its derived attribution and request context. Append-only. */
+@Entity({ tableName: 'events' })
+@Index({ name: 'events_occurred_at_brin', expression: 'create index "events_occurred_at_brin" on "events" using brin ("occurred_at")' })
+export class TrackedEvent {
+  @PrimaryKey({ type: 'uuid', defaultRaw: 'gen_random_uuid()' })
+  id!: string;
+
+  /** The client's idempotency key, or a generated one; unique across all events. */
+  @Property({ type: 'text' })
+  @Unique({ name: 'events_event_id_unique' })
+  eventId!: string;
+
+  @Property({ type: 'text' })
+  eventType!: string;
+
+  @Property({ type: 'text', nullable: true })
+  visitorId?: string;
+
+  @Property({ type: 'text', nullable: true })
+  userId?: string;
+
+  @Property({ type: 'text', nullable: true })
+  sessionId?: string;
+
+  @Property({ type: 'timestamptz' })
+  occurredAt!: Date;
+
+  @Property({ type: 'timestamptz', defaultRaw: 'now()' })
+  receivedAt!: Date;
+
+  @Property({ type: 'text', nullable: true })
+  utmSource?: string;
+
+  @Property({ type: 'text', nullable: true })
+  utmMedium?: string;
+
+  @Property({ type: 'text', nullable: true })
+  utmCampaign?: string;
+
+  @Property({ type: 'text', nullable: true })
+  utmTerm?: string;
+
+  @Property({ type: 'text', nullable: true })
+  utmContent?: string;
+
+  @Property({ type: 'text', nullable: true })
+  gclid?: string;
+
+  @Property({ type: 'text', nullable: true })
+  fbclid?: string;
+
+  @Property({ type: 'text', nullable: true })
+  msclkid?: string;
+
+  @Property({ type: 'text', nullable: true })
+  pageUrl?: string;
+
+  @Property({ type: 'text', nullable: true })
+  referrer?: string;
+
+  @Property({ type: 'decimal', columnType: 'numeric', nullable: true })
+  value?: string;
+
+  @Property({ type: 'character', length: 3, nullable: true })
+  currency?: string;
+
+  @Property({ type: 'jsonb', nullable: true })
+  properties?: Record<string, unknown>;
+
+  @Property({ type: 'text' })
+  source!: string;
+
+  @Property({ type: 'text' })
+  medium!: string;
+
+  @Property({ type: 'text', nullable: true })
+  campaign?: string;
+
+  @Property({ type: 'text' })
+  channel!: Channel;
+
+  @Property({ type: 'text', nullable: true })
+  userAgent?: string;
+
+  @Property({ type: 'boolean' })
+  isBot!: boolean;
+
+  @Property({ type: 'text', nullable: true })
+  origin?: string;
+
+  /** The client address truncated to its /24 (IPv4) or /48 (IPv6) network; never the full address. */
+  @Property({ type: 'text', nullable: true })
+  ipPrefix?: string;
+}

@@ -1,0 +1,62 @@
+import { Body, Controller, HttpCode, Options, Post } from '@nestjs/common';
+import { RouteConfig } from '@nestjs/platform-fastify';
+import { ApiBadRequestResponse, ApiForbiddenResponse, ApiHeader, ApiOkResponse, ApiPayloadTooLargeResponse, ApiServiceUnavailableResponse, ApiTags, ApiTooManyRequestsResponse, ApiUnsupportedMediaTypeResponse } from '@nestjs/swagger';
+import { ErrorResponseDto } from '../common/http/error-response.dto';
+import { PUBLIC_ENDPOINT, PUBLIC_PREFLIGHT } from '../common/http/public-endpoint';
+import { TrackBatchDto } from './dto/track-batch.dto';
+import { TrackBatchResponseDto } from './dto/track-batch-response.dto';
+import { TrackEventDto } from './dto/track-event.dto';
+import { TrackEventResponseDto } from './dto/track-event-response.dto';
+import { ClientRequest, RequestContext } from './request-context';
+import { TrackingService } from './tracking.service';
+
+@ApiTags('tracking')
+@ApiHeader({ name: 'Origin', required: false, description: 'Checked against CORS_ORIGINS; absent for server-to-server calls' })
+@ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Validation failed; every failing field is listed' })
+@ApiForbiddenResponse({ type: ErrorResponseDto, description: 'Origin not allowed' })
+@ApiPayloadTooLargeResponse({ type: ErrorResponseDto, description: 'Body over TRACK_MAX_BODY_BYTES' })
+@ApiUnsupportedMediaTypeResponse({ type: ErrorResponseDto, description: 'Neither application/json nor text/plain' })
+@ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'Rate limit per client IP; see Retry-After' })
+@ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: 'Database unavailable; nothing stored; see Retry-After' })
+@Controller('v1/events')
+export class TrackingController {
+  constructor(private readonly tracking: TrackingService) {}
+
+  /**
+   * Track a conversion event
+   *
+   * Records one event durably, with full attribution, and answers after it is committed.
+   * Public (no auth). Accepts `application/json` and `text/plain` (sendBeacon) bodies.
+   */
+  @Post('track')
+  @HttpCode(200)
+  @RouteConfig(PUBLIC_ENDPOINT)
+  @ApiOkResponse({ type: TrackEventResponseDto })
+  trackEvent(@Body() event: TrackEventDto, @ClientRequest() request: RequestContext): Promise<TrackEventResponseDto> {
+    return this.tracking.track(event, request);
+  }
+
+  /**
+   * Track up to 100 events
+   *
+   * Each event is validated and stored on its own; the response has one result per event, in order.
+   */
+  @Post('track/batch')
+  @HttpCode(200)
+  @RouteConfig(PUBLIC_ENDPOINT)
+  @ApiOkResponse({ type: TrackBatchResponseDto })
+  trackEventBatch(@Body() batch: TrackBatchDto, @ClientRequest() request: RequestContext): Promise<TrackBatchResponseDto> {
+    return this.tracking.trackBatch(batch, request);
+  }
+
+  /**
+   * CORS preflight for the tracking endpoint
+   *
+   * Answers an allowed Origin with its CORS headers (credentials allowed, never `*`); refuses others with 403.
+   */
+  @Options('track')
+  @HttpCode(200)
+  @RouteConfig(PUBLIC_PREFLIGHT)
+  @ApiOkResponse({ description: 'Preflight accepted; see the Access-Control-Allow-* headers' })
+  preflightTrackEvent(): void {}
+}

@@ -1,0 +1,56 @@
+import { Injectable } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import { DomainError } from '../common/http/domain-error';
+import { VALIDATOR_OPTIONS, validationFailed } from '../common/validation/validation-errors';
+import { TrackBatchDto } from './dto/track-batch.dto';
+import { TrackBatchResponseDto, TrackBatchResultDto } from './dto/track-batch-response.dto';
+import { TrackEventDto } from './dto/track-event.dto';
+import { TrackEventResponseDto } from './dto/track-event-response.dto';
+import { EventRepository } from './event.repository';
+import { buildNewEvent } from './new-event';
+import { RequestContext } from './request-context';
+
+@Injectable()
+export class TrackingService {
+  constructor(private readonly events: EventRepository) {}
+
+  /** Stores one validated event; answers only after it is committed. */
+  async track(dto: TrackEventDto, request: RequestContext): Promise<TrackEventResponseDto> {
+    const event = buildNewEvent(dto, request);
+    const { stored } = await this.events.insert(event);
+    return { success: true, event_id: event.eventId, duplicate: !stored, funnel_updates: [] };
+  }
+
+  /**
+   * Validates and stores each event on its own, in order, so a bad event costs only
+   * itself. A database outage fails the whole request (503): events before it are
+   * committed and, retried with their `event_id`, come back as duplicates.
+   */
+  async trackBatch(dto: TrackBatchDto, request: RequestContext): Promise<TrackBatchResponseDto> {
+    const results: TrackBatchResultDto[] = [];
+    for (const [index, raw] of dto.events.entries()) {
+      results.push(await this.trackOneOfBatch(index, raw, request));
+    }
+    return { success: true, results };
+  }
+
+  private async trackOneOfBatch(index: number, raw: unknown, request: RequestContext): Promise<TrackBatchResultDto> {
+    const event = plainToInstance(TrackEventDto, raw);
+    const errors = await validate(event, VALIDATOR_OPTIONS);
+    if (errors.length > 0) return rejected(index, validationFailed(errors));
+    const response = await this.track(event, request);
+    return { index, success: true, event_id: response.event_id, duplicate: response.duplicate, funnel_updates: response.funnel_updates, error: null };
+  }
+}
+
+function rejected(index: number, error: DomainError): TrackBatchResultDto {
+  return {
+    index,
+    success: false,
+    event_id: null,
+    duplicate: false,
+    funnel_updates: [],
+    error: { code: error.code, message: error.message, details: error.details },
+  };
+}

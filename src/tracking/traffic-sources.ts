@@ -1,0 +1,71 @@
+/**
+ * Hosts and `utm_source` names of known search engines and social sites, after
+ * GA4's source categories (the lists behind its default channel grouping).
+ */
+export type SourceCategory = 'search' | 'social';
+
+interface KnownSource {
+  name: string;
+  category: SourceCategory;
+  /** Matches a lower-cased hostname. */
+  host: RegExp;
+  /** Other spellings seen in `utm_source`. */
+  aliases?: string[];
+}
+
+const anyTld = (domain: string) => new RegExp(`(^|\\.)${domain.replace(/\./g, '\\.')}\\.[a-z.]{2,10}$`);
+const exactly = (...domains: string[]) =>
+  new RegExp(`(^|\\.)(${domains.map((d) => d.replace(/\./g, '\\.')).join('|')})$`);
+
+const KNOWN_SOURCES: KnownSource[] = [
+  { name: 'google', category: 'search', host: anyTld('google') },
+  { name: 'bing', category: 'search', host: exactly('bing.com') },
+  { name: 'yahoo', category: 'search', host: anyTld('yahoo') },
+  { name: 'duckduckgo', category: 'search', host: exactly('duckduckgo.com') },
+  { name: 'baidu', category: 'search', host: exactly('baidu.com') },
+  { name: 'yandex', category: 'search', host: anyTld('yandex') },
+  { name: 'ecosia', category: 'search', host: exactly('ecosia.org') },
+  { name: 'ask', category: 'search', host: exactly('ask.com') },
+  { name: 'naver', category: 'search', host: exactly('naver.com') },
+  { name: 'seznam', category: 'search', host: exactly('seznam.cz') },
+  { name: 'qwant', category: 'search', host: exactly('qwant.com') },
+  { name: 'startpage', category: 'search', host: exactly('startpage.com') },
+  { name: 'brave', category: 'search', host: exactly('search.brave.com') },
+  { name: 'aol', category: 'search', host: exactly('search.aol.com') },
+  { name: 'sogou', category: 'search', host: exactly('sogou.com') },
+  { name: 'facebook', category: 'social', host: exactly('facebook.com', 'fb.com', 'fb.me', 'messenger.com'), aliases: ['fb'] },
+  { name: 'instagram', category: 'social', host: exactly('instagram.com'), aliases: ['ig'] },
+  { name: 'twitter', category: 'social', host: exactly('twitter.com', 't.co', 'x.com'), aliases: ['x', 't.co'] },
+  { name: 'linkedin', category: 'social', host: exactly('linkedin.com', 'lnkd.in') },
+  { name: 'pinterest', category: 'social', host: anyTld('pinterest') },
+  { name: 'reddit', category: 'social', host: exactly('reddit.com', 'redd.it') },
+  { name: 'youtube', category: 'social', host: exactly('youtube.com', 'youtu.be') },
+  { name: 'tiktok', category: 'social', host: exactly('tiktok.com') },
+  { name: 'snapchat', category: 'social', host: exactly('snapchat.com') },
+  { name: 'whatsapp', category: 'social', host: exactly('whatsapp.com', 'wa.me') },
+  { name: 'telegram', category: 'social', host: exactly('telegram.org', 't.me') },
+  { name: 'quora', category: 'social', host: exactly('quora.com') },
+  { name: 'tumblr', category: 'social', host: exactly('tumblr.com') },
+  { name: 'threads', category: 'social', host: exactly('threads.net') },
+  { name: 'vk', category: 'social', host: exactly('vk.com') },
+  { name: 'weibo', category: 'social', host: exactly('weibo.com') },
+  { name: 'discord', category: 'social', host: exactly('discord.com', 'discord.gg') },
+  { name: 'bluesky', category: 'social', host: exactly('bsky.app') },
+  { name: 'mastodon', category: 'social', host: exactly('mastodon.social') },
+];
+
+const BY_NAME = new Map<string, KnownSource>();
+for (const source of KNOWN_SOURCES) {
+  for (const name of [source.name, ...(source.aliases ?? [])]) BY_NAME.set(name, source);
+}
+
+/** The known source a referrer host belongs to, if any. */
+export function knownSourceForHost(hostname: string): KnownSource | undefined {
+  const host = hostname.toLowerCase();
+  return KNOWN_SOURCES.find((source) => source.host.test(host));
+}
+
+/** The category of a `utm_source` value or a host name, if it is a known one. */
+export function sourceCategory(source: string): SourceCategory | undefined {
+  return (BY_NAME.get(source) ?? knownSourceForHost(source))?.category;
+}
