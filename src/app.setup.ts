@@ -9,6 +9,7 @@ import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
 import { registerPublicCors } from './common/http/cors';
 import { RateLimitedError } from './common/http/domain-error';
+import { PublicRouteConfig } from './common/http/public-endpoint';
 import { generateRequestId, registerRequestIdHeader } from './common/http/request-id';
 import { ConnectableDatabase } from './persistence/orm-options';
 
@@ -51,7 +52,10 @@ async function configureApp(app: NestFastifyApplication, config: AppConfig): Pro
   });
   if (config.tracking.rateLimitPerMinute > 0) {
     await app.register(rateLimit, {
-      global: false,
+      // Global with an allow-list rather than per-route limits: per-route limits keep
+      // one counter per route, and the public endpoints share one budget per client.
+      global: true,
+      allowList: (request) => !(request.routeOptions.config as PublicRouteConfig | undefined)?.rateLimited,
       max: config.tracking.rateLimitPerMinute,
       timeWindow: 60_000,
       errorResponseBuilder: (_request, context) => new RateLimitedError(context.after),

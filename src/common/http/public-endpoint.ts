@@ -5,8 +5,8 @@
  */
 export interface PublicRouteConfig {
   publicCors?: boolean;
-  rateLimit?: { groupId: string };
+  rateLimited?: boolean;
 }
 
-export const PUBLIC_ENDPOINT: PublicRouteConfig = { publicCors: true, rateLimit: { groupId: 'public' } };
+export const PUBLIC_ENDPOINT: PublicRouteConfig = { publicCors: true, rateLimited: true };
 export const PUBLIC_PREFLIGHT: PublicRouteConfig = { publicCors: true };

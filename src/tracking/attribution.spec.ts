@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { deriveAttribution, deriveChannel, resolveCampaignParams } from './attribution';
+
+describe('resolveCampaignParams', () => {
+  it('takes each missing parameter from the page URL, trimmed, source and medium lower-cased', () => {
+    expect(
+      resolveCampaignParams(
+        { utm_campaign: ' Body Campaign ' },
+        'https://shop.example.com/?utm_source=%20Google&utm_medium=CPC&utm_campaign=url&gclid=G1&msclkid=&utm_term=shoes',
+      ),
+    ).toEqual({ utm_source: 'google', utm_medium: 'cpc', utm_campaign: 'Body Campaign', utm_term: 'shoes', gclid: 'G1' });
+  });
+
+  it('treats blank values as absent and ignores an unparsable page URL', () => {
+    expect(resolveCampaignParams({ utm_source: '   ', utm_medium: null }, 'not a url')).toEqual({});
+  });
+
+  it('caps values read from the URL at 256 characters', () => {
+    const long = 'x'.repeat(400);
+    expect(resolveCampaignParams({}, `https://a.example/?utm_campaign=${long}`).utm_campaign).toHaveLength(256);
+  });
+});
+
+describe('deriveAttribution', () => {
+  const derive = (params: Parameters<typeof deriveAttribution>[0], referrer?: string, ownHost = 'shop.example.com') =>
+    deriveAttribution(params, referrer, ownHost);
+
+  it('uses UTM tags first, even over click ids and referrers', () => {
+    expect(derive({ utm_source: 'newsletter', utm_medium: 'email', utm_campaign: 'bf', gclid: 'x' }, 'https://www.google.com/')).toEqual({
+      source: 'newsletter', medium: 'email', campaign: 'bf', channel: 'email',
+    });
+  });
+
+  it('marks a missing half of a UTM pair (not set)', () => {
+    expect(derive({ utm_source: 'partner' })).toMatchObject({ source: 'partner', medium: '(not set)' });
+  });
+
+  it('maps gclid to google / cpc and msclkid to bing / cpc', () => {
+    expect(derive({ gclid: 'g' })).toEqual({ source: 'google', medium: 'cpc', campaign: null, channel: 'paid_search' });
+    expect(derive({ msclkid: 'm' })).toEqual({ source: 'bing', medium: 'cpc', campaign: null, channel: 'paid_search' });
+  });
+
+  it('does not treat fbclid as a paid click on its own', () => {
+    expect(derive({ fbclid: 'f' }, 'https://m.facebook.com/')).toMatchObject({ source: 'facebook', medium: 'social', channel: 'organic_social' });
+  });
+
+  it.each([
+    ['https://www.google.com/', 'google', 'organic', 'organic_search'],
+    ['https://www.google.co.jp/search?q=1', 'google', 'organic', 'organic_search'],
+    ['https://www.bing.com/search?q=1', 'bing', 'organic', 'organic_search'],
+    ['https://duckduckgo.com/', 'duckduckgo', 'organic', 'organic_search'],
+    ['https://t.co/abc', 'twitter', 'social', 'organic_social'],
+    ['https://www.linkedin.com/feed', 'linkedin', 'social', 'organic_social'],
+    ['https://news.ycombinator.com/item?id=1', 'news.ycombinator.com', 'referral', 'referral'],
+    ['https://www.partner.example.net/', 'partner.example.net', 'referral', 'referral'],
+  ])('classifies referrer %s as %s / %s', (referrer, source, medium, channel) => {
+    expect(derive({}, referrer)).toEqual({ source, medium, campaign: null, channel });
+  });
+
+  it('ignores a referrer on the site’s own host, with or without www', () => {
+    expect(derive({}, 'https://www.shop.example.com/cart')).toMatchObject({ source: '(direct)', medium: '(none)', channel: 'direct' });
+  });
+
+  it('is direct with no signal at all', () => {
+    expect(derive({}, undefined, undefined)).toEqual({ source: '(direct)', medium: '(none)', campaign: null, channel: 'direct' });
+  });
+});
+
+describe('deriveChannel (GA4 default channel grouping)', () => {
+  it.each([
+    ['(direct)', '(none)', 'direct'],
+    ['google', 'cpc', 'paid_search'],
+    ['bing', 'ppc', 'paid_search'],
+    ['facebook', 'paid_social', 'paid_social'],
+    ['fb', 'cpc', 'paid_social'],
+    ['instagram', 'paid', 'paid_social'],
+    ['newsletter', 'cpc', 'other'],
+    ['google', 'organic', 'organic_search'],
+    ['anything', 'organic', 'organic_search'],
+    ['ecosia.org', 'referral', 'organic_search'],
+    ['linkedin', 'social', 'organic_social'],
+    ['mastodon.example', 'social-network', 'organic_social'],
+    ['newsletter', 'email', 'email'],
+    ['e-mail', 'blast', 'email'],
+    ['partner.example', 'referral', 'referral'],
+    ['partner', 'affiliate', 'other'],
+  ])('%s / %s → %s', (source, medium, channel) => {
+    expect(deriveChannel(source, medium)).toBe(channel);
+  });
+});

@@ -1,0 +1,58 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { anEvent } from './support/event-factory';
+import { TcpProxy } from './support/tcp-proxy';
+import { createTestApp } from './support/test-app';
+import { TestDatabase, createTestDatabase } from './support/test-database';
+
+describe('when the database is unavailable', () => {
+  let db: TestDatabase;
+  let proxy: TcpProxy;
+  let app: NestFastifyApplication;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const target = new URL(db.url);
+    proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
+    await proxy.start();
+    const viaProxy = new URL(db.url);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    app = await createTestApp(viaProxy.toString(), { DB_CONNECT_TIMEOUT_MS: '1000' });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await proxy?.cut();
+    await db?.drop();
+  });
+
+  const track = (body = anEvent()) =>
+    request(app.getHttpServer()).post('/v1/events/track').set('Content-Type', 'application/json').send(JSON.stringify(body));
+  const countEvents = async () => Number((await db.pool.query('SELECT count(*) FROM events')).rows[0].count);
+
+  it('answers 503 with Retry-After within a bounded time, stores nothing, and recovers by itself', async () => {
+    await track().expect(200);
+    await request(app.getHttpServer()).get('/ready').expect(200);
+
+    await proxy.cut();
+    const event = anEvent();
+    const started = Date.now();
+    const refused = await track(event);
+    expect(refused.status).toBe(503);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(refused.body).toMatchObject({ success: false, error: { code: 'database_unavailable' }, request_id: expect.any(String) });
+
+    const batch = await request(app.getHttpServer()).post('/v1/events/track/batch').send({ events: [anEvent()] });
+    expect(batch.status).toBe(503);
+
+    const notReady = await request(app.getHttpServer()).get('/ready').expect(503);
+    expect(notReady.headers['retry-after']).toBeDefined();
+    await request(app.getHttpServer()).get('/health').expect(200);
+
+    await proxy.restore();
+    await track(event).expect(200);
+    await request(app.getHttpServer()).get('/ready').expect(200);
+    expect(await countEvents()).toBe(2);
+  });
+});

@@ -1,0 +1,54 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp } from './support/test-app';
+import { TestDatabase, createTestDatabase } from './support/test-database';
+
+describe('operations endpoints', () => {
+  let db: TestDatabase;
+  let app: NestFastifyApplication;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    app = await createTestApp(db.url);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+  });
+
+  it('GET /health answers 200 with security headers', async () => {
+    const response = await request(app.getHttpServer()).get('/health').expect(200);
+    expect(response.body).toEqual({ status: 'ok' });
+    expect(response.headers['x-content-type-options']).toBe('nosniff');
+    expect(response.headers['x-request-id']).toEqual(expect.any(String));
+  });
+
+  it('GET /ready answers 200 when the database is reachable and migrations are applied', async () => {
+    const response = await request(app.getHttpServer()).get('/ready').expect(200);
+    expect(response.body).toEqual({ status: 'ok', checks: { database: 'up', migrations: 'applied' } });
+  });
+
+  it('GET /ready answers 503 naming the pending migrations', async () => {
+    const other = await createTestDatabase();
+    await other.pool.query('DELETE FROM mikro_orm_migrations');
+    const stale = await createTestApp(other.url);
+    try {
+      const response = await request(stale.getHttpServer()).get('/ready').expect(503);
+      expect(response.body.error.code).toBe('not_ready');
+      expect(response.body.error.details[0]).toMatchObject({ field: 'migrations' });
+    } finally {
+      await stale.close();
+      await other.drop();
+    }
+  });
+
+  it('serves the OpenAPI document at /openapi.json and Swagger UI at /docs', async () => {
+    const document = await request(app.getHttpServer()).get('/openapi.json').expect(200);
+    expect(document.body.openapi).toMatch(/^3\./);
+    expect(Object.keys(document.body.paths)).toEqual(expect.arrayContaining(['/v1/events/track', '/v1/events/track/batch', '/health', '/ready']));
+    expect(Object.keys(document.body.paths['/v1/events/track'])).toEqual(expect.arrayContaining(['post', 'options']));
+    const ui = await request(app.getHttpServer()).get('/docs').redirects(1).expect(200);
+    expect(ui.text).toContain('swagger');
+  });
+});
