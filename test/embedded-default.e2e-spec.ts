@@ -1,0 +1,86 @@
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { anEvent } from './support/event-factory';
+import { ServiceProcess, buildService } from './support/service-process';
+
+/**
+ * `npm start` with DATABASE_URL unset: the compiled service starts its embedded
+ * PostgreSQL, migrates, serves, survives a SIGKILL and stops cleanly on SIGTERM.
+ */
+describe('embedded PostgreSQL default', () => {
+  let dataDir: string;
+  let service: ServiceProcess;
+  const pgPort = 55000 + Math.floor(Math.random() * 1000);
+  const httpPort = 56000 + Math.floor(Math.random() * 1000);
+
+  beforeAll(async () => {
+    buildService();
+    dataDir = await mkdtemp(join(tmpdir(), 'ct-embedded-'));
+    await chmod(dataDir, 0o755); // as root, PostgreSQL runs as `postgres` and must reach its directory
+    service = new ServiceProcess({
+      PORT: String(httpPort),
+      EMBEDDED_DATABASE_DIR: dataDir,
+      EMBEDDED_DATABASE_PORT: String(pgPort),
+      LOG_LEVEL: 'info',
+    });
+  }, 180_000);
+  afterAll(async () => {
+    service?.kill('SIGTERM');
+    await service?.waitForExit();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const track = (event = anEvent()) =>
+    fetch(`${service.baseUrl}/v1/events/track`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(event) });
+  const storedCount = async (eventId: unknown) => {
+    const client = new Client({ connectionString: `postgresql://postgres:embedded@127.0.0.1:${pgPort}/conversions` });
+    await client.connect();
+    try {
+      return Number((await client.query('SELECT count(*) FROM events WHERE event_id = $1', [eventId])).rows[0].count);
+    } finally {
+      await client.end();
+    }
+  };
+  const postmasterPid = async () => Number((await readFile(join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+
+  it('starts without DATABASE_URL, says so, migrates and stores events', async () => {
+    await service.start();
+    expect(service.output).toMatch(/embedded PostgreSQL/);
+    const event = anEvent();
+    expect((await track(event)).status).toBe(200);
+    expect(await storedCount(event.event_id)).toBe(1);
+  }, 120_000);
+
+  it('recovers after SIGKILL left its postmaster running, keeping acknowledged events', async () => {
+    const event = anEvent();
+    expect((await track(event)).status).toBe(200);
+    const orphan = await postmasterPid();
+    service.kill('SIGKILL');
+    await service.waitForExit();
+    expect(() => process.kill(orphan, 0)).not.toThrow(); // still running, now orphaned
+
+    await service.start();
+    expect(service.output).toMatch(/left by a killed run/);
+    expect(await storedCount(event.event_id)).toBe(1);
+    expect((await track()).status).toBe(200);
+  }, 120_000);
+
+  it('stops cleanly on SIGTERM: exit code 0, PostgreSQL shut down', async () => {
+    const pid = await postmasterPid();
+    service.kill('SIGTERM');
+    expect(await service.waitForExit()).toBe(0);
+    expect(service.output).toMatch(/Stopped cleanly/);
+    expect(existsSync(join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+    expect(() => process.kill(pid, 0)).toThrow();
+  }, 60_000);
+
+  it('starts over a stale pid file whose process is gone', async () => {
+    await writeFile(join(dataDir, 'pg', 'postmaster.pid'), '999999\n');
+    await service.start();
+    expect((await track()).status).toBe(200);
+  }, 120_000);
+});

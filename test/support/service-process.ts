@@ -1,0 +1,60 @@
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const ROOT = join(__dirname, '..', '..');
+
+/** Compiles the service once per test file, as `npm run build` does. */
+export function buildService(): void {
+  execFileSync('npx', ['nest', 'build'], { cwd: ROOT, stdio: 'pipe' });
+  if (!existsSync(join(ROOT, 'dist/src/main.js'))) throw new Error('build produced no dist/src/main.js');
+}
+
+/** The compiled service as a real process, as `npm run start:prod` runs it. */
+export class ServiceProcess {
+  private child?: ChildProcess;
+  output = '';
+  exitCode: number | null = null;
+
+  constructor(private readonly env: Record<string, string>) {}
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.env.PORT}`;
+  }
+
+  async start(readyTimeoutMs = 90_000): Promise<void> {
+    const { DATABASE_URL: _ignored, ...inherited } = process.env;
+    this.output = '';
+    this.exitCode = null;
+    this.child = spawn(process.execPath, ['dist/src/main.js'], {
+      cwd: ROOT,
+      env: { ...inherited, HOST: '127.0.0.1', ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    this.child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    this.child.on('exit', (code) => (this.exitCode = code));
+    const deadline = Date.now() + readyTimeoutMs;
+    while (Date.now() < deadline) {
+      if (this.exitCode !== null) throw new Error(`service exited with ${this.exitCode}:\n${this.output}`);
+      try {
+        if ((await fetch(`${this.baseUrl}/ready`)).status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await sleep(250);
+    }
+    throw new Error(`service not ready after ${readyTimeoutMs} ms:\n${this.output}`);
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
+  async waitForExit(timeoutMs = 30_000): Promise<number | null> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.exitCode === null && this.child?.signalCode == null && Date.now() < deadline) await sleep(100);
+    return this.exitCode;
+  }
+}

@@ -1,0 +1,79 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import request from 'supertest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { anEvent } from './support/event-factory';
+import { createTestApp } from './support/test-app';
+import { TestDatabase, createTestDatabase } from './support/test-database';
+
+describe('POST /v1/events/track/batch', () => {
+  let db: TestDatabase;
+  let app: NestFastifyApplication;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    app = await createTestApp(db.url);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+  });
+  beforeEach(async () => {
+    await db.pool.query('TRUNCATE events, identity_links');
+  });
+
+  const batch = (body: unknown) =>
+    request(app.getHttpServer()).post('/v1/events/track/batch').set('Content-Type', 'application/json').send(JSON.stringify(body));
+  const storedIds = async () => (await db.pool.query('SELECT event_id FROM events ORDER BY event_id')).rows.map((r) => r.event_id);
+
+  it('stores each valid event, reports each bad one, one result per event in order', async () => {
+    const good1 = anEvent();
+    const good2 = anEvent({ visitor_id: 'v9', user_id: 'u9' });
+    const response = await batch({ events: [good1, anEvent({ event_type: '9bad', value: -1 }), good2, { ...good1 }] }).expect(200);
+
+    expect(response.body.success).toBe(true);
+    expect(response.body.results).toEqual([
+      { index: 0, success: true, event_id: good1.event_id, duplicate: false, funnel_updates: [], error: null },
+      {
+        index: 1,
+        success: false,
+        event_id: null,
+        duplicate: false,
+        funnel_updates: [],
+        error: {
+          code: 'validation_failed',
+          message: expect.any(String),
+          details: expect.arrayContaining([expect.objectContaining({ field: 'event_type' }), expect.objectContaining({ field: 'value' })]),
+        },
+      },
+      { index: 2, success: true, event_id: good2.event_id, duplicate: false, funnel_updates: [], error: null },
+      { index: 3, success: true, event_id: good1.event_id, duplicate: true, funnel_updates: [], error: null },
+    ]);
+    expect(await storedIds()).toEqual([good1.event_id, good2.event_id].sort());
+    expect((await db.pool.query('SELECT visitor_id, user_id FROM identity_links')).rows).toEqual([{ visitor_id: 'v9', user_id: 'u9' }]);
+  });
+
+  it('accepts 100 events and a text/plain body', async () => {
+    const events = Array.from({ length: 100 }, () => anEvent());
+    const response = await request(app.getHttpServer())
+      .post('/v1/events/track/batch')
+      .set('Content-Type', 'text/plain')
+      .send(JSON.stringify({ events }))
+      .expect(200);
+    expect(response.body.results.every((r: { success: boolean }) => r.success)).toBe(true);
+    expect(await storedIds()).toHaveLength(100);
+  });
+
+  it.each([
+    ['no events', { events: [] }],
+    ['more than 100 events', { events: Array.from({ length: 101 }, () => ({ event_type: 'a', visitor_id: 'v' })) }],
+    ['events that are not objects', { events: [anEvent(), 'nope'] }],
+    ['events missing', {}],
+    ['events not an array', { events: { event_type: 'a' } }],
+    ['an array body', [anEvent()]],
+    ['unknown top-level fields', { events: [anEvent()], extra: 1 }],
+  ])('answers a body with %s with 400 and stores nothing', async (_, body) => {
+    const response = await batch(body).expect(400);
+    expect(response.body).toMatchObject({ success: false, error: { code: 'validation_failed' } });
+    expect(await storedIds()).toEqual([]);
+  });
+});
