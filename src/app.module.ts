@@ -19,7 +19,12 @@ export class AppModule {
   static forRoot({ config, database }: AppModuleOptions): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), PersistenceModule.forRoot(database), HealthModule, TrackingModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        PersistenceModule.forRoot(database),
+        HealthModule,
+        TrackingModule,
+      ],
       providers: [
         // Registered as providers, not in main.ts, so every app built for tests has them too.
         { provide: APP_FILTER, useClass: GlobalExceptionFilter },

@@ -1,5 +1,6 @@
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
+import type { LogLevel } from '@nestjs/common';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ModuleRef, NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -14,7 +15,10 @@ import { generateRequestId, registerRequestIdHeader } from './common/http/reques
 import { ConnectableDatabase } from './persistence/orm-options';
 
 /** Builds the application without listening: shared by main.ts, the tests and the benchmarks. */
-export async function createApp(config: AppConfig, database: ConnectableDatabase): Promise<NestFastifyApplication> {
+export async function createApp(
+  config: AppConfig,
+  database: ConnectableDatabase,
+): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot({ config, database }),
     createFastifyAdapter(config),
@@ -55,7 +59,8 @@ async function configureApp(app: NestFastifyApplication, config: AppConfig): Pro
       // Global with an allow-list rather than per-route limits: per-route limits keep
       // one counter per route, and the public endpoints share one budget per client.
       global: true,
-      allowList: (request) => !(request.routeOptions.config as PublicRouteConfig | undefined)?.rateLimited,
+      allowList: (request) =>
+        !(request.routeOptions.config as PublicRouteConfig | undefined)?.rateLimited,
       max: config.tracking.rateLimitPerMinute,
       timeWindow: 60_000,
       errorResponseBuilder: (_request, context) => new RateLimitedError(context.after),
@@ -70,7 +75,9 @@ async function configureApp(app: NestFastifyApplication, config: AppConfig): Pro
  * not provide (class-validator's own) come from its default container; lookups are
  * cached because validation runs on every request.
  */
-function nestProvidersFor(app: NestFastifyApplication): { get<T>(someClass: new (...args: never[]) => T): T | undefined } {
+function nestProvidersFor(app: NestFastifyApplication): {
+  get<T>(someClass: new (...args: never[]) => T): T | undefined;
+} {
   const moduleRef = app.get(ModuleRef);
   const cache = new Map<unknown, unknown>();
   return {
@@ -90,24 +97,35 @@ function nestProvidersFor(app: NestFastifyApplication): { get<T>(someClass: new 
 /** JSON as application/json and as text/plain, which is what navigator.sendBeacon sends. */
 function registerJsonBodyParsers(fastify: FastifyInstance): void {
   fastify.removeContentTypeParser('text/plain');
-  fastify.addContentTypeParser('text/plain', { parseAs: 'string' }, fastify.getDefaultJsonParser('error', 'error'));
+  fastify.addContentTypeParser(
+    'text/plain',
+    { parseAs: 'string' },
+    fastify.getDefaultJsonParser('error', 'error'),
+  );
 }
 
 function setUpOpenApi(app: NestFastifyApplication): void {
   const document = SwaggerModule.createDocument(app, buildOpenApiConfig());
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', yamlDocumentUrl: 'openapi.yaml' });
+  SwaggerModule.setup('docs', app, document, {
+    jsonDocumentUrl: 'openapi.json',
+    yamlDocumentUrl: 'openapi.yaml',
+  });
 }
 
 export function buildOpenApiConfig() {
   return new DocumentBuilder()
     .setTitle('Conversion Tracking API')
-    .setDescription('Records conversions with attribution, follows funnels, reports and reconciles with GA4.')
+    .setDescription(
+      'Records conversions with attribution, follows funnels, reports and reconciles with GA4.',
+    )
     .setVersion('1.0.0')
     .build();
 }
 
-export function nestLogLevels(config: AppConfig) {
-  const levels = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
-  const cut = { fatal: 1, error: 2, warn: 3, info: 4, debug: 5, verbose: 6 }[config.logLevel];
-  return levels.slice(0, cut) as unknown as ('fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose')[];
+const NEST_LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+/** LOG_LEVEL names the least severe level logged (`info` is Nest's `log`). */
+export function nestLogLevels(config: AppConfig): LogLevel[] {
+  const least = config.logLevel === 'info' ? 'log' : config.logLevel;
+  return NEST_LOG_LEVELS.slice(0, NEST_LOG_LEVELS.indexOf(least) + 1);
 }

@@ -27,13 +27,16 @@ async function bootstrap(): Promise<void> {
     logger.log('Stopped cleanly');
     process.exit(0);
   };
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void shutdown(signal));
+  for (const signal of ['SIGTERM', 'SIGINT'] as const)
+    process.once(signal, () => void shutdown(signal));
 
   await app.listen({ port: config.http.port, host: config.http.host });
   logger.log(`Listening on ${await app.getUrl()} (API docs at /docs, OpenAPI at /openapi.json)`);
 }
 
 bootstrap().catch((error: unknown) => {
-  new Logger('Bootstrap').fatal(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  new Logger('Bootstrap').fatal(
+    error instanceof Error ? (error.stack ?? error.message) : String(error),
+  );
   process.exit(1);
 });

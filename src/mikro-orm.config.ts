@@ -8,7 +8,9 @@ import { TrackedEvent } from './tracking/tracked-event.entity';
 function cliOptions(): Options {
   const config = loadConfig(process.env);
   if (config.database.url === undefined) {
-    throw new Error('The MikroORM CLI needs DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/conversions)');
+    throw new Error(
+      'The MikroORM CLI needs DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/conversions)',
+    );
   }
   return {
     ...createOrmOptions({ ...config.database, url: config.database.url }),

@@ -11,7 +11,9 @@ describe('CORS allow-list on the public endpoints', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    app = await createTestApp(db.url, { CORS_ORIGINS: 'https://shop.example.com, https://*.example.org, http://localhost:8080' });
+    app = await createTestApp(db.url, {
+      CORS_ORIGINS: 'https://shop.example.com, https://*.example.org, http://localhost:8080',
+    });
   });
   afterAll(async () => {
     await app?.close();
@@ -25,13 +27,23 @@ describe('CORS allow-list on the public endpoints', () => {
       .set('Access-Control-Request-Method', 'POST')
       .set('Access-Control-Request-Headers', 'content-type,x-request-id');
   const postFrom = (origin: string | undefined, body = anEvent()) => {
-    const call = request(app.getHttpServer()).post('/v1/events/track').set('Content-Type', 'application/json');
+    const call = request(app.getHttpServer())
+      .post('/v1/events/track')
+      .set('Content-Type', 'application/json');
     return (origin ? call.set('Origin', origin) : call).send(JSON.stringify(body));
   };
   const stored = async (eventId: unknown) =>
-    Number((await db.pool.query('SELECT count(*) FROM events WHERE event_id = $1', [eventId])).rows[0].count);
+    Number(
+      (await db.pool.query('SELECT count(*) FROM events WHERE event_id = $1', [eventId])).rows[0]
+        .count,
+    );
 
-  it.each(['https://shop.example.com', 'https://a.example.org', 'https://deep.sub.example.org', 'http://localhost:8080'])(
+  it.each([
+    'https://shop.example.com',
+    'https://a.example.org',
+    'https://deep.sub.example.org',
+    'http://localhost:8080',
+  ])(
     'answers a preflight from allowed %s with that origin, credentials and the requested headers',
     async (origin) => {
       const response = await preflight(origin).expect(200);
@@ -39,9 +51,15 @@ describe('CORS allow-list on the public endpoints', () => {
       expect(response.headers['access-control-allow-credentials']).toBe('true');
       expect(response.headers['access-control-allow-methods']).toMatch(/POST/);
       expect(response.headers['access-control-allow-methods']).toMatch(/OPTIONS/);
-      expect(response.headers['access-control-allow-headers'].toLowerCase()).toEqual(expect.stringContaining('content-type'));
-      expect(response.headers['access-control-allow-headers'].toLowerCase()).toEqual(expect.stringContaining('x-request-id'));
-      expect(response.headers['access-control-allow-headers'].toLowerCase()).toEqual(expect.stringContaining('authorization'));
+      expect(response.headers['access-control-allow-headers'].toLowerCase()).toEqual(
+        expect.stringContaining('content-type'),
+      );
+      expect(response.headers['access-control-allow-headers'].toLowerCase()).toEqual(
+        expect.stringContaining('x-request-id'),
+      );
+      expect(response.headers['access-control-allow-headers'].toLowerCase()).toEqual(
+        expect.stringContaining('authorization'),
+      );
       expect(Number(response.headers['access-control-max-age'])).toBeGreaterThan(0);
       expect(response.headers.vary).toMatch(/Origin/);
     },
@@ -56,11 +74,19 @@ describe('CORS allow-list on the public endpoints', () => {
     'https://shop.example.com:8443', // port matters
     'HTTPS://SHOP.EXAMPLE.COM', // browsers never send this form
     'null',
-  ])('refuses a preflight from %s with 403 and no Access-Control-Allow-* headers', async (origin) => {
-    const response = await preflight(origin).expect(403);
-    expect(Object.keys(response.headers).filter((h) => h.startsWith('access-control-allow'))).toEqual([]);
-    expect(response.body).toMatchObject({ success: false, error: { code: 'origin_not_allowed' } });
-  });
+  ])(
+    'refuses a preflight from %s with 403 and no Access-Control-Allow-* headers',
+    async (origin) => {
+      const response = await preflight(origin).expect(403);
+      expect(
+        Object.keys(response.headers).filter((h) => h.startsWith('access-control-allow')),
+      ).toEqual([]);
+      expect(response.body).toMatchObject({
+        success: false,
+        error: { code: 'origin_not_allowed' },
+      });
+    },
+  );
 
   it('sends the origin and credentials headers on the actual POST from an allowed origin', async () => {
     const event = anEvent();
@@ -80,7 +106,11 @@ describe('CORS allow-list on the public endpoints', () => {
 
   it('refuses a disallowed origin on the batch endpoint too', async () => {
     const event = anEvent();
-    await request(app.getHttpServer()).post('/v1/events/track/batch').set('Origin', 'https://evil.com').send({ events: [event] }).expect(403);
+    await request(app.getHttpServer())
+      .post('/v1/events/track/batch')
+      .set('Origin', 'https://evil.com')
+      .send({ events: [event] })
+      .expect(403);
     expect(await stored(event.event_id)).toBe(0);
   });
 
@@ -97,7 +127,10 @@ describe('CORS allow-list on the public endpoints', () => {
   });
 
   it('sends no credentialed CORS headers on other endpoints', async () => {
-    const response = await request(app.getHttpServer()).get('/health').set('Origin', 'https://shop.example.com').expect(200);
+    const response = await request(app.getHttpServer())
+      .get('/health')
+      .set('Origin', 'https://shop.example.com')
+      .expect(200);
     expect(response.headers['access-control-allow-origin']).toBeUndefined();
     expect(response.headers['access-control-allow-credentials']).toBeUndefined();
   });

@@ -27,8 +27,12 @@ describe('when the database is unavailable', () => {
   });
 
   const track = (body = anEvent()) =>
-    request(app.getHttpServer()).post('/v1/events/track').set('Content-Type', 'application/json').send(JSON.stringify(body));
-  const countEvents = async () => Number((await db.pool.query('SELECT count(*) FROM events')).rows[0].count);
+    request(app.getHttpServer())
+      .post('/v1/events/track')
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify(body));
+  const countEvents = async () =>
+    Number((await db.pool.query('SELECT count(*) FROM events')).rows[0].count);
 
   it('answers 503 with Retry-After within a bounded time, stores nothing, and recovers by itself', async () => {
     await track().expect(200);
@@ -41,9 +45,15 @@ describe('when the database is unavailable', () => {
     expect(refused.status).toBe(503);
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
-    expect(refused.body).toMatchObject({ success: false, error: { code: 'database_unavailable' }, request_id: expect.any(String) });
+    expect(refused.body).toMatchObject({
+      success: false,
+      error: { code: 'database_unavailable' },
+      request_id: expect.any(String),
+    });
 
-    const batch = await request(app.getHttpServer()).post('/v1/events/track/batch').send({ events: [anEvent()] });
+    const batch = await request(app.getHttpServer())
+      .post('/v1/events/track/batch')
+      .send({ events: [anEvent()] });
     expect(batch.status).toBe(503);
 
     const notReady = await request(app.getHttpServer()).get('/ready').expect(503);

@@ -35,17 +35,27 @@ describe('embedded PostgreSQL default', () => {
   });
 
   const track = (event = anEvent()) =>
-    fetch(`${service.baseUrl}/v1/events/track`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(event) });
+    fetch(`${service.baseUrl}/v1/events/track`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(event),
+    });
   const storedCount = async (eventId: unknown) => {
-    const client = new Client({ connectionString: `postgresql://postgres:embedded@127.0.0.1:${pgPort}/conversions` });
+    const client = new Client({
+      connectionString: `postgresql://postgres:embedded@127.0.0.1:${pgPort}/conversions`,
+    });
     await client.connect();
     try {
-      return Number((await client.query('SELECT count(*) FROM events WHERE event_id = $1', [eventId])).rows[0].count);
+      return Number(
+        (await client.query('SELECT count(*) FROM events WHERE event_id = $1', [eventId])).rows[0]
+          .count,
+      );
     } finally {
       await client.end();
     }
   };
-  const postmasterPid = async () => Number((await readFile(join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  const postmasterPid = async () =>
+    Number((await readFile(join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
 
   it('starts without DATABASE_URL, says so, migrates and stores events', async () => {
     await service.start();

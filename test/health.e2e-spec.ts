@@ -26,7 +26,10 @@ describe('operations endpoints', () => {
 
   it('GET /ready answers 200 when the database is reachable and migrations are applied', async () => {
     const response = await request(app.getHttpServer()).get('/ready').expect(200);
-    expect(response.body).toEqual({ status: 'ok', checks: { database: 'up', migrations: 'applied' } });
+    expect(response.body).toEqual({
+      status: 'ok',
+      checks: { database: 'up', migrations: 'applied' },
+    });
   });
 
   it('GET /ready answers 503 naming the pending migrations', async () => {
@@ -46,8 +49,12 @@ describe('operations endpoints', () => {
   it('serves the OpenAPI document at /openapi.json and Swagger UI at /docs', async () => {
     const document = await request(app.getHttpServer()).get('/openapi.json').expect(200);
     expect(document.body.openapi).toMatch(/^3\./);
-    expect(Object.keys(document.body.paths)).toEqual(expect.arrayContaining(['/v1/events/track', '/v1/events/track/batch', '/health', '/ready']));
-    expect(Object.keys(document.body.paths['/v1/events/track'])).toEqual(expect.arrayContaining(['post', 'options']));
+    expect(Object.keys(document.body.paths)).toEqual(
+      expect.arrayContaining(['/v1/events/track', '/v1/events/track/batch', '/health', '/ready']),
+    );
+    expect(Object.keys(document.body.paths['/v1/events/track'])).toEqual(
+      expect.arrayContaining(['post', 'options']),
+    );
     const ui = await request(app.getHttpServer()).get('/docs').redirects(1).expect(200);
     expect(ui.text).toContain('swagger');
   });

@@ -21,7 +21,9 @@ describe('per-IP rate limit on the public endpoints', () => {
   });
 
   const track = (from?: string) => {
-    const call = request(app!.getHttpServer()).post('/v1/events/track').set('Content-Type', 'application/json');
+    const call = request(app!.getHttpServer())
+      .post('/v1/events/track')
+      .set('Content-Type', 'application/json');
     return (from ? call.set('X-Forwarded-For', from) : call).send(JSON.stringify(anEvent()));
   };
 
@@ -30,13 +32,20 @@ describe('per-IP rate limit on the public endpoints', () => {
     for (let i = 0; i < 3; i++) await track().expect(200);
     const limited = await track().expect(429);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
-    expect(limited.body).toMatchObject({ success: false, error: { code: 'rate_limited' }, request_id: expect.any(String) });
+    expect(limited.body).toMatchObject({
+      success: false,
+      error: { code: 'rate_limited' },
+      request_id: expect.any(String),
+    });
   });
 
   it('shares one budget across the track and batch endpoints, and leaves other endpoints alone', async () => {
     app = await createTestApp(db.url, { RATE_LIMIT_PER_MINUTE: '2' });
     await track().expect(200);
-    await request(app.getHttpServer()).post('/v1/events/track/batch').send({ events: [anEvent()] }).expect(200);
+    await request(app.getHttpServer())
+      .post('/v1/events/track/batch')
+      .send({ events: [anEvent()] })
+      .expect(200);
     await track().expect(429);
     await request(app.getHttpServer()).get('/health').expect(200);
   });
@@ -53,7 +62,9 @@ describe('per-IP rate limit on the public endpoints', () => {
     await track('203.0.113.77').expect(200);
     await track('203.0.113.77').expect(429);
     await track('2001:db8:abcd:12::1').expect(200);
-    const { rows } = await db.pool.query("SELECT ip_prefix FROM events WHERE ip_prefix <> '127.0.0.0/24' ORDER BY received_at");
+    const { rows } = await db.pool.query(
+      "SELECT ip_prefix FROM events WHERE ip_prefix <> '127.0.0.0/24' ORDER BY received_at",
+    );
     expect(rows.map((r) => r.ip_prefix)).toEqual(['203.0.113.0/24', '2001:db8:abcd::/48']);
   });
 

@@ -22,17 +22,32 @@ describe('POST /v1/events/track/batch', () => {
   });
 
   const batch = (body: unknown) =>
-    request(app.getHttpServer()).post('/v1/events/track/batch').set('Content-Type', 'application/json').send(JSON.stringify(body));
-  const storedIds = async () => (await db.pool.query('SELECT event_id FROM events ORDER BY event_id')).rows.map((r) => r.event_id);
+    request(app.getHttpServer())
+      .post('/v1/events/track/batch')
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify(body));
+  const storedIds = async () =>
+    (await db.pool.query('SELECT event_id FROM events ORDER BY event_id')).rows.map(
+      (r) => r.event_id,
+    );
 
   it('stores each valid event, reports each bad one, one result per event in order', async () => {
     const good1 = anEvent();
     const good2 = anEvent({ visitor_id: 'v9', user_id: 'u9' });
-    const response = await batch({ events: [good1, anEvent({ event_type: '9bad', value: -1 }), good2, { ...good1 }] }).expect(200);
+    const response = await batch({
+      events: [good1, anEvent({ event_type: '9bad', value: -1 }), good2, { ...good1 }],
+    }).expect(200);
 
     expect(response.body.success).toBe(true);
     expect(response.body.results).toEqual([
-      { index: 0, success: true, event_id: good1.event_id, duplicate: false, funnel_updates: [], error: null },
+      {
+        index: 0,
+        success: true,
+        event_id: good1.event_id,
+        duplicate: false,
+        funnel_updates: [],
+        error: null,
+      },
       {
         index: 1,
         success: false,
@@ -42,14 +57,33 @@ describe('POST /v1/events/track/batch', () => {
         error: {
           code: 'validation_failed',
           message: expect.any(String),
-          details: expect.arrayContaining([expect.objectContaining({ field: 'event_type' }), expect.objectContaining({ field: 'value' })]),
+          details: expect.arrayContaining([
+            expect.objectContaining({ field: 'event_type' }),
+            expect.objectContaining({ field: 'value' }),
+          ]),
         },
       },
-      { index: 2, success: true, event_id: good2.event_id, duplicate: false, funnel_updates: [], error: null },
-      { index: 3, success: true, event_id: good1.event_id, duplicate: true, funnel_updates: [], error: null },
+      {
+        index: 2,
+        success: true,
+        event_id: good2.event_id,
+        duplicate: false,
+        funnel_updates: [],
+        error: null,
+      },
+      {
+        index: 3,
+        success: true,
+        event_id: good1.event_id,
+        duplicate: true,
+        funnel_updates: [],
+        error: null,
+      },
     ]);
     expect(await storedIds()).toEqual([good1.event_id, good2.event_id].sort());
-    expect((await db.pool.query('SELECT visitor_id, user_id FROM identity_links')).rows).toEqual([{ visitor_id: 'v9', user_id: 'u9' }]);
+    expect((await db.pool.query('SELECT visitor_id, user_id FROM identity_links')).rows).toEqual([
+      { visitor_id: 'v9', user_id: 'u9' },
+    ]);
   });
 
   it('accepts 100 events and a text/plain body', async () => {
@@ -65,7 +99,10 @@ describe('POST /v1/events/track/batch', () => {
 
   it.each([
     ['no events', { events: [] }],
-    ['more than 100 events', { events: Array.from({ length: 101 }, () => ({ event_type: 'a', visitor_id: 'v' })) }],
+    [
+      'more than 100 events',
+      { events: Array.from({ length: 101 }, () => ({ event_type: 'a', visitor_id: 'v' })) },
+    ],
     ['events that are not objects', { events: [anEvent(), 'nope'] }],
     ['events missing', {}],
     ['events not an array', { events: { event_type: 'a' } }],

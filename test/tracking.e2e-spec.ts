@@ -26,14 +26,24 @@ describe('POST /v1/events/track', () => {
       .post('/v1/events/track')
       .set('Content-Type', 'application/json')
       .send(typeof body === 'string' ? body : JSON.stringify(body));
-  const countEvents = async () => Number((await db.pool.query('SELECT count(*) FROM events')).rows[0].count);
+  const countEvents = async () =>
+    Number((await db.pool.query('SELECT count(*) FROM events')).rows[0].count);
 
   it('stores an event with its attribution and answers after commit', async () => {
     const event = anEvent({ user_id: 'user_1' });
-    const response = await track(event).set('User-Agent', 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36').expect(200);
+    const response = await track(event)
+      .set('User-Agent', 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36')
+      .expect(200);
 
-    expect(response.body).toEqual({ success: true, event_id: event.event_id, duplicate: false, funnel_updates: [] });
-    const { rows } = await db.pool.query('SELECT * FROM events WHERE event_id = $1', [event.event_id]);
+    expect(response.body).toEqual({
+      success: true,
+      event_id: event.event_id,
+      duplicate: false,
+      funnel_updates: [],
+    });
+    const { rows } = await db.pool.query('SELECT * FROM events WHERE event_id = $1', [
+      event.event_id,
+    ]);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       event_type: 'purchase',
@@ -93,7 +103,11 @@ describe('POST /v1/events/track', () => {
       const event = anEvent();
       await track(event).expect(200);
       const again = await track({ ...event, value: 99 }).expect(200);
-      expect(again.body).toMatchObject({ success: true, event_id: event.event_id, duplicate: true });
+      expect(again.body).toMatchObject({
+        success: true,
+        event_id: event.event_id,
+        duplicate: true,
+      });
       expect(await countEvents()).toBe(1);
     });
 
@@ -109,47 +123,116 @@ describe('POST /v1/events/track', () => {
 
   describe('attribution', () => {
     const stored = async (overrides: Record<string, unknown>) => {
-      const event = anEvent({ page_url: 'https://shop.example.com/p', referrer: undefined, ...overrides });
+      const event = anEvent({
+        page_url: 'https://shop.example.com/p',
+        referrer: undefined,
+        ...overrides,
+      });
       await track(event).expect(200);
-      const { rows } = await db.pool.query('SELECT * FROM events WHERE event_id = $1', [event.event_id]);
+      const { rows } = await db.pool.query('SELECT * FROM events WHERE event_id = $1', [
+        event.event_id,
+      ]);
       return rows[0];
     };
 
     it('takes UTM parameters and click ids from page_url when the body has none', async () => {
-      const row = await stored({ page_url: 'https://shop.example.com/?utm_source=FaceBook&utm_medium=Paid_Social&utm_campaign=Spring&utm_term=t&utm_content=c&fbclid=FB1' });
-      expect(row).toMatchObject({ utm_source: 'facebook', utm_medium: 'paid_social', utm_campaign: 'Spring', utm_term: 't', utm_content: 'c', fbclid: 'FB1', channel: 'paid_social' });
+      const row = await stored({
+        page_url:
+          'https://shop.example.com/?utm_source=FaceBook&utm_medium=Paid_Social&utm_campaign=Spring&utm_term=t&utm_content=c&fbclid=FB1',
+      });
+      expect(row).toMatchObject({
+        utm_source: 'facebook',
+        utm_medium: 'paid_social',
+        utm_campaign: 'Spring',
+        utm_term: 't',
+        utm_content: 'c',
+        fbclid: 'FB1',
+        channel: 'paid_social',
+      });
     });
 
     it('prefers body UTM fields over the page URL, trimmed and lower-cased', async () => {
-      const row = await stored({ utm_source: '  Google ', utm_medium: ' CPC', page_url: 'https://shop.example.com/?utm_source=bing' });
-      expect(row).toMatchObject({ utm_source: 'google', utm_medium: 'cpc', source: 'google', medium: 'cpc', channel: 'paid_search' });
+      const row = await stored({
+        utm_source: '  Google ',
+        utm_medium: ' CPC',
+        page_url: 'https://shop.example.com/?utm_source=bing',
+      });
+      expect(row).toMatchObject({
+        utm_source: 'google',
+        utm_medium: 'cpc',
+        source: 'google',
+        medium: 'cpc',
+        channel: 'paid_search',
+      });
     });
 
     it('derives google / cpc from gclid and bing / cpc from msclkid', async () => {
-      expect(await stored({ page_url: 'https://shop.example.com/?gclid=abc' })).toMatchObject({ gclid: 'abc', source: 'google', medium: 'cpc', channel: 'paid_search' });
-      expect(await stored({ msclkid: 'm1' })).toMatchObject({ source: 'bing', medium: 'cpc', channel: 'paid_search' });
+      expect(await stored({ page_url: 'https://shop.example.com/?gclid=abc' })).toMatchObject({
+        gclid: 'abc',
+        source: 'google',
+        medium: 'cpc',
+        channel: 'paid_search',
+      });
+      expect(await stored({ msclkid: 'm1' })).toMatchObject({
+        source: 'bing',
+        medium: 'cpc',
+        channel: 'paid_search',
+      });
     });
 
     it('derives search, social and referral sources from the referrer, and direct without one', async () => {
-      expect(await stored({ referrer: 'https://www.google.co.uk/search?q=x' })).toMatchObject({ source: 'google', medium: 'organic', channel: 'organic_search' });
-      expect(await stored({ referrer: 'https://l.facebook.com/' })).toMatchObject({ source: 'facebook', medium: 'social', channel: 'organic_social' });
-      expect(await stored({ referrer: 'https://www.blog.example.net/post' })).toMatchObject({ source: 'blog.example.net', medium: 'referral', channel: 'referral' });
-      expect(await stored({})).toMatchObject({ source: '(direct)', medium: '(none)', campaign: null, channel: 'direct' });
+      expect(await stored({ referrer: 'https://www.google.co.uk/search?q=x' })).toMatchObject({
+        source: 'google',
+        medium: 'organic',
+        channel: 'organic_search',
+      });
+      expect(await stored({ referrer: 'https://l.facebook.com/' })).toMatchObject({
+        source: 'facebook',
+        medium: 'social',
+        channel: 'organic_social',
+      });
+      expect(await stored({ referrer: 'https://www.blog.example.net/post' })).toMatchObject({
+        source: 'blog.example.net',
+        medium: 'referral',
+        channel: 'referral',
+      });
+      expect(await stored({})).toMatchObject({
+        source: '(direct)',
+        medium: '(none)',
+        campaign: null,
+        channel: 'direct',
+      });
     });
 
     it('does not count a referrer on the page’s own host as a source', async () => {
-      expect(await stored({ referrer: 'https://shop.example.com/cart' })).toMatchObject({ source: '(direct)', channel: 'direct' });
+      expect(await stored({ referrer: 'https://shop.example.com/cart' })).toMatchObject({
+        source: '(direct)',
+        channel: 'direct',
+      });
     });
 
     it('flags crawlers and headless browsers as bots, but not server-side HTTP libraries', async () => {
       const withAgent = async (agent: string) => {
         const event = anEvent();
         await track(event).set('User-Agent', agent).expect(200);
-        return (await db.pool.query('SELECT is_bot, user_agent FROM events WHERE event_id = $1', [event.event_id])).rows[0];
+        return (
+          await db.pool.query('SELECT is_bot, user_agent FROM events WHERE event_id = $1', [
+            event.event_id,
+          ])
+        ).rows[0];
       };
-      expect(await withAgent('Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)')).toMatchObject({ is_bot: true });
-      expect(await withAgent('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36')).toMatchObject({ is_bot: true });
-      expect(await withAgent('python-requests/2.31.0')).toMatchObject({ is_bot: false, user_agent: 'python-requests/2.31.0' });
+      expect(
+        await withAgent('Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)'),
+      ).toMatchObject({ is_bot: true });
+      expect(
+        await withAgent(
+          'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36',
+        ),
+      ).toMatchObject({ is_bot: true });
+      expect(await withAgent('python-requests/2.31.0')).toMatchObject({
+        is_bot: false,
+        user_agent: 'python-requests/2.31.0',
+      });
     });
   });
 
@@ -158,7 +241,9 @@ describe('POST /v1/events/track', () => {
       const response = await track(body).expect(400);
       expect(response.body).toMatchObject({ success: false, error: { code: 'validation_failed' } });
       expect(response.body.request_id).toEqual(expect.any(String));
-      expect(response.body.error.details.map((d: { field: string }) => d.field).sort()).toEqual([...fields].sort());
+      expect(response.body.error.details.map((d: { field: string }) => d.field).sort()).toEqual(
+        [...fields].sort(),
+      );
       expect(await countEvents()).toBe(0);
     };
 
@@ -187,16 +272,27 @@ describe('POST /v1/events/track', () => {
       await rejects(anEvent({ occurred_at: '2026-11-26 10:00:00' }), ['occurred_at']);
       await rejects(anEvent({ occurred_at: '2026-11-26T10:00:00' }), ['occurred_at']);
       await rejects(anEvent({ occurred_at: '2026-02-30T10:00:00Z' }), ['occurred_at']);
-      await rejects(anEvent({ occurred_at: new Date(Date.now() + 6 * 60_000).toISOString() }), ['occurred_at']);
-      await rejects(anEvent({ occurred_at: new Date(Date.now() - 73 * 3_600_000).toISOString() }), ['occurred_at']);
-      await track(anEvent({ occurred_at: new Date(Date.now() + 4 * 60_000).toISOString() })).expect(200);
+      await rejects(anEvent({ occurred_at: new Date(Date.now() + 6 * 60_000).toISOString() }), [
+        'occurred_at',
+      ]);
+      await rejects(anEvent({ occurred_at: new Date(Date.now() - 73 * 3_600_000).toISOString() }), [
+        'occurred_at',
+      ]);
+      await track(anEvent({ occurred_at: new Date(Date.now() + 4 * 60_000).toISOString() })).expect(
+        200,
+      );
     });
 
     it('limits UTM fields to 256 characters and URLs to absolute http(s) of 2048', async () => {
-      await rejects(anEvent({ utm_source: 's'.repeat(257), utm_campaign: 'c'.repeat(257) }), ['utm_source', 'utm_campaign']);
+      await rejects(anEvent({ utm_source: 's'.repeat(257), utm_campaign: 'c'.repeat(257) }), [
+        'utm_source',
+        'utm_campaign',
+      ]);
       await rejects(anEvent({ page_url: '/relative/path' }), ['page_url']);
       await rejects(anEvent({ referrer: 'javascript:alert(1)' }), ['referrer']);
-      await rejects(anEvent({ page_url: `https://shop.example.com/${'p'.repeat(2048)}` }), ['page_url']);
+      await rejects(anEvent({ page_url: `https://shop.example.com/${'p'.repeat(2048)}` }), [
+        'page_url',
+      ]);
     });
 
     it('requires value to be a finite number ≥ 0 with an ISO-4217 currency', async () => {
@@ -210,7 +306,9 @@ describe('POST /v1/events/track', () => {
     it('limits properties to a JSON object of 8 KB and depth 5', async () => {
       await rejects(anEvent({ properties: [1, 2] }), ['properties']);
       await rejects(anEvent({ properties: { big: 'x'.repeat(8200) } }), ['properties']);
-      await rejects(anEvent({ properties: { a: { b: { c: { d: { e: { f: 1 } } } } } } }), ['properties']);
+      await rejects(anEvent({ properties: { a: { b: { c: { d: { e: { f: 1 } } } } } } }), [
+        'properties',
+      ]);
       await track(anEvent({ properties: { a: { b: { c: { d: { e: 1 } } } } } })).expect(200);
     });
 
@@ -226,7 +324,13 @@ describe('POST /v1/events/track', () => {
     });
 
     it('lists every failing field at once', async () => {
-      await rejects({ event_type: '', value: -5, page_url: 'nope' }, ['event_type', 'visitor_id', 'value', 'currency', 'page_url']);
+      await rejects({ event_type: '', value: -5, page_url: 'nope' }, [
+        'event_type',
+        'visitor_id',
+        'value',
+        'currency',
+        'page_url',
+      ]);
     });
 
     it('refuses a body that is not a JSON object', async () => {
@@ -237,30 +341,55 @@ describe('POST /v1/events/track', () => {
 
   describe('transport errors use the error envelope', () => {
     it('answers malformed JSON with 400', async () => {
-      const response = await request(app.getHttpServer()).post('/v1/events/track').set('Content-Type', 'application/json').send('{"event_type": "pur').expect(400);
-      expect(response.body).toMatchObject({ success: false, error: { code: 'malformed_body' }, request_id: expect.any(String) });
+      const response = await request(app.getHttpServer())
+        .post('/v1/events/track')
+        .set('Content-Type', 'application/json')
+        .send('{"event_type": "pur')
+        .expect(400);
+      expect(response.body).toMatchObject({
+        success: false,
+        error: { code: 'malformed_body' },
+        request_id: expect.any(String),
+      });
     });
 
     it('answers prototype-pollution keys with 400', async () => {
-      await request(app.getHttpServer()).post('/v1/events/track').set('Content-Type', 'application/json').send('{"event_type":"a","visitor_id":"v","__proto__":{"polluted":true}}').expect(400);
+      await request(app.getHttpServer())
+        .post('/v1/events/track')
+        .set('Content-Type', 'application/json')
+        .send('{"event_type":"a","visitor_id":"v","__proto__":{"polluted":true}}')
+        .expect(400);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     });
 
     it('answers other content types with 415', async () => {
-      const response = await request(app.getHttpServer()).post('/v1/events/track').set('Content-Type', 'application/x-www-form-urlencoded').send('event_type=a&visitor_id=v').expect(415);
+      const response = await request(app.getHttpServer())
+        .post('/v1/events/track')
+        .set('Content-Type', 'application/x-www-form-urlencoded')
+        .send('event_type=a&visitor_id=v')
+        .expect(415);
       expect(response.body.error.code).toBe('unsupported_media_type');
       expect(await countEvents()).toBe(0);
     });
 
     it('answers a body over TRACK_MAX_BODY_BYTES with 413', async () => {
-      const response = await track(anEvent({ properties: { pad: 'x'.repeat(70_000) } })).expect(413);
+      const response = await track(anEvent({ properties: { pad: 'x'.repeat(70_000) } })).expect(
+        413,
+      );
       expect(response.body.error.code).toBe('payload_too_large');
       expect(await countEvents()).toBe(0);
     });
 
     it('answers an unknown route with 404 in the envelope and echoes X-Request-Id', async () => {
-      const response = await request(app.getHttpServer()).get('/v1/nope').set('X-Request-Id', 'req-123').expect(404);
-      expect(response.body).toMatchObject({ success: false, error: { code: 'not_found' }, request_id: 'req-123' });
+      const response = await request(app.getHttpServer())
+        .get('/v1/nope')
+        .set('X-Request-Id', 'req-123')
+        .expect(404);
+      expect(response.body).toMatchObject({
+        success: false,
+        error: { code: 'not_found' },
+        request_id: 'req-123',
+      });
       expect(response.headers['x-request-id']).toBe('req-123');
     });
   });

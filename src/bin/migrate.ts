@@ -15,13 +15,19 @@ async function main(): Promise<void> {
     return;
   }
   const applied = await migrateDatabase({ ...config.database, url: config.database.url });
-  logger.log(applied.length > 0 ? `Applied: ${applied.join(', ')}` : `Nothing to apply on ${redact(config.database.url)}`);
+  logger.log(
+    applied.length > 0
+      ? `Applied: ${applied.join(', ')}`
+      : `Nothing to apply on ${redact(config.database.url)}`,
+  );
 }
 
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    new Logger('Migrate').fatal(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    new Logger('Migrate').fatal(
+      error instanceof Error ? (error.stack ?? error.message) : String(error),
+    );
     process.exit(1);
   },
 );

@@ -5,13 +5,26 @@ import { InvalidEnvironmentError } from './env-parsers';
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadConfig({}, '/srv/app');
-    expect(config.http).toMatchObject({ host: '0.0.0.0', port: 3000, trustProxy: false, corsOrigins: [] });
-    expect(config.tracking).toEqual({ maxBodyBytes: 65_536, maxEventAgeHours: 72, rateLimitPerMinute: 600 });
+    expect(config.http).toMatchObject({
+      host: '0.0.0.0',
+      port: 3000,
+      trustProxy: false,
+      corsOrigins: [],
+    });
+    expect(config.tracking).toEqual({
+      maxBodyBytes: 65_536,
+      maxEventAgeHours: 72,
+      rateLimitPerMinute: 600,
+    });
     expect(config.database).toMatchObject({ url: undefined, embeddedDataDir: '/srv/app/.data' });
   });
 
   it('parses lists, numbers and TRUST_PROXY forms', () => {
-    const config = loadConfig({ CORS_ORIGINS: ' https://a.com , https://*.b.com,', PORT: '8080', TRUST_PROXY: '2' });
+    const config = loadConfig({
+      CORS_ORIGINS: ' https://a.com , https://*.b.com,',
+      PORT: '8080',
+      TRUST_PROXY: '2',
+    });
     expect(config.http.corsOrigins).toEqual(['https://a.com', 'https://*.b.com']);
     expect(config.http.port).toBe(8080);
     expect(config.http.trustProxy).toBe(2);
@@ -22,12 +35,25 @@ describe('loadConfig', () => {
   it('names every invalid variable at once', () => {
     let error: unknown;
     try {
-      loadConfig({ PORT: 'eighty', RATE_LIMIT_PER_MINUTE: '-1', CORS_ORIGINS: '*', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud' });
+      loadConfig({
+        PORT: 'eighty',
+        RATE_LIMIT_PER_MINUTE: '-1',
+        CORS_ORIGINS: '*',
+        DATABASE_URL: 'mysql://x',
+        LOG_LEVEL: 'loud',
+      });
     } catch (caught) {
       error = caught;
     }
     expect(error).toBeInstanceOf(InvalidEnvironmentError);
     const message = (error as Error).message;
-    for (const name of ['PORT', 'RATE_LIMIT_PER_MINUTE', 'CORS_ORIGINS', 'DATABASE_URL', 'LOG_LEVEL']) expect(message).toContain(name);
+    for (const name of [
+      'PORT',
+      'RATE_LIMIT_PER_MINUTE',
+      'CORS_ORIGINS',
+      'DATABASE_URL',
+      'LOG_LEVEL',
+    ])
+      expect(message).toContain(name);
   });
 });

@@ -64,10 +64,18 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     },
   };
   for (const origin of config.http.corsOrigins) {
-    read.check('CORS_ORIGINS', isValidOriginPattern(origin), `has an invalid origin "${origin}" (expected e.g. https://shop.example.com or https://*.example.com)`);
+    read.check(
+      'CORS_ORIGINS',
+      isValidOriginPattern(origin),
+      `has an invalid origin "${origin}" (expected e.g. https://shop.example.com or https://*.example.com)`,
+    );
   }
   if (config.database.url !== undefined) {
-    read.check('DATABASE_URL', /^postgres(ql)?:\/\//.test(config.database.url), 'must be a postgres:// or postgresql:// URL');
+    read.check(
+      'DATABASE_URL',
+      /^postgres(ql)?:\/\//.test(config.database.url),
+      'must be a postgres:// or postgresql:// URL',
+    );
   }
   read.assertValid();
   return config;

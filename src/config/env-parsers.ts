@@ -32,10 +32,15 @@ export class EnvReader {
   int(name: string, fallback: number, bounds: { min: number; max: number }): number {
     const value = this.raw(name);
     if (value === undefined) return fallback;
-    if (!/^-?\d+$/.test(value)) return this.fail(name, `must be an integer, got "${value}"`, fallback);
+    if (!/^-?\d+$/.test(value))
+      return this.fail(name, `must be an integer, got "${value}"`, fallback);
     const parsed = Number(value);
     if (parsed < bounds.min || parsed > bounds.max) {
-      return this.fail(name, `must be between ${bounds.min} and ${bounds.max}, got ${parsed}`, fallback);
+      return this.fail(
+        name,
+        `must be between ${bounds.min} and ${bounds.max}, got ${parsed}`,
+        fallback,
+      );
     }
     return parsed;
   }

@@ -19,7 +19,10 @@ export class HealthController {
   /** Readiness: the database is reachable and every migration is applied. */
   @Get('ready')
   @ApiOkResponse({ type: ReadinessResponseDto })
-  @ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: 'Database unreachable or migrations pending' })
+  @ApiServiceUnavailableResponse({
+    type: ErrorResponseDto,
+    description: 'Database unreachable or migrations pending',
+  })
   getReadiness(): Promise<ReadinessResponseDto> {
     return this.health.checkReadiness();
   }

@@ -19,7 +19,12 @@ export class HealthService {
     if (!this.migrationsApplied) {
       const pending = await this.orm.getMigrator().getPendingMigrations();
       if (pending.length > 0) {
-        throw new NotReadyError([{ field: 'migrations', message: `${pending.length} pending: ${pending.map((m) => m.name).join(', ')}` }]);
+        throw new NotReadyError([
+          {
+            field: 'migrations',
+            message: `${pending.length} pending: ${pending.map((m) => m.name).join(', ')}`,
+          },
+        ]);
       }
       this.migrationsApplied = true;
     }

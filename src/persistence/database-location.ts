@@ -14,12 +14,17 @@ export interface ResolvedDatabase {
  * `DATABASE_URL` when set; otherwise the embedded PostgreSQL, started and migrated
  * here so that `npm start` works on a machine without a database server.
  */
-export async function resolveDatabase(config: DatabaseConfig, logger = new Logger('Database')): Promise<ResolvedDatabase> {
+export async function resolveDatabase(
+  config: DatabaseConfig,
+  logger = new Logger('Database'),
+): Promise<ResolvedDatabase> {
   if (config.url !== undefined) {
     logger.log(`Using PostgreSQL at ${redact(config.url)} (DATABASE_URL)`);
-    return { database: { ...config, url: config.url }, stop: async () => undefined };
+    return { database: { ...config, url: config.url }, stop: () => Promise.resolve() };
   }
-  logger.log(`DATABASE_URL is not set: starting the embedded PostgreSQL (data in ${config.embeddedDataDir})`);
+  logger.log(
+    `DATABASE_URL is not set: starting the embedded PostgreSQL (data in ${config.embeddedDataDir})`,
+  );
   const embedded = await startEmbeddedPostgres({
     dataDir: config.embeddedDataDir,
     port: config.embeddedPort,
@@ -34,7 +39,7 @@ export async function resolveDatabase(config: DatabaseConfig, logger = new Logge
     throw error;
   }
   logger.log(`Using the embedded PostgreSQL at ${redact(embedded.url)}`);
-  return { database, stop: embedded.stop };
+  return { database, stop: () => embedded.stop() };
 }
 
 export function redact(url: string): string {

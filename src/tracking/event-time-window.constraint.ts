@@ -36,7 +36,8 @@ export class EventTimeWindowConstraint implements ValidatorConstraintInterface {
     const now = Date.now();
     if (time > now + MAX_CLOCK_SKEW_MS) return 'must not be more than 5 minutes in the future';
     const maxAgeHours = this.config.tracking.maxEventAgeHours;
-    if (time < now - maxAgeHours * 3_600_000) return `must not be more than ${maxAgeHours} hours in the past`;
+    if (time < now - maxAgeHours * 3_600_000)
+      return `must not be more than ${maxAgeHours} hours in the past`;
     return undefined;
   }
 }

@@ -3,10 +3,34 @@ import { EntityManager } from '@mikro-orm/postgresql';
 import { NewEvent, StoreResult } from './new-event';
 
 const COLUMNS = [
-  'event_id', 'event_type', 'visitor_id', 'user_id', 'session_id', 'occurred_at', 'received_at',
-  'utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content', 'gclid', 'fbclid', 'msclkid',
-  'page_url', 'referrer', 'value', 'currency', 'properties', 'source', 'medium', 'campaign', 'channel',
-  'user_agent', 'is_bot', 'origin', 'ip_prefix',
+  'event_id',
+  'event_type',
+  'visitor_id',
+  'user_id',
+  'session_id',
+  'occurred_at',
+  'received_at',
+  'utm_source',
+  'utm_medium',
+  'utm_campaign',
+  'utm_term',
+  'utm_content',
+  'gclid',
+  'fbclid',
+  'msclkid',
+  'page_url',
+  'referrer',
+  'value',
+  'currency',
+  'properties',
+  'source',
+  'medium',
+  'campaign',
+  'channel',
+  'user_agent',
+  'is_bot',
+  'origin',
+  'ip_prefix',
 ] as const;
 
 /**
@@ -34,20 +58,42 @@ export class EventRepository {
 
   /** Resolves only once the row is committed. */
   async insert(event: NewEvent): Promise<StoreResult> {
-    const rows = await this.em.getConnection().execute<{ stored: number }[]>(INSERT_EVENT, toParams(event));
+    const rows = await this.em
+      .getConnection()
+      .execute<{ stored: number }[]>(INSERT_EVENT, toParams(event));
     return { stored: rows[0]?.stored === 1 };
   }
 }
 
 function toParams(event: NewEvent): unknown[] {
   return [
-    event.eventId, event.eventType, event.visitorId, event.userId, event.sessionId,
-    event.occurredAt.toISOString(), event.receivedAt.toISOString(),
-    event.utmSource, event.utmMedium, event.utmCampaign, event.utmTerm, event.utmContent,
-    event.gclid, event.fbclid, event.msclkid, event.pageUrl, event.referrer,
-    event.value === null ? null : String(event.value), event.currency,
+    event.eventId,
+    event.eventType,
+    event.visitorId,
+    event.userId,
+    event.sessionId,
+    event.occurredAt.toISOString(),
+    event.receivedAt.toISOString(),
+    event.utmSource,
+    event.utmMedium,
+    event.utmCampaign,
+    event.utmTerm,
+    event.utmContent,
+    event.gclid,
+    event.fbclid,
+    event.msclkid,
+    event.pageUrl,
+    event.referrer,
+    event.value === null ? null : String(event.value),
+    event.currency,
     event.properties === null ? null : JSON.stringify(event.properties),
-    event.source, event.medium, event.campaign, event.channel,
-    event.userAgent, event.isBot, event.origin, event.ipPrefix,
+    event.source,
+    event.medium,
+    event.campaign,
+    event.channel,
+    event.userAgent,
+    event.isBot,
+    event.origin,
+    event.ipPrefix,
   ];
 }

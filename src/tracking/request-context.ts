@@ -10,12 +10,14 @@ export interface RequestContext {
   receivedAt: Date;
 }
 
-export const ClientRequest = createParamDecorator((_: unknown, context: ExecutionContext): RequestContext => {
-  const request = context.switchToHttp().getRequest<FastifyRequest>();
-  return {
-    ip: request.ip,
-    userAgent: request.headers['user-agent'],
-    origin: request.headers.origin,
-    receivedAt: new Date(),
-  };
-});
+export const ClientRequest = createParamDecorator(
+  (_: unknown, context: ExecutionContext): RequestContext => {
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    return {
+      ip: request.ip,
+      userAgent: request.headers['user-agent'],
+      origin: request.headers.origin,
+      receivedAt: new Date(),
+    };
+  },
+);

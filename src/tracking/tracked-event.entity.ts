@@ -14,7 +14,10 @@ export type Channel = (typeof CHANNELS)[number];
 
 /** One tracked event with its derived attribution and request context. Append-only. */
 @Entity({ tableName: 'events' })
-@Index({ name: 'events_occurred_at_brin', expression: 'create index "events_occurred_at_brin" on "events" using brin ("occurred_at")' })
+@Index({
+  name: 'events_occurred_at_brin',
+  expression: 'create index "events_occurred_at_brin" on "events" using brin ("occurred_at")',
+})
 export class TrackedEvent {
   @PrimaryKey({ type: 'uuid', defaultRaw: 'gen_random_uuid()' })
   id!: string;

@@ -1,6 +1,16 @@
 import { Body, Controller, HttpCode, Options, Post } from '@nestjs/common';
 import { RouteConfig } from '@nestjs/platform-fastify';
-import { ApiBadRequestResponse, ApiForbiddenResponse, ApiHeader, ApiOkResponse, ApiPayloadTooLargeResponse, ApiServiceUnavailableResponse, ApiTags, ApiTooManyRequestsResponse, ApiUnsupportedMediaTypeResponse } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiForbiddenResponse,
+  ApiHeader,
+  ApiOkResponse,
+  ApiPayloadTooLargeResponse,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnsupportedMediaTypeResponse,
+} from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/http/error-response.dto';
 import { PUBLIC_ENDPOINT, PUBLIC_PREFLIGHT } from '../common/http/public-endpoint';
 import { TrackBatchDto } from './dto/track-batch.dto';
@@ -11,13 +21,32 @@ import { ClientRequest, RequestContext } from './request-context';
 import { TrackingService } from './tracking.service';
 
 @ApiTags('tracking')
-@ApiHeader({ name: 'Origin', required: false, description: 'Checked against CORS_ORIGINS; absent for server-to-server calls' })
-@ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Validation failed; every failing field is listed' })
+@ApiHeader({
+  name: 'Origin',
+  required: false,
+  description: 'Checked against CORS_ORIGINS; absent for server-to-server calls',
+})
+@ApiBadRequestResponse({
+  type: ErrorResponseDto,
+  description: 'Validation failed; every failing field is listed',
+})
 @ApiForbiddenResponse({ type: ErrorResponseDto, description: 'Origin not allowed' })
-@ApiPayloadTooLargeResponse({ type: ErrorResponseDto, description: 'Body over TRACK_MAX_BODY_BYTES' })
-@ApiUnsupportedMediaTypeResponse({ type: ErrorResponseDto, description: 'Neither application/json nor text/plain' })
-@ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'Rate limit per client IP; see Retry-After' })
-@ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: 'Database unavailable; nothing stored; see Retry-After' })
+@ApiPayloadTooLargeResponse({
+  type: ErrorResponseDto,
+  description: 'Body over TRACK_MAX_BODY_BYTES',
+})
+@ApiUnsupportedMediaTypeResponse({
+  type: ErrorResponseDto,
+  description: 'Neither application/json nor text/plain',
+})
+@ApiTooManyRequestsResponse({
+  type: ErrorResponseDto,
+  description: 'Rate limit per client IP; see Retry-After',
+})
+@ApiServiceUnavailableResponse({
+  type: ErrorResponseDto,
+  description: 'Database unavailable; nothing stored; see Retry-After',
+})
 @Controller('v1/events')
 export class TrackingController {
   constructor(private readonly tracking: TrackingService) {}
@@ -32,7 +61,10 @@ export class TrackingController {
   @HttpCode(200)
   @RouteConfig(PUBLIC_ENDPOINT)
   @ApiOkResponse({ type: TrackEventResponseDto })
-  trackEvent(@Body() event: TrackEventDto, @ClientRequest() request: RequestContext): Promise<TrackEventResponseDto> {
+  trackEvent(
+    @Body() event: TrackEventDto,
+    @ClientRequest() request: RequestContext,
+  ): Promise<TrackEventResponseDto> {
     return this.tracking.track(event, request);
   }
 
@@ -45,7 +77,10 @@ export class TrackingController {
   @HttpCode(200)
   @RouteConfig(PUBLIC_ENDPOINT)
   @ApiOkResponse({ type: TrackBatchResponseDto })
-  trackEventBatch(@Body() batch: TrackBatchDto, @ClientRequest() request: RequestContext): Promise<TrackBatchResponseDto> {
+  trackEventBatch(
+    @Body() batch: TrackBatchDto,
+    @ClientRequest() request: RequestContext,
+  ): Promise<TrackBatchResponseDto> {
     return this.tracking.trackBatch(batch, request);
   }
 

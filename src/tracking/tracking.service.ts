@@ -35,12 +35,23 @@ export class TrackingService {
     return { success: true, results };
   }
 
-  private async trackOneOfBatch(index: number, raw: unknown, request: RequestContext): Promise<TrackBatchResultDto> {
+  private async trackOneOfBatch(
+    index: number,
+    raw: unknown,
+    request: RequestContext,
+  ): Promise<TrackBatchResultDto> {
     const event = plainToInstance(TrackEventDto, raw);
     const errors = await validate(event, VALIDATOR_OPTIONS);
     if (errors.length > 0) return rejected(index, validationFailed(errors));
     const response = await this.track(event, request);
-    return { index, success: true, event_id: response.event_id, duplicate: response.duplicate, funnel_updates: response.funnel_updates, error: null };
+    return {
+      index,
+      success: true,
+      event_id: response.event_id,
+      duplicate: response.duplicate,
+      funnel_updates: response.funnel_updates,
+      error: null,
+    };
   }
 }
 

@@ -13,7 +13,8 @@ interface KnownSource {
   aliases?: string[];
 }
 
-const anyTld = (domain: string) => new RegExp(`(^|\\.)${domain.replace(/\./g, '\\.')}\\.[a-z.]{2,10}$`);
+const anyTld = (domain: string) =>
+  new RegExp(`(^|\\.)${domain.replace(/\./g, '\\.')}\\.[a-z.]{2,10}$`);
 const exactly = (...domains: string[]) =>
   new RegExp(`(^|\\.)(${domains.map((d) => d.replace(/\./g, '\\.')).join('|')})$`);
 
@@ -33,9 +34,19 @@ const KNOWN_SOURCES: KnownSource[] = [
   { name: 'brave', category: 'search', host: exactly('search.brave.com') },
   { name: 'aol', category: 'search', host: exactly('search.aol.com') },
   { name: 'sogou', category: 'search', host: exactly('sogou.com') },
-  { name: 'facebook', category: 'social', host: exactly('facebook.com', 'fb.com', 'fb.me', 'messenger.com'), aliases: ['fb'] },
+  {
+    name: 'facebook',
+    category: 'social',
+    host: exactly('facebook.com', 'fb.com', 'fb.me', 'messenger.com'),
+    aliases: ['fb'],
+  },
   { name: 'instagram', category: 'social', host: exactly('instagram.com'), aliases: ['ig'] },
-  { name: 'twitter', category: 'social', host: exactly('twitter.com', 't.co', 'x.com'), aliases: ['x', 't.co'] },
+  {
+    name: 'twitter',
+    category: 'social',
+    host: exactly('twitter.com', 't.co', 'x.com'),
+    aliases: ['x', 't.co'],
+  },
   { name: 'linkedin', category: 'social', host: exactly('linkedin.com', 'lnkd.in') },
   { name: 'pinterest', category: 'social', host: anyTld('pinterest') },
   { name: 'reddit', category: 'social', host: exactly('reddit.com', 'redd.it') },

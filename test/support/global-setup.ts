@@ -2,7 +2,6 @@ import { mkdtemp, chmod, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
-import type { TestProject } from 'vitest/node';
 import { migrateDatabase } from '../../src/persistence/migrate';
 import { startEmbeddedPostgres } from '../../src/persistence/embedded-postgres';
 import { loadConfig } from '../../src/config/app-config';
@@ -22,7 +21,12 @@ declare module 'vitest' {
  * DATABASE_URL names the server to use; without it an embedded PostgreSQL is started,
  * so `npm test` works on a machine without a database server.
  */
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+/** The part of vitest's TestProject this setup uses (its type is ESM-only). */
+interface ProvidingProject {
+  provide<K extends 'adminDatabaseUrl' | 'templateDatabase'>(key: K, value: string): void;
+}
+
+export default async function setup(project: ProvidingProject): Promise<() => Promise<void>> {
   Logger.overrideLogger(['fatal', 'error', 'warn']);
   const cleanups: (() => Promise<void>)[] = [];
   let adminUrl = process.env.DATABASE_URL;
@@ -37,7 +41,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     });
   }
   const template = `ct_template_${process.pid}`;
-  await adminQuery(adminUrl, [`DROP DATABASE IF EXISTS ${template}`, `CREATE DATABASE ${template}`]);
+  await adminQuery(adminUrl, [
+    `DROP DATABASE IF EXISTS ${template}`,
+    `CREATE DATABASE ${template}`,
+  ]);
   const config = loadConfig({ DATABASE_URL: adminUrl });
   await migrateDatabase({ ...config.database, url: withDatabase(adminUrl, template) });
   project.provide('adminDatabaseUrl', adminUrl);

@@ -8,7 +8,8 @@ const ROOT = join(__dirname, '..', '..');
 /** Compiles the service once per test file, as `npm run build` does. */
 export function buildService(): void {
   execFileSync('npx', ['nest', 'build'], { cwd: ROOT, stdio: 'pipe' });
-  if (!existsSync(join(ROOT, 'dist/src/main.js'))) throw new Error('build produced no dist/src/main.js');
+  if (!existsSync(join(ROOT, 'dist/src/main.js')))
+    throw new Error('build produced no dist/src/main.js');
 }
 
 /** The compiled service as a real process, as `npm run start:prod` runs it. */
@@ -37,7 +38,8 @@ export class ServiceProcess {
     this.child.on('exit', (code) => (this.exitCode = code));
     const deadline = Date.now() + readyTimeoutMs;
     while (Date.now() < deadline) {
-      if (this.exitCode !== null) throw new Error(`service exited with ${this.exitCode}:\n${this.output}`);
+      if (this.exitCode !== null)
+        throw new Error(`service exited with ${String(this.exitCode)}:\n${this.output}`);
       try {
         if ((await fetch(`${this.baseUrl}/ready`)).status === 200) return;
       } catch {
@@ -54,7 +56,8 @@ export class ServiceProcess {
 
   async waitForExit(timeoutMs = 30_000): Promise<number | null> {
     const deadline = Date.now() + timeoutMs;
-    while (this.exitCode === null && this.child?.signalCode == null && Date.now() < deadline) await sleep(100);
+    while (this.exitCode === null && this.child?.signalCode == null && Date.now() < deadline)
+      await sleep(100);
     return this.exitCode;
   }
 }

@@ -3,8 +3,16 @@ import { createApp } from '../../src/app.setup';
 import { loadConfig } from '../../src/config/app-config';
 
 /** Builds the real application (same setup as main.ts) on the given database, ready for supertest. */
-export async function createTestApp(databaseUrl: string, env: Record<string, string> = {}): Promise<NestFastifyApplication> {
-  const config = loadConfig({ LOG_LEVEL: 'error', CORS_ORIGINS: 'https://shop.example.com,https://*.example.org', ...env, DATABASE_URL: databaseUrl });
+export async function createTestApp(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<NestFastifyApplication> {
+  const config = loadConfig({
+    LOG_LEVEL: 'error',
+    CORS_ORIGINS: 'https://shop.example.com,https://*.example.org',
+    ...env,
+    DATABASE_URL: databaseUrl,
+  });
   const app = await createApp(config, { ...config.database, url: databaseUrl });
   await app.init();
   // supertest hangs on a Fastify instance that is not ready yet.

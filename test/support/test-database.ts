@@ -18,7 +18,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   // Concurrent clones of one template can collide ("being accessed by other users").
   for (let attempt = 1; ; attempt++) {
     try {
-      await adminQuery(adminUrl, [`CREATE DATABASE ${name} TEMPLATE ${inject('templateDatabase')}`]);
+      await adminQuery(adminUrl, [
+        `CREATE DATABASE ${name} TEMPLATE ${inject('templateDatabase')}`,
+      ]);
       break;
     } catch (error) {
       if (attempt >= 20 || !/being accessed by other users/.test(String(error))) throw error;

@@ -4,7 +4,8 @@ import { createOriginMatcher } from './origin-matcher';
 import { PublicRouteConfig } from './public-endpoint';
 
 const ALLOW_METHODS = 'POST, OPTIONS';
-const ALLOW_HEADERS = 'Content-Type, Authorization, X-Request-Id, X-API-Key, Accept, Accept-Language, Content-Language';
+const ALLOW_HEADERS =
+  'Content-Type, Authorization, X-Request-Id, X-API-Key, Accept, Accept-Language, Content-Language';
 const PREFLIGHT_MAX_AGE_SECONDS = '86400';
 
 /**
@@ -13,7 +14,10 @@ const PREFLIGHT_MAX_AGE_SECONDS = '86400';
  * so nothing is stored. No Origin at all is a server-to-server call and is allowed.
  * Runs in onRequest, ahead of the rate limit, so even a 429 is readable by the page.
  */
-export function registerPublicCors(fastify: FastifyInstance, allowedOrigins: readonly string[]): void {
+export function registerPublicCors(
+  fastify: FastifyInstance,
+  allowedOrigins: readonly string[],
+): void {
   const isAllowed = createOriginMatcher(allowedOrigins);
   fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!(request.routeOptions.config as PublicRouteConfig | undefined)?.publicCors) return;

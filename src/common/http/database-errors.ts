@@ -16,7 +16,15 @@ const UNAVAILABLE_NODE_CODES = new Set([
 ]);
 
 // SQLSTATE classes/codes meaning "the server can't serve you right now".
-const UNAVAILABLE_SQLSTATES = new Set(['57014', '57P01', '57P02', '57P03', '53300', '40P01', '55P03']);
+const UNAVAILABLE_SQLSTATES = new Set([
+  '57014',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '40P01',
+  '55P03',
+]);
 const REJECTED_TEXT_SQLSTATES = new Set(['22021', '22P05', '22P02', '2202E']);
 
 const UNAVAILABLE_MESSAGES = [
@@ -33,12 +41,17 @@ export function classifyDatabaseError(error: unknown): DatabaseErrorKind | undef
   const cause = unwrap(error);
   const code = (cause as { code?: unknown }).code;
   if (typeof code === 'string') {
-    if (UNAVAILABLE_NODE_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08')) {
+    if (
+      UNAVAILABLE_NODE_CODES.has(code) ||
+      UNAVAILABLE_SQLSTATES.has(code) ||
+      code.startsWith('08')
+    ) {
       return 'unavailable';
     }
     if (REJECTED_TEXT_SQLSTATES.has(code)) return 'rejected_text';
   }
-  if (cause.name === 'KnexTimeoutError' || cause.name === 'ConnectionException') return 'unavailable';
+  if (cause.name === 'KnexTimeoutError' || cause.name === 'ConnectionException')
+    return 'unavailable';
   if (UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(cause.message))) return 'unavailable';
   return undefined;
 }
@@ -48,6 +61,6 @@ function unwrap(error: Error): Error {
   const inner =
     (error as { previous?: unknown }).previous ??
     (error as { cause?: unknown }).cause ??
-    (error instanceof AggregateError ? error.errors[0] : undefined);
+    (error instanceof AggregateError ? (error.errors[0] as unknown) : undefined);
   return inner instanceof Error ? unwrap(inner) : error;
 }

@@ -1,6 +1,11 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { classifyDatabaseError } from './database-errors';
-import { DatabaseUnavailableError, DomainError, ErrorCode, ValidationFailedError } from './domain-error';
+import {
+  DatabaseUnavailableError,
+  DomainError,
+  ErrorCode,
+  ValidationFailedError,
+} from './domain-error';
 import { ErrorResponseDto } from './error-response.dto';
 
 export interface MappedError {

@@ -2,9 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { createOriginMatcher, isValidOriginPattern } from './origin-matcher';
 
 describe('createOriginMatcher', () => {
-  const allowed = createOriginMatcher(['https://shop.example.com', 'https://*.example.org', 'http://localhost:8080']);
+  const allowed = createOriginMatcher([
+    'https://shop.example.com',
+    'https://*.example.org',
+    'http://localhost:8080',
+  ]);
 
-  it.each(['https://shop.example.com', 'https://a.example.org', 'https://a.b.example.org', 'http://localhost:8080'])('allows %s', (origin) => {
+  it.each([
+    'https://shop.example.com',
+    'https://a.example.org',
+    'https://a.b.example.org',
+    'http://localhost:8080',
+  ])('allows %s', (origin) => {
     expect(allowed(origin)).toBe(true);
   });
 
@@ -32,6 +41,11 @@ describe('createOriginMatcher', () => {
 });
 
 describe('isValidOriginPattern', () => {
-  it.each(['https://a.com', 'https://*.a.com', 'http://localhost:3000'])('accepts %s', (p) => expect(isValidOriginPattern(p)).toBe(true));
-  it.each(['*', 'https://*', 'a.com', 'https://a.com/path', 'https://a.*.com', 'ftp://a.com'])('rejects %s', (p) => expect(isValidOriginPattern(p)).toBe(false));
+  it.each(['https://a.com', 'https://*.a.com', 'http://localhost:3000'])('accepts %s', (p) =>
+    expect(isValidOriginPattern(p)).toBe(true),
+  );
+  it.each(['*', 'https://*', 'a.com', 'https://a.com/path', 'https://a.*.com', 'ftp://a.com'])(
+    'rejects %s',
+    (p) => expect(isValidOriginPattern(p)).toBe(false),
+  );
 });

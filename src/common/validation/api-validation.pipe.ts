@@ -14,7 +14,10 @@ export class ApiValidationPipe extends ValidationPipe {
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    if (metadata.type === 'body' && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    if (
+      metadata.type === 'body' &&
+      (typeof value !== 'object' || value === null || Array.isArray(value))
+    ) {
       throw new ValidationFailedError([{ field: 'body', message: 'must be a JSON object' }]);
     }
     return super.transform(value, metadata);

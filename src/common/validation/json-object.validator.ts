@@ -12,13 +12,16 @@ export function jsonObjectProblem(value: unknown, limits: JsonObjectLimits): str
   const problem = findProblem(value, 1, limits.maxDepth);
   if (problem) return problem;
   const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
-  if (bytes > limits.maxBytes) return `must be at most ${limits.maxBytes} bytes serialized (got ${bytes})`;
+  if (bytes > limits.maxBytes)
+    return `must be at most ${limits.maxBytes} bytes serialized (got ${bytes})`;
   return undefined;
 }
 
 function findProblem(value: unknown, depth: number, maxDepth: number): string | undefined {
-  if (typeof value === 'string') return isStorableText(value) ? undefined : 'must not contain \\u0000 or unpaired surrogates';
-  if (typeof value === 'number') return Number.isFinite(value) ? undefined : 'must contain only finite numbers';
+  if (typeof value === 'string')
+    return isStorableText(value) ? undefined : 'must not contain \\u0000 or unpaired surrogates';
+  if (typeof value === 'number')
+    return Number.isFinite(value) ? undefined : 'must contain only finite numbers';
   if (value === null || typeof value === 'boolean') return undefined;
   if (depth > maxDepth) return `must be nested at most ${maxDepth} levels deep`;
   if (Array.isArray(value)) {
@@ -43,14 +46,18 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function IsJsonObject(limits: JsonObjectLimits, options?: ValidationOptions): PropertyDecorator {
+export function IsJsonObject(
+  limits: JsonObjectLimits,
+  options?: ValidationOptions,
+): PropertyDecorator {
   return (target, propertyName) =>
     registerDecorator({
       name: 'isJsonObject',
       target: target.constructor,
       propertyName: String(propertyName),
       options: {
-        message: (args: ValidationArguments) => `${args.property} ${jsonObjectProblem(args.value, limits) ?? 'is invalid'}`,
+        message: (args: ValidationArguments) =>
+          `${args.property} ${jsonObjectProblem(args.value, limits) ?? 'is invalid'}`,
         ...options,
       },
       validator: { validate: (value: unknown) => jsonObjectProblem(value, limits) === undefined },

@@ -15,7 +15,9 @@ export function IsStorableText(options?: ValidationOptions): PropertyDecorator {
       target: target.constructor,
       propertyName: String(propertyName),
       options: { message: '$property must not contain \\u0000 or unpaired surrogates', ...options },
-      validator: { validate: (value: unknown) => typeof value !== 'string' || isStorableText(value) },
+      validator: {
+        validate: (value: unknown) => typeof value !== 'string' || isStorableText(value),
+      },
     });
 }
 

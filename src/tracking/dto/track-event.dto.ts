@@ -26,7 +26,9 @@ export class TrackEventDto {
    */
   @IsString()
   @Length(1, 40)
-  @Matches(/^[A-Za-z][A-Za-z0-9_]*$/, { message: 'event_type must start with a letter and contain only letters, digits and _' })
+  @Matches(/^[A-Za-z][A-Za-z0-9_]*$/, {
+    message: 'event_type must start with a letter and contain only letters, digits and _',
+  })
   event_type!: string;
 
   /**
@@ -74,8 +76,13 @@ export class TrackEventDto {
    */
   @IsOptional()
   @IsString()
-  @Matches(ISO_WITH_OFFSET, { message: 'occurred_at must be an ISO-8601 date-time with a time zone offset' })
-  @IsISO8601({ strict: true, strictSeparator: true }, { message: 'occurred_at must be a valid ISO-8601 date-time' })
+  @Matches(ISO_WITH_OFFSET, {
+    message: 'occurred_at must be an ISO-8601 date-time with a time zone offset',
+  })
+  @IsISO8601(
+    { strict: true, strictSeparator: true },
+    { message: 'occurred_at must be a valid ISO-8601 date-time' },
+  )
   @IsWithinEventTimeWindow()
   occurred_at?: string;
 

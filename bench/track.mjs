@@ -1,0 +1,560 @@
+// `npm run bench:track`: throughput and latency of POST /v1/events/track, measured side by
+// side with three plain-Fastify references in the same run (method: shared/BENCHMARKS.md).
+//
+//   npx nest build && node bench/track.mjs [--connections 10,50,200] [--duration 10]
+//                                          [--warmup 5] [--rounds 1] [--threads 2]
+//                                          [--targets service,raw,single,group] [--verbose]
+//
+// It installs wrk if missing, recreates the database ct_bench on the server of DATABASE_URL
+// (default: local PostgreSQL), migrates it with the built service, starts the service and
+// the references (one Node process each), loads each with wrk and bench/track.lua, checks
+// that every 2xx answer left its row behind, and prints the figures and the ratios.
+// Exit code 1: the service answered non-2xx or dropped connections, or a durability check failed.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const LUA_SCRIPT = fileURLToPath(new URL('track.lua', import.meta.url));
+const REFERENCE_SERVER = fileURLToPath(new URL('reference-server.mjs', import.meta.url));
+const SERVICE_MAIN = 'dist/src/main.js';
+const MIGRATE_MAIN = 'dist/src/bin/migrate.js';
+
+const DEFAULT_SERVER_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
+const BENCH_DATABASE = 'ct_bench';
+const ROUTE = '/v1/events/track';
+const POOL_SIZE = 10; // the service's default DB_POOL_SIZE; the references use the same
+const ALL_TARGETS = ['service', 'raw', 'single', 'group'];
+const REFERENCES = ['raw', 'single', 'group'];
+const MAX_FORWARDED_LINES = 20; // per child process; the rest is only counted
+
+/** Every child process still running (servers and wrk), so that they can all be stopped. */
+const children = new Set();
+
+await main().then(
+  (exitCode) => stopAll().then(() => process.exit(exitCode)),
+  (error) => {
+    console.error(`\nbench:track failed: ${error.stack ?? error.message}`);
+    return stopAll().then(() => process.exit(2));
+  },
+);
+
+async function main() {
+  const options = readOptions();
+  stopChildrenOnSignals();
+  ensureBuilt();
+  ensureWrk();
+
+  const serverUrl = process.env.DATABASE_URL || DEFAULT_SERVER_URL;
+  const databaseUrl = await recreateDatabase(serverUrl, BENCH_DATABASE);
+  migrate(databaseUrl);
+
+  const db = new pg.Client({ connectionString: databaseUrl, application_name: 'bench-track' });
+  await db.connect();
+  try {
+    await printSetup(db, databaseUrl, options);
+    const targets = [];
+    for (const name of options.targets) targets.push(await startTarget(name, databaseUrl));
+    for (const target of targets) await probe(target);
+    const results = await runAllRounds(targets, db, options);
+    return report(results, options);
+  } finally {
+    await db.end();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Options
+
+function readOptions() {
+  const { values } = parseArgs({
+    options: {
+      connections: { type: 'string', default: '50' },
+      duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '5' },
+      rounds: { type: 'string', default: '1' },
+      threads: { type: 'string', default: '2' },
+      targets: { type: 'string', default: ALL_TARGETS.join(',') },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(
+      'usage: node bench/track.mjs [--connections 10,50,200] [--duration 10] [--warmup 5]\n' +
+        '                            [--rounds 1] [--threads 2] [--targets service,raw,single,group] [--verbose]',
+    );
+    process.exit(0);
+  }
+  const threads = positiveInt('--threads', values.threads);
+  const connections = values.connections.split(',').map((c) => positiveInt('--connections', c));
+  for (const c of connections) {
+    if (c < threads) usage(`--connections ${c} is below --threads ${threads} (wrk needs one per thread)`);
+  }
+  const targets = values.targets.split(',').map((t) => t.trim());
+  for (const t of targets) if (!ALL_TARGETS.includes(t)) usage(`unknown target "${t}"`);
+  return {
+    connections,
+    threads,
+    targets: ALL_TARGETS.filter((t) => targets.includes(t)),
+    duration: positiveInt('--duration', values.duration),
+    warmup: nonNegativeInt('--warmup', values.warmup),
+    rounds: positiveInt('--rounds', values.rounds),
+    verbose: values.verbose,
+  };
+}
+
+function positiveInt(name, text) {
+  const value = nonNegativeInt(name, text);
+  if (value === 0) usage(`${name} must be at least 1`);
+  return value;
+}
+
+function nonNegativeInt(name, text) {
+  if (!/^\d+$/.test(String(text).trim())) usage(`${name} must be a whole number, got "${text}"`);
+  return Number(text);
+}
+
+function usage(message) {
+  console.error(`bench:track: ${message} (see --help)`);
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------------------------------
+// Prerequisites: the built service, wrk, a fresh migrated database
+
+function ensureBuilt() {
+  for (const file of [SERVICE_MAIN, MIGRATE_MAIN]) {
+    if (!existsSync(new URL(`../${file}`, import.meta.url))) {
+      throw new Error(`${file} is missing: build first (npx nest build, or use npm run bench:track)`);
+    }
+  }
+}
+
+function ensureWrk() {
+  if (commandExists('wrk')) return;
+  console.log('wrk not found: installing it with apt-get install -y wrk');
+  let install = spawnSync('apt-get', ['install', '-y', 'wrk'], { stdio: 'inherit' });
+  if (install.status !== 0) {
+    // A machine whose package lists were never fetched knows no wrk yet.
+    console.log('apt-get install failed: running apt-get update, then trying again');
+    spawnSync('apt-get', ['update'], { stdio: 'inherit' });
+    install = spawnSync('apt-get', ['install', '-y', 'wrk'], { stdio: 'inherit' });
+  }
+  if (install.status !== 0 || !commandExists('wrk')) {
+    throw new Error('could not install wrk (apt-get install -y wrk needs root)');
+  }
+}
+
+function commandExists(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Drops and creates `name` on the server of `serverUrl`; returns the new database's URL. */
+async function recreateDatabase(serverUrl, name) {
+  const admin = new pg.Client({ connectionString: serverUrl, application_name: 'bench-track' });
+  await admin.connect();
+  try {
+    // FORCE ends sessions left over from an interrupted run (PostgreSQL 13+).
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+function migrate(databaseUrl) {
+  console.log(`Migrating ${redact(databaseUrl)} (node ${MIGRATE_MAIN})`);
+  const run = spawnSync(process.execPath, [MIGRATE_MAIN], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'info' },
+  });
+  if (run.status !== 0) throw new Error(`migration failed (exit ${run.status ?? run.signal})`);
+}
+
+async function printSetup(db, databaseUrl, options) {
+  const { rows } = await db.query(
+    "SELECT current_setting('server_version') AS version, current_setting('fsync') AS fsync," +
+      " current_setting('synchronous_commit') AS sync",
+  );
+  const wrkVersion = spawnSync('wrk', ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0].trim();
+  const seconds = `${options.warmup} s warm-up + ${options.duration} s measured`;
+  console.log(
+    [
+      '',
+      `bench:track  ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(2)}, Node ${process.version}, ${wrkVersion}`,
+      `database     ${redact(databaseUrl)}: PostgreSQL ${rows[0].version}, fsync ${rows[0].fsync}, synchronous_commit ${rows[0].sync}`,
+      `load         wrk ${options.threads} threads, ${seconds}, connections ${options.connections.join(', ')}, ${options.rounds} round(s)`,
+      `targets      ${options.targets.join(', ')} (one Node process each, DB pool ${POOL_SIZE})`,
+      '',
+    ].join('\n'),
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// Servers under test
+
+async function startTarget(name, databaseUrl) {
+  const port = await freePort();
+  const env = { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', DB_POOL_SIZE: String(POOL_SIZE) };
+  const args =
+    name === 'service'
+      ? [SERVICE_MAIN]
+      : [REFERENCE_SERVER, '--mode', name];
+  if (name === 'service') {
+    Object.assign(env, { RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'warn', CORS_ORIGINS: '' });
+  }
+  const child = spawnChild(name, process.execPath, args, { env });
+  await waitForPort(port, child, name);
+  console.log(`started ${name.padEnd(7)} pid ${child.pid}, http://127.0.0.1:${port}${ROUTE}`);
+  return { name, child, url: `http://127.0.0.1:${port}${ROUTE}`, usesDatabase: name !== 'raw' };
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port, child, name, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${name} exited during start-up (${child.exitCode ?? child.signalCode}); see its output above`);
+    }
+    if (await canConnect(port)) return;
+    await sleep(100);
+  }
+  throw new Error(`${name} did not listen on port ${port} within ${timeoutMs / 1000} s`);
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** One second, one connection, with the bodies of the first non-2xx answers printed. */
+async function probe(target) {
+  const run = await runWrk({ url: target.url, threads: 1, connections: 1, seconds: 1, prefix: nextPrefix(), probe: true });
+  const sizes = [...run.output.matchAll(/^PROBE body (\d+) bytes$/gm)].map((m) => Number(m[1]));
+  const failures = [...run.output.matchAll(/^PROBE non-2xx (.*)$/gm)].map((m) => m[1]);
+  const verdict = run.non2xx === 0 && run.socketErrors === 0 ? 'ok' : 'PROBLEM';
+  console.log(
+    `probe   ${target.name.padEnd(7)} ${verdict}: ${run.ok2xx} 2xx, ${run.non2xx} non-2xx, ` +
+      `${run.socketErrors} socket errors; bodies ${Math.min(...sizes)}–${Math.max(...sizes)} bytes`,
+  );
+  for (const failure of failures) console.log(`        ${failure.slice(0, 400)}`);
+}
+
+// ---------------------------------------------------------------------------------------
+// Measuring
+
+async function runAllRounds(targets, db, options) {
+  const results = [];
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const connections of options.connections) {
+      console.log(`\nRound ${round}/${options.rounds}, ${connections} connections`);
+      // Rotating the order spreads any drift of the machine over all targets.
+      const order = rotate(targets, round - 1);
+      for (const target of order) {
+        const result = await measure(target, connections, db, options);
+        results.push({ round, ...result });
+        console.log(describe(result));
+      }
+    }
+  }
+  return results;
+}
+
+/** TRUNCATE + CHECKPOINT, warm-up run, measured run, durability check. */
+async function measure(target, connections, db, options) {
+  await resetTables(db);
+  const load = { url: target.url, threads: options.threads, connections };
+  const warmup = options.warmup > 0 ? await runWrk({ ...load, seconds: options.warmup, prefix: nextPrefix() }) : undefined;
+  const prefix = nextPrefix();
+  const measured = await runWrk({ ...load, seconds: options.duration, prefix });
+  if (options.verbose) console.log(measured.output.replace(/^BENCH_JSON.*\n/m, ''));
+  const durability = target.usesDatabase ? await checkDurability(db, prefix, warmup, measured) : undefined;
+  return { target: target.name, connections, warmup, measured, durability };
+}
+
+let prefixCount = 0;
+const RUN_TAG = `b${Date.now().toString(36)}`;
+/** A fresh event_id prefix for each wrk run: rows of one run can be counted on their own. */
+function nextPrefix() {
+  prefixCount += 1;
+  return `${RUN_TAG}-${prefixCount}`;
+}
+
+let checkpointRefused = false;
+async function resetTables(db) {
+  await db.query('TRUNCATE events, identity_links');
+  if (checkpointRefused) return;
+  try {
+    await db.query('CHECKPOINT');
+  } catch (error) {
+    // CHECKPOINT needs a superuser or pg_checkpoint; without it the figures are noisier.
+    checkpointRefused = true;
+    console.warn(`CHECKPOINT refused (${error.message}); going on without it`);
+  }
+}
+
+/**
+ * Every 2xx answer must have left its row: the rows carrying the measured run's prefix must
+ * be at least its 2xx count, and the whole table (truncated before the warm-up) at least the
+ * 2xx count of warm-up + measured. wrk counts a response only once it has fully arrived, and
+ * the servers answer only after the commit, so every counted row is visible here. Rows of
+ * requests cut off when wrk stopped may be stored without a counted 2xx: hence "≥".
+ */
+async function checkDurability(db, prefix, warmup, measured) {
+  const { rows } = await db.query(
+    'SELECT count(*)::int AS total, count(*) FILTER (WHERE starts_with(event_id, $1))::int AS measured FROM events',
+    [`${prefix}-`],
+  );
+  const expectedTotal = (warmup?.ok2xx ?? 0) + measured.ok2xx;
+  return {
+    measuredRows: rows[0].measured,
+    totalRows: rows[0].total,
+    expectedTotal,
+    ok: rows[0].measured >= measured.ok2xx && rows[0].total >= expectedTotal,
+  };
+}
+
+function runWrk({ url, threads, connections, seconds, prefix, probe = false }) {
+  const args = ['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`, '--timeout', '10s', '--latency'];
+  args.push('-s', LUA_SCRIPT, url, '--', prefix, ...(probe ? ['probe'] : []));
+  const child = spawnChild('wrk', 'wrk', args, { forward: false });
+  let output = '';
+  let errors = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk) => (output += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk) => (errors += chunk));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      if (code !== 0) return reject(new Error(`wrk ${args.join(' ')} exited ${code ?? signal}:\n${errors}${output}`));
+      try {
+        resolve(parseWrkOutput(output));
+      } catch (error) {
+        reject(error);
+      }
+    });
+  });
+}
+
+/**
+ * Reads the BENCH_JSON line of track.lua's done(). wrk counts a response with a status
+ * ≥ 400 as a "status error"; the servers here never answer 1xx/3xx to this POST, so
+ * 2xx = responses − status errors.
+ */
+function parseWrkOutput(output) {
+  const line = output.split('\n').find((l) => l.startsWith('BENCH_JSON '));
+  if (!line) throw new Error(`no BENCH_JSON line in wrk's output:\n${output}`);
+  const stats = JSON.parse(line.slice('BENCH_JSON '.length));
+  const socketErrors = stats.connect_errors + stats.read_errors + stats.write_errors + stats.timeouts;
+  return {
+    requestsPerSecond: stats.requests / (stats.duration_us / 1e6),
+    p50Ms: stats.p50_us / 1000,
+    p99Ms: stats.p99_us / 1000,
+    ok2xx: stats.requests - stats.status_errors,
+    non2xx: stats.status_errors,
+    socketErrors,
+    stats,
+    output,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Reporting
+
+function describe({ target, warmup, measured, durability }) {
+  const warm = warmup ? `warm-up ${fmtInt(warmup.requestsPerSecond)}/s, ` : '';
+  const stored = durability
+    ? `, stored ${fmtInt(durability.measuredRows)}/${fmtInt(measured.ok2xx)} (all ${fmtInt(durability.totalRows)}/${fmtInt(durability.expectedTotal)}) ${durability.ok ? 'ok' : 'MISSING ROWS'}`
+    : '';
+  const errors = (warmup?.non2xx ?? 0) + measured.non2xx + (warmup?.socketErrors ?? 0) + measured.socketErrors;
+  return (
+    `  ${target.padEnd(7)} ${warm}measured ${fmtInt(measured.requestsPerSecond)} req/s, ` +
+    `p50 ${fmtMs(measured.p50Ms)} ms, p99 ${fmtMs(measured.p99Ms)} ms` +
+    (errors > 0 ? `, ${errors} non-2xx/socket errors (warm-up+measured)` : '') +
+    stored
+  );
+}
+
+/** Prints a table per connection count (medians over rounds); returns the exit code. */
+function report(results, options) {
+  const failures = [];
+  const multiple = options.rounds > 1;
+  for (const connections of options.connections) {
+    const atLevel = results.filter((r) => r.connections === connections);
+    const rows = options.targets.map((target) => summarize(target, atLevel.filter((r) => r.target === target)));
+    console.log(`\n## ${connections} connections, ${multiple ? `median of ${options.rounds} rounds` : '1 round'}\n`);
+    printTable(
+      ['target', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'socket errors', 'durability (rows ≥ 2xx)'],
+      rows.map((r) => [r.target, fmtInt(r.rps), fmtMs(r.p50), fmtMs(r.p99), fmtInt(r.non2xx), fmtInt(r.socketErrors), r.durability]),
+    );
+    const ratios = serviceRatios(atLevel, options);
+    if (ratios.length > 0) {
+      console.log(`\nservice / reference${multiple ? ' (median of the per-round ratios)' : ''}:\n`);
+      printTable(['ratio', 'req/s', 'p99'], ratios.map((r) => [r.name, fmtRatio(r.rps), fmtRatio(r.p99)]));
+    }
+    for (const r of rows) {
+      if (r.durabilityFailed) failures.push(`${r.target} at ${connections} connections: rows missing for 2xx answers`);
+      if (r.target === 'service' && r.non2xx + r.socketErrors > 0) {
+        failures.push(`service at ${connections} connections: ${r.non2xx} non-2xx, ${r.socketErrors} socket errors (warm-up + measured)`);
+      }
+      if (r.target !== 'service' && r.non2xx + r.socketErrors > 0) {
+        console.warn(`warning: reference ${r.target} had ${r.non2xx} non-2xx and ${r.socketErrors} socket errors; its figures are suspect`);
+      }
+    }
+  }
+  const stragglers = [...suppressedLines].filter(([, count]) => count > 0);
+  for (const [name, count] of stragglers) console.log(`(${name} printed ${count} more lines, not shown)`);
+  console.log(`\nThe database ${BENCH_DATABASE} is left in place for inspection.`);
+  if (failures.length === 0) return 0;
+  console.log(`\nFAILED:\n${failures.map((f) => `  - ${f}`).join('\n')}`);
+  return 1;
+}
+
+/** Medians of one target's measured runs; errors summed over warm-up and measured runs. */
+function summarize(target, runs) {
+  const sum = (pick) => runs.reduce((total, r) => total + (r.warmup ? pick(r.warmup) : 0) + pick(r.measured), 0);
+  const checked = runs.filter((r) => r.durability);
+  const failed = checked.filter((r) => !r.durability.ok).length;
+  let durability = 'n/a (no database)';
+  if (checked.length === 1) {
+    const d = checked[0].durability;
+    durability = `${d.ok ? 'ok' : 'FAILED'}: ${fmtInt(d.measuredRows)} ≥ ${fmtInt(checked[0].measured.ok2xx)}`;
+  } else if (checked.length > 1) {
+    durability = failed === 0 ? `ok in ${checked.length}/${checked.length} rounds` : `FAILED in ${failed}/${checked.length} rounds`;
+  }
+  return {
+    target,
+    rps: median(runs.map((r) => r.measured.requestsPerSecond)),
+    p50: median(runs.map((r) => r.measured.p50Ms)),
+    p99: median(runs.map((r) => r.measured.p99Ms)),
+    non2xx: sum((w) => w.non2xx),
+    socketErrors: sum((w) => w.socketErrors),
+    durability,
+    durabilityFailed: failed > 0,
+  };
+}
+
+/** Service ÷ reference within each round (side by side is what counts), then the median. */
+function serviceRatios(runs, options) {
+  if (!options.targets.includes('service')) return [];
+  const byRound = (target, round) => runs.find((r) => r.target === target && r.round === round)?.measured;
+  const ratios = [];
+  for (const reference of REFERENCES.filter((t) => options.targets.includes(t))) {
+    const perRound = [];
+    for (let round = 1; round <= options.rounds; round++) {
+      const service = byRound('service', round);
+      const other = byRound(reference, round);
+      perRound.push({ rps: service.requestsPerSecond / other.requestsPerSecond, p99: service.p99Ms / other.p99Ms });
+    }
+    ratios.push({
+      name: `service/${reference}`,
+      rps: median(perRound.map((r) => r.rps)),
+      p99: median(perRound.map((r) => r.p99)),
+    });
+  }
+  return ratios;
+}
+
+function printTable(header, rows) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' | ')} |`;
+  console.log(line(header));
+  console.log(`|${widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
+  for (const row of rows) console.log(line(row));
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function rotate(items, by) {
+  const shift = by % items.length;
+  return [...items.slice(shift), ...items.slice(0, shift)];
+}
+
+const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
+const fmtMs = (ms) => (ms < 10 ? ms.toFixed(2) : ms.toFixed(1));
+const fmtRatio = (x) => `${x.toFixed(2)}×`;
+
+function redact(url) {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
+
+// ---------------------------------------------------------------------------------------
+// Child processes
+
+/** Lines each child printed beyond MAX_FORWARDED_LINES, by name. */
+const suppressedLines = new Map();
+
+function spawnChild(name, command, args, { env = process.env, forward = true } = {}) {
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  child.once('error', () => children.delete(child));
+  if (forward) forwardOutput(name, child);
+  return child;
+}
+
+/** Shows a server's first lines (warnings, errors) prefixed with its name; counts the rest. */
+function forwardOutput(name, child) {
+  let shown = 0;
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => {
+      if (shown++ < MAX_FORWARDED_LINES) console.log(`  [${name}] ${line}`);
+      else suppressedLines.set(name, (suppressedLines.get(name) ?? 0) + 1);
+    });
+  }
+}
+
+async function stopChild(child, graceMs = 12_000) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM'); // the service and the references finish in-flight requests, then exit
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+function stopAll() {
+  return Promise.all([...children].map((child) => stopChild(child)));
+}
+
+/** Ctrl-C: stop every child (they get the SIGINT too; this covers the rest), exit 130. */
+function stopChildrenOnSignals() {
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      console.error(`\n${signal}: stopping ${children.size} child process(es)`);
+      stopAll().finally(() => process.exit(130));
+    });
+  }
+}
