@@ -37,14 +37,6 @@ const MAX_FORWARDED_LINES = 20; // per child process; the rest is only counted
 /** Every child process still running (servers and wrk), so that they can all be stopped. */
 const children = new Set();
 
-await main().then(
-  (exitCode) => stopAll().then(() => process.exit(exitCode)),
-  (error) => {
-    console.error(`\nbench:track failed: ${error.stack ?? error.message}`);
-    return stopAll().then(() => process.exit(2));
-  },
-);
-
 async function main() {
   const options = readOptions();
   stopChildrenOnSignals();
@@ -558,3 +550,14 @@ function stopChildrenOnSignals() {
     });
   }
 }
+
+// ---------------------------------------------------------------------------------------
+// Entry point: last, so that every module-level binding above is initialised.
+
+await main().then(
+  (exitCode) => stopAll().then(() => process.exit(exitCode)),
+  (error) => {
+    console.error(`\nbench:track failed: ${error.stack ?? error.message}`);
+    return stopAll().then(() => process.exit(2));
+  },
+);
