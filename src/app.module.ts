@@ -5,6 +5,7 @@ import { ConfigModule } from './config/config.module';
 import { GlobalExceptionFilter } from './common/http/global-exception.filter';
 import { ApiValidationPipe } from './common/validation/api-validation.pipe';
 import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { ConnectableDatabase } from './persistence/orm-options';
 import { PersistenceModule } from './persistence/persistence.module';
 import { TrackingModule } from './tracking/tracking.module';
@@ -22,6 +23,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         PersistenceModule.forRoot(database),
+        MetricsModule,
         HealthModule,
         TrackingModule,
       ],

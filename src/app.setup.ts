@@ -12,6 +12,8 @@ import { registerPublicCors } from './common/http/cors';
 import { RateLimitedError } from './common/http/domain-error';
 import { PublicRouteConfig } from './common/http/public-endpoint';
 import { generateRequestId, registerRequestIdHeader } from './common/http/request-id';
+import { registerHttpMetrics } from './metrics/http-metrics';
+import { MetricsService } from './metrics/metrics.service';
 import { ConnectableDatabase } from './persistence/orm-options';
 
 /** Builds the application without listening: shared by main.ts, the tests and the benchmarks. */
@@ -48,6 +50,7 @@ async function configureApp(app: NestFastifyApplication, config: AppConfig): Pro
   const fastify = app.getHttpAdapter().getInstance();
   registerJsonBodyParsers(fastify);
   registerRequestIdHeader(fastify);
+  registerHttpMetrics(fastify, app.get(MetricsService));
   registerPublicCors(fastify, config.http.corsOrigins);
   await app.register(helmet, {
     contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },

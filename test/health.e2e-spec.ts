@@ -58,4 +58,18 @@ describe('operations endpoints', () => {
     const ui = await request(app.getHttpServer()).get('/docs').redirects(1).expect(200);
     expect(ui.text).toContain('swagger');
   });
+
+  it('GET /metrics serves Prometheus text with request latency by route and tracked events', async () => {
+    await request(app.getHttpServer())
+      .post('/v1/events/track')
+      .send({ event_type: 'page_view', visitor_id: 'v_metrics' })
+      .expect(200);
+    const response = await request(app.getHttpServer()).get('/metrics').expect(200);
+    expect(response.headers['content-type']).toMatch(/^text\/plain/);
+    expect(response.text).toMatch(
+      /http_request_duration_seconds_count\{method="POST",route="\/v1\/events\/track",status_code="200"\} 1/,
+    );
+    expect(response.text).toMatch(/tracked_events_total\{outcome="stored"\} 1/);
+    expect(response.text).toContain('process_resident_memory_bytes');
+  });
 });

@@ -8,17 +8,22 @@ import { TrackBatchResponseDto, TrackBatchResultDto } from './dto/track-batch-re
 import { TrackEventDto } from './dto/track-event.dto';
 import { TrackEventResponseDto } from './dto/track-event-response.dto';
 import { EventRepository } from './event.repository';
+import { MetricsService } from '../metrics/metrics.service';
 import { buildNewEvent } from './new-event';
 import { RequestContext } from './request-context';
 
 @Injectable()
 export class TrackingService {
-  constructor(private readonly events: EventRepository) {}
+  constructor(
+    private readonly events: EventRepository,
+    private readonly metrics: MetricsService,
+  ) {}
 
   /** Stores one validated event; answers only after it is committed. */
   async track(dto: TrackEventDto, request: RequestContext): Promise<TrackEventResponseDto> {
     const event = buildNewEvent(dto, request);
     const { stored } = await this.events.insert(event);
+    this.metrics.trackedEvents.inc({ outcome: stored ? 'stored' : 'duplicate' });
     return { success: true, event_id: event.eventId, duplicate: !stored, funnel_updates: [] };
   }
 
