@@ -1,5 +1,6 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261126140630 } from './Migration20261126140630';
+import { Migration20261126143712 } from './Migration20261126143712';
 
 /**
  * Every migration, in order. Listed explicitly so that the compiled service, the test
@@ -9,4 +10,5 @@ import { Migration20261126140630 } from './Migration20261126140630';
  */
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126140630', class: Migration20261126140630 },
+  { name: 'Migration20261126143712', class: Migration20261126143712 },
 ];

@@ -4,6 +4,7 @@ import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { GlobalExceptionFilter } from './common/http/global-exception.filter';
 import { ApiValidationPipe } from './common/validation/api-validation.pipe';
+import { EventTimeWindowConstraint } from './common/validation/event-time-window.constraint';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ConnectableDatabase } from './persistence/orm-options';
@@ -31,6 +32,8 @@ export class AppModule {
         // Registered as providers, not in main.ts, so every app built for tests has them too.
         { provide: APP_FILTER, useClass: GlobalExceptionFilter },
         { provide: APP_PIPE, useClass: ApiValidationPipe },
+        // Reached by class-validator through its container (see app.setup.ts).
+        EventTimeWindowConstraint,
       ],
     };
   }

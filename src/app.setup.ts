@@ -8,6 +8,7 @@ import { useContainer } from 'class-validator';
 import type { FastifyInstance } from 'fastify';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
+import { API_KEY_SCHEME, BEARER_SCHEME } from './common/http/api-key.guard';
 import { registerPublicCors } from './common/http/cors';
 import { RateLimitedError } from './common/http/domain-error';
 import { PublicRouteConfig } from './common/http/public-endpoint';
@@ -122,6 +123,14 @@ export function buildOpenApiConfig() {
       'Records conversions with attribution, follows funnels, reports and reconciles with GA4.',
     )
     .setVersion('1.0.0')
+    .addApiKey(
+      { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A key from API_KEYS' },
+      API_KEY_SCHEME,
+    )
+    .addBearerAuth(
+      { type: 'http', scheme: 'bearer', description: 'A key from API_KEYS' },
+      BEARER_SCHEME,
+    )
     .build();
 }
 

@@ -8,6 +8,11 @@ async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
   Logger.overrideLogger(nestLogLevels(config));
   const logger = new Logger('Bootstrap');
+  if (config.apiKeys.length === 0) {
+    logger.warn(
+      'API_KEYS is not set: the read endpoints answer 401 until you set API_KEYS=<key>[,<key>...] (keys of 16+ characters)',
+    );
+  }
   const database = await resolveDatabase(config.database);
   const app = await createApp(config, database.database);
 

@@ -1,6 +1,10 @@
 import { Options } from '@mikro-orm/core';
 import { loadConfig } from './config/app-config';
 import { createOrmOptions } from './persistence/orm-options';
+import { FunnelProgress } from './funnel/funnel-progress.entity';
+import { FunnelStageReached } from './funnel/funnel-stage-reached.entity';
+import { FunnelTransition } from './funnel/funnel-transition.entity';
+import { FunnelUpdateRequest } from './funnel/funnel-update-request.entity';
 import { IdentityLink } from './tracking/identity-link.entity';
 import { TrackedEvent } from './tracking/tracked-event.entity';
 
@@ -14,7 +18,14 @@ function cliOptions(): Options {
   }
   return {
     ...createOrmOptions({ ...config.database, url: config.database.url }),
-    entities: [TrackedEvent, IdentityLink],
+    entities: [
+      TrackedEvent,
+      IdentityLink,
+      FunnelProgress,
+      FunnelStageReached,
+      FunnelTransition,
+      FunnelUpdateRequest,
+    ],
   };
 }
 

@@ -18,7 +18,9 @@ describe('POST /v1/events/track/batch', () => {
     await db?.drop();
   });
   beforeEach(async () => {
-    await db.pool.query('TRUNCATE events, identity_links');
+    await db.pool.query(
+      'TRUNCATE events, identity_links, funnel_progress, funnel_stage_reached, funnel_transitions',
+    );
   });
 
   const batch = (body: unknown) =>
@@ -33,7 +35,11 @@ describe('POST /v1/events/track/batch', () => {
 
   it('stores each valid event, reports each bad one, one result per event in order', async () => {
     const good1 = anEvent();
-    const good2 = anEvent({ visitor_id: 'v9', user_id: 'u9' });
+    const good2 = anEvent({ visitor_id: 'v9', user_id: 'u9', event_type: 'sign_up' });
+    const toCustomer = [
+      { funnel: 'default', stage: 'customer', previous_stage: null, advanced: true },
+    ];
+    const toSignup = [{ funnel: 'default', stage: 'signup', previous_stage: null, advanced: true }];
     const response = await batch({
       events: [good1, anEvent({ event_type: '9bad', value: -1 }), good2, { ...good1 }],
     }).expect(200);
@@ -45,7 +51,7 @@ describe('POST /v1/events/track/batch', () => {
         success: true,
         event_id: good1.event_id,
         duplicate: false,
-        funnel_updates: [],
+        funnel_updates: toCustomer,
         error: null,
       },
       {
@@ -68,7 +74,7 @@ describe('POST /v1/events/track/batch', () => {
         success: true,
         event_id: good2.event_id,
         duplicate: false,
-        funnel_updates: [],
+        funnel_updates: toSignup,
         error: null,
       },
       {

@@ -18,7 +18,9 @@ describe('POST /v1/events/track', () => {
     await db?.drop();
   });
   beforeEach(async () => {
-    await db.pool.query('TRUNCATE events, identity_links');
+    await db.pool.query(
+      'TRUNCATE events, identity_links, funnel_progress, funnel_stage_reached, funnel_transitions',
+    );
   });
 
   const track = (body: unknown) =>
@@ -39,7 +41,9 @@ describe('POST /v1/events/track', () => {
       success: true,
       event_id: event.event_id,
       duplicate: false,
-      funnel_updates: [],
+      funnel_updates: [
+        { funnel: 'default', stage: 'customer', previous_stage: null, advanced: true },
+      ],
     });
     const { rows } = await db.pool.query('SELECT * FROM events WHERE event_id = $1', [
       event.event_id,

@@ -56,4 +56,18 @@ describe('loadConfig', () => {
     ])
       expect(message).toContain(name);
   });
+
+  it('stops on a bad FUNNELS_FILE, naming it and the reason', () => {
+    expect(() => loadConfig({ FUNNELS_FILE: '/nonexistent/funnels.json' })).toThrow(
+      /FUNNELS_FILE cannot read/,
+    );
+  });
+
+  it('checks REPORT_TIMEZONE and API key length', () => {
+    expect(() => loadConfig({ REPORT_TIMEZONE: 'Mars/Base' })).toThrow(/REPORT_TIMEZONE/);
+    expect(() => loadConfig({ API_KEYS: 'short' })).toThrow(/API_KEYS/);
+    expect(
+      loadConfig({ REPORT_TIMEZONE: 'Europe/Berlin', API_KEYS: 'k1-0123456789abcdef' }),
+    ).toMatchObject({ reportTimeZone: 'Europe/Berlin', apiKeys: ['k1-0123456789abcdef'] });
+  });
 });

@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { Env, EnvReader } from './env-parsers';
 import { isValidOriginPattern } from '../common/http/origin-matcher';
+import { DEFAULT_FUNNELS, FunnelDefinition, readFunnelsFile } from './funnels-file';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -35,6 +36,11 @@ export interface AppConfig {
   http: HttpConfig;
   database: DatabaseConfig;
   tracking: TrackingConfig;
+  /** Keys accepted on the read endpoints; empty means the read endpoints stay closed. */
+  apiKeys: string[];
+  /** IANA time zone in which report dates are days. */
+  reportTimeZone: string;
+  funnels: FunnelDefinition[];
 }
 
 /** The only place that reads the environment. Throws InvalidEnvironmentError listing every bad variable. */
@@ -62,7 +68,24 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
       maxEventAgeHours: read.int('TRACK_MAX_EVENT_AGE_HOURS', 72, { min: 1, max: 24 * 365 }),
       rateLimitPerMinute: read.int('RATE_LIMIT_PER_MINUTE', 600, { min: 0, max: 10_000_000 }),
     },
+    apiKeys: read.list('API_KEYS'),
+    reportTimeZone: read.string('REPORT_TIMEZONE', 'UTC'),
+    funnels: DEFAULT_FUNNELS,
   };
+  read.check(
+    'REPORT_TIMEZONE',
+    isTimeZone(config.reportTimeZone),
+    `must be an IANA time zone such as Europe/Berlin, got "${config.reportTimeZone}"`,
+  );
+  for (const key of config.apiKeys)
+    read.check('API_KEYS', key.length >= 16, 'must hold keys of at least 16 characters');
+  const funnelsFile = read.optionalString('FUNNELS_FILE');
+  if (funnelsFile !== undefined) {
+    const result = readFunnelsFile(absolute(funnelsFile, cwd));
+    if ('problems' in result)
+      result.problems.forEach((problem) => read.check('FUNNELS_FILE', false, problem));
+    else config.funnels = result.funnels;
+  }
   for (const origin of config.http.corsOrigins) {
     read.check(
       'CORS_ORIGINS',
@@ -79,6 +102,15 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   }
   read.assertValid();
   return config;
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function parseTrustProxy(value: string | undefined): boolean | number | string {

@@ -1,8 +1,10 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Global, Module } from '@nestjs/common';
 import { MikroOrmModule } from '@mikro-orm/nestjs';
+import { Database } from './database';
 import { ConnectableDatabase, createOrmOptions } from './orm-options';
 
 /** The one MikroORM connection every feature module shares. */
+@Global()
 @Module({})
 export class PersistenceModule {
   static forRoot(database: ConnectableDatabase): DynamicModule {
@@ -16,6 +18,8 @@ export class PersistenceModule {
           registerRequestContext: false,
         }),
       ],
+      providers: [Database],
+      exports: [Database],
     };
   }
 }

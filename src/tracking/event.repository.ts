@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from '@mikro-orm/postgresql';
+import { Database, Sql } from '../persistence/database';
 import { NewEvent, StoreResult } from './new-event';
 
 const COLUMNS = [
@@ -49,19 +49,18 @@ WITH inserted AS (
   INSERT INTO identity_links (visitor_id, user_id)
   SELECT visitor_id, user_id FROM inserted WHERE visitor_id IS NOT NULL AND user_id IS NOT NULL
   ON CONFLICT DO NOTHING
+  RETURNING 1
 )
-SELECT count(*)::int AS stored FROM inserted`;
+SELECT (SELECT count(*) FROM inserted)::int AS stored, (SELECT count(*) FROM linked)::int AS linked`;
 
 @Injectable()
 export class EventRepository {
-  constructor(private readonly em: EntityManager) {}
+  constructor(private readonly database: Database) {}
 
-  /** Resolves only once the row is committed. */
-  async insert(event: NewEvent): Promise<StoreResult> {
-    const rows = await this.em
-      .getConnection()
-      .execute<{ stored: number }[]>(INSERT_EVENT, toParams(event));
-    return { stored: rows[0]?.stored === 1 };
+  /** On its own, resolves only once the row is committed; inside a transaction, with it. */
+  async insert(event: NewEvent, sql: Sql = this.database): Promise<StoreResult> {
+    const rows = await sql.query<{ stored: number; linked: number }>(INSERT_EVENT, toParams(event));
+    return { stored: rows[0]?.stored === 1, linked: rows[0]?.linked === 1 };
   }
 }
 

@@ -40,6 +40,8 @@ export interface NewEvent {
 export interface StoreResult {
   /** False when an event with the same `eventId` was already stored. */
   stored: boolean;
+  /** True when this event linked its visitor to its user for the first time. */
+  linked: boolean;
 }
 
 /** Turns a validated event and its request into the row to store: ids, time, attribution, context. */

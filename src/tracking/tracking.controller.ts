@@ -1,18 +1,8 @@
 import { Body, Controller, HttpCode, Options, Post } from '@nestjs/common';
 import { RouteConfig } from '@nestjs/platform-fastify';
-import {
-  ApiBadRequestResponse,
-  ApiForbiddenResponse,
-  ApiHeader,
-  ApiOkResponse,
-  ApiPayloadTooLargeResponse,
-  ApiServiceUnavailableResponse,
-  ApiTags,
-  ApiTooManyRequestsResponse,
-  ApiUnsupportedMediaTypeResponse,
-} from '@nestjs/swagger';
-import { ErrorResponseDto } from '../common/http/error-response.dto';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { PUBLIC_ENDPOINT, PUBLIC_PREFLIGHT } from '../common/http/public-endpoint';
+import { PublicEndpointErrors } from '../common/http/public-endpoint-errors';
 import { TrackBatchDto } from './dto/track-batch.dto';
 import { TrackBatchResponseDto } from './dto/track-batch-response.dto';
 import { TrackEventDto } from './dto/track-event.dto';
@@ -21,32 +11,7 @@ import { ClientRequest, RequestContext } from './request-context';
 import { TrackingService } from './tracking.service';
 
 @ApiTags('tracking')
-@ApiHeader({
-  name: 'Origin',
-  required: false,
-  description: 'Checked against CORS_ORIGINS; absent for server-to-server calls',
-})
-@ApiBadRequestResponse({
-  type: ErrorResponseDto,
-  description: 'Validation failed; every failing field is listed',
-})
-@ApiForbiddenResponse({ type: ErrorResponseDto, description: 'Origin not allowed' })
-@ApiPayloadTooLargeResponse({
-  type: ErrorResponseDto,
-  description: 'Body over TRACK_MAX_BODY_BYTES',
-})
-@ApiUnsupportedMediaTypeResponse({
-  type: ErrorResponseDto,
-  description: 'Neither application/json nor text/plain',
-})
-@ApiTooManyRequestsResponse({
-  type: ErrorResponseDto,
-  description: 'Rate limit per client IP; see Retry-After',
-})
-@ApiServiceUnavailableResponse({
-  type: ErrorResponseDto,
-  description: 'Database unavailable; nothing stored; see Retry-After',
-})
+@PublicEndpointErrors()
 @Controller('v1/events')
 export class TrackingController {
   constructor(private readonly tracking: TrackingService) {}

@@ -1,16 +1,16 @@
 import { Module } from '@nestjs/common';
 import { MikroOrmModule } from '@mikro-orm/nestjs';
+import { FunnelModule } from '../funnel/funnel.module';
 import { EventRepository } from './event.repository';
-import { EventTimeWindowConstraint } from './event-time-window.constraint';
 import { IdentityLink } from './identity-link.entity';
 import { TrackedEvent } from './tracked-event.entity';
 import { TrackingController } from './tracking.controller';
 import { TrackingService } from './tracking.service';
 
 @Module({
-  imports: [MikroOrmModule.forFeature([TrackedEvent, IdentityLink])],
+  imports: [MikroOrmModule.forFeature([TrackedEvent, IdentityLink]), FunnelModule],
   controllers: [TrackingController],
-  providers: [TrackingService, EventRepository, EventTimeWindowConstraint],
+  providers: [TrackingService, EventRepository],
   exports: [TrackingService],
 })
 export class TrackingModule {}

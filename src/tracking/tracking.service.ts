@@ -8,23 +8,52 @@ import { TrackBatchResponseDto, TrackBatchResultDto } from './dto/track-batch-re
 import { TrackEventDto } from './dto/track-event.dto';
 import { TrackEventResponseDto } from './dto/track-event-response.dto';
 import { EventRepository } from './event.repository';
+import { FunnelUpdateDto } from '../funnel/dto/funnel-update.dto';
+import { FunnelService } from '../funnel/funnel.service';
 import { MetricsService } from '../metrics/metrics.service';
-import { buildNewEvent } from './new-event';
+import { Database } from '../persistence/database';
+import { NewEvent, buildNewEvent } from './new-event';
 import { RequestContext } from './request-context';
 
 @Injectable()
 export class TrackingService {
   constructor(
     private readonly events: EventRepository,
+    private readonly funnels: FunnelService,
+    private readonly database: Database,
     private readonly metrics: MetricsService,
   ) {}
 
-  /** Stores one validated event; answers only after it is committed. */
+  /**
+   * Stores one validated event and advances the funnels it reaches, in one transaction;
+   * answers only after the commit. Events that touch no funnel take a single statement.
+   */
   async track(dto: TrackEventDto, request: RequestContext): Promise<TrackEventResponseDto> {
     const event = buildNewEvent(dto, request);
-    const { stored } = await this.events.insert(event);
+    const { stored, funnelUpdates } = await this.store(event);
     this.metrics.trackedEvents.inc({ outcome: stored ? 'stored' : 'duplicate' });
-    return { success: true, event_id: event.eventId, duplicate: !stored, funnel_updates: [] };
+    return {
+      success: true,
+      event_id: event.eventId,
+      duplicate: !stored,
+      funnel_updates: funnelUpdates,
+    };
+  }
+
+  private async store(
+    event: NewEvent,
+  ): Promise<{ stored: boolean; funnelUpdates: FunnelUpdateDto[] }> {
+    const linksIdentities = event.visitorId !== null && event.userId !== null;
+    if (!this.funnels.mayAffect(event.eventType, linksIdentities)) {
+      return { stored: (await this.events.insert(event)).stored, funnelUpdates: [] };
+    }
+    return this.database.transaction(async (sql) => {
+      const { stored, linked } = await this.events.insert(event, sql);
+      const funnelUpdates = stored
+        ? await this.funnels.applyTrackedEvent(sql, { ...event, newLink: linked })
+        : [];
+      return { stored, funnelUpdates };
+    });
   }
 
   /**

@@ -2,6 +2,7 @@
 export type ErrorCode =
   | 'validation_failed'
   | 'malformed_body'
+  | 'unauthorized'
   | 'origin_not_allowed'
   | 'not_found'
   | 'method_not_allowed'
@@ -32,6 +33,14 @@ export class ValidationFailedError extends DomainError {
     super(`Request validation failed: ${details.map((d) => d.field).join(', ')}`);
     this.details = details;
   }
+}
+
+export class UnauthorizedError extends DomainError {
+  readonly code = 'unauthorized';
+}
+
+export class NotFoundError extends DomainError {
+  readonly code = 'not_found';
 }
 
 export class OriginNotAllowedError extends DomainError {

@@ -21,6 +21,8 @@ export function statusForCode(code: ErrorCode): number {
     case 'validation_failed':
     case 'malformed_body':
       return HttpStatus.BAD_REQUEST;
+    case 'unauthorized':
+      return HttpStatus.UNAUTHORIZED;
     case 'origin_not_allowed':
       return HttpStatus.FORBIDDEN;
     case 'not_found':

@@ -1,5 +1,5 @@
 import { ErrorBodyDto } from '../../common/http/error-response.dto';
-import { FunnelUpdateDto } from './funnel-update.dto';
+import { FunnelUpdateDto } from '../../funnel/dto/funnel-update.dto';
 
 export class TrackBatchResultDto {
   /** Position of the event in the request. */

@@ -1,4 +1,4 @@
-import { FunnelUpdateDto } from './funnel-update.dto';
+import { FunnelUpdateDto } from '../../funnel/dto/funnel-update.dto';
 
 export class TrackEventResponseDto {
   success!: true;

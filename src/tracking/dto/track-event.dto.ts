@@ -12,11 +12,13 @@ import {
   ValidateIf,
 } from 'class-validator';
 import { IsJsonObject } from '../../common/validation/json-object.validator';
+import {
+  GA4_EVENT_NAME,
+  ISO_WITH_OFFSET,
+  NO_CONTROL_CHARS,
+} from '../../common/validation/patterns';
 import { IsHttpUrl, IsStorableText } from '../../common/validation/text-validators';
-import { IsWithinEventTimeWindow } from '../event-time-window.constraint';
-
-const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
-const NO_CONTROL_CHARS = /^[^\p{Cc}]+$/u;
+import { IsWithinEventTimeWindow } from '../../common/validation/event-time-window.constraint';
 
 /** One event, as browsers and back ends send it. */
 export class TrackEventDto {
@@ -26,7 +28,7 @@ export class TrackEventDto {
    */
   @IsString()
   @Length(1, 40)
-  @Matches(/^[A-Za-z][A-Za-z0-9_]*$/, {
+  @Matches(GA4_EVENT_NAME, {
     message: 'event_type must start with a letter and contain only letters, digits and _',
   })
   event_type!: string;

@@ -6,8 +6,8 @@ import {
   ValidatorConstraintInterface,
   registerDecorator,
 } from 'class-validator';
-import { AppConfig } from '../config/app-config';
-import { InjectConfig } from '../config/config.module';
+import { AppConfig } from '../../config/app-config';
+import { InjectConfig } from '../../config/config.module';
 
 const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 

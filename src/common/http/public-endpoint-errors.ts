@@ -1,0 +1,43 @@
+import { applyDecorators } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiForbiddenResponse,
+  ApiHeader,
+  ApiPayloadTooLargeResponse,
+  ApiServiceUnavailableResponse,
+  ApiTooManyRequestsResponse,
+  ApiUnsupportedMediaTypeResponse,
+} from '@nestjs/swagger';
+import { ErrorResponseDto } from './error-response.dto';
+
+/** The error responses every public, browser-facing endpoint can give, for OpenAPI. */
+export function PublicEndpointErrors(): ClassDecorator {
+  return applyDecorators(
+    ApiHeader({
+      name: 'Origin',
+      required: false,
+      description: 'Checked against CORS_ORIGINS; absent for server-to-server calls',
+    }),
+    ApiBadRequestResponse({
+      type: ErrorResponseDto,
+      description: 'Validation failed; every failing field is listed',
+    }),
+    ApiForbiddenResponse({ type: ErrorResponseDto, description: 'Origin not allowed' }),
+    ApiPayloadTooLargeResponse({
+      type: ErrorResponseDto,
+      description: 'Body over TRACK_MAX_BODY_BYTES',
+    }),
+    ApiUnsupportedMediaTypeResponse({
+      type: ErrorResponseDto,
+      description: 'Neither application/json nor text/plain',
+    }),
+    ApiTooManyRequestsResponse({
+      type: ErrorResponseDto,
+      description: 'Rate limit per client IP; see Retry-After',
+    }),
+    ApiServiceUnavailableResponse({
+      type: ErrorResponseDto,
+      description: 'Database unavailable; nothing stored; see Retry-After',
+    }),
+  );
+}

@@ -1,0 +1,54 @@
+import { IsOptional, IsString } from 'class-validator';
+
+export class FunnelReportQueryDto {
+  /**
+   * First day (inclusive), `YYYY-MM-DD` in REPORT_TIMEZONE; default 30 days before `end_date`.
+   * @example "2026-11-01"
+   */
+  @IsOptional()
+  @IsString()
+  start_date?: string;
+
+  /**
+   * Last day (inclusive), `YYYY-MM-DD` in REPORT_TIMEZONE; default today.
+   * @example "2026-11-26"
+   */
+  @IsOptional()
+  @IsString()
+  end_date?: string;
+}
+
+export class FunnelReportStageDto {
+  /** @example "signup" */
+  stage!: string;
+  /** Subjects (counted once each) that reached this stage or a later one. */
+  subjects!: number;
+  /**
+   * Share of the previous stage's subjects that reached this one, 0–1; null for the first stage or when the previous stage is empty.
+   * @example 0.4
+   */
+  conversion_from_previous!: number | null;
+  /**
+   * Share of the first stage's subjects that reached this one, 0–1; null when nobody entered.
+   * @example 0.1
+   */
+  conversion_from_first!: number | null;
+  /**
+   * Median seconds from reaching the previous stage to reaching this one; null for the first stage.
+   * @example 3600
+   */
+  median_seconds_from_previous!: number | null;
+}
+
+export class FunnelReportResponseDto {
+  /** @example "default" */
+  funnel!: string;
+  /** @example "2026-11-01" */
+  start_date!: string;
+  /** @example "2026-11-26" */
+  end_date!: string;
+  /** @example "UTC" */
+  timezone!: string;
+  /** Every stage in order, from the subjects that entered the funnel within the range. */
+  stages!: FunnelReportStageDto[];
+}

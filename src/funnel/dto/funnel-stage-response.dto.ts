@@ -1,0 +1,17 @@
+export class FunnelStageResponseDto {
+  success!: true;
+  /** @example "default" */
+  funnel!: string;
+  /**
+   * The stage requested.
+   * @example "signup"
+   */
+  stage!: string;
+  /**
+   * The subject's stage before this update; null when it had not entered the funnel.
+   * @example "lead"
+   */
+  previous_stage!: string | null;
+  /** True when the subject moved forward; false when the stage was at or behind its current one. */
+  advanced!: boolean;
+}

@@ -1,0 +1,39 @@
+import { FunnelDefinition } from '../config/funnels-file';
+
+export interface StageRef {
+  funnel: string;
+  stage: string;
+  stageIndex: number;
+}
+
+/** Looks up funnels and stages by name, and the stages an event type reaches. */
+export class FunnelCatalog {
+  private readonly byName: Map<string, FunnelDefinition>;
+  private readonly byEventType = new Map<string, StageRef[]>();
+
+  constructor(readonly funnels: readonly FunnelDefinition[]) {
+    this.byName = new Map(funnels.map((funnel) => [funnel.name, funnel]));
+    for (const funnel of funnels) {
+      funnel.stages.forEach((stage, stageIndex) => {
+        for (const eventType of stage.eventTypes) {
+          const refs = this.byEventType.get(eventType) ?? [];
+          refs.push({ funnel: funnel.name, stage: stage.name, stageIndex });
+          this.byEventType.set(eventType, refs);
+        }
+      });
+    }
+  }
+
+  funnel(name: string): FunnelDefinition | undefined {
+    return this.byName.get(name);
+  }
+
+  /** Every funnel stage this event type reaches (at most one per funnel). */
+  stagesFor(eventType: string): readonly StageRef[] {
+    return this.byEventType.get(eventType) ?? [];
+  }
+
+  stageName(funnel: string, stageIndex: number): string | undefined {
+    return this.byName.get(funnel)?.stages[stageIndex]?.name;
+  }
+}

@@ -1,0 +1,40 @@
+import { Body, Controller, HttpCode, Options, Post } from '@nestjs/common';
+import { RouteConfig } from '@nestjs/platform-fastify';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { PUBLIC_ENDPOINT, PUBLIC_PREFLIGHT } from '../common/http/public-endpoint';
+import { PublicEndpointErrors } from '../common/http/public-endpoint-errors';
+import { FunnelStageResponseDto } from './dto/funnel-stage-response.dto';
+import { UpdateFunnelStageDto } from './dto/update-funnel-stage.dto';
+import { FunnelService } from './funnel.service';
+
+@ApiTags('funnel')
+@PublicEndpointErrors()
+@Controller('v1/events')
+export class FunnelController {
+  constructor(private readonly funnels: FunnelService) {}
+
+  /**
+   * Update a funnel stage
+   *
+   * Moves a visitor or user forward to a stage (skipping allowed); a stage at or behind the current
+   * one changes nothing. Public, same CORS, limits and error envelope as tracking.
+   */
+  @Post('funnel')
+  @HttpCode(200)
+  @RouteConfig(PUBLIC_ENDPOINT)
+  @ApiOkResponse({ type: FunnelStageResponseDto })
+  updateFunnelStage(@Body() update: UpdateFunnelStageDto): Promise<FunnelStageResponseDto> {
+    return this.funnels.updateStage(update);
+  }
+
+  /**
+   * CORS preflight for the funnel endpoint
+   *
+   * Answers an allowed Origin with its CORS headers (credentials allowed, never `*`); refuses others with 403.
+   */
+  @Options('funnel')
+  @HttpCode(200)
+  @RouteConfig(PUBLIC_PREFLIGHT)
+  @ApiOkResponse({ description: 'Preflight accepted; see the Access-Control-Allow-* headers' })
+  preflightFunnelStage(): void {}
+}

@@ -1,0 +1,44 @@
+import { Module } from '@nestjs/common';
+import { MikroOrmModule } from '@mikro-orm/nestjs';
+import { APP_CONFIG } from '../config/config.module';
+import { AppConfig } from '../config/app-config';
+import { ApiKeyGuard } from '../common/http/api-key.guard';
+import { FunnelCatalog } from './funnel-catalog';
+import { FunnelProgress } from './funnel-progress.entity';
+import { FunnelReportController } from './funnel-report.controller';
+import { FunnelReportRepository } from './funnel-report.repository';
+import { FunnelReportService } from './funnel-report.service';
+import { FunnelStageReached } from './funnel-stage-reached.entity';
+import { FunnelTransition } from './funnel-transition.entity';
+import { FunnelUpdateRequest } from './funnel-update-request.entity';
+import { FunnelUpdateRequestRepository } from './funnel-update-request.repository';
+import { FunnelController } from './funnel.controller';
+import { FunnelRepository } from './funnel.repository';
+import { FunnelService } from './funnel.service';
+
+@Module({
+  imports: [
+    MikroOrmModule.forFeature([
+      FunnelProgress,
+      FunnelStageReached,
+      FunnelTransition,
+      FunnelUpdateRequest,
+    ]),
+  ],
+  controllers: [FunnelController, FunnelReportController],
+  providers: [
+    {
+      provide: FunnelCatalog,
+      useFactory: (config: AppConfig) => new FunnelCatalog(config.funnels),
+      inject: [APP_CONFIG],
+    },
+    FunnelService,
+    FunnelRepository,
+    FunnelUpdateRequestRepository,
+    FunnelReportService,
+    FunnelReportRepository,
+    ApiKeyGuard,
+  ],
+  exports: [FunnelService],
+})
+export class FunnelModule {}

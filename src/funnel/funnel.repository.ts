@@ -1,0 +1,131 @@
+import { Injectable } from '@nestjs/common';
+import { Sql } from '../persistence/database';
+import { Subject, subjectLockKey } from './subject';
+
+export interface StoredProgress {
+  funnel: string;
+  stageIndex: number;
+  stage: string;
+}
+
+export interface AdvanceRow {
+  funnel: string;
+  subject: Subject;
+  stage: string;
+  stageIndex: number;
+  fromStage: string | null;
+  occurredAt: Date;
+  causeEventId: string;
+  causeEventType: string | null;
+}
+
+/**
+ * Funnel state in SQL. Every write runs inside the caller's transaction after
+ * `lockSubject`, a transaction-scoped advisory lock (safe behind a transaction-mode
+ * pooler), so concurrent updates for one subject apply one at a time, on any replica.
+ */
+@Injectable()
+export class FunnelRepository {
+  async lockSubject(sql: Sql, subject: Subject): Promise<void> {
+    await sql.query('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [
+      subjectLockKey(subject),
+    ]);
+  }
+
+  /** The user a visitor was most recently linked to, if any. */
+  async linkedUser(sql: Sql, visitorId: string): Promise<string | undefined> {
+    const rows = await sql.query<{ user_id: string }>(
+      'SELECT user_id FROM identity_links WHERE visitor_id = ? ORDER BY linked_at DESC, user_id LIMIT 1',
+      [visitorId],
+    );
+    return rows[0]?.user_id;
+  }
+
+  /** The subject's current stage in every funnel it entered. */
+  async progress(sql: Sql, subject: Subject): Promise<Map<string, StoredProgress>> {
+    const rows = await sql.query<StoredProgress>(
+      'SELECT funnel, stage_index AS "stageIndex", stage FROM funnel_progress WHERE subject_type = ? AND subject_id = ?',
+      [subject.type, subject.id],
+    );
+    return new Map(rows.map((row) => [row.funnel, row]));
+  }
+
+  /** Moves the subject to a stage ahead of its current one: progress, first-reached time, history. */
+  async advance(sql: Sql, row: AdvanceRow): Promise<void> {
+    await sql.query(
+      `WITH progress AS (
+         INSERT INTO funnel_progress (funnel, subject_type, subject_id, stage_index, stage, entered_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, now())
+         ON CONFLICT (funnel, subject_type, subject_id) DO UPDATE
+           SET stage_index = excluded.stage_index, stage = excluded.stage,
+               entered_at = LEAST(funnel_progress.entered_at, excluded.entered_at), updated_at = now()
+       ), reached AS (
+         INSERT INTO funnel_stage_reached (funnel, subject_type, subject_id, stage, stage_index, reached_at, event_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT DO NOTHING
+       )
+       INSERT INTO funnel_transitions (funnel, subject_type, subject_id, from_stage, to_stage, cause_event_id, cause_event_type, occurred_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        row.funnel,
+        row.subject.type,
+        row.subject.id,
+        row.stageIndex,
+        row.stage,
+        row.occurredAt,
+        row.funnel,
+        row.subject.type,
+        row.subject.id,
+        row.stage,
+        row.stageIndex,
+        row.occurredAt,
+        row.causeEventId,
+        row.funnel,
+        row.subject.type,
+        row.subject.id,
+        row.fromStage,
+        row.stage,
+        row.causeEventId,
+        row.causeEventType,
+        row.occurredAt,
+      ],
+    );
+  }
+
+  /**
+   * Carries a visitor's progress over to the user it was linked to: furthest stage,
+   * earliest first-reached times, and its history, then forgets the visitor's rows so
+   * reports count the person once.
+   */
+  async mergeVisitorIntoUser(sql: Sql, visitorId: string, userId: string): Promise<void> {
+    const params = [visitorId, userId];
+    await sql.query(
+      `WITH moved AS (
+         DELETE FROM funnel_progress WHERE subject_type = 'visitor' AND subject_id = ? RETURNING *
+       )
+       INSERT INTO funnel_progress (funnel, subject_type, subject_id, stage_index, stage, entered_at, updated_at)
+       SELECT funnel, 'user', ?, stage_index, stage, entered_at, now() FROM moved
+       ON CONFLICT (funnel, subject_type, subject_id) DO UPDATE SET
+         stage = CASE WHEN excluded.stage_index > funnel_progress.stage_index THEN excluded.stage ELSE funnel_progress.stage END,
+         stage_index = GREATEST(funnel_progress.stage_index, excluded.stage_index),
+         entered_at = LEAST(funnel_progress.entered_at, excluded.entered_at),
+         updated_at = now()`,
+      params,
+    );
+    await sql.query(
+      `WITH moved AS (
+         DELETE FROM funnel_stage_reached WHERE subject_type = 'visitor' AND subject_id = ? RETURNING *
+       )
+       INSERT INTO funnel_stage_reached (funnel, subject_type, subject_id, stage, stage_index, reached_at, event_id)
+       SELECT funnel, 'user', ?, stage, stage_index, reached_at, event_id FROM moved
+       ON CONFLICT (funnel, subject_type, subject_id, stage) DO UPDATE SET
+         event_id = CASE WHEN excluded.reached_at < funnel_stage_reached.reached_at THEN excluded.event_id ELSE funnel_stage_reached.event_id END,
+         reached_at = LEAST(funnel_stage_reached.reached_at, excluded.reached_at)`,
+      params,
+    );
+    await sql.query(
+      `UPDATE funnel_transitions SET subject_type = 'user', subject_id = ? WHERE subject_type = 'visitor' AND subject_id = ?`,
+      [userId, visitorId],
+    );
+  }
+}

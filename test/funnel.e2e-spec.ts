@@ -1,0 +1,315 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import request from 'supertest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { anEvent } from './support/event-factory';
+import { createTestApp } from './support/test-app';
+import { TestDatabase, createTestDatabase } from './support/test-database';
+
+const STAGES = ['visit', 'lead', 'signup', 'customer'];
+const EVENT_FOR_STAGE: Record<string, string> = {
+  visit: 'page_view',
+  lead: 'generate_lead',
+  signup: 'sign_up',
+  customer: 'purchase',
+};
+
+describe('funnels', () => {
+  let db: TestDatabase;
+  let app: NestFastifyApplication;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    app = await createTestApp(db.url);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+  });
+  beforeEach(async () => {
+    await db.pool.query(
+      'TRUNCATE events, identity_links, funnel_progress, funnel_stage_reached, funnel_transitions, funnel_update_requests',
+    );
+  });
+
+  const post = (path: string, body: unknown) =>
+    request(app.getHttpServer())
+      .post(path)
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify(body));
+  const moveTo = (body: Record<string, unknown>) => post('/v1/events/funnel', body);
+  const track = (overrides: Record<string, unknown>) =>
+    post('/v1/events/track', anEvent(overrides));
+  const progressOf = async (subjectType: string, subjectId: string) =>
+    (
+      await db.pool.query(
+        'SELECT funnel, stage, stage_index FROM funnel_progress WHERE subject_type = $1 AND subject_id = $2',
+        [subjectType, subjectId],
+      )
+    ).rows;
+  const historyOf = async (subjectType: string, subjectId: string) =>
+    (
+      await db.pool.query(
+        'SELECT from_stage, to_stage, cause_event_id, cause_event_type FROM funnel_transitions WHERE subject_type = $1 AND subject_id = $2 ORDER BY id',
+        [subjectType, subjectId],
+      )
+    ).rows;
+
+  describe('POST /v1/events/funnel', () => {
+    it('moves a visitor forward in the default funnel, skipping allowed', async () => {
+      const first = await moveTo({ visitor_id: 'v1', stage: 'lead' }).expect(200);
+      expect(first.body).toEqual({
+        success: true,
+        funnel: 'default',
+        stage: 'lead',
+        previous_stage: null,
+        advanced: true,
+      });
+      const skip = await moveTo({ visitor_id: 'v1', stage: 'customer' }).expect(200);
+      expect(skip.body).toEqual({
+        success: true,
+        funnel: 'default',
+        stage: 'customer',
+        previous_stage: 'lead',
+        advanced: true,
+      });
+      expect(await progressOf('visitor', 'v1')).toEqual([
+        { funnel: 'default', stage: 'customer', stage_index: 3 },
+      ]);
+    });
+
+    it('treats a stage at or behind the current one as a no-op', async () => {
+      await moveTo({ user_id: 'u1', stage: 'signup' }).expect(200);
+      const behind = await moveTo({ user_id: 'u1', stage: 'lead' }).expect(200);
+      expect(behind.body).toMatchObject({
+        stage: 'lead',
+        previous_stage: 'signup',
+        advanced: false,
+      });
+      const same = await moveTo({ user_id: 'u1', stage: 'signup' }).expect(200);
+      expect(same.body).toMatchObject({ advanced: false, previous_stage: 'signup' });
+      expect(await progressOf('user', 'u1')).toEqual([
+        { funnel: 'default', stage: 'signup', stage_index: 2 },
+      ]);
+      expect(await historyOf('user', 'u1')).toHaveLength(1);
+    });
+
+    it('answers a repeated event_id with the original outcome and changes nothing', async () => {
+      const first = await moveTo({
+        visitor_id: 'v2',
+        stage: 'lead',
+        event_id: 'req-1',
+        properties: { form: 'a' },
+      }).expect(200);
+      await moveTo({ visitor_id: 'v2', stage: 'signup' }).expect(200);
+      const again = await moveTo({ visitor_id: 'v2', stage: 'lead', event_id: 'req-1' }).expect(
+        200,
+      );
+      expect(again.body).toEqual(first.body);
+      expect(await historyOf('visitor', 'v2')).toHaveLength(2);
+      const { rows } = await db.pool.query(
+        "SELECT properties FROM funnel_update_requests WHERE event_id = 'req-1'",
+      );
+      expect(rows).toEqual([{ properties: { form: 'a' } }]);
+    });
+
+    it('answers an unknown funnel or stage with 400 naming the valid ones, and stores nothing', async () => {
+      const funnel = await moveTo({ visitor_id: 'v3', funnel: 'nope', stage: 'lead' }).expect(400);
+      expect(funnel.body.error.details).toEqual([
+        { field: 'funnel', message: expect.stringContaining('valid funnels: default') },
+      ]);
+      const stage = await moveTo({ visitor_id: 'v3', stage: 'trial' }).expect(400);
+      expect(stage.body.error.details).toEqual([
+        { field: 'stage', message: expect.stringContaining('visit, lead, signup, customer') },
+      ]);
+      expect(await progressOf('visitor', 'v3')).toEqual([]);
+    });
+
+    it('validates the body like tracking does', async () => {
+      const response = await moveTo({ stage: 5, occurred_at: 'yesterday', extra: true }).expect(
+        400,
+      );
+      expect(response.body.error.details.map((d: { field: string }) => d.field).sort()).toEqual([
+        'extra',
+        'occurred_at',
+        'stage',
+        'visitor_id',
+      ]);
+    });
+
+    it('applies the CORS allow-list, with a preflight of its own', async () => {
+      const allowed = await request(app.getHttpServer())
+        .options('/v1/events/funnel')
+        .set('Origin', 'https://shop.example.com')
+        .set('Access-Control-Request-Method', 'POST')
+        .expect(200);
+      expect(allowed.headers['access-control-allow-origin']).toBe('https://shop.example.com');
+      expect(allowed.headers['access-control-allow-credentials']).toBe('true');
+      await request(app.getHttpServer())
+        .options('/v1/events/funnel')
+        .set('Origin', 'https://evil.com')
+        .expect(403);
+      await post('/v1/events/funnel', { visitor_id: 'v4', stage: 'lead' })
+        .set('Origin', 'https://evil.com')
+        .expect(403);
+      expect(await progressOf('visitor', 'v4')).toEqual([]);
+    });
+  });
+
+  describe('POST /v1/events/track advances funnels', () => {
+    it('moves the subject to the stage its event type reaches and reports it', async () => {
+      const visit = await track({ event_type: 'page_view', visitor_id: 'v10' }).expect(200);
+      expect(visit.body.funnel_updates).toEqual([
+        { funnel: 'default', stage: 'visit', previous_stage: null, advanced: true },
+      ]);
+      const lead = await track({
+        event_type: 'generate_lead',
+        visitor_id: 'v10',
+        event_id: 'lead-evt',
+      }).expect(200);
+      expect(lead.body.funnel_updates).toEqual([
+        { funnel: 'default', stage: 'lead', previous_stage: 'visit', advanced: true },
+      ]);
+      const again = await track({ event_type: 'page_view', visitor_id: 'v10' }).expect(200);
+      expect(again.body.funnel_updates).toEqual([
+        { funnel: 'default', stage: 'visit', previous_stage: 'lead', advanced: false },
+      ]);
+      expect(await historyOf('visitor', 'v10')).toEqual([
+        {
+          from_stage: null,
+          to_stage: 'visit',
+          cause_event_id: visit.body.event_id,
+          cause_event_type: 'page_view',
+        },
+        {
+          from_stage: 'visit',
+          to_stage: 'lead',
+          cause_event_id: 'lead-evt',
+          cause_event_type: 'generate_lead',
+        },
+      ]);
+    });
+
+    it('reports no funnel update for event types no stage lists, nor for duplicates', async () => {
+      expect(
+        (await track({ event_type: 'add_to_cart', visitor_id: 'v11' }).expect(200)).body
+          .funnel_updates,
+      ).toEqual([]);
+      const event = anEvent({ event_type: 'sign_up', visitor_id: 'v11' });
+      await post('/v1/events/track', event).expect(200);
+      const duplicate = await post('/v1/events/track', event).expect(200);
+      expect(duplicate.body).toMatchObject({ duplicate: true, funnel_updates: [] });
+      expect(await historyOf('visitor', 'v11')).toHaveLength(1);
+    });
+
+    it('stores the event and the funnel move together or not at all', async () => {
+      // A lone surrogate in the subject id passes no validation, so nothing is written anywhere.
+      await track({ event_type: 'sign_up', visitor_id: 'bad\ud800' }).expect(400);
+      expect(
+        Number((await db.pool.query('SELECT count(*) FROM funnel_transitions')).rows[0].count),
+      ).toBe(0);
+      expect(Number((await db.pool.query('SELECT count(*) FROM events')).rows[0].count)).toBe(0);
+    });
+  });
+
+  describe('a visitor linked to a user', () => {
+    it('carries the visitor’s progress over to the user, who is counted once', async () => {
+      await track({ event_type: 'page_view', visitor_id: 'anon-1' }).expect(200);
+      await track({ event_type: 'generate_lead', visitor_id: 'anon-1' }).expect(200);
+      const link = await track({
+        event_type: 'sign_up',
+        visitor_id: 'anon-1',
+        user_id: 'alice',
+      }).expect(200);
+      expect(link.body.funnel_updates).toEqual([
+        { funnel: 'default', stage: 'signup', previous_stage: 'lead', advanced: true },
+      ]);
+
+      expect(await progressOf('visitor', 'anon-1')).toEqual([]);
+      expect(await progressOf('user', 'alice')).toEqual([
+        { funnel: 'default', stage: 'signup', stage_index: 2 },
+      ]);
+      expect((await historyOf('user', 'alice')).map((t) => t.to_stage)).toEqual([
+        'visit',
+        'lead',
+        'signup',
+      ]);
+
+      // Later anonymous events of that browser count for the user.
+      const later = await track({ event_type: 'purchase', visitor_id: 'anon-1' }).expect(200);
+      expect(later.body.funnel_updates).toEqual([
+        { funnel: 'default', stage: 'customer', previous_stage: 'signup', advanced: true },
+      ]);
+      expect(await progressOf('user', 'alice')).toEqual([
+        { funnel: 'default', stage: 'customer', stage_index: 3 },
+      ]);
+    });
+
+    it('keeps the user’s further stage and the earliest first-reached times when merging', async () => {
+      const early = new Date(Date.now() - 3_600_000).toISOString();
+      await track({ event_type: 'purchase', user_id: 'bob', visitor_id: undefined }).expect(200);
+      await track({ event_type: 'page_view', visitor_id: 'anon-2', occurred_at: early }).expect(
+        200,
+      );
+      await track({ event_type: 'add_to_cart', visitor_id: 'anon-2', user_id: 'bob' }).expect(200);
+      expect(await progressOf('user', 'bob')).toEqual([
+        { funnel: 'default', stage: 'customer', stage_index: 3 },
+      ]);
+      const { rows } = await db.pool.query(
+        "SELECT entered_at FROM funnel_progress WHERE subject_id = 'bob'",
+      );
+      expect(rows[0].entered_at.toISOString()).toBe(early);
+    });
+  });
+
+  describe('concurrency', () => {
+    it('ends at the furthest stage with a consistent history, whatever the order of parallel updates', async () => {
+      const updates = Array.from({ length: 40 }, (_, i) => STAGES[i % STAGES.length]).sort(
+        () => Math.random() - 0.5,
+      );
+      const responses = await Promise.all(
+        updates.map((stage, i) =>
+          i % 2 === 0
+            ? moveTo({ user_id: 'carol', stage })
+            : track({
+                event_type: EVENT_FOR_STAGE[stage],
+                user_id: 'carol',
+                visitor_id: undefined,
+              }),
+        ),
+      );
+      expect(responses.map((r) => r.status)).toEqual(Array(40).fill(200));
+      expect(await progressOf('user', 'carol')).toEqual([
+        { funnel: 'default', stage: 'customer', stage_index: 3 },
+      ]);
+
+      const history = await historyOf('user', 'carol');
+      // Each move starts where the previous one ended, and only ever goes forward.
+      history.forEach((move, i) => {
+        expect(move.from_stage).toBe(i === 0 ? null : history[i - 1].to_stage);
+        if (move.from_stage)
+          expect(STAGES.indexOf(move.to_stage)).toBeGreaterThan(STAGES.indexOf(move.from_stage));
+      });
+      expect(history.at(-1)?.to_stage).toBe('customer');
+      const advanced = responses.flatMap((r) =>
+        (r.body.funnel_updates ?? [r.body]).filter((u: { advanced: boolean }) => u.advanced),
+      );
+      expect(advanced).toHaveLength(history.length);
+      const reached = await db.pool.query(
+        "SELECT stage FROM funnel_stage_reached WHERE subject_id = 'carol'",
+      );
+      expect(reached.rows.map((r) => r.stage).sort()).toEqual(
+        history.map((m) => m.to_stage).sort(),
+      );
+    });
+
+    it('stores one outcome for concurrent repeats of one event_id', async () => {
+      const responses = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          moveTo({ visitor_id: 'v20', stage: 'lead', event_id: 'same' }),
+        ),
+      );
+      expect(new Set(responses.map((r) => JSON.stringify(r.body))).size).toBe(1);
+      expect(await historyOf('visitor', 'v20')).toHaveLength(1);
+    });
+  });
+});
