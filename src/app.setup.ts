@@ -109,7 +109,10 @@ function registerJsonBodyParsers(fastify: FastifyInstance): void {
 }
 
 function setUpOpenApi(app: NestFastifyApplication): void {
-  const document = SwaggerModule.createDocument(app, buildOpenApiConfig());
+  const document = SwaggerModule.createDocument(app, buildOpenApiConfig(), {
+    // Handler names are verb-first and unique, so they serve as operationIds as they are.
+    operationIdFactory: (_controllerKey: string, methodKey: string) => methodKey,
+  });
   SwaggerModule.setup('docs', app, document, {
     jsonDocumentUrl: 'openapi.json',
     yamlDocumentUrl: 'openapi.yaml',
