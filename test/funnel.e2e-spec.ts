@@ -1,9 +1,6 @@
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { anEvent } from './support/event-factory';
-import { createTestApp } from './support/test-app';
-import { TestDatabase, createTestDatabase } from './support/test-database';
+import { useAppFixture } from './support/app-fixture';
 
 const STAGES = ['visit', 'lead', 'signup', 'customer'];
 const EVENT_FOR_STAGE: Record<string, string> = {
@@ -14,41 +11,28 @@ const EVENT_FOR_STAGE: Record<string, string> = {
 };
 
 describe('funnels', () => {
-  let db: TestDatabase;
-  let app: NestFastifyApplication;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await createTestApp(db.url);
-  });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-  });
+  const fixture = useAppFixture();
   beforeEach(async () => {
-    await db.pool.query(
+    await fixture.db.pool.query(
       'TRUNCATE events, identity_links, funnel_progress, funnel_stage_reached, funnel_transitions, funnel_update_requests',
     );
   });
 
   const post = (path: string, body: unknown) =>
-    request(app.getHttpServer())
-      .post(path)
-      .set('Content-Type', 'application/json')
-      .send(JSON.stringify(body));
+    fixture.http().post(path).set('Content-Type', 'application/json').send(JSON.stringify(body));
   const moveTo = (body: Record<string, unknown>) => post('/v1/events/funnel', body);
   const track = (overrides: Record<string, unknown>) =>
     post('/v1/events/track', anEvent(overrides));
   const progressOf = async (subjectType: string, subjectId: string) =>
     (
-      await db.pool.query(
+      await fixture.db.pool.query(
         'SELECT funnel, stage, stage_index FROM funnel_progress WHERE subject_type = $1 AND subject_id = $2',
         [subjectType, subjectId],
       )
     ).rows;
   const historyOf = async (subjectType: string, subjectId: string) =>
     (
-      await db.pool.query(
+      await fixture.db.pool.query(
         'SELECT from_stage, to_stage, cause_event_id, cause_event_type FROM funnel_transitions WHERE subject_type = $1 AND subject_id = $2 ORDER BY id',
         [subjectType, subjectId],
       )
@@ -106,7 +90,7 @@ describe('funnels', () => {
       );
       expect(again.body).toEqual(first.body);
       expect(await historyOf('visitor', 'v2')).toHaveLength(2);
-      const { rows } = await db.pool.query(
+      const { rows } = await fixture.db.pool.query(
         "SELECT properties FROM funnel_update_requests WHERE event_id = 'req-1'",
       );
       expect(rows).toEqual([{ properties: { form: 'a' } }]);
@@ -137,14 +121,16 @@ describe('funnels', () => {
     });
 
     it('applies the CORS allow-list, with a preflight of its own', async () => {
-      const allowed = await request(app.getHttpServer())
+      const allowed = await fixture
+        .http()
         .options('/v1/events/funnel')
         .set('Origin', 'https://shop.example.com')
         .set('Access-Control-Request-Method', 'POST')
         .expect(200);
       expect(allowed.headers['access-control-allow-origin']).toBe('https://shop.example.com');
       expect(allowed.headers['access-control-allow-credentials']).toBe('true');
-      await request(app.getHttpServer())
+      await fixture
+        .http()
         .options('/v1/events/funnel')
         .set('Origin', 'https://evil.com')
         .expect(403);
@@ -205,9 +191,13 @@ describe('funnels', () => {
       // A lone surrogate in the subject id passes no validation, so nothing is written anywhere.
       await track({ event_type: 'sign_up', visitor_id: 'bad\ud800' }).expect(400);
       expect(
-        Number((await db.pool.query('SELECT count(*) FROM funnel_transitions')).rows[0].count),
+        Number(
+          (await fixture.db.pool.query('SELECT count(*) FROM funnel_transitions')).rows[0].count,
+        ),
       ).toBe(0);
-      expect(Number((await db.pool.query('SELECT count(*) FROM events')).rows[0].count)).toBe(0);
+      expect(
+        Number((await fixture.db.pool.query('SELECT count(*) FROM events')).rows[0].count),
+      ).toBe(0);
     });
   });
 
@@ -254,7 +244,7 @@ describe('funnels', () => {
       expect(await progressOf('user', 'bob')).toEqual([
         { funnel: 'default', stage: 'customer', stage_index: 3 },
       ]);
-      const { rows } = await db.pool.query(
+      const { rows } = await fixture.db.pool.query(
         "SELECT entered_at FROM funnel_progress WHERE subject_id = 'bob'",
       );
       expect(rows[0].entered_at.toISOString()).toBe(early);
@@ -294,7 +284,7 @@ describe('funnels', () => {
         (r.body.funnel_updates ?? [r.body]).filter((u: { advanced: boolean }) => u.advanced),
       );
       expect(advanced).toHaveLength(history.length);
-      const reached = await db.pool.query(
+      const reached = await fixture.db.pool.query(
         "SELECT stage FROM funnel_stage_reached WHERE subject_id = 'carol'",
       );
       expect(reached.rows.map((r) => r.stage).sort()).toEqual(

@@ -1,31 +1,21 @@
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useAppFixture } from './support/app-fixture';
 import { createTestApp } from './support/test-app';
-import { TestDatabase, createTestDatabase } from './support/test-database';
+import { createTestDatabase } from './support/test-database';
 
 describe('operations endpoints', () => {
-  let db: TestDatabase;
-  let app: NestFastifyApplication;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await createTestApp(db.url);
-  });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-  });
+  const fixture = useAppFixture();
 
   it('GET /health answers 200 with security headers', async () => {
-    const response = await request(app.getHttpServer()).get('/health').expect(200);
+    const response = await fixture.http().get('/health').expect(200);
     expect(response.body).toEqual({ status: 'ok' });
     expect(response.headers['x-content-type-options']).toBe('nosniff');
     expect(response.headers['x-request-id']).toEqual(expect.any(String));
   });
 
   it('GET /ready answers 200 when the database is reachable and migrations are applied', async () => {
-    const response = await request(app.getHttpServer()).get('/ready').expect(200);
+    const response = await fixture.http().get('/ready').expect(200);
     expect(response.body).toEqual({
       status: 'ok',
       checks: { database: 'up', migrations: 'applied' },
@@ -47,7 +37,7 @@ describe('operations endpoints', () => {
   });
 
   it('serves the OpenAPI document at /openapi.json and Swagger UI at /docs', async () => {
-    const document = await request(app.getHttpServer()).get('/openapi.json').expect(200);
+    const document = await fixture.http().get('/openapi.json').expect(200);
     expect(document.body.openapi).toMatch(/^3\./);
     expect(Object.keys(document.body.paths)).toEqual(
       expect.arrayContaining(['/v1/events/track', '/v1/events/track/batch', '/health', '/ready']),
@@ -55,16 +45,17 @@ describe('operations endpoints', () => {
     expect(Object.keys(document.body.paths['/v1/events/track'])).toEqual(
       expect.arrayContaining(['post', 'options']),
     );
-    const ui = await request(app.getHttpServer()).get('/docs').redirects(1).expect(200);
+    const ui = await fixture.http().get('/docs').redirects(1).expect(200);
     expect(ui.text).toContain('swagger');
   });
 
   it('GET /metrics serves Prometheus text with request latency by route and tracked events', async () => {
-    await request(app.getHttpServer())
+    await fixture
+      .http()
       .post('/v1/events/track')
       .send({ event_type: 'page_view', visitor_id: 'v_metrics' })
       .expect(200);
-    const response = await request(app.getHttpServer()).get('/metrics').expect(200);
+    const response = await fixture.http().get('/metrics').expect(200);
     expect(response.headers['content-type']).toMatch(/^text\/plain/);
     expect(response.text).toMatch(
       /http_request_duration_seconds_count\{method="POST",route="\/v1\/events\/track",status_code="200"\} 1/,

@@ -1,35 +1,23 @@
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { anEvent } from './support/event-factory';
-import { createTestApp } from './support/test-app';
-import { TestDatabase, createTestDatabase } from './support/test-database';
+import { useAppFixture } from './support/app-fixture';
 
 describe('POST /v1/events/track/batch', () => {
-  let db: TestDatabase;
-  let app: NestFastifyApplication;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await createTestApp(db.url);
-  });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-  });
+  const fixture = useAppFixture();
   beforeEach(async () => {
-    await db.pool.query(
+    await fixture.db.pool.query(
       'TRUNCATE events, identity_links, funnel_progress, funnel_stage_reached, funnel_transitions',
     );
   });
 
   const batch = (body: unknown) =>
-    request(app.getHttpServer())
+    fixture
+      .http()
       .post('/v1/events/track/batch')
       .set('Content-Type', 'application/json')
       .send(JSON.stringify(body));
   const storedIds = async () =>
-    (await db.pool.query('SELECT event_id FROM events ORDER BY event_id')).rows.map(
+    (await fixture.db.pool.query('SELECT event_id FROM events ORDER BY event_id')).rows.map(
       (r) => r.event_id,
     );
 
@@ -87,14 +75,15 @@ describe('POST /v1/events/track/batch', () => {
       },
     ]);
     expect(await storedIds()).toEqual([good1.event_id, good2.event_id].sort());
-    expect((await db.pool.query('SELECT visitor_id, user_id FROM identity_links')).rows).toEqual([
-      { visitor_id: 'v9', user_id: 'u9' },
-    ]);
+    expect(
+      (await fixture.db.pool.query('SELECT visitor_id, user_id FROM identity_links')).rows,
+    ).toEqual([{ visitor_id: 'v9', user_id: 'u9' }]);
   });
 
   it('accepts 100 events and a text/plain body', async () => {
     const events = Array.from({ length: 100 }, () => anEvent());
-    const response = await request(app.getHttpServer())
+    const response = await fixture
+      .http()
       .post('/v1/events/track/batch')
       .set('Content-Type', 'text/plain')
       .send(JSON.stringify({ events }))

@@ -1,35 +1,23 @@
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { anEvent } from './support/event-factory';
-import { createTestApp } from './support/test-app';
-import { TestDatabase, createTestDatabase } from './support/test-database';
+import { useAppFixture } from './support/app-fixture';
 
 describe('POST /v1/events/track', () => {
-  let db: TestDatabase;
-  let app: NestFastifyApplication;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await createTestApp(db.url);
-  });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-  });
+  const fixture = useAppFixture();
   beforeEach(async () => {
-    await db.pool.query(
+    await fixture.db.pool.query(
       'TRUNCATE events, identity_links, funnel_progress, funnel_stage_reached, funnel_transitions',
     );
   });
 
   const track = (body: unknown) =>
-    request(app.getHttpServer())
+    fixture
+      .http()
       .post('/v1/events/track')
       .set('Content-Type', 'application/json')
       .send(typeof body === 'string' ? body : JSON.stringify(body));
   const countEvents = async () =>
-    Number((await db.pool.query('SELECT count(*) FROM events')).rows[0].count);
+    Number((await fixture.db.pool.query('SELECT count(*) FROM events')).rows[0].count);
 
   it('stores an event with its attribution and answers after commit', async () => {
     const event = anEvent({ user_id: 'user_1' });
@@ -45,7 +33,7 @@ describe('POST /v1/events/track', () => {
         { funnel: 'default', stage: 'customer', previous_stage: null, advanced: true },
       ],
     });
-    const { rows } = await db.pool.query('SELECT * FROM events WHERE event_id = $1', [
+    const { rows } = await fixture.db.pool.query('SELECT * FROM events WHERE event_id = $1', [
       event.event_id,
     ]);
     expect(rows).toHaveLength(1);
@@ -71,13 +59,14 @@ describe('POST /v1/events/track', () => {
   it('links the visitor to the user when an event carries both', async () => {
     await track(anEvent({ visitor_id: 'v_anon', user_id: 'u_known' })).expect(200);
     await track(anEvent({ visitor_id: 'v_anon', user_id: 'u_known' })).expect(200);
-    const { rows } = await db.pool.query('SELECT visitor_id, user_id FROM identity_links');
+    const { rows } = await fixture.db.pool.query('SELECT visitor_id, user_id FROM identity_links');
     expect(rows).toEqual([{ visitor_id: 'v_anon', user_id: 'u_known' }]);
   });
 
   it('accepts a text/plain body, as navigator.sendBeacon sends it', async () => {
     const event = anEvent();
-    await request(app.getHttpServer())
+    await fixture
+      .http()
       .post('/v1/events/track')
       .set('Content-Type', 'text/plain;charset=UTF-8')
       .send(JSON.stringify(event))
@@ -90,7 +79,7 @@ describe('POST /v1/events/track', () => {
     const before = Date.now();
     const response = await track(event).expect(200);
     expect(response.body.event_id).toMatch(/^[0-9a-f-]{36}$/);
-    const { rows } = await db.pool.query('SELECT occurred_at FROM events');
+    const { rows } = await fixture.db.pool.query('SELECT occurred_at FROM events');
     expect(rows[0].occurred_at.getTime()).toBeGreaterThanOrEqual(before - 1000);
   });
 
@@ -98,7 +87,7 @@ describe('POST /v1/events/track', () => {
     const occurredAt = new Date(Date.now() - 3_600_000);
     const local = occurredAt.toISOString().replace('Z', '+00:00');
     await track(anEvent({ occurred_at: local })).expect(200);
-    const { rows } = await db.pool.query('SELECT occurred_at FROM events');
+    const { rows } = await fixture.db.pool.query('SELECT occurred_at FROM events');
     expect(rows[0].occurred_at.toISOString()).toBe(occurredAt.toISOString());
   });
 
@@ -133,7 +122,7 @@ describe('POST /v1/events/track', () => {
         ...overrides,
       });
       await track(event).expect(200);
-      const { rows } = await db.pool.query('SELECT * FROM events WHERE event_id = $1', [
+      const { rows } = await fixture.db.pool.query('SELECT * FROM events WHERE event_id = $1', [
         event.event_id,
       ]);
       return rows[0];
@@ -220,7 +209,7 @@ describe('POST /v1/events/track', () => {
         const event = anEvent();
         await track(event).set('User-Agent', agent).expect(200);
         return (
-          await db.pool.query('SELECT is_bot, user_agent FROM events WHERE event_id = $1', [
+          await fixture.db.pool.query('SELECT is_bot, user_agent FROM events WHERE event_id = $1', [
             event.event_id,
           ])
         ).rows[0];
@@ -345,7 +334,8 @@ describe('POST /v1/events/track', () => {
 
   describe('transport errors use the error envelope', () => {
     it('answers malformed JSON with 400', async () => {
-      const response = await request(app.getHttpServer())
+      const response = await fixture
+        .http()
         .post('/v1/events/track')
         .set('Content-Type', 'application/json')
         .send('{"event_type": "pur')
@@ -358,7 +348,8 @@ describe('POST /v1/events/track', () => {
     });
 
     it('answers prototype-pollution keys with 400', async () => {
-      await request(app.getHttpServer())
+      await fixture
+        .http()
         .post('/v1/events/track')
         .set('Content-Type', 'application/json')
         .send('{"event_type":"a","visitor_id":"v","__proto__":{"polluted":true}}')
@@ -367,7 +358,8 @@ describe('POST /v1/events/track', () => {
     });
 
     it('answers other content types with 415', async () => {
-      const response = await request(app.getHttpServer())
+      const response = await fixture
+        .http()
         .post('/v1/events/track')
         .set('Content-Type', 'application/x-www-form-urlencoded')
         .send('event_type=a&visitor_id=v')
@@ -385,7 +377,8 @@ describe('POST /v1/events/track', () => {
     });
 
     it('answers an unknown route with 404 in the envelope and echoes X-Request-Id', async () => {
-      const response = await request(app.getHttpServer())
+      const response = await fixture
+        .http()
         .get('/v1/nope')
         .set('X-Request-Id', 'req-123')
         .expect(404);

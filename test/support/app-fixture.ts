@@ -1,0 +1,41 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import request from 'supertest';
+import { afterAll, beforeAll } from 'vitest';
+import { createTestApp } from './test-app';
+import { TestDatabase, createTestDatabase } from './test-database';
+
+export interface AppFixture {
+  db: TestDatabase;
+  app: NestFastifyApplication;
+  /** A supertest agent on the app's server. */
+  http(): ReturnType<typeof request>;
+  /** Empties every table the tracking and funnel paths write. */
+  reset(): Promise<void>;
+}
+
+const WRITTEN_TABLES = [
+  'events',
+  'identity_links',
+  'funnel_progress',
+  'funnel_stage_reached',
+  'funnel_transitions',
+  'funnel_update_requests',
+];
+
+/** A fresh database and the real app on it for one test file, torn down after it. */
+export function useAppFixture(env: Record<string, string> = {}): AppFixture {
+  const fixture = {} as AppFixture;
+  beforeAll(async () => {
+    fixture.db = await createTestDatabase();
+    fixture.app = await createTestApp(fixture.db.url, env);
+  });
+  afterAll(async () => {
+    await fixture.app?.close();
+    await fixture.db?.drop();
+  });
+  fixture.http = () => request(fixture.app.getHttpServer());
+  fixture.reset = async () => {
+    await fixture.db.pool.query(`TRUNCATE ${WRITTEN_TABLES.join(', ')}`);
+  };
+  return fixture;
+}
