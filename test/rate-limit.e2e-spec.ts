@@ -39,8 +39,12 @@ describe('per-IP rate limit on the public endpoints', () => {
     });
   });
 
-  it('shares one budget across the track and batch endpoints, and leaves other endpoints alone', async () => {
-    app = await createTestApp(db.url, { RATE_LIMIT_PER_MINUTE: '2' });
+  it('shares one budget across the public write endpoints, and leaves other endpoints alone', async () => {
+    app = await createTestApp(db.url, { RATE_LIMIT_PER_MINUTE: '3' });
+    await request(app.getHttpServer())
+      .post('/v1/events/funnel')
+      .send({ visitor_id: 'v_rate', stage: 'lead' })
+      .expect(200);
     await track().expect(200);
     await request(app.getHttpServer())
       .post('/v1/events/track/batch')
