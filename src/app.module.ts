@@ -9,6 +9,7 @@ import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ConnectableDatabase } from './persistence/orm-options';
 import { PersistenceModule } from './persistence/persistence.module';
+import { ReportingModule } from './reporting/reporting.module';
 import { TrackingModule } from './tracking/tracking.module';
 
 export interface AppModuleOptions {
@@ -27,6 +28,7 @@ export class AppModule {
         MetricsModule,
         HealthModule,
         TrackingModule,
+        ReportingModule,
       ],
       providers: [
         // Registered as providers, not in main.ts, so every app built for tests has them too.

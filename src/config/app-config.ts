@@ -41,6 +41,8 @@ export interface AppConfig {
   /** IANA time zone in which report dates are days. */
   reportTimeZone: string;
   funnels: FunnelDefinition[];
+  /** Event types that count as conversions; undefined means every type except page_view. */
+  conversionEventTypes: string[] | undefined;
 }
 
 /** The only place that reads the environment. Throws InvalidEnvironmentError listing every bad variable. */
@@ -71,7 +73,19 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     apiKeys: read.list('API_KEYS'),
     reportTimeZone: read.string('REPORT_TIMEZONE', 'UTC'),
     funnels: DEFAULT_FUNNELS,
+    conversionEventTypes: undefined,
   };
+  const conversionTypes = read.list('CONVERSION_EVENT_TYPES');
+  if (conversionTypes.length > 0) {
+    for (const type of conversionTypes) {
+      read.check(
+        'CONVERSION_EVENT_TYPES',
+        /^[A-Za-z][A-Za-z0-9_]{0,39}$/.test(type),
+        `has an invalid event type "${type}"`,
+      );
+    }
+    config.conversionEventTypes = conversionTypes;
+  }
   read.check(
     'REPORT_TIMEZONE',
     isTimeZone(config.reportTimeZone),

@@ -1,0 +1,18 @@
+/** Money in integer millionths of a currency unit, so sums of credited values are exact. */
+export const MICROS = 1_000_000n;
+
+/** A PostgreSQL numeric as text ("49.9", "1e+300" never occurs for numeric output) to millionths, truncating beyond 6 places. */
+export function toMicros(value: string): bigint {
+  const negative = value.startsWith('-');
+  const [whole, fraction = ''] = (negative ? value.slice(1) : value).split('.');
+  const micros = BigInt(whole || '0') * MICROS + BigInt((fraction + '000000').slice(0, 6));
+  return negative ? -micros : micros;
+}
+
+/** Millionths back to a number with at most 6 decimals, for JSON. */
+export function fromMicros(micros: bigint): number {
+  const negative = micros < 0n;
+  const abs = negative ? -micros : micros;
+  const text = `${abs / MICROS}.${(abs % MICROS).toString().padStart(6, '0')}`;
+  return Number(negative ? `-${text}` : text);
+}

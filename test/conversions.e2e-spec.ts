@@ -1,0 +1,219 @@
+import { describe, expect, it, beforeAll } from 'vitest';
+import { anEvent } from './support/event-factory';
+import { useAppFixture } from './support/app-fixture';
+
+const KEY = 'reporting-key-0123456789';
+const HOUR = 3_600_000;
+const hoursAgo = (hours: number) => new Date(Date.now() - hours * HOUR).toISOString();
+
+describe('GET /v1/events/conversions', () => {
+  const fixture = useAppFixture({ API_KEYS: KEY });
+
+  const track = (overrides: Record<string, unknown>) =>
+    fixture
+      .http()
+      .post('/v1/events/track')
+      .send(
+        anEvent({
+          page_url: 'https://shop.example.com/',
+          referrer: undefined,
+          value: undefined,
+          currency: undefined,
+          ...overrides,
+        }),
+      )
+      .expect(200);
+  const report = (query = '') =>
+    fixture.http().get(`/v1/events/conversions${query}`).set('X-API-Key', KEY);
+  const rowFor = (body: { by_source: { source: string; conversions: number }[] }, source: string) =>
+    body.by_source.find((row) => row.source === source);
+
+  beforeAll(async () => {
+    // alice: google ad (48 h ago) → facebook (20 h ago) → direct purchase of 100 EUR (now)
+    await track({
+      visitor_id: 'alice',
+      event_type: 'page_view',
+      page_url: 'https://shop.example.com/?utm_source=google&utm_medium=cpc&utm_campaign=bf',
+      occurred_at: hoursAgo(48),
+    });
+    await track({
+      visitor_id: 'alice',
+      event_type: 'page_view',
+      referrer: 'https://www.facebook.com/',
+      occurred_at: hoursAgo(20),
+    });
+    await track({ visitor_id: 'alice', event_type: 'purchase', value: 100, currency: 'EUR' });
+    // bob: newsletter touch as an anonymous visitor, then signs up (links), then buys as the user: 50 USD
+    await track({
+      visitor_id: 'bob-browser',
+      event_type: 'page_view',
+      page_url: 'https://shop.example.com/?utm_source=newsletter&utm_medium=email&utm_campaign=nov',
+      occurred_at: hoursAgo(30),
+    });
+    await track({
+      visitor_id: 'bob-browser',
+      user_id: 'bob',
+      event_type: 'login',
+      occurred_at: hoursAgo(2),
+    });
+    await track({
+      user_id: 'bob',
+      visitor_id: undefined,
+      event_type: 'purchase',
+      value: 50,
+      currency: 'USD',
+    });
+    // carol: no touchpoint at all
+    await track({ visitor_id: 'carol', event_type: 'generate_lead' });
+    // a crawler's conversion and touchpoint
+    await fixture
+      .http()
+      .post('/v1/events/track')
+      .set('User-Agent', 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)')
+      .send(
+        anEvent({
+          visitor_id: 'bot',
+          event_type: 'purchase',
+          page_url: 'https://shop.example.com/?utm_source=botsource&utm_medium=cpc',
+          value: 1,
+          currency: 'EUR',
+        }),
+      )
+      .expect(200);
+  });
+
+  it('needs an API key', async () => {
+    await fixture.http().get('/v1/events/conversions').expect(401);
+  });
+
+  it('credits the last touch by default, counts linked visitors for their user, and (direct) without touchpoints', async () => {
+    const { body } = await report().expect(200);
+    expect(body).toMatchObject({
+      attribution: 'last_touch',
+      lookback_days: 30,
+      timezone: 'UTC',
+      filters: { utm_source: null, utm_campaign: null, event_type: null, include_bots: false },
+    });
+    // alice's purchase, bob's login and purchase, carol's lead; page views are not conversions
+    expect(body.totals).toEqual({ conversions: 4, value_by_currency: { EUR: 100, USD: 50 } });
+    expect(rowFor(body, 'facebook')).toEqual({
+      source: 'facebook',
+      medium: 'social',
+      campaign: null,
+      conversions: 1,
+      value_by_currency: { EUR: 100 },
+    });
+    expect(rowFor(body, 'newsletter')).toEqual({
+      source: 'newsletter',
+      medium: 'email',
+      campaign: 'nov',
+      conversions: 2,
+      value_by_currency: { USD: 50 },
+    });
+    expect(rowFor(body, '(direct)')).toMatchObject({ conversions: 1 });
+    expect(rowFor(body, 'botsource')).toBeUndefined();
+    expect(body.by_event_type).toEqual([
+      { event_type: 'purchase', conversions: 2, value_by_currency: { EUR: 100, USD: 50 } },
+      { event_type: 'generate_lead', conversions: 1, value_by_currency: {} },
+      { event_type: 'login', conversions: 1, value_by_currency: {} },
+    ]);
+    expect(body.daily).toHaveLength(31);
+    expect(
+      body.daily.reduce((sum: number, day: { conversions: number }) => sum + day.conversions, 0),
+    ).toBe(4);
+  });
+
+  it('shares credit by the chosen model', async () => {
+    const first = (await report('?attribution=first_touch&event_type=purchase').expect(200)).body;
+    expect(rowFor(first, 'google')).toMatchObject({
+      conversions: 1,
+      value_by_currency: { EUR: 100 },
+    });
+    const linear = (await report('?attribution=linear&event_type=purchase').expect(200)).body;
+    expect(rowFor(linear, 'google')).toMatchObject({
+      conversions: 0.5,
+      value_by_currency: { EUR: 50 },
+    });
+    expect(rowFor(linear, 'facebook')).toMatchObject({
+      conversions: 0.5,
+      value_by_currency: { EUR: 50 },
+    });
+    const position = (await report('?attribution=position_based&event_type=purchase').expect(200))
+      .body;
+    expect(rowFor(position, 'google')).toMatchObject({ conversions: 0.5 });
+    const decay = (await report('?attribution=time_decay&event_type=purchase').expect(200)).body;
+    // 48 h and 20 h before, 168 h half-life: weights 2^(-48/168) and 2^(-20/168)
+    const google = rowFor(decay, 'google')!;
+    const expected = Math.pow(2, -48 / 168) / (Math.pow(2, -48 / 168) + Math.pow(2, -20 / 168));
+    expect(google.conversions).toBeCloseTo(expected, 3);
+    expect(decay.totals.conversions).toBe(2);
+  });
+
+  it('filters on the credited touchpoint and on the conversion type', async () => {
+    const google = (await report('?attribution=linear&utm_source=google').expect(200)).body;
+    expect(google.totals).toEqual({ conversions: 0.5, value_by_currency: { EUR: 50 } });
+    expect(google.by_source.map((row: { source: string }) => row.source)).toEqual(['google']);
+    const campaign = (await report('?utm_campaign=nov').expect(200)).body;
+    expect(campaign.totals.conversions).toBe(2);
+    const leads = (await report('?event_type=generate_lead').expect(200)).body;
+    expect(leads.totals.conversions).toBe(1);
+  });
+
+  it('applies the lookback window', async () => {
+    const { body } = await report('?lookback_days=1&event_type=purchase').expect(200);
+    // alice's google (48 h) drops out, facebook (20 h) stays; bob's newsletter (30 h) drops out
+    expect(rowFor(body, 'google')).toBeUndefined();
+    expect(rowFor(body, 'facebook')).toMatchObject({ conversions: 1 });
+    expect(rowFor(body, '(direct)')).toMatchObject({
+      conversions: 1,
+      value_by_currency: { USD: 50 },
+    });
+  });
+
+  it('counts bots only with include_bots=true', async () => {
+    const { body } = await report('?include_bots=true').expect(200);
+    expect(rowFor(body, 'botsource')).toMatchObject({ conversions: 1 });
+    expect(body.totals.conversions).toBe(5);
+  });
+
+  it.each([
+    ['?start_date=2026-02-30', 'start_date'],
+    ['?start_date=2026-03-02&end_date=2026-03-01', 'end_date'],
+    ['?start_date=2024-01-01&end_date=2025-06-01', 'end_date'],
+    ['?attribution=u_shaped', 'attribution'],
+    ['?lookback_days=0', 'lookback_days'],
+    ['?lookback_days=91', 'lookback_days'],
+    ['?lookback_days=ten', 'lookback_days'],
+    ['?include_bots=maybe', 'include_bots'],
+    ['?color=blue', 'color'],
+  ])('answers %s with 400 naming %s', async (query, field) => {
+    const { body } = await report(query).expect(400);
+    expect(body.error.code).toBe('validation_failed');
+    expect(body.error.details.map((d: { field: string }) => d.field)).toContain(field);
+  });
+});
+
+describe('CONVERSION_EVENT_TYPES', () => {
+  const fixture = useAppFixture({ API_KEYS: KEY, CONVERSION_EVENT_TYPES: 'purchase' });
+
+  it('limits what counts as a conversion', async () => {
+    await fixture
+      .http()
+      .post('/v1/events/track')
+      .send(anEvent({ event_type: 'generate_lead' }))
+      .expect(200);
+    await fixture
+      .http()
+      .post('/v1/events/track')
+      .send(anEvent({ event_type: 'purchase' }))
+      .expect(200);
+    const { body } = await fixture
+      .http()
+      .get('/v1/events/conversions')
+      .set('Authorization', `Bearer ${KEY}`)
+      .expect(200);
+    expect(body.by_event_type.map((row: { event_type: string }) => row.event_type)).toEqual([
+      'purchase',
+    ]);
+  });
+});
