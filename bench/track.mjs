@@ -11,7 +11,7 @@
 // that every 2xx answer left its row behind, and prints the figures and the ratios.
 // Exit code 1: the service answered non-2xx or dropped connections, or a durability check failed.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
@@ -33,9 +33,13 @@ const POOL_SIZE = 10; // the service's default DB_POOL_SIZE; the references use 
 const ALL_TARGETS = ['service', 'raw', 'single', 'group'];
 const REFERENCES = ['raw', 'single', 'group'];
 const MAX_FORWARDED_LINES = 20; // per child process; the rest is only counted
+// Linux's USER_HZ: the unit of the CPU times in /proc/<pid>/stat.
+const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
 
 /** Every child process still running (servers and wrk), so that they can all be stopped. */
 const children = new Set();
+/** Set by Ctrl-C / SIGTERM: the run is being abandoned, its errors are expected. */
+let interrupted = false;
 
 async function main() {
   const options = readOptions();
@@ -50,6 +54,7 @@ async function main() {
   const db = new pg.Client({ connectionString: databaseUrl, application_name: 'bench-track' });
   await db.connect();
   try {
+    options.dataTables = await findDataTables(db);
     await printSetup(db, databaseUrl, options);
     const targets = [];
     for (const name of options.targets) targets.push(await startTarget(name, databaseUrl));
@@ -188,6 +193,8 @@ async function printSetup(db, databaseUrl, options) {
       `database     ${redact(databaseUrl)}: PostgreSQL ${rows[0].version}, fsync ${rows[0].fsync}, synchronous_commit ${rows[0].sync}`,
       `load         wrk ${options.threads} threads, ${seconds}, connections ${options.connections.join(', ')}, ${options.rounds} round(s)`,
       `targets      ${options.targets.join(', ')} (one Node process each, DB pool ${POOL_SIZE})`,
+      `truncated    ${options.dataTables.join(', ')} before each target's warm-up, then CHECKPOINT`,
+      'server CPU   user + system time of the server process in the measured run: % of one core, and per request',
       '',
     ].join('\n'),
   );
@@ -198,12 +205,17 @@ async function printSetup(db, databaseUrl, options) {
 
 async function startTarget(name, databaseUrl) {
   const port = await freePort();
-  const env = { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', DB_POOL_SIZE: String(POOL_SIZE) };
-  const args =
-    name === 'service'
-      ? [SERVICE_MAIN]
-      : [REFERENCE_SERVER, '--mode', name];
+  const env = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DB_POOL_SIZE: String(POOL_SIZE),
+  };
+  let args = [REFERENCE_SERVER, '--mode', name];
   if (name === 'service') {
+    args = [SERVICE_MAIN];
+    // No rate limit (all load comes from one address), no per-request info logs.
     Object.assign(env, { RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'warn', CORS_ORIGINS: '' });
   }
   const child = spawnChild(name, process.execPath, args, { env });
@@ -278,14 +290,57 @@ async function runAllRounds(targets, db, options) {
 
 /** TRUNCATE + CHECKPOINT, warm-up run, measured run, durability check. */
 async function measure(target, connections, db, options) {
-  await resetTables(db);
+  await resetTables(db, options.dataTables);
   const load = { url: target.url, threads: options.threads, connections };
   const warmup = options.warmup > 0 ? await runWrk({ ...load, seconds: options.warmup, prefix: nextPrefix() }) : undefined;
   const prefix = nextPrefix();
+  const cpuBefore = cpuSeconds(target.child.pid);
   const measured = await runWrk({ ...load, seconds: options.duration, prefix });
+  const cpu = serverCpu(cpuBefore, cpuSeconds(target.child.pid), measured);
   if (options.verbose) console.log(measured.output.replace(/^BENCH_JSON.*\n/m, ''));
+  await settle(target);
   const durability = target.usesDatabase ? await checkDurability(db, prefix, warmup, measured) : undefined;
-  return { target: target.name, connections, warmup, measured, durability };
+  return { target: target.name, connections, warmup, measured, cpu, durability };
+}
+
+/**
+ * CPU time (user + system) the server process used, from /proc (Linux); undefined elsewhere.
+ * Near 100% means the one Node process is the bottleneck, not the database.
+ */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after "(comm)": the first is field 3 (state); utime is field 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits (at most 15 s) until the server is idle: when wrk stops, a saturated server still
+ * has a queue of requests whose clients are gone. Left running, they would overlap the next
+ * target's warm-up, or be cut short by the final shutdown.
+ */
+async function settle(target) {
+  const deadline = Date.now() + 15_000;
+  let last = cpuSeconds(target.child.pid);
+  while (last !== undefined && Date.now() < deadline) {
+    await sleep(250);
+    const now = cpuSeconds(target.child.pid);
+    if (now === undefined || now - last < 0.025) return; // under 10% of a core
+    last = now;
+  }
+}
+
+function serverCpu(before, after, measured) {
+  if (before === undefined || after === undefined) return undefined;
+  const seconds = after - before;
+  return {
+    percent: (100 * seconds) / (measured.stats.duration_us / 1e6),
+    usPerRequest: measured.stats.requests > 0 ? (seconds * 1e6) / measured.stats.requests : NaN,
+  };
 }
 
 let prefixCount = 0;
@@ -296,9 +351,28 @@ function nextPrefix() {
   return `${RUN_TAG}-${prefixCount}`;
 }
 
+/**
+ * The tables the service writes to: every table still empty right after the migrations
+ * (events, identity_links, and whatever the service stores per event as it grows, e.g.
+ * funnel progress). Seeded tables and the migrations' own bookkeeping are left alone.
+ */
+async function findDataTables(db) {
+  const { rows } = await db.query(
+    "SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables WHERE schemaname = current_schema()",
+  );
+  const empty = [];
+  for (const { name } of rows) {
+    const { rowCount } = await db.query(`SELECT 1 FROM ${name} LIMIT 1`);
+    if (rowCount === 0) empty.push(name);
+  }
+  if (!empty.some((name) => name.endsWith('.events'))) throw new Error('no empty events table after the migrations');
+  return empty;
+}
+
 let checkpointRefused = false;
-async function resetTables(db) {
-  await db.query('TRUNCATE events, identity_links');
+/** Every measurement starts from empty tables and a fresh checkpoint. */
+async function resetTables(db, dataTables) {
+  await db.query(`TRUNCATE ${dataTables.join(', ')}`);
   if (checkpointRefused) return;
   try {
     await db.query('CHECKPOINT');
@@ -376,7 +450,7 @@ function parseWrkOutput(output) {
 // ---------------------------------------------------------------------------------------
 // Reporting
 
-function describe({ target, warmup, measured, durability }) {
+function describe({ target, warmup, measured, cpu, durability }) {
   const warm = warmup ? `warm-up ${fmtInt(warmup.requestsPerSecond)}/s, ` : '';
   const stored = durability
     ? `, stored ${fmtInt(durability.measuredRows)}/${fmtInt(measured.ok2xx)} (all ${fmtInt(durability.totalRows)}/${fmtInt(durability.expectedTotal)}) ${durability.ok ? 'ok' : 'MISSING ROWS'}`
@@ -385,6 +459,7 @@ function describe({ target, warmup, measured, durability }) {
   return (
     `  ${target.padEnd(7)} ${warm}measured ${fmtInt(measured.requestsPerSecond)} req/s, ` +
     `p50 ${fmtMs(measured.p50Ms)} ms, p99 ${fmtMs(measured.p99Ms)} ms` +
+    (cpu ? `, server CPU ${fmtCpu(cpu.percent, cpu.usPerRequest)}` : '') +
     (errors > 0 ? `, ${errors} non-2xx/socket errors (warm-up+measured)` : '') +
     stored
   );
@@ -399,8 +474,8 @@ function report(results, options) {
     const rows = options.targets.map((target) => summarize(target, atLevel.filter((r) => r.target === target)));
     console.log(`\n## ${connections} connections, ${multiple ? `median of ${options.rounds} rounds` : '1 round'}\n`);
     printTable(
-      ['target', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'socket errors', 'durability (rows ≥ 2xx)'],
-      rows.map((r) => [r.target, fmtInt(r.rps), fmtMs(r.p50), fmtMs(r.p99), fmtInt(r.non2xx), fmtInt(r.socketErrors), r.durability]),
+      ['target', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'socket errors', 'server CPU', 'durability (rows ≥ 2xx)'],
+      rows.map((r) => [r.target, fmtInt(r.rps), fmtMs(r.p50), fmtMs(r.p99), fmtInt(r.non2xx), fmtInt(r.socketErrors), r.cpu, r.durability]),
     );
     const ratios = serviceRatios(atLevel, options);
     if (ratios.length > 0) {
@@ -417,8 +492,6 @@ function report(results, options) {
       }
     }
   }
-  const stragglers = [...suppressedLines].filter(([, count]) => count > 0);
-  for (const [name, count] of stragglers) console.log(`(${name} printed ${count} more lines, not shown)`);
   console.log(`\nThe database ${BENCH_DATABASE} is left in place for inspection.`);
   if (failures.length === 0) return 0;
   console.log(`\nFAILED:\n${failures.map((f) => `  - ${f}`).join('\n')}`);
@@ -442,6 +515,9 @@ function summarize(target, runs) {
     rps: median(runs.map((r) => r.measured.requestsPerSecond)),
     p50: median(runs.map((r) => r.measured.p50Ms)),
     p99: median(runs.map((r) => r.measured.p99Ms)),
+    cpu: runs.every((r) => r.cpu)
+      ? fmtCpu(median(runs.map((r) => r.cpu.percent)), median(runs.map((r) => r.cpu.usPerRequest)))
+      : 'n/a',
     non2xx: sum((w) => w.non2xx),
     socketErrors: sum((w) => w.socketErrors),
     durability,
@@ -492,6 +568,7 @@ function rotate(items, by) {
 const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
 const fmtMs = (ms) => (ms < 10 ? ms.toFixed(2) : ms.toFixed(1));
 const fmtRatio = (x) => `${x.toFixed(2)}×`;
+const fmtCpu = (percent, usPerRequest) => `${Math.round(percent)}% · ${Math.round(usPerRequest)} µs/req`;
 
 function redact(url) {
   const parsed = new URL(url);
@@ -506,6 +583,7 @@ function redact(url) {
 const suppressedLines = new Map();
 
 function spawnChild(name, command, args, { env = process.env, forward = true } = {}) {
+  if (interrupted) throw new Error('interrupted'); // start nothing new while stopping
   const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.once('exit', () => children.delete(child));
@@ -534,19 +612,26 @@ async function stopChild(child, graceMs = 12_000) {
   clearTimeout(timer);
 }
 
-function stopAll() {
-  return Promise.all([...children].map((child) => stopChild(child)));
+/** Stops the load first, then the servers (which finish their in-flight requests). */
+async function stopAll() {
+  const load = [...children].filter((child) => child.spawnfile === 'wrk');
+  await Promise.all(load.map((child) => stopChild(child)));
+  await Promise.all([...children].map((child) => stopChild(child)));
+}
+
+function exit(code) {
+  for (const [name, count] of suppressedLines) console.log(`(${name} printed ${count} more lines, not shown)`);
+  process.exit(code);
 }
 
 /** Ctrl-C: stop every child (they get the SIGINT too; this covers the rest), exit 130. */
 function stopChildrenOnSignals() {
-  let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.on(signal, () => {
-      if (stopping) return;
-      stopping = true;
+      if (interrupted) return;
+      interrupted = true;
       console.error(`\n${signal}: stopping ${children.size} child process(es)`);
-      stopAll().finally(() => process.exit(130));
+      stopAll().finally(() => exit(130));
     });
   }
 }
@@ -555,9 +640,10 @@ function stopChildrenOnSignals() {
 // Entry point: last, so that every module-level binding above is initialised.
 
 await main().then(
-  (exitCode) => stopAll().then(() => process.exit(exitCode)),
+  (exitCode) => stopAll().then(() => exit(exitCode)),
   (error) => {
+    if (interrupted) return; // the signal handler stops the children and exits
     console.error(`\nbench:track failed: ${error.stack ?? error.message}`);
-    return stopAll().then(() => process.exit(2));
+    return stopAll().then(() => exit(2));
   },
 );
