@@ -1,6 +1,7 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261126140630 } from './Migration20261126140630';
 import { Migration20261126143712 } from './Migration20261126143712';
+import { Migration20261126150557 } from './Migration20261126150557';
 
 /**
  * Every migration, in order. Listed explicitly so that the compiled service, the test
@@ -11,4 +12,5 @@ import { Migration20261126143712 } from './Migration20261126143712';
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126140630', class: Migration20261126140630 },
   { name: 'Migration20261126143712', class: Migration20261126143712 },
+  { name: 'Migration20261126150557', class: Migration20261126150557 },
 ];

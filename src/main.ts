@@ -1,12 +1,20 @@
 import 'reflect-metadata';
+import cluster from 'node:cluster';
 import { Logger } from '@nestjs/common';
 import { createApp, nestLogLevels } from './app.setup';
+import { runClusterPrimary } from './cluster-primary';
+import { AppConfig } from './config/app-config';
 import { loadConfigOrExit } from './config/load-config-or-exit';
 import { resolveDatabase } from './persistence/database-location';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
   Logger.overrideLogger(nestLogLevels(config));
+  if (config.http.workers > 1 && cluster.isPrimary) return runClusterPrimary(config);
+  await serve(config);
+}
+
+async function serve(config: AppConfig): Promise<void> {
   const logger = new Logger('Bootstrap');
   if (config.apiKeys.length === 0) {
     logger.warn(

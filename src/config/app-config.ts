@@ -23,6 +23,8 @@ export interface HttpConfig {
   trustProxy: boolean | number | string;
   corsOrigins: string[];
   shutdownTimeoutMs: number;
+  /** Server processes (node:cluster) sharing the port; 1 serves from the main process. */
+  workers: number;
 }
 
 export interface TrackingConfig {
@@ -56,6 +58,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
       trustProxy: parseTrustProxy(read.optionalString('TRUST_PROXY')),
       corsOrigins: read.list('CORS_ORIGINS'),
       shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 0, max: 120_000 }),
+      workers: read.int('WORKERS', 1, { min: 1, max: 64 }),
     },
     database: {
       url: read.optionalString('DATABASE_URL'),

@@ -5,6 +5,7 @@ export type SubjectType = 'user' | 'visitor';
 /** Where one subject (a user when known, else a visitor) stands in one funnel. */
 @Entity({ tableName: 'funnel_progress' })
 @Index({ name: 'funnel_progress_entered_index', properties: ['funnel', 'enteredAt'] })
+@Index({ name: 'funnel_progress_subject_index', properties: ['subjectType', 'subjectId'] })
 export class FunnelProgress {
   @PrimaryKey({ type: 'text' })
   funnel!: string;
@@ -21,6 +22,10 @@ export class FunnelProgress {
 
   @Property({ type: 'text' })
   stage!: string;
+
+  /** The stage before the last move; returned by the forward-only upsert as "previous_stage". */
+  @Property({ type: 'text', nullable: true })
+  previousStage?: string;
 
   /** When the subject first reached any stage of this funnel. */
   @Property({ type: 'timestamptz' })

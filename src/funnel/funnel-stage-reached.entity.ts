@@ -1,8 +1,9 @@
-import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/core';
 import type { SubjectType } from './funnel-progress.entity';
 
 /** The first time a subject reached a stage, and the event that took it there. */
 @Entity({ tableName: 'funnel_stage_reached' })
+@Index({ name: 'funnel_stage_reached_subject_index', properties: ['subjectType', 'subjectId'] })
 export class FunnelStageReached {
   @PrimaryKey({ type: 'text' })
   funnel!: string;

@@ -3,10 +3,7 @@ import type { SubjectType } from './funnel-progress.entity';
 
 /** One forward move of a subject in a funnel, naming the event that caused it. Append-only. */
 @Entity({ tableName: 'funnel_transitions' })
-@Index({
-  name: 'funnel_transitions_subject_index',
-  properties: ['funnel', 'subjectType', 'subjectId'],
-})
+@Index({ name: 'funnel_transitions_subject_index', properties: ['subjectType', 'subjectId'] })
 export class FunnelTransition {
   @PrimaryKey({ type: 'bigint', autoincrement: true })
   id!: string;

@@ -1,22 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { Sql } from '../persistence/database';
+import { FunnelUpdateDto } from './dto/funnel-update.dto';
+import { advanceFunnelsCtes, funnelUpdatesJson, targetsJson } from './funnel-advance.sql';
+import { StageRef } from './funnel-catalog';
 import { Subject, subjectLockKey } from './subject';
 
-export interface StoredProgress {
-  funnel: string;
-  stageIndex: number;
-  stage: string;
-}
-
-export interface AdvanceRow {
-  funnel: string;
-  subject: Subject;
-  stage: string;
-  stageIndex: number;
-  fromStage: string | null;
+export interface AdvanceCause {
+  eventId: string;
+  /** Null for an explicit update. */
+  eventType: string | null;
   occurredAt: Date;
-  causeEventId: string;
-  causeEventType: string | null;
 }
 
 /**
@@ -41,55 +34,28 @@ export class FunnelRepository {
     return rows[0]?.user_id;
   }
 
-  /** The subject's current stage in every funnel it entered. */
-  async progress(sql: Sql, subject: Subject): Promise<Map<string, StoredProgress>> {
-    const rows = await sql.query<StoredProgress>(
-      'SELECT funnel, stage_index AS "stageIndex", stage FROM funnel_progress WHERE subject_type = ? AND subject_id = ?',
-      [subject.type, subject.id],
-    );
-    return new Map(rows.map((row) => [row.funnel, row]));
-  }
-
-  /** Moves the subject to a stage ahead of its current one: progress, first-reached time, history. */
-  async advance(sql: Sql, row: AdvanceRow): Promise<void> {
-    await sql.query(
-      `WITH progress AS (
-         INSERT INTO funnel_progress (funnel, subject_type, subject_id, stage_index, stage, entered_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, now())
-         ON CONFLICT (funnel, subject_type, subject_id) DO UPDATE
-           SET stage_index = excluded.stage_index, stage = excluded.stage,
-               entered_at = LEAST(funnel_progress.entered_at, excluded.entered_at), updated_at = now()
-       ), reached AS (
-         INSERT INTO funnel_stage_reached (funnel, subject_type, subject_id, stage, stage_index, reached_at, event_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT DO NOTHING
-       )
-       INSERT INTO funnel_transitions (funnel, subject_type, subject_id, from_stage, to_stage, cause_event_id, cause_event_type, occurred_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  /** Moves the subject towards each target that lies ahead of its current stage (forward-only, race-safe). */
+  async advance(
+    sql: Sql,
+    subject: Subject,
+    targets: readonly StageRef[],
+    cause: AdvanceCause,
+  ): Promise<FunnelUpdateDto[]> {
+    const rows = await sql.query<{ funnel_updates: FunnelUpdateDto[] }>(
+      `WITH subject AS (
+         SELECT ?::text AS subject_type, ?::text AS subject_id, ?::text AS event_id, ?::text AS event_type, ?::timestamptz AS occurred_at
+       ),${advanceFunnelsCtes('?')}
+       SELECT ${funnelUpdatesJson} AS funnel_updates`,
       [
-        row.funnel,
-        row.subject.type,
-        row.subject.id,
-        row.stageIndex,
-        row.stage,
-        row.occurredAt,
-        row.funnel,
-        row.subject.type,
-        row.subject.id,
-        row.stage,
-        row.stageIndex,
-        row.occurredAt,
-        row.causeEventId,
-        row.funnel,
-        row.subject.type,
-        row.subject.id,
-        row.fromStage,
-        row.stage,
-        row.causeEventId,
-        row.causeEventType,
-        row.occurredAt,
+        subject.type,
+        subject.id,
+        cause.eventId,
+        cause.eventType,
+        cause.occurredAt,
+        targetsJson(targets),
       ],
     );
+    return rows[0]?.funnel_updates ?? [];
   }
 
   /**

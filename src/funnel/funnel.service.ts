@@ -6,7 +6,6 @@ import { FunnelStageResponseDto } from './dto/funnel-stage-response.dto';
 import { FunnelUpdateDto } from './dto/funnel-update.dto';
 import { UpdateFunnelStageDto } from './dto/update-funnel-stage.dto';
 import { FunnelCatalog, StageRef } from './funnel-catalog';
-import { decideProgress } from './funnel-progression';
 import { FunnelRepository } from './funnel.repository';
 import { FunnelUpdateRequestRepository } from './funnel-update-request.repository';
 import { Subject } from './subject';
@@ -32,39 +31,30 @@ export class FunnelService {
     private readonly database: Database,
   ) {}
 
-  /**
-   * Whether a tracked event may touch funnel state, so it needs a transaction around it:
-   * its type reaches a stage, or it links a visitor to a user (whose progress then moves).
-   */
-  mayAffect(eventType: string, linksIdentities: boolean): boolean {
-    return linksIdentities || this.catalog.stagesFor(eventType).length > 0;
+  /** The stages an event type reaches, one per funnel at most. */
+  stagesFor(eventType: string): readonly StageRef[] {
+    return this.catalog.stagesFor(eventType);
   }
 
   /**
-   * Within the tracked event's transaction: carries a newly linked visitor's progress
-   * over to the user, then advances every funnel whose stages list the event type.
+   * Within the transaction of an event that linked a visitor to a user for the first
+   * time: carries the visitor's progress over to the user, then advances the user.
    */
-  async applyTrackedEvent(sql: Sql, event: TrackedEventForFunnels): Promise<FunnelUpdateDto[]> {
-    const targets = this.catalog.stagesFor(event.eventType);
-    if (!event.newLink && targets.length === 0) return [];
-    const subject = await this.resolveSubject(sql, event.visitorId, event.userId);
-    await this.funnels.lockSubject(sql, subject);
-    if (event.newLink && event.visitorId !== null && event.userId !== null) {
+  async applyLinkingEvent(sql: Sql, event: TrackedEventForFunnels): Promise<FunnelUpdateDto[]> {
+    if (event.userId === null) return [];
+    const user: Subject = { type: 'user', id: event.userId };
+    await this.funnels.lockSubject(sql, user);
+    if (event.newLink && event.visitorId !== null) {
       await this.funnels.lockSubject(sql, { type: 'visitor', id: event.visitorId });
       await this.funnels.mergeVisitorIntoUser(sql, event.visitorId, event.userId);
     }
-    const current = await this.funnels.progress(sql, subject);
-    const updates: FunnelUpdateDto[] = [];
-    for (const target of targets) {
-      updates.push(
-        await this.moveTo(sql, subject, target, current.get(target.funnel)?.stageIndex ?? null, {
-          occurredAt: event.occurredAt,
-          causeEventId: event.eventId,
-          causeEventType: event.eventType,
-        }),
-      );
-    }
-    return updates;
+    const targets = this.catalog.stagesFor(event.eventType);
+    if (targets.length === 0) return [];
+    return this.funnels.advance(sql, user, targets, {
+      eventId: event.eventId,
+      eventType: event.eventType,
+      occurredAt: event.occurredAt,
+    });
   }
 
   /** `POST /v1/events/funnel`: one explicit move, in its own transaction, idempotent by `event_id`. */
@@ -77,46 +67,20 @@ export class FunnelService {
       if (earlier) return earlier;
       const subject = await this.resolveSubject(sql, dto.visitor_id ?? null, dto.user_id ?? null);
       await this.funnels.lockSubject(sql, subject);
-      const current =
-        (await this.funnels.progress(sql, subject)).get(target.funnel)?.stageIndex ?? null;
-      const moved = await this.moveTo(sql, subject, target, current, {
+      const [moved] = await this.funnels.advance(sql, subject, [target], {
+        eventId,
+        eventType: null,
         occurredAt: dto.occurred_at == null ? new Date() : new Date(dto.occurred_at),
-        causeEventId: eventId,
-        causeEventType: null,
       });
       await this.requests.save(sql, eventId, moved, dto.properties ?? null);
       return moved;
     });
-    return { success: true, ...update };
-  }
-
-  private async moveTo(
-    sql: Sql,
-    subject: Subject,
-    target: StageRef,
-    currentIndex: number | null,
-    cause: { occurredAt: Date; causeEventId: string; causeEventType: string | null },
-  ): Promise<FunnelUpdateDto> {
-    const decision = decideProgress(currentIndex, target.stageIndex);
-    const previousStage =
-      decision.previousIndex === null
-        ? null
-        : (this.catalog.stageName(target.funnel, decision.previousIndex) ?? null);
-    if (decision.advanced) {
-      await this.funnels.advance(sql, {
-        funnel: target.funnel,
-        subject,
-        stage: target.stage,
-        stageIndex: target.stageIndex,
-        fromStage: previousStage,
-        ...cause,
-      });
-    }
     return {
-      funnel: target.funnel,
-      stage: target.stage,
-      previous_stage: previousStage,
-      advanced: decision.advanced,
+      success: true,
+      funnel: update.funnel,
+      stage: update.stage,
+      previous_stage: update.previous_stage,
+      advanced: update.advanced,
     };
   }
 
@@ -127,10 +91,11 @@ export class FunnelService {
     userId: string | null,
   ): Promise<Subject> {
     if (userId !== null) return { type: 'user', id: userId };
-    if (visitorId === null)
+    if (visitorId === null) {
       throw new ValidationFailedError([
         { field: 'visitor_id', message: 'visitor_id or user_id is required' },
       ]);
+    }
     const linkedUser = await this.funnels.linkedUser(sql, visitorId);
     return linkedUser === undefined
       ? { type: 'visitor', id: visitorId }

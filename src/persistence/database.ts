@@ -1,5 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from '@mikro-orm/postgresql';
+import type { PoolClient } from 'pg';
+
+export interface PreparedStatement {
+  /** Unique per statement text: PostgreSQL keeps one plan per name and connection. */
+  name: string;
+  text: string;
+}
+
+/** The part of knex's client used to borrow a driver connection from MikroORM's pool. */
+interface KnexClient {
+  acquireConnection(): Promise<PoolClient>;
+  releaseConnection(connection: PoolClient): Promise<void>;
+}
 
 /** Runs SQL either on its own (autocommit) or inside a transaction: repositories take either. */
 export interface Sql {
@@ -16,6 +29,26 @@ export class Database implements Sql {
 
   query<T extends object>(sql: string, params: unknown[] = []): Promise<T[]> {
     return this.em.getConnection().execute<T[]>(sql, params, 'all');
+  }
+
+  /**
+   * The hot path: a named prepared statement on a pooled driver connection, so
+   * PostgreSQL parses and plans it once per connection and no query builder runs per
+   * call. `text` uses $1-style placeholders; arrays are sent as PostgreSQL arrays.
+   */
+  async prepared<T extends object>(statement: PreparedStatement, values: unknown[]): Promise<T[]> {
+    const client = this.em.getConnection().getKnex().client as KnexClient;
+    const connection = await client.acquireConnection();
+    try {
+      const result = await connection.query<T>({
+        name: statement.name,
+        text: statement.text,
+        values,
+      });
+      return result.rows;
+    } finally {
+      await client.releaseConnection(connection);
+    }
   }
 
   /** Commits when `work` resolves, rolls back when it throws. */

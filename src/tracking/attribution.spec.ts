@@ -6,7 +6,9 @@ describe('resolveCampaignParams', () => {
     expect(
       resolveCampaignParams(
         { utm_campaign: ' Body Campaign ' },
-        'https://shop.example.com/?utm_source=%20Google&utm_medium=CPC&utm_campaign=url&gclid=G1&msclkid=&utm_term=shoes',
+        new URL(
+          'https://shop.example.com/?utm_source=%20Google&utm_medium=CPC&utm_campaign=url&gclid=G1&msclkid=&utm_term=shoes',
+        ),
       ),
     ).toEqual({
       utm_source: 'google',
@@ -17,14 +19,14 @@ describe('resolveCampaignParams', () => {
     });
   });
 
-  it('treats blank values as absent and ignores an unparsable page URL', () => {
-    expect(resolveCampaignParams({ utm_source: '   ', utm_medium: null }, 'not a url')).toEqual({});
+  it('treats blank values as absent, and works without a page URL', () => {
+    expect(resolveCampaignParams({ utm_source: '   ', utm_medium: null }, undefined)).toEqual({});
   });
 
   it('caps values read from the URL at 256 characters', () => {
     const long = 'x'.repeat(400);
     expect(
-      resolveCampaignParams({}, `https://a.example/?utm_campaign=${long}`).utm_campaign,
+      resolveCampaignParams({}, new URL(`https://a.example/?utm_campaign=${long}`)).utm_campaign,
     ).toHaveLength(256);
   });
 });

@@ -31,9 +31,9 @@ const MAX_PARAM_LENGTH = 256;
  */
 export function resolveCampaignParams(
   body: Partial<Record<keyof CampaignParams, string | null>>,
-  pageUrl: string | undefined,
+  pageUrl: URL | undefined,
 ): CampaignParams {
-  const query = parseUrl(pageUrl)?.searchParams;
+  const query = pageUrl?.searchParams;
   const resolved: CampaignParams = {};
   for (const key of CAMPAIGN_PARAMS) {
     const value = clean(body[key]) ?? clean(query?.get(key))?.slice(0, MAX_PARAM_LENGTH);

@@ -6,11 +6,20 @@ import { isbot } from 'isbot';
 const HTTP_LIBRARY =
   /^(curl|wget|python-requests|python-urllib|python-httpx|python\/|httpx|aiohttp|axios|node-fetch|node|undici|got|superagent|go-http-client|okhttp|java\/|apache-httpclient|ruby|faraday|guzzlehttp|php|libwww-perl|dart|deno|bun|postmanruntime|insomnia|restsharp|reqwest|ktor-client|\.net|dotnet|httpclient)\b/i;
 
+// A few hundred distinct agents make up nearly all traffic, and isbot's pattern is large.
+const verdicts = new Map<string, boolean>();
+const MAX_CACHED_AGENTS = 5_000;
+
 /** Crawlers and headless browsers, by isbot's maintained list; HTTP client libraries are not bots. */
 export function isBotUserAgent(userAgent: string | undefined): boolean {
   if (userAgent === undefined || userAgent.trim() === '') return false;
-  if (HTTP_LIBRARY.test(userAgent.trim())) return false;
-  return isbot(userAgent);
+  let verdict = verdicts.get(userAgent);
+  if (verdict === undefined) {
+    verdict = !HTTP_LIBRARY.test(userAgent.trim()) && isbot(userAgent);
+    if (verdicts.size >= MAX_CACHED_AGENTS) verdicts.clear();
+    verdicts.set(userAgent, verdict);
+  }
+  return verdict;
 }
 
 /** The client's network, never its address: IPv4 to /24, IPv6 to /48. */

@@ -47,8 +47,9 @@ export interface StoreResult {
 /** Turns a validated event and its request into the row to store: ids, time, attribution, context. */
 export function buildNewEvent(dto: TrackEventDto, request: RequestContext): NewEvent {
   const pageUrl = dto.page_url ?? null;
-  const campaign = resolveCampaignParams(dto, pageUrl ?? undefined);
-  const ownHost = parseUrl(pageUrl ?? request.origin)?.hostname;
+  const parsedPageUrl = parseUrl(pageUrl);
+  const campaign = resolveCampaignParams(dto, parsedPageUrl);
+  const ownHost = (parsedPageUrl ?? parseUrl(request.origin))?.hostname;
   const attribution = deriveAttribution(campaign, dto.referrer ?? undefined, ownHost);
   return {
     eventId: dto.event_id ?? randomUUID(),

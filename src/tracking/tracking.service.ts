@@ -12,6 +12,7 @@ import { FunnelUpdateDto } from '../funnel/dto/funnel-update.dto';
 import { FunnelService } from '../funnel/funnel.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { Database } from '../persistence/database';
+import { KnownLinks } from './known-links';
 import { NewEvent, buildNewEvent } from './new-event';
 import { RequestContext } from './request-context';
 
@@ -24,10 +25,9 @@ export class TrackingService {
     private readonly metrics: MetricsService,
   ) {}
 
-  /**
-   * Stores one validated event and advances the funnels it reaches, in one transaction;
-   * answers only after the commit. Events that touch no funnel take a single statement.
-   */
+  private readonly knownLinks = new KnownLinks();
+
+  /** Stores one validated event and advances the funnels it reaches; answers only after the commit. */
   async track(dto: TrackEventDto, request: RequestContext): Promise<TrackEventResponseDto> {
     const event = buildNewEvent(dto, request);
     const { stored, funnelUpdates } = await this.store(event);
@@ -40,20 +40,27 @@ export class TrackingService {
     };
   }
 
+  /**
+   * One statement stores the event and moves its funnels. The first event linking a
+   * visitor to a user takes a transaction instead, so that the visitor's progress is
+   * carried over to the user before the user moves.
+   */
   private async store(
     event: NewEvent,
   ): Promise<{ stored: boolean; funnelUpdates: FunnelUpdateDto[] }> {
-    const linksIdentities = event.visitorId !== null && event.userId !== null;
-    if (!this.funnels.mayAffect(event.eventType, linksIdentities)) {
-      return { stored: (await this.events.insert(event)).stored, funnelUpdates: [] };
+    const { visitorId, userId } = event;
+    if (visitorId === null || userId === null || this.knownLinks.has(visitorId, userId)) {
+      return this.events.track(event, this.funnels.stagesFor(event.eventType));
     }
-    return this.database.transaction(async (sql) => {
+    const result = await this.database.transaction(async (sql) => {
       const { stored, linked } = await this.events.insert(event, sql);
       const funnelUpdates = stored
-        ? await this.funnels.applyTrackedEvent(sql, { ...event, newLink: linked })
+        ? await this.funnels.applyLinkingEvent(sql, { ...event, newLink: linked })
         : [];
       return { stored, funnelUpdates };
     });
+    this.knownLinks.add(visitorId, userId);
+    return result;
   }
 
   /**
