@@ -3,19 +3,27 @@
 // what plain Fastify (+ pg) does on the same machine, table and indexes.
 //
 //   node bench/reference-server.mjs --mode raw|single|group [--port 3000] [--host 127.0.0.1]
+//                                   [--processes 1]
 //
-// BENCH_MODE / PORT / HOST / DATABASE_URL / DB_POOL_SIZE work as environment variables too.
+// BENCH_MODE / PORT / HOST / WORKERS (= --processes) / DATABASE_URL / DB_POOL_SIZE work as
+// environment variables too.
+//   --processes N  N > 1: node:cluster, as the service with WORKERS=N. The primary only
+//                  supervises: it forks N workers that each run this same server on the shared
+//                  port, each with its own pg pool of DB_POOL_SIZE (and, for group, its own
+//                  batching); it forwards SIGTERM/SIGINT to them and exits once they have exited.
 //   raw     parse the JSON body, answer 200; no database (the HTTP ceiling)
 //   single  one INSERT … ON CONFLICT (event_id) DO NOTHING per request, answered after it returns
 //   group   group commit: requests queued and flushed on the next tick as one multi-row
 //           INSERT … SELECT * FROM unnest(…) per transaction, ≤ 256 rows, ≤ 2 batches in flight;
 //           each request is answered only once its batch has committed
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import pg from 'pg';
 
 const MAX_BATCH_ROWS = 256;
 const MAX_BATCHES_IN_FLIGHT = 2;
+const SHUTDOWN_GRACE_MS = 10_000; // cluster: the primary's wait for its workers to stop
 
 /** The columns the service fills (src/tracking/event.repository.ts), with their SQL types. */
 const COLUMNS = [
@@ -61,27 +69,98 @@ SELECT * FROM unnest(${COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join
 ON CONFLICT (event_id) DO NOTHING`;
 
 const options = readOptions();
-const pool = options.mode === 'raw' ? undefined : createPool();
-const store = { raw: async () => undefined, single: insertOne, group: createGroupCommitter() }[
-  options.mode
-];
+const clustered = options.processes > 1;
+/** How this process names itself in its messages. */
+const NAME = `reference-server ${options.mode}${cluster.isWorker ? ` worker ${cluster.worker.id}` : ''}`;
 
-const app = Fastify({ logger: false });
-app.post('/v1/events/track', async (request, reply) => {
-  const event = request.body ?? {};
-  try {
-    await store(toRow(event, request));
-  } catch (error) {
-    console.error(`[${options.mode}] insert failed: ${error.message}`);
-    return reply.code(503).send({ success: false, error: 'database unavailable' });
+/** Set in the process that serves (a worker, or the only process); the primary has none. */
+let pool;
+let app;
+
+if (clustered && cluster.isPrimary) superviseWorkers();
+else await serve();
+
+async function serve() {
+  pool = options.mode === 'raw' ? undefined : createPool();
+  const store = { raw: async () => undefined, single: insertOne, group: createGroupCommitter() }[
+    options.mode
+  ];
+
+  app = Fastify({ logger: false });
+  app.post('/v1/events/track', async (request, reply) => {
+    const event = request.body ?? {};
+    try {
+      await store(toRow(event, request));
+    } catch (error) {
+      console.error(`[${NAME}] insert failed: ${error.message}`);
+      return reply.code(503).send({ success: false, error: 'database unavailable' });
+    }
+    return { success: true, event_id: event.event_id ?? null };
+  });
+
+  // Handled once: a worker gets a signal twice on Ctrl-C (from the terminal and forwarded by
+  // the primary); a second, unhandled SIGINT would kill it in the middle of its shutdown.
+  let stopping = false;
+  for (const signal of ['SIGTERM', 'SIGINT']) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      void shutdown();
+    });
   }
-  return { success: true, event_id: event.event_id ?? null };
-});
 
-await app.listen({ port: options.port, host: options.host });
-console.log(`reference-server ${options.mode} listening on http://${options.host}:${options.port}`);
+  await app.listen({ port: options.port, host: options.host });
+  // In a cluster the primary announces when every worker listens.
+  if (!clustered) console.log(`${NAME} listening on http://${options.host}:${options.port}`);
+}
 
-for (const signal of ['SIGTERM', 'SIGINT']) process.once(signal, () => void shutdown());
+/**
+ * The cluster's primary: forks the workers (they re-run this file with the same arguments and
+ * environment, and serve), forwards SIGTERM/SIGINT to them, and exits once they have all
+ * exited: 0 if they all exited cleanly. A worker exiting on its own (a crash, a failed start)
+ * stops the others too, so that the run fails visibly instead of going on with fewer workers.
+ */
+function superviseWorkers() {
+  let listening = 0;
+  let stopping = false;
+  let failed = false;
+  const workers = [];
+  for (let i = 0; i < options.processes; i++) workers.push(cluster.fork());
+
+  cluster.on('listening', () => {
+    listening += 1;
+    if (listening === options.processes) {
+      console.log(
+        `${NAME} listening on http://${options.host}:${options.port} ` +
+          `(${options.processes} workers, pids ${workers.map((w) => w.process.pid).join(', ')})`,
+      );
+    }
+  });
+
+  cluster.on('exit', (worker, code, signal) => {
+    if (code !== 0 || !stopping) failed = true;
+    if (!stopping) {
+      console.error(`${NAME}: worker ${worker.id} (pid ${worker.process.pid}) exited (${signal ?? code}); stopping the others`);
+      stopAll('SIGTERM');
+    }
+    if (workers.every((w) => w.isDead())) process.exit(failed ? 1 : 0);
+  });
+
+  function stopAll(signal) {
+    if (!stopping) {
+      // A worker that does not finish its shutdown in time is killed (bench/track.mjs gives
+      // the whole tree 12 s before it kills this process).
+      setTimeout(() => {
+        failed = true;
+        for (const worker of workers) if (!worker.isDead()) worker.process.kill('SIGKILL');
+      }, SHUTDOWN_GRACE_MS).unref();
+    }
+    stopping = true;
+    for (const worker of workers) if (!worker.isDead()) worker.process.kill(signal);
+  }
+
+  for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => stopAll(signal));
+}
 
 function readOptions() {
   const { values } = parseArgs({
@@ -89,26 +168,27 @@ function readOptions() {
       mode: { type: 'string', default: process.env.BENCH_MODE ?? '' },
       port: { type: 'string', default: process.env.PORT ?? '3000' },
       host: { type: 'string', default: process.env.HOST ?? '127.0.0.1' },
+      processes: { type: 'string', default: process.env.WORKERS ?? '1' },
     },
   });
-  if (!['raw', 'single', 'group'].includes(values.mode)) {
-    console.error('usage: reference-server.mjs --mode raw|single|group [--port N] [--host H]');
+  if (!['raw', 'single', 'group'].includes(values.mode) || !/^[1-9]\d*$/.test(values.processes)) {
+    console.error('usage: reference-server.mjs --mode raw|single|group [--port N] [--host H] [--processes N]');
     process.exit(2);
   }
-  return { mode: values.mode, port: Number(values.port), host: values.host };
+  return { mode: values.mode, port: Number(values.port), host: values.host, processes: Number(values.processes) };
 }
 
 function createPool() {
   if (!process.env.DATABASE_URL) {
-    console.error(`reference-server ${options.mode}: DATABASE_URL is required`);
+    console.error(`${NAME}: DATABASE_URL is required`);
     process.exit(2);
   }
   const pool = new pg.Pool({
     connectionString: process.env.DATABASE_URL,
-    max: Number(process.env.DB_POOL_SIZE ?? 10), // the service's default DB_POOL_SIZE
+    max: Number(process.env.DB_POOL_SIZE ?? 10), // the service's default DB_POOL_SIZE (per process)
     application_name: `bench-reference-${options.mode}`,
   });
-  pool.on('error', (error) => console.error(`[${options.mode}] idle client error: ${error.message}`));
+  pool.on('error', (error) => console.error(`[${NAME}] idle client error: ${error.message}`));
   return pool;
 }
 
@@ -228,7 +308,7 @@ async function shutdown() {
     await pool?.end();
     process.exit(0);
   } catch (error) {
-    console.error(`reference-server ${options.mode}: shutdown failed: ${error.message}`);
+    console.error(`${NAME}: shutdown failed: ${error.message}`);
     process.exit(1);
   }
 }

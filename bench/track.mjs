@@ -3,15 +3,19 @@
 //
 //   npx nest build && node bench/track.mjs [--connections 10,50,200] [--duration 10]
 //                                          [--warmup 5] [--rounds 1] [--threads 2]
-//                                          [--targets service,raw,single,group] [--verbose]
+//                                          [--processes 1,2]
+//                                          [--targets service,raw,single,group]
+//                                          [--database ct_bench] [--verbose]
 //
-// It installs wrk if missing, recreates the database ct_bench on the server of DATABASE_URL
-// (default: local PostgreSQL), migrates it with the built service, starts the service and
-// the references (one Node process each), loads each with wrk and bench/track.lua, checks
-// that every 2xx answer left its row behind, and prints the figures and the ratios.
+// It installs wrk if missing, recreates the database ct_bench (--database) on the server of
+// DATABASE_URL (default: local PostgreSQL), migrates it with the built service, and for each process count
+// starts the service and the references with that many Node processes each (N > 1: node:cluster,
+// the service with WORKERS=N, the references with --processes N; a primary that forks N workers
+// sharing the port), loads each with wrk and bench/track.lua, checks that every 2xx answer left
+// its row behind, and prints the figures and the ratios.
 // Exit code 1: the service answered non-2xx or dropped connections, or a durability check failed.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
@@ -27,9 +31,9 @@ const SERVICE_MAIN = 'dist/src/main.js';
 const MIGRATE_MAIN = 'dist/src/bin/migrate.js';
 
 const DEFAULT_SERVER_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
-const BENCH_DATABASE = 'ct_bench';
+const DEFAULT_BENCH_DATABASE = 'ct_bench';
 const ROUTE = '/v1/events/track';
-const POOL_SIZE = 10; // the service's default DB_POOL_SIZE; the references use the same
+const POOL_SIZE = 10; // the service's default DB_POOL_SIZE, per process; the references use the same
 const ALL_TARGETS = ['service', 'raw', 'single', 'group'];
 const REFERENCES = ['raw', 'single', 'group'];
 const MAX_FORWARDED_LINES = 20; // per child process; the rest is only counted
@@ -48,7 +52,7 @@ async function main() {
   ensureWrk();
 
   const serverUrl = process.env.DATABASE_URL || DEFAULT_SERVER_URL;
-  const databaseUrl = await recreateDatabase(serverUrl, BENCH_DATABASE);
+  const databaseUrl = await recreateDatabase(serverUrl, options.database);
   migrate(databaseUrl);
 
   const db = new pg.Client({ connectionString: databaseUrl, application_name: 'bench-track' });
@@ -56,10 +60,19 @@ async function main() {
   try {
     options.dataTables = await findDataTables(db);
     await printSetup(db, databaseUrl, options);
-    const targets = [];
-    for (const name of options.targets) targets.push(await startTarget(name, databaseUrl));
-    for (const target of targets) await probe(target);
-    const results = await runAllRounds(targets, db, options);
+    const results = [];
+    for (const processes of options.processes) {
+      console.log(`\n# ${plural(processes, 'process', 'processes')} per target`);
+      const targets = [];
+      try {
+        for (const name of options.targets) targets.push(await startTarget(name, databaseUrl, processes));
+        for (const target of targets) await probe(target);
+        results.push(...(await runAllRounds(targets, db, options, processes)));
+      } finally {
+        // Stopped before the next process count starts: their pools hold connections.
+        await Promise.all(targets.map((target) => stopChild(target.child)));
+      }
+    }
     return report(results, options);
   } finally {
     await db.end();
@@ -77,7 +90,9 @@ function readOptions() {
       warmup: { type: 'string', default: '5' },
       rounds: { type: 'string', default: '1' },
       threads: { type: 'string', default: '2' },
+      processes: { type: 'string', default: '1' },
       targets: { type: 'string', default: ALL_TARGETS.join(',') },
+      database: { type: 'string', default: DEFAULT_BENCH_DATABASE },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -85,7 +100,8 @@ function readOptions() {
   if (values.help) {
     console.log(
       'usage: node bench/track.mjs [--connections 10,50,200] [--duration 10] [--warmup 5]\n' +
-        '                            [--rounds 1] [--threads 2] [--targets service,raw,single,group] [--verbose]',
+        '                            [--rounds 1] [--threads 2] [--processes 1,2]\n' +
+        '                            [--targets service,raw,single,group] [--database ct_bench] [--verbose]',
     );
     process.exit(0);
   }
@@ -94,15 +110,20 @@ function readOptions() {
   for (const c of connections) {
     if (c < threads) usage(`--connections ${c} is below --threads ${threads} (wrk needs one per thread)`);
   }
+  const processes = [...new Set(values.processes.split(',').map((p) => positiveInt('--processes', p)))];
   const targets = values.targets.split(',').map((t) => t.trim());
+  // Dropped and created at the start: a name of its own keeps two runs from wiping each other's.
+  if (!/^[a-z_][a-z0-9_]*$/.test(values.database)) usage(`--database must be a plain lower-case name, got "${values.database}"`);
   for (const t of targets) if (!ALL_TARGETS.includes(t)) usage(`unknown target "${t}"`);
   return {
     connections,
     threads,
+    processes,
     targets: ALL_TARGETS.filter((t) => targets.includes(t)),
     duration: positiveInt('--duration', values.duration),
     warmup: nonNegativeInt('--warmup', values.warmup),
     rounds: positiveInt('--rounds', values.rounds),
+    database: values.database,
     verbose: values.verbose,
   };
 }
@@ -182,7 +203,7 @@ function migrate(databaseUrl) {
 async function printSetup(db, databaseUrl, options) {
   const { rows } = await db.query(
     "SELECT current_setting('server_version') AS version, current_setting('fsync') AS fsync," +
-      " current_setting('synchronous_commit') AS sync",
+      " current_setting('synchronous_commit') AS sync, current_setting('max_connections')::int AS max_connections",
   );
   const wrkVersion = spawnSync('wrk', ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0].trim();
   const seconds = `${options.warmup} s warm-up + ${options.duration} s measured`;
@@ -192,18 +213,29 @@ async function printSetup(db, databaseUrl, options) {
       `bench:track  ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(2)}, Node ${process.version}, ${wrkVersion}`,
       `database     ${redact(databaseUrl)}: PostgreSQL ${rows[0].version}, fsync ${rows[0].fsync}, synchronous_commit ${rows[0].sync}`,
       `load         wrk ${options.threads} threads, ${seconds}, connections ${options.connections.join(', ')}, ${options.rounds} round(s)`,
-      `targets      ${options.targets.join(', ')} (one Node process each, DB pool ${POOL_SIZE})`,
+      `targets      ${options.targets.join(', ')}: ${options.processes.map((n) => plural(n, 'Node process', 'Node processes')).join(', then ')} each` +
+        ` (N > 1: node:cluster, a primary + N workers), DB pool ${POOL_SIZE} per process`,
       `truncated    ${options.dataTables.join(', ')} before each target's warm-up, then CHECKPOINT`,
-      'server CPU   user + system time of the server process in the measured run: % of one core, and per request',
+      'server CPU   user + system time of the server\'s process tree (primary + workers) in the measured run:' +
+        ' % of one core, and per request',
       '',
     ].join('\n'),
   );
+  // Every target of a process count runs (and may keep its pool open) while the others are measured.
+  const databaseTargets = options.targets.filter((t) => t !== 'raw').length;
+  const needed = Math.max(...options.processes) * POOL_SIZE * databaseTargets + 1;
+  if (needed > rows[0].max_connections - 3) {
+    console.warn(
+      `warning: up to ${needed} database connections (${databaseTargets} targets × ${Math.max(...options.processes)} processes × pool ${POOL_SIZE}) ` +
+        `against max_connections ${rows[0].max_connections}; expect "too many clients" errors\n`,
+    );
+  }
 }
 
 // ---------------------------------------------------------------------------------------
 // Servers under test
 
-async function startTarget(name, databaseUrl) {
+async function startTarget(name, databaseUrl, processes) {
   const port = await freePort();
   const env = {
     ...process.env,
@@ -212,16 +244,45 @@ async function startTarget(name, databaseUrl) {
     HOST: '127.0.0.1',
     DB_POOL_SIZE: String(POOL_SIZE),
   };
-  let args = [REFERENCE_SERVER, '--mode', name];
+  let args = [REFERENCE_SERVER, '--mode', name, '--processes', String(processes)];
   if (name === 'service') {
     args = [SERVICE_MAIN];
-    // No rate limit (all load comes from one address), no per-request info logs.
-    Object.assign(env, { RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'warn', CORS_ORIGINS: '' });
+    // No rate limit (all load comes from one address), no per-request info logs; WORKERS > 1:
+    // node:cluster, a primary that does not serve and WORKERS workers, each with its own pool.
+    Object.assign(env, { RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'warn', CORS_ORIGINS: '', WORKERS: String(processes) });
   }
   const child = spawnChild(name, process.execPath, args, { env });
   await waitForPort(port, child, name);
-  console.log(`started ${name.padEnd(7)} pid ${child.pid}, http://127.0.0.1:${port}${ROUTE}`);
-  return { name, child, url: `http://127.0.0.1:${port}${ROUTE}`, usesDatabase: name !== 'raw' };
+  if (processes > 1) await waitForWorkers(child, name, processes);
+  const tree = processTree(child.pid);
+  const pids = processes > 1 ? ` (primary + ${processes} workers: ${[...tree.keys()].slice(1).join(', ')})` : '';
+  console.log(`started ${name.padEnd(7)} pid ${child.pid}${pids}, http://127.0.0.1:${port}${ROUTE}`);
+  return { name, child, processes, url: `http://127.0.0.1:${port}${ROUTE}`, usesDatabase: name !== 'raw' };
+}
+
+/**
+ * The port answers as soon as the first worker listens. Connections made before the others
+ * listen would all go to it, and wrk keeps its connections for the whole run: so wait until
+ * the primary has its N workers and the start-up work of the tree has died down.
+ */
+async function waitForWorkers(child, name, processes, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  let count = 0;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${name} exited during start-up (${child.exitCode ?? child.signalCode}); see its output above`);
+    }
+    count = processTree(child.pid).size - 1;
+    if (count >= processes) {
+      await waitUntilIdle(child.pid, Math.max(deadline - Date.now(), 1_000), 2);
+      return;
+    }
+    await sleep(100);
+  }
+  throw new Error(
+    `${name} has ${count} child process(es) after ${timeoutMs / 1000} s, not the ${processes} workers asked for` +
+      (name === 'service' ? ' (does the built service support WORKERS? rebuild it)' : ''),
+  );
 }
 
 function freePort() {
@@ -271,16 +332,16 @@ async function probe(target) {
 // ---------------------------------------------------------------------------------------
 // Measuring
 
-async function runAllRounds(targets, db, options) {
+async function runAllRounds(targets, db, options, processes) {
   const results = [];
   for (let round = 1; round <= options.rounds; round++) {
     for (const connections of options.connections) {
-      console.log(`\nRound ${round}/${options.rounds}, ${connections} connections`);
+      console.log(`\nRound ${round}/${options.rounds}, ${connections} connections, ${plural(processes, 'process', 'processes')}`);
       // Rotating the order spreads any drift of the machine over all targets.
       const order = rotate(targets, round - 1);
       for (const target of order) {
         const result = await measure(target, connections, db, options);
-        results.push({ round, ...result });
+        results.push({ round, processes, ...result });
         console.log(describe(result));
       }
     }
@@ -294,29 +355,68 @@ async function measure(target, connections, db, options) {
   const load = { url: target.url, threads: options.threads, connections };
   const warmup = options.warmup > 0 ? await runWrk({ ...load, seconds: options.warmup, prefix: nextPrefix() }) : undefined;
   const prefix = nextPrefix();
-  const cpuBefore = cpuSeconds(target.child.pid);
+  const cpuBefore = processTree(target.child.pid);
   const measured = await runWrk({ ...load, seconds: options.duration, prefix });
-  const cpu = serverCpu(cpuBefore, cpuSeconds(target.child.pid), measured);
+  const cpu = serverCpu(cpuBefore, processTree(target.child.pid), measured);
   if (options.verbose) console.log(measured.output.replace(/^BENCH_JSON.*\n/m, ''));
   await settle(target);
   const durability = target.usesDatabase ? await checkDurability(db, prefix, warmup, measured) : undefined;
   return { target: target.name, connections, warmup, measured, cpu, durability };
 }
 
-/**
- * CPU time (user + system) the server process used, from /proc (Linux); undefined elsewhere.
- * Near 100% means the one Node process is the bottleneck, not the database.
- */
-function cpuSeconds(pid) {
+/** One line of /proc/<pid>/stat: state, parent, CPU time (user + system) and start time. */
+function readStat(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after "(comm)": the first is field 3 (state); utime is field 14, stime 15.
+    // Fields after "(comm)": the first is field 3 (state); ppid is field 4, utime 14, stime 15,
+    // starttime 22 (with the pid, it tells a process from a later one given the same pid).
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+    return {
+      state: fields[0],
+      ppid: Number(fields[1]),
+      cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND,
+      startTime: fields[19],
+    };
   } catch {
-    return undefined;
+    return undefined; // gone, or no /proc (not Linux)
   }
 }
+
+/**
+ * The process `pid` and all its descendants (a cluster's primary and its workers), found via
+ * the ppid of every process in /proc: a Map pid → { state, ppid, cpuSeconds, startTime }, the root
+ * first. Empty when the root is gone or there is no /proc.
+ */
+function processTree(pid) {
+  const tree = new Map();
+  const root = readStat(pid);
+  if (!root) return tree;
+  tree.set(pid, root);
+  const childrenOf = new Map();
+  let entries = [];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return tree;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry) || Number(entry) === pid) continue;
+    const stat = readStat(entry);
+    if (!stat) continue;
+    if (!childrenOf.has(stat.ppid)) childrenOf.set(stat.ppid, []);
+    childrenOf.get(stat.ppid).push([Number(entry), stat]);
+  }
+  const pending = [pid];
+  while (pending.length > 0) {
+    for (const [child, stat] of childrenOf.get(pending.shift()) ?? []) {
+      tree.set(child, stat);
+      pending.push(child);
+    }
+  }
+  return tree;
+}
+
+const treeCpuSeconds = (tree) => [...tree.values()].reduce((total, p) => total + p.cpuSeconds, 0);
 
 /**
  * Waits (at most 15 s) until the server is idle: when wrk stops, a saturated server still
@@ -324,21 +424,49 @@ function cpuSeconds(pid) {
  * target's warm-up, or be cut short by the final shutdown.
  */
 async function settle(target) {
-  const deadline = Date.now() + 15_000;
-  let last = cpuSeconds(target.child.pid);
-  while (last !== undefined && Date.now() < deadline) {
+  await waitUntilIdle(target.child.pid, 15_000);
+}
+
+/** Until the process tree of `pid` used under 10% of a core in `quietWindows` 250 ms windows in a row. */
+async function waitUntilIdle(pid, timeoutMs, quietWindows = 1) {
+  const deadline = Date.now() + timeoutMs;
+  let last = processTree(pid);
+  let quiet = 0;
+  while (last.size > 0 && Date.now() < deadline) {
     await sleep(250);
-    const now = cpuSeconds(target.child.pid);
-    if (now === undefined || now - last < 0.025) return; // under 10% of a core
+    const now = processTree(pid);
+    if (now.size === 0) return;
+    quiet = cpuDelta(last, now).seconds < 0.025 ? quiet + 1 : 0;
+    if (quiet >= quietWindows) return;
     last = now;
   }
 }
 
+/**
+ * CPU seconds the processes of `after` used since `before` (a process not in `before` started
+ * in between: all its time counts), in total and per process (root first). The CPU time of a
+ * process that exited in between is lost: workers live for the whole run.
+ */
+function cpuDelta(before, after) {
+  const perProcess = [...after].map(([pid, p]) => {
+    const earlier = before.get(pid);
+    return p.cpuSeconds - (earlier && earlier.startTime === p.startTime ? earlier.cpuSeconds : 0);
+  });
+  return { seconds: perProcess.reduce((a, b) => a + b, 0), perProcess };
+}
+
+/**
+ * CPU time (user + system) of the server's whole process tree in the measured run, from /proc
+ * (Linux); undefined elsewhere. Near 100% × processes means Node is the bottleneck, not the
+ * database; per request it stays comparable across process counts.
+ */
 function serverCpu(before, after, measured) {
-  if (before === undefined || after === undefined) return undefined;
-  const seconds = after - before;
+  if (before.size === 0 || after.size === 0) return undefined;
+  const { seconds, perProcess } = cpuDelta(before, after);
+  const runSeconds = measured.stats.duration_us / 1e6;
   return {
-    percent: (100 * seconds) / (measured.stats.duration_us / 1e6),
+    percent: (100 * seconds) / runSeconds,
+    perProcessPercent: perProcess.map((s) => (100 * s) / runSeconds),
     usPerRequest: measured.stats.requests > 0 ? (seconds * 1e6) / measured.stats.requests : NaN,
   };
 }
@@ -459,40 +587,43 @@ function describe({ target, warmup, measured, cpu, durability }) {
   return (
     `  ${target.padEnd(7)} ${warm}measured ${fmtInt(measured.requestsPerSecond)} req/s, ` +
     `p50 ${fmtMs(measured.p50Ms)} ms, p99 ${fmtMs(measured.p99Ms)} ms` +
-    (cpu ? `, server CPU ${fmtCpu(cpu.percent, cpu.usPerRequest)}` : '') +
+    (cpu ? `, server CPU ${fmtCpu(cpu.percent, cpu.usPerRequest)}${fmtPerProcess(cpu)}` : '') +
     (errors > 0 ? `, ${errors} non-2xx/socket errors (warm-up+measured)` : '') +
     stored
   );
 }
 
-/** Prints a table per connection count (medians over rounds); returns the exit code. */
+/** Prints a table per process count and connection count (medians over rounds); returns the exit code. */
 function report(results, options) {
   const failures = [];
   const multiple = options.rounds > 1;
-  for (const connections of options.connections) {
-    const atLevel = results.filter((r) => r.connections === connections);
-    const rows = options.targets.map((target) => summarize(target, atLevel.filter((r) => r.target === target)));
-    console.log(`\n## ${connections} connections, ${multiple ? `median of ${options.rounds} rounds` : '1 round'}\n`);
-    printTable(
-      ['target', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'socket errors', 'server CPU', 'durability (rows ≥ 2xx)'],
-      rows.map((r) => [r.target, fmtInt(r.rps), fmtMs(r.p50), fmtMs(r.p99), fmtInt(r.non2xx), fmtInt(r.socketErrors), r.cpu, r.durability]),
-    );
-    const ratios = serviceRatios(atLevel, options);
-    if (ratios.length > 0) {
-      console.log(`\nservice / reference${multiple ? ' (median of the per-round ratios)' : ''}:\n`);
-      printTable(['ratio', 'req/s', 'p99'], ratios.map((r) => [r.name, fmtRatio(r.rps), fmtRatio(r.p99)]));
-    }
-    for (const r of rows) {
-      if (r.durabilityFailed) failures.push(`${r.target} at ${connections} connections: rows missing for 2xx answers`);
-      if (r.target === 'service' && r.non2xx + r.socketErrors > 0) {
-        failures.push(`service at ${connections} connections: ${r.non2xx} non-2xx, ${r.socketErrors} socket errors (warm-up + measured)`);
+  for (const processes of options.processes) {
+    for (const connections of options.connections) {
+      const level = `${connections} connections, ${plural(processes, 'process', 'processes')}`;
+      const atLevel = results.filter((r) => r.connections === connections && r.processes === processes);
+      const rows = options.targets.map((target) => summarize(target, atLevel.filter((r) => r.target === target)));
+      console.log(`\n## ${level}, ${multiple ? `median of ${options.rounds} rounds` : '1 round'}\n`);
+      printTable(
+        ['target', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'socket errors', 'server CPU', 'durability (rows ≥ 2xx)'],
+        rows.map((r) => [r.target, fmtInt(r.rps), fmtMs(r.p50), fmtMs(r.p99), fmtInt(r.non2xx), fmtInt(r.socketErrors), r.cpu, r.durability]),
+      );
+      const ratios = serviceRatios(atLevel, options);
+      if (ratios.length > 0) {
+        console.log(`\nservice / reference${multiple ? ' (median of the per-round ratios)' : ''}:\n`);
+        printTable(['ratio', 'req/s', 'p99'], ratios.map((r) => [r.name, fmtRatio(r.rps), fmtRatio(r.p99)]));
       }
-      if (r.target !== 'service' && r.non2xx + r.socketErrors > 0) {
-        console.warn(`warning: reference ${r.target} had ${r.non2xx} non-2xx and ${r.socketErrors} socket errors; its figures are suspect`);
+      for (const r of rows) {
+        if (r.durabilityFailed) failures.push(`${r.target} at ${level}: rows missing for 2xx answers`);
+        if (r.target === 'service' && r.non2xx + r.socketErrors > 0) {
+          failures.push(`service at ${level}: ${r.non2xx} non-2xx, ${r.socketErrors} socket errors (warm-up + measured)`);
+        }
+        if (r.target !== 'service' && r.non2xx + r.socketErrors > 0) {
+          console.warn(`warning: reference ${r.target} at ${level} had ${r.non2xx} non-2xx and ${r.socketErrors} socket errors; its figures are suspect`);
+        }
       }
     }
   }
-  console.log(`\nThe database ${BENCH_DATABASE} is left in place for inspection.`);
+  console.log(`\nThe database ${options.database} is left in place for inspection.`);
   if (failures.length === 0) return 0;
   console.log(`\nFAILED:\n${failures.map((f) => `  - ${f}`).join('\n')}`);
   return 1;
@@ -569,6 +700,10 @@ const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
 const fmtMs = (ms) => (ms < 10 ? ms.toFixed(2) : ms.toFixed(1));
 const fmtRatio = (x) => `${x.toFixed(2)}×`;
 const fmtCpu = (percent, usPerRequest) => `${Math.round(percent)}% · ${Math.round(usPerRequest)} µs/req`;
+/** A cluster's CPU split: " (primary 1% + workers 90% + 89%)"; nothing for a single process. */
+const fmtPerProcess = ({ perProcessPercent: [primary, ...workers] }) =>
+  workers.length === 0 ? '' : ` (primary ${Math.round(primary)}% + workers ${workers.map((p) => `${Math.round(p)}%`).join(' + ')})`;
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 
 function redact(url) {
   const parsed = new URL(url);
@@ -605,11 +740,25 @@ function forwardOutput(name, child) {
 
 async function stopChild(child, graceMs = 12_000) {
   if (child.exitCode !== null || child.signalCode !== null) return;
+  const descendants = [...processTree(child.pid)].slice(1); // a cluster's workers
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM'); // the service and the references finish in-flight requests, then exit
+  // The service and the references finish in-flight requests, then exit; a cluster's primary
+  // forwards the signal to its workers and exits after them.
+  child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
+  // Workers left behind by a primary that was killed or gave up on them: same pid and start time.
+  for (const [pid, { startTime }] of descendants) {
+    const now = readStat(pid);
+    if (now?.startTime !== startTime || now.state === 'Z') continue;
+    console.warn(`warning: process ${pid} of ${child.spawnargs.slice(1).join(' ')} outlived its primary; killing it`);
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // exited in between
+    }
+  }
 }
 
 /** Stops the load first, then the servers (which finish their in-flight requests). */
