@@ -1,3 +1,4 @@
+import { ValidationFailedError } from '../common/http/domain-error';
 import { FunnelDefinition } from '../config/funnels-file';
 
 export interface StageRef {
@@ -33,7 +34,25 @@ export class FunnelCatalog {
     return this.byEventType.get(eventType) ?? [];
   }
 
-  stageName(funnel: string, stageIndex: number): string | undefined {
-    return this.byName.get(funnel)?.stages[stageIndex]?.name;
+  /** The stage an explicit update names; a 400 listing the valid names when there is none. */
+  resolve(funnelName: string, stageName: string): StageRef {
+    const funnel = this.byName.get(funnelName);
+    if (!funnel) {
+      const valid = this.funnels.map((f) => f.name).join(', ');
+      throw new ValidationFailedError([
+        { field: 'funnel', message: `unknown funnel "${funnelName}"; valid funnels: ${valid}` },
+      ]);
+    }
+    const stageIndex = funnel.stages.findIndex((stage) => stage.name === stageName);
+    if (stageIndex < 0) {
+      const valid = funnel.stages.map((s) => s.name).join(', ');
+      throw new ValidationFailedError([
+        {
+          field: 'stage',
+          message: `unknown stage "${stageName}" in funnel "${funnelName}"; valid stages: ${valid}`,
+        },
+      ]);
+    }
+    return { funnel: funnel.name, stage: stageName, stageIndex };
   }
 }

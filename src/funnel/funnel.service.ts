@@ -59,7 +59,7 @@ export class FunnelService {
 
   /** `POST /v1/events/funnel`: one explicit move, in its own transaction, idempotent by `event_id`. */
   async updateStage(dto: UpdateFunnelStageDto): Promise<FunnelStageResponseDto> {
-    const target = this.resolveStage(dto.funnel ?? DEFAULT_FUNNEL, dto.stage);
+    const target = this.catalog.resolve(dto.funnel ?? DEFAULT_FUNNEL, dto.stage);
     const eventId = dto.event_id ?? randomUUID();
     const update = await this.database.transaction(async (sql) => {
       await this.requests.lock(sql, eventId);
@@ -100,26 +100,5 @@ export class FunnelService {
     return linkedUser === undefined
       ? { type: 'visitor', id: visitorId }
       : { type: 'user', id: linkedUser };
-  }
-
-  private resolveStage(funnelName: string, stageName: string): StageRef {
-    const funnel = this.catalog.funnel(funnelName);
-    if (!funnel) {
-      const valid = this.catalog.funnels.map((f) => f.name).join(', ');
-      throw new ValidationFailedError([
-        { field: 'funnel', message: `unknown funnel "${funnelName}"; valid funnels: ${valid}` },
-      ]);
-    }
-    const stageIndex = funnel.stages.findIndex((stage) => stage.name === stageName);
-    if (stageIndex < 0) {
-      const valid = funnel.stages.map((s) => s.name).join(', ');
-      throw new ValidationFailedError([
-        {
-          field: 'stage',
-          message: `unknown stage "${stageName}" in funnel "${funnelName}"; valid stages: ${valid}`,
-        },
-      ]);
-    }
-    return { funnel: funnel.name, stage: stageName, stageIndex };
   }
 }
