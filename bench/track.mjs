@@ -28,6 +28,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LUA_SCRIPT = fileURLToPath(new URL('track.lua', import.meta.url));
 const REFERENCE_SERVER = fileURLToPath(new URL('reference-server.mjs', import.meta.url));
 const SERVICE_MAIN = 'dist/src/main.js';
+// The service runs as a deployment runs it: with the node arguments of `npm run start:prod`.
+const SERVICE_ARGS = startProdArgs();
 const MIGRATE_MAIN = 'dist/src/bin/migrate.js';
 
 const DEFAULT_SERVER_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -235,6 +237,15 @@ async function printSetup(db, databaseUrl, options) {
 // ---------------------------------------------------------------------------------------
 // Servers under test
 
+function startProdArgs() {
+  const script = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts['start:prod'];
+  const [command, ...args] = script.trim().split(/\s+/);
+  if (command !== 'node' || !args.includes(SERVICE_MAIN)) {
+    throw new Error(`expected "start:prod" to be "node [flags] ${SERVICE_MAIN}", got "${script}"`);
+  }
+  return args;
+}
+
 async function startTarget(name, databaseUrl, processes) {
   const port = await freePort();
   const env = {
@@ -246,7 +257,7 @@ async function startTarget(name, databaseUrl, processes) {
   };
   let args = [REFERENCE_SERVER, '--mode', name, '--processes', String(processes)];
   if (name === 'service') {
-    args = [SERVICE_MAIN];
+    args = SERVICE_ARGS;
     // No rate limit (all load comes from one address), no per-request info logs; WORKERS > 1:
     // node:cluster, a primary that does not serve and WORKERS workers, each with its own pool.
     Object.assign(env, { RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'warn', CORS_ORIGINS: '', WORKERS: String(processes) });
