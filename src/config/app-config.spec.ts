@@ -12,6 +12,8 @@ describe('loadConfig', () => {
       corsOrigins: [],
     });
     expect(config.tracking).toEqual({
+      batchMaxRows: 256,
+      batchMaxWaitMs: 0,
       maxBodyBytes: 65_536,
       maxEventAgeHours: 72,
       rateLimitPerMinute: 600,

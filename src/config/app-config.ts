@@ -28,6 +28,10 @@ export interface HttpConfig {
 }
 
 export interface TrackingConfig {
+  /** Most events stored by one statement and one commit (group commit). */
+  batchMaxRows: number;
+  /** How long a group may wait to fill; 0 flushes on the next tick of the event loop. */
+  batchMaxWaitMs: number;
   maxBodyBytes: number;
   maxEventAgeHours: number;
   rateLimitPerMinute: number;
@@ -69,6 +73,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
       embeddedPort: read.int('EMBEDDED_DATABASE_PORT', 54329, { min: 1, max: 65535 }),
     },
     tracking: {
+      batchMaxRows: read.int('TRACK_BATCH_MAX_ROWS', 256, { min: 1, max: 5_000 }),
+      batchMaxWaitMs: read.int('TRACK_BATCH_MAX_WAIT_MS', 0, { min: 0, max: 1_000 }),
       maxBodyBytes: read.int('TRACK_MAX_BODY_BYTES', 65_536, { min: 1_024, max: 10_485_760 }),
       maxEventAgeHours: read.int('TRACK_MAX_EVENT_AGE_HOURS', 72, { min: 1, max: 24 * 365 }),
       rateLimitPerMinute: read.int('RATE_LIMIT_PER_MINUTE', 600, { min: 0, max: 10_000_000 }),

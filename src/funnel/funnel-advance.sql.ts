@@ -1,59 +1,67 @@
 /**
- * SQL that advances funnels from a CTE named `subject` (subject_type, subject_id,
- * event_id, event_type, occurred_at) towards target stages given as a JSON array
- * of {funnel, stage, stage_index} (JSON, so one text parameter works with any driver). It is forward-only by construction: the upsert changes a row only when the
- * target lies ahead (`WHERE p.stage_index < excluded.stage_index`), and PostgreSQL
- * re-checks that condition on the latest row version under the row lock, so
- * concurrent statements for one subject apply one at a time and never move back.
- * Composed into the tracking statement so an event and its funnel moves are one
- * statement: one round trip, atomic without an explicit transaction.
+ * SQL that advances funnels for one or many events at once. It expects a CTE named
+ * `subject` (event_id, subject_type, subject_id, event_type, occurred_at) and takes the
+ * target stages as a query yielding (event_id, funnel, stage, stage_index).
  *
- * Defines CTEs `targets`, `advanced`, `reached`, `moved`; `funnelUpdatesJson` renders
- * the outcome for every target as a JSON array.
+ * Forward-only by construction: the upsert changes a row only when the target lies
+ * ahead (`WHERE p.stage_index < excluded.stage_index`), and PostgreSQL re-checks that
+ * condition on the latest row version under the row lock, so concurrent statements for
+ * one subject apply one at a time and never move back. One statement may touch a
+ * (funnel, subject) row only once: callers never put two events of one subject in it.
+ *
+ * Defines CTEs `targets`, `current_progress`, `advanced`, `reached`, `moved`;
+ * `FUNNEL_UPDATES_BY_EVENT` renders the outcome of every target per event as JSON.
  */
-export function advanceFunnelsCtes(targetsJson: string): string {
+export function advanceFunnelsCtes(targetsQuery: string): string {
   return `
-  targets AS (
-    SELECT * FROM json_to_recordset(${targetsJson}::json) AS t(funnel text, stage text, stage_index int)
-  ), current_progress AS (
-    SELECT p.funnel, p.stage FROM targets t CROSS JOIN subject s
+  targets AS (${targetsQuery}),
+  current_progress AS (
+    SELECT t.event_id, p.funnel, p.stage
+    FROM targets t JOIN subject s USING (event_id)
     JOIN funnel_progress p ON p.funnel = t.funnel AND p.subject_type = s.subject_type AND p.subject_id = s.subject_id
   ), advanced AS (
     INSERT INTO funnel_progress AS p (funnel, subject_type, subject_id, stage_index, stage, previous_stage, entered_at, updated_at)
     SELECT t.funnel, s.subject_type, s.subject_id, t.stage_index, t.stage, NULL, s.occurred_at, now()
-    FROM subject s CROSS JOIN targets t
+    FROM targets t JOIN subject s USING (event_id)
     ON CONFLICT (funnel, subject_type, subject_id) DO UPDATE
       SET previous_stage = p.stage, stage_index = excluded.stage_index, stage = excluded.stage,
           entered_at = LEAST(p.entered_at, excluded.entered_at), updated_at = now()
       WHERE p.stage_index < excluded.stage_index
     RETURNING p.funnel, p.subject_type, p.subject_id, p.stage, p.stage_index, p.previous_stage
+  ), moved_by AS (
+    SELECT a.*, s.event_id, s.event_type, s.occurred_at
+    FROM advanced a JOIN subject s ON s.subject_type = a.subject_type AND s.subject_id = a.subject_id
   ), reached AS (
     INSERT INTO funnel_stage_reached (funnel, subject_type, subject_id, stage, stage_index, reached_at, event_id)
-    SELECT a.funnel, a.subject_type, a.subject_id, a.stage, a.stage_index, s.occurred_at, s.event_id
-    FROM advanced a CROSS JOIN subject s
+    SELECT funnel, subject_type, subject_id, stage, stage_index, occurred_at, event_id FROM moved_by
     ON CONFLICT DO NOTHING
   ), moved AS (
     INSERT INTO funnel_transitions (funnel, subject_type, subject_id, from_stage, to_stage, cause_event_id, cause_event_type, occurred_at)
-    SELECT a.funnel, a.subject_type, a.subject_id, a.previous_stage, a.stage, s.event_id, s.event_type, s.occurred_at
-    FROM advanced a CROSS JOIN subject s
+    SELECT funnel, subject_type, subject_id, previous_stage, stage, event_id, event_type, occurred_at FROM moved_by
   )`;
 }
 
-/** Per target: advanced, and the stage before (the moved-from stage, or the unchanged current one). */
-export const funnelUpdatesJson = `
-  (SELECT coalesce(json_agg(json_build_object(
+/** Per event: every target's outcome, the stage before being the moved-from or the unchanged current one. */
+export const FUNNEL_UPDATES_BY_EVENT = `
+  SELECT t.event_id, json_agg(json_build_object(
       'funnel', t.funnel, 'stage', t.stage,
-      'previous_stage', CASE WHEN a.funnel IS NOT NULL THEN a.previous_stage ELSE c.stage END,
-      'advanced', a.funnel IS NOT NULL
-    ) ORDER BY t.funnel), '[]'::json)
-   FROM targets t
-   LEFT JOIN advanced a ON a.funnel = t.funnel
-   LEFT JOIN current_progress c ON c.funnel = t.funnel)`;
+      'previous_stage', CASE WHEN m.funnel IS NOT NULL THEN m.previous_stage ELSE c.stage END,
+      'advanced', m.funnel IS NOT NULL
+    ) ORDER BY t.funnel) AS funnel_updates
+  FROM targets t
+  LEFT JOIN moved_by m ON m.event_id = t.event_id AND m.funnel = t.funnel
+  LEFT JOIN current_progress c ON c.event_id = t.event_id AND c.funnel = t.funnel
+  GROUP BY t.event_id`;
 
+export interface TargetStage {
+  funnel: string;
+  stage: string;
+  stageIndex: number;
+}
+
+/** Targets as the JSON the SQL reads with json_to_recordset. */
 export function targetsJson(
-  targets: readonly { funnel: string; stage: string; stageIndex: number }[],
-): string {
-  return JSON.stringify(
-    targets.map((t) => ({ funnel: t.funnel, stage: t.stage, stage_index: t.stageIndex })),
-  );
+  targets: readonly TargetStage[],
+): { funnel: string; stage: string; stage_index: number }[] {
+  return targets.map((t) => ({ funnel: t.funnel, stage: t.stage, stage_index: t.stageIndex }));
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Sql } from '../persistence/database';
 import { FunnelUpdateDto } from './dto/funnel-update.dto';
-import { advanceFunnelsCtes, funnelUpdatesJson, targetsJson } from './funnel-advance.sql';
+import { FUNNEL_UPDATES_BY_EVENT, advanceFunnelsCtes, targetsJson } from './funnel-advance.sql';
 import { StageRef } from './funnel-catalog';
 import { Subject, subjectLockKey } from './subject';
 
@@ -43,16 +43,19 @@ export class FunnelRepository {
   ): Promise<FunnelUpdateDto[]> {
     const rows = await sql.query<{ funnel_updates: FunnelUpdateDto[] }>(
       `WITH subject AS (
-         SELECT ?::text AS subject_type, ?::text AS subject_id, ?::text AS event_id, ?::text AS event_type, ?::timestamptz AS occurred_at
-       ),${advanceFunnelsCtes('?')}
-       SELECT ${funnelUpdatesJson} AS funnel_updates`,
+         SELECT ?::text AS event_id, ?::text AS subject_type, ?::text AS subject_id,
+                ?::text AS event_type, ?::timestamptz AS occurred_at
+       ),${advanceFunnelsCtes(
+         'SELECT s.event_id, t.* FROM subject s CROSS JOIN json_to_recordset(?::json) AS t(funnel text, stage text, stage_index int)',
+       )}
+       ${FUNNEL_UPDATES_BY_EVENT}`,
       [
+        cause.eventId,
         subject.type,
         subject.id,
-        cause.eventId,
         cause.eventType,
         cause.occurredAt,
-        targetsJson(targets),
+        JSON.stringify(targetsJson(targets)),
       ],
     );
     return rows[0]?.funnel_updates ?? [];

@@ -1,7 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { FunnelUpdateDto } from '../funnel/dto/funnel-update.dto';
-import { advanceFunnelsCtes, funnelUpdatesJson, targetsJson } from '../funnel/funnel-advance.sql';
-import { StageRef } from '../funnel/funnel-catalog';
+import {
+  FUNNEL_UPDATES_BY_EVENT,
+  TargetStage,
+  advanceFunnelsCtes,
+  targetsJson,
+} from '../funnel/funnel-advance.sql';
 import { Database, PreparedStatement, Sql } from '../persistence/database';
 import { NewEvent, StoreResult } from './new-event';
 
@@ -36,40 +40,81 @@ const COLUMNS = [
   'ip_prefix',
 ] as const;
 
+const COLUMN_TYPES: Record<(typeof COLUMNS)[number], string> = {
+  event_id: 'text',
+  event_type: 'text',
+  visitor_id: 'text',
+  user_id: 'text',
+  session_id: 'text',
+  occurred_at: 'timestamptz',
+  received_at: 'timestamptz',
+  utm_source: 'text',
+  utm_medium: 'text',
+  utm_campaign: 'text',
+  utm_term: 'text',
+  utm_content: 'text',
+  gclid: 'text',
+  fbclid: 'text',
+  msclkid: 'text',
+  page_url: 'text',
+  referrer: 'text',
+  value: 'numeric',
+  currency: 'text',
+  properties: 'jsonb',
+  source: 'text',
+  medium: 'text',
+  campaign: 'text',
+  channel: 'text',
+  user_agent: 'text',
+  is_bot: 'boolean',
+  origin: 'text',
+  ip_prefix: 'text',
+};
+
 /**
- * The event, its visitor→user link and its funnel moves in one statement: atomic
- * without an explicit transaction, one round trip, prepared once per connection.
+ * Many events, their visitor→user links and their funnel moves in one statement: one
+ * round trip and one commit for the whole group, atomic without an explicit
+ * transaction, prepared once per connection. Events arrive as one JSON parameter.
  * `ON CONFLICT (event_id) DO NOTHING` makes concurrent duplicates store exactly one row
  * (the loser waits for the winner's commit, then inserts nothing and moves no funnel).
- * The subject is the user, else the user the visitor was linked to, else the visitor.
+ * An event's subject is its user, else the user its visitor was linked to, else the
+ * visitor. Callers put at most one event per event_id and per subject in a group.
  */
-const TRACK_EVENT: PreparedStatement = {
-  name: 'track_event_v1',
+const TRACK_EVENTS: PreparedStatement = {
+  name: 'track_events_v2',
   text: `
-WITH inserted AS (
+WITH input AS (
+  SELECT * FROM json_to_recordset($1::json)
+    AS x(${COLUMNS.map((column) => `${column} ${COLUMN_TYPES[column]}`).join(', ')}, targets json)
+), inserted AS (
   INSERT INTO events (${COLUMNS.join(', ')})
-  VALUES (${COLUMNS.map((column, i) => `$${i + 1}${column === 'properties' ? '::jsonb' : ''}`).join(', ')})
+  SELECT ${COLUMNS.join(', ')} FROM input
   ON CONFLICT (event_id) DO NOTHING
   RETURNING event_id, event_type, visitor_id, user_id, occurred_at
 ), linked AS (
   INSERT INTO identity_links (visitor_id, user_id)
-  SELECT visitor_id, user_id FROM inserted WHERE visitor_id IS NOT NULL AND user_id IS NOT NULL
+  SELECT DISTINCT visitor_id, user_id FROM inserted WHERE visitor_id IS NOT NULL AND user_id IS NOT NULL
   ON CONFLICT DO NOTHING
-  RETURNING 1
+  RETURNING visitor_id, user_id
 ), subject AS (
-  SELECT CASE WHEN coalesce(i.user_id, l.user_id) IS NULL THEN 'visitor' ELSE 'user' END AS subject_type,
-         coalesce(i.user_id, l.user_id, i.visitor_id) AS subject_id,
-         i.event_id, i.event_type, i.occurred_at
+  SELECT i.event_id, i.event_type, i.occurred_at,
+         CASE WHEN coalesce(i.user_id, l.user_id) IS NULL THEN 'visitor' ELSE 'user' END AS subject_type,
+         coalesce(i.user_id, l.user_id, i.visitor_id) AS subject_id
   FROM inserted i
   LEFT JOIN LATERAL (
     SELECT user_id FROM identity_links
     WHERE visitor_id = i.visitor_id AND i.user_id IS NULL
     ORDER BY linked_at DESC, user_id LIMIT 1
   ) l ON true
-),${advanceFunnelsCtes(`$${COLUMNS.length + 1}`)}
-SELECT (SELECT count(*) FROM inserted)::int AS stored,
-       (SELECT count(*) FROM linked)::int AS linked,
-       ${funnelUpdatesJson} AS funnel_updates`,
+),${advanceFunnelsCtes(
+    `SELECT x.event_id, t.* FROM input x JOIN subject s USING (event_id)
+     CROSS JOIN LATERAL json_to_recordset(x.targets) AS t(funnel text, stage text, stage_index int)`,
+  )},
+updates AS (${FUNNEL_UPDATES_BY_EVENT})
+SELECT x.event_id, i.event_id IS NOT NULL AS stored,
+       EXISTS (SELECT 1 FROM linked l WHERE l.visitor_id = x.visitor_id AND l.user_id = x.user_id) AS linked,
+       coalesce(u.funnel_updates, '[]'::json) AS funnel_updates
+FROM input x LEFT JOIN inserted i USING (event_id) LEFT JOIN updates u USING (event_id)`,
 };
 
 /**
@@ -90,22 +135,43 @@ WITH inserted AS (
 )
 SELECT (SELECT count(*) FROM inserted)::int AS stored, (SELECT count(*) FROM linked)::int AS linked`;
 
+export interface EventToTrack {
+  event: NewEvent;
+  targets: readonly TargetStage[];
+}
+
+export interface TrackOutcome {
+  stored: boolean;
+  linked: boolean;
+  funnelUpdates: FunnelUpdateDto[];
+}
+
 @Injectable()
 export class EventRepository {
   constructor(private readonly database: Database) {}
 
-  /** Stores the event and advances the given funnel stages; resolves once committed. */
-  async track(
-    event: NewEvent,
-    targets: readonly StageRef[],
-  ): Promise<StoreResult & { funnelUpdates: FunnelUpdateDto[] }> {
-    const [row] = await this.database.prepared<{
-      stored: number;
-      linked: number;
+  /** Stores a group of events and advances their funnel stages; resolves once committed. */
+  async trackMany(events: readonly EventToTrack[]): Promise<Map<string, TrackOutcome>> {
+    const records = events.map(({ event, targets }) => ({
+      ...toRecord(event),
+      targets: targetsJson(targets),
+    }));
+    const rows = await this.database.prepared<{
+      event_id: string;
+      stored: boolean;
+      linked: boolean;
       funnel_updates: FunnelUpdateDto[];
-    }>(TRACK_EVENT, [...toParams(event), targetsJson(targets)]);
-    const stored = row?.stored === 1;
-    return { stored, linked: row?.linked === 1, funnelUpdates: stored ? row.funnel_updates : [] };
+    }>(TRACK_EVENTS, [JSON.stringify(records)]);
+    return new Map(
+      rows.map((row) => [
+        row.event_id,
+        {
+          stored: row.stored,
+          linked: row.linked,
+          funnelUpdates: row.stored ? row.funnel_updates : [],
+        },
+      ]),
+    );
   }
 
   /** Inside the caller's transaction: the event and its link only. */
@@ -113,6 +179,18 @@ export class EventRepository {
     const rows = await sql.query<{ stored: number; linked: number }>(INSERT_EVENT, toParams(event));
     return { stored: rows[0]?.stored === 1, linked: rows[0]?.linked === 1 };
   }
+}
+
+/** The event as a JSON record for json_to_recordset: numbers and objects stay JSON, so values are exact. */
+function toRecord(event: NewEvent): Record<(typeof COLUMNS)[number], unknown> {
+  const values = toParams(event);
+  const record = Object.fromEntries(COLUMNS.map((column, i) => [column, values[i]])) as Record<
+    (typeof COLUMNS)[number],
+    unknown
+  >;
+  record.value = event.value;
+  record.properties = event.properties;
+  return record;
 }
 
 function toParams(event: NewEvent): unknown[] {

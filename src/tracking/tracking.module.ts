@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { MikroOrmModule } from '@mikro-orm/nestjs';
 import { FunnelModule } from '../funnel/funnel.module';
+import { EventBatcher } from './event-batcher';
 import { EventRepository } from './event.repository';
 import { IdentityLink } from './identity-link.entity';
 import { TrackedEvent } from './tracked-event.entity';
@@ -10,7 +11,7 @@ import { TrackingService } from './tracking.service';
 @Module({
   imports: [MikroOrmModule.forFeature([TrackedEvent, IdentityLink]), FunnelModule],
   controllers: [TrackingController],
-  providers: [TrackingService, EventRepository],
+  providers: [TrackingService, EventRepository, EventBatcher],
   exports: [TrackingService],
 })
 export class TrackingModule {}

@@ -7,6 +7,7 @@ import { TrackBatchDto } from './dto/track-batch.dto';
 import { TrackBatchResponseDto, TrackBatchResultDto } from './dto/track-batch-response.dto';
 import { TrackEventDto } from './dto/track-event.dto';
 import { TrackEventResponseDto } from './dto/track-event-response.dto';
+import { EventBatcher } from './event-batcher';
 import { EventRepository } from './event.repository';
 import { FunnelUpdateDto } from '../funnel/dto/funnel-update.dto';
 import { FunnelService } from '../funnel/funnel.service';
@@ -20,6 +21,7 @@ import { RequestContext } from './request-context';
 export class TrackingService {
   constructor(
     private readonly events: EventRepository,
+    private readonly batcher: EventBatcher,
     private readonly funnels: FunnelService,
     private readonly database: Database,
     private readonly metrics: MetricsService,
@@ -50,7 +52,7 @@ export class TrackingService {
   ): Promise<{ stored: boolean; funnelUpdates: FunnelUpdateDto[] }> {
     const { visitorId, userId } = event;
     if (visitorId === null || userId === null || this.knownLinks.has(visitorId, userId)) {
-      return this.events.track(event, this.funnels.stagesFor(event.eventType));
+      return this.batcher.track({ event, targets: this.funnels.stagesFor(event.eventType) });
     }
     const result = await this.database.transaction(async (sql) => {
       const { stored, linked } = await this.events.insert(event, sql);

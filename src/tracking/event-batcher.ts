@@ -1,0 +1,108 @@
+import { Injectable } from '@nestjs/common';
+import { classifyDatabaseError } from '../common/http/database-errors';
+import { AppConfig } from '../config/app-config';
+import { InjectConfig } from '../config/config.module';
+import { EventRepository, EventToTrack, TrackOutcome } from './event.repository';
+
+interface Pending extends EventToTrack {
+  resolve(outcome: TrackOutcome): void;
+  reject(error: unknown): void;
+}
+
+// Two groups in flight keep PostgreSQL busy while the next group fills; more only
+// spreads the same work over more connections.
+const MAX_IN_FLIGHT = 2;
+
+/**
+ * Group commit: events arriving together are stored by one statement and one commit,
+ * and each request is answered only after the commit of its group. A group never holds
+ * two events with one event_id or one funnel subject (the later one waits for the next
+ * group), so one statement never touches a row twice. When a group fails for a reason
+ * other than the database being away, each of its events is retried alone, so one bad
+ * event fails only its own request.
+ */
+@Injectable()
+export class EventBatcher {
+  private readonly queue: Pending[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+  private readonly maxRows: number;
+  private readonly maxWaitMs: number;
+
+  constructor(
+    private readonly events: EventRepository,
+    @InjectConfig() config: AppConfig,
+  ) {
+    this.maxRows = config.tracking.batchMaxRows;
+    this.maxWaitMs = config.tracking.batchMaxWaitMs;
+  }
+
+  track(item: EventToTrack): Promise<TrackOutcome> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ ...item, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= MAX_IN_FLIGHT || this.queue.length === 0) return;
+    this.scheduled = true;
+    const flush = () => {
+      this.scheduled = false;
+      this.flush();
+    };
+    if (this.maxWaitMs > 0 && this.queue.length < this.maxRows) setTimeout(flush, this.maxWaitMs);
+    else setImmediate(flush);
+  }
+
+  private flush(): void {
+    if (this.inFlight >= MAX_IN_FLIGHT || this.queue.length === 0) return;
+    const group = this.takeGroup();
+    this.inFlight++;
+    void this.store(group).finally(() => {
+      this.inFlight--;
+      this.schedule();
+    });
+    this.schedule();
+  }
+
+  /** Up to maxRows events in arrival order, leaving repeats of an event_id or a subject for later. */
+  private takeGroup(): Pending[] {
+    const group: Pending[] = [];
+    const eventIds = new Set<string>();
+    const subjects = new Set<string>();
+    for (let i = 0; i < this.queue.length && group.length < this.maxRows;) {
+      const item = this.queue[i];
+      const subject =
+        item.targets.length > 0
+          ? `${item.event.userId ?? ''}\u0000${item.event.visitorId ?? ''}`
+          : undefined;
+      if (eventIds.has(item.event.eventId) || (subject !== undefined && subjects.has(subject))) {
+        i++;
+        continue;
+      }
+      eventIds.add(item.event.eventId);
+      if (subject !== undefined) subjects.add(subject);
+      group.push(item);
+      this.queue.splice(i, 1);
+    }
+    return group;
+  }
+
+  private async store(group: Pending[]): Promise<void> {
+    try {
+      const outcomes = await this.events.trackMany(group);
+      for (const item of group) {
+        const outcome = outcomes.get(item.event.eventId);
+        if (outcome) item.resolve(outcome);
+        else item.reject(new Error(`No outcome for event ${item.event.eventId}`));
+      }
+    } catch (error) {
+      if (group.length === 1 || classifyDatabaseError(error) === 'unavailable') {
+        for (const item of group) item.reject(error);
+        return;
+      }
+      await Promise.all(group.map((item) => this.store([item])));
+    }
+  }
+}

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { buildNewEvent } from '../src/tracking/new-event';
+import { EventBatcher } from '../src/tracking/event-batcher';
+import { TrackEventDto } from '../src/tracking/dto/track-event.dto';
+import { useAppFixture } from './support/app-fixture';
+
+const request = { ip: '203.0.113.9', userAgent: 'test', origin: undefined, receivedAt: new Date() };
+const event = (fields: Partial<TrackEventDto>) =>
+  buildNewEvent({ event_type: 'page_view', ...fields } as TrackEventDto, {
+    ...request,
+    receivedAt: new Date(),
+  });
+const visit = [{ funnel: 'default', stage: 'visit', stageIndex: 0 }];
+const signup = [{ funnel: 'default', stage: 'signup', stageIndex: 2 }];
+
+describe('group commit', () => {
+  const fixture = useAppFixture({ TRACK_BATCH_MAX_WAIT_MS: '20' });
+  const count = async (table: string) =>
+    Number((await fixture.db.pool.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
+
+  it('stores a group of events with one statement, each answered with its own outcome', async () => {
+    const batcher = fixture.app.get(EventBatcher);
+    const events = Array.from({ length: 30 }, (_, i) =>
+      event({ visitor_id: `g-${i}`, event_id: `group-${i}` }),
+    );
+    const outcomes = await Promise.all(
+      events.map((e) => batcher.track({ event: e, targets: visit })),
+    );
+    expect(outcomes.every((o) => o.stored && o.funnelUpdates[0]?.advanced)).toBe(true);
+    expect(await count("events WHERE event_id LIKE 'group-%'")).toBe(30);
+  });
+
+  it('keeps a repeated event_id for a later group, so the first is stored and the second is a duplicate', async () => {
+    const batcher = fixture.app.get(EventBatcher);
+    const first = event({ visitor_id: 'dup-v', event_id: 'dup-1' });
+    const second = event({ visitor_id: 'dup-v2', event_id: 'dup-1' });
+    const [a, b] = await Promise.all([
+      batcher.track({ event: first, targets: [] }),
+      batcher.track({ event: second, targets: [] }),
+    ]);
+    expect([a.stored, b.stored]).toEqual([true, false]);
+    expect(await count("events WHERE event_id = 'dup-1'")).toBe(1);
+  });
+
+  it('falls back to one statement per event when a group fails, so no event fails for another', async () => {
+    // The visitor is linked to the user, so both events move the same funnel row: PostgreSQL
+    // refuses that within one statement, and each event is then stored on its own.
+    await fixture.db.pool.query(
+      "INSERT INTO identity_links (visitor_id, user_id) VALUES ('fb-visitor', 'fb-user')",
+    );
+    const batcher = fixture.app.get(EventBatcher);
+    const [byVisitor, byUser] = await Promise.all([
+      batcher.track({
+        event: event({ visitor_id: 'fb-visitor', event_id: 'fb-1' }),
+        targets: visit,
+      }),
+      batcher.track({
+        event: event({ user_id: 'fb-user', event_type: 'sign_up', event_id: 'fb-2' }),
+        targets: signup,
+      }),
+    ]);
+    expect(byVisitor.stored && byUser.stored).toBe(true);
+    const { rows } = await fixture.db.pool.query(
+      "SELECT stage FROM funnel_progress WHERE subject_type = 'user' AND subject_id = 'fb-user'",
+    );
+    expect(rows).toEqual([{ stage: 'signup' }]);
+    expect(await count("funnel_transitions WHERE subject_id = 'fb-user'")).toBe(2);
+  });
+});
