@@ -6,10 +6,13 @@ import { useAppFixture } from './support/app-fixture';
 
 const request = { ip: '203.0.113.9', userAgent: 'test', origin: undefined, receivedAt: new Date() };
 const event = (fields: Partial<TrackEventDto>) =>
-  buildNewEvent({ event_type: 'page_view', ...fields } as TrackEventDto, {
-    ...request,
-    receivedAt: new Date(),
-  });
+  buildNewEvent(
+    { event_type: 'page_view', ...fields },
+    {
+      ...request,
+      receivedAt: new Date(),
+    },
+  );
 const visit = [{ funnel: 'default', stage: 'visit', stageIndex: 0 }];
 const signup = [{ funnel: 'default', stage: 'signup', stageIndex: 2 }];
 
