@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
-import { DomainError } from '../common/http/domain-error';
+import { DomainError, ValidationFailedError } from '../common/http/domain-error';
 import { VALIDATOR_OPTIONS, validationFailed } from '../common/validation/validation-errors';
 import { TrackBatchDto } from './dto/track-batch.dto';
 import { TrackBatchResponseDto, TrackBatchResultDto } from './dto/track-batch-response.dto';
@@ -66,26 +66,28 @@ export class TrackingService {
   }
 
   /**
-   * Validates and stores each event on its own, in order, so a bad event costs only
-   * itself. A database outage fails the whole request (503): events before it are
-   * committed and, retried with their `event_id`, come back as duplicates.
+   * Validates each event on its own, so a bad event costs only itself, then hands the
+   * valid ones to the group commit together, in request order (a repeated event_id:
+   * the first is stored, the later ones are duplicates). A database outage fails the
+   * whole request (503); events already committed come back as duplicates on retry.
    */
   async trackBatch(dto: TrackBatchDto, request: RequestContext): Promise<TrackBatchResponseDto> {
-    const results: TrackBatchResultDto[] = [];
-    for (const [index, raw] of dto.events.entries()) {
-      results.push(await this.trackOneOfBatch(index, raw, request));
-    }
+    const checked = await Promise.all(dto.events.map((raw) => validateEvent(raw)));
+    const results = await Promise.all(
+      checked.map((event, index) =>
+        event instanceof ValidationFailedError
+          ? Promise.resolve(rejected(index, event))
+          : this.trackOneOfBatch(index, event, request),
+      ),
+    );
     return { success: true, results };
   }
 
   private async trackOneOfBatch(
     index: number,
-    raw: unknown,
+    event: TrackEventDto,
     request: RequestContext,
   ): Promise<TrackBatchResultDto> {
-    const event = plainToInstance(TrackEventDto, raw);
-    const errors = await validate(event, VALIDATOR_OPTIONS);
-    if (errors.length > 0) return rejected(index, validationFailed(errors));
     const response = await this.track(event, request);
     return {
       index,
@@ -96,6 +98,12 @@ export class TrackingService {
       error: null,
     };
   }
+}
+
+async function validateEvent(raw: unknown): Promise<TrackEventDto | ValidationFailedError> {
+  const event = plainToInstance(TrackEventDto, raw);
+  const errors = await validate(event, VALIDATOR_OPTIONS);
+  return errors.length > 0 ? validationFailed(errors) : event;
 }
 
 function rejected(index: number, error: DomainError): TrackBatchResultDto {
