@@ -1,22 +1,6 @@
-import { IsOptional, IsString } from 'class-validator';
+import { DateRangeQueryDto } from '../../common/dto/date-range-query.dto';
 
-export class FunnelReportQueryDto {
-  /**
-   * First day (inclusive), `YYYY-MM-DD` in REPORT_TIMEZONE; default 30 days before `end_date`.
-   * @example "2026-11-01"
-   */
-  @IsOptional()
-  @IsString()
-  start_date?: string;
-
-  /**
-   * Last day (inclusive), `YYYY-MM-DD` in REPORT_TIMEZONE; default today.
-   * @example "2026-11-26"
-   */
-  @IsOptional()
-  @IsString()
-  end_date?: string;
-}
+export class FunnelReportQueryDto extends DateRangeQueryDto {}
 
 export class FunnelReportStageDto {
   /** @example "signup" */

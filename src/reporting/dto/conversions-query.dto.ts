@@ -1,24 +1,9 @@
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { DateRangeQueryDto } from '../../common/dto/date-range-query.dto';
 import { ATTRIBUTION_MODELS, AttributionModel } from '../attribution-models';
 
-export class ConversionsQueryDto {
-  /**
-   * First day (inclusive), `YYYY-MM-DD` in REPORT_TIMEZONE; default 30 days ago.
-   * @example "2026-10-27"
-   */
-  @IsOptional()
-  @IsString()
-  start_date?: string;
-
-  /**
-   * Last day (inclusive), `YYYY-MM-DD` in REPORT_TIMEZONE; default today.
-   * @example "2026-11-26"
-   */
-  @IsOptional()
-  @IsString()
-  end_date?: string;
-
+export class ConversionsQueryDto extends DateRangeQueryDto {
   /**
    * Only credit given to touchpoints from this source.
    * @example "google"
