@@ -3,6 +3,10 @@ import { Logger } from '@nestjs/common';
 import { AppConfig } from './config/app-config';
 import { resolveDatabase } from './persistence/database-location';
 
+const RESTART_DELAY_MS = 1_000;
+const RESTART_WINDOW_MS = 60_000;
+const MAX_RESTARTS_IN_WINDOW = 5;
+
 /**
  * WORKERS > 1: this process only supervises. It resolves the database once (starting
  * and migrating the embedded one if DATABASE_URL is unset), forks the workers that
@@ -16,18 +20,35 @@ export async function runClusterPrimary(config: AppConfig): Promise<void> {
   let stopping = false;
 
   const fork = (): Worker => cluster.fork(workerEnv);
+  // A worker that keeps dying (database gone, port taken) must not be restarted in a tight loop.
+  const recentDeaths: number[] = [];
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
-    logger.error(`Worker ${worker.process.pid} exited (${signal ?? code}); starting a new one`);
-    fork();
+    const now = Date.now();
+    recentDeaths.push(now);
+    while (recentDeaths.length > 0 && recentDeaths[0] < now - RESTART_WINDOW_MS)
+      recentDeaths.shift();
+    if (recentDeaths.length > MAX_RESTARTS_IN_WINDOW) {
+      logger.fatal(
+        `Workers keep exiting (${recentDeaths.length} in ${RESTART_WINDOW_MS / 1000} s); stopping`,
+      );
+      void shutdown('worker failures', 1);
+      return;
+    }
+    logger.error(
+      `Worker ${worker.process.pid} exited (${signal ?? code}); starting a new one in 1 s`,
+    );
+    setTimeout(() => {
+      if (!stopping) fork();
+    }, RESTART_DELAY_MS);
   });
   for (let i = 0; i < config.http.workers; i++) fork();
   logger.log(`Started ${config.http.workers} workers`);
 
-  const shutdown = async (signal: string) => {
+  async function shutdown(reason: string, exitCode = 0): Promise<void> {
     if (stopping) return;
     stopping = true;
-    logger.log(`${signal} received: stopping the workers`);
+    logger.log(`${reason}: stopping the workers`);
     const workers = Object.values(cluster.workers ?? {}).filter(
       (w): w is Worker => w !== undefined,
     );
@@ -35,8 +56,8 @@ export async function runClusterPrimary(config: AppConfig): Promise<void> {
       workers.map((worker) => stopWorker(worker, config.http.shutdownTimeoutMs + 2_000)),
     );
     await database.stop();
-    process.exit(codes.every((code) => code === 0) ? 0 : 1);
-  };
+    process.exit(exitCode === 0 && codes.every((code) => code === 0) ? 0 : 1);
+  }
   for (const signal of ['SIGTERM', 'SIGINT'] as const)
     process.once(signal, () => void shutdown(signal));
 }

@@ -178,6 +178,8 @@ describe('GET /v1/events/conversions', () => {
 
   it.each([
     ['?start_date=2026-02-30', 'start_date'],
+    ['?end_date=foo', 'end_date'],
+    ['?end_date=2026-13-01', 'end_date'],
     ['?start_date=2026-03-02&end_date=2026-03-01', 'end_date'],
     ['?start_date=2024-01-01&end_date=2025-06-01', 'end_date'],
     ['?attribution=u_shaped', 'attribution'],

@@ -197,6 +197,15 @@ describe('POST /v1/events/track', () => {
       });
     });
 
+    it('ignores landing-page parameters PostgreSQL cannot store instead of failing the event', async () => {
+      expect(
+        await stored({ page_url: 'https://shop.example.com/?utm_source=%00evil&utm_medium=cpc' }),
+      ).toMatchObject({
+        utm_source: null,
+        utm_medium: 'cpc',
+      });
+    });
+
     it('does not count a referrer on the page’s own host as a source', async () => {
       expect(await stored({ referrer: 'https://shop.example.com/cart' })).toMatchObject({
         source: '(direct)',

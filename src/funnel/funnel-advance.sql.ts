@@ -29,8 +29,11 @@ export function advanceFunnelsCtes(targetsQuery: string): string {
       WHERE p.stage_index < excluded.stage_index
     RETURNING p.funnel, p.subject_type, p.subject_id, p.stage, p.stage_index, p.previous_stage
   ), moved_by AS (
+    -- the event of that subject whose target moved this funnel (a group may hold other events of it)
     SELECT a.*, s.event_id, s.event_type, s.occurred_at
-    FROM advanced a JOIN subject s ON s.subject_type = a.subject_type AND s.subject_id = a.subject_id
+    FROM advanced a
+    JOIN subject s ON s.subject_type = a.subject_type AND s.subject_id = a.subject_id
+    JOIN targets t ON t.event_id = s.event_id AND t.funnel = a.funnel
   ), reached AS (
     INSERT INTO funnel_stage_reached (funnel, subject_type, subject_id, stage, stage_index, reached_at, event_id)
     SELECT funnel, subject_type, subject_id, stage, stage_index, occurred_at, event_id FROM moved_by

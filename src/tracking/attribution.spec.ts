@@ -23,6 +23,17 @@ describe('resolveCampaignParams', () => {
     expect(resolveCampaignParams({ utm_source: '   ', utm_medium: null }, undefined)).toEqual({});
   });
 
+  it('ignores URL values PostgreSQL cannot store, and never splits a character when capping', () => {
+    expect(
+      resolveCampaignParams({}, new URL('https://a.example/?utm_source=%00x&utm_medium=ok')),
+    ).toEqual({ utm_medium: 'ok' });
+    const capped = resolveCampaignParams(
+      {},
+      new URL(`https://a.example/?utm_campaign=${'x'.repeat(255)}%F0%9F%98%80`),
+    );
+    expect(capped.utm_campaign?.isWellFormed()).toBe(true);
+  });
+
   it('caps values read from the URL at 256 characters', () => {
     const long = 'x'.repeat(400);
     expect(

@@ -1,3 +1,4 @@
+import { isStorableText } from '../common/validation/text-validators';
 import { Channel } from './tracked-event.entity';
 import { knownSourceForHost, sourceCategory } from './traffic-sources';
 
@@ -36,7 +37,7 @@ export function resolveCampaignParams(
   const query = pageUrl?.searchParams;
   const resolved: CampaignParams = {};
   for (const key of CAMPAIGN_PARAMS) {
-    const value = clean(body[key]) ?? clean(query?.get(key))?.slice(0, MAX_PARAM_LENGTH);
+    const value = clean(body[key]) ?? fromQuery(query?.get(key));
     if (value !== undefined) resolved[key] = value;
   }
   if (resolved.utm_source) resolved.utm_source = resolved.utm_source.toLowerCase();
@@ -104,6 +105,12 @@ function sameSite(host: string, ownHost: string | undefined): boolean {
   if (ownHost === undefined) return false;
   const strip = (h: string) => h.toLowerCase().replace(/^www\./, '');
   return strip(host) === strip(ownHost);
+}
+
+/** A landing-page parameter, capped without splitting a character; one PostgreSQL cannot store (a decoded %00) is ignored. */
+function fromQuery(value: string | null | undefined): string | undefined {
+  const capped = clean(value)?.slice(0, MAX_PARAM_LENGTH).toWellFormed();
+  return capped !== undefined && isStorableText(capped) ? capped : undefined;
 }
 
 function clean(value: string | null | undefined): string | undefined {

@@ -18,9 +18,16 @@ const MAX_IN_FLIGHT = 2;
  * and each request is answered only after the commit of its group. A group never holds
  * two events with one event_id or one funnel subject (the later one waits for the next
  * group), so one statement never touches a row twice. When a group fails for a reason
- * other than the database being away, each of its events is retried alone, so one bad
- * event fails only its own request.
+ * other than the database being away (a deadlock with another group, one bad row), its
+ * events are retried one by one, so one event fails only its own request.
  */
+function subjectIds(item: EventToTrack): string[] {
+  const ids: string[] = [];
+  if (item.event.userId !== null) ids.push(`u:${item.event.userId}`);
+  if (item.event.visitorId !== null) ids.push(`v:${item.event.visitorId}`);
+  return ids;
+}
+
 @Injectable()
 export class EventBatcher {
   private readonly queue: Pending[] = [];
@@ -73,16 +80,14 @@ export class EventBatcher {
     const subjects = new Set<string>();
     for (let i = 0; i < this.queue.length && group.length < this.maxRows;) {
       const item = this.queue[i];
-      const subject =
-        item.targets.length > 0
-          ? `${item.event.userId ?? ''}\u0000${item.event.visitorId ?? ''}`
-          : undefined;
-      if (eventIds.has(item.event.eventId) || (subject !== undefined && subjects.has(subject))) {
+      // Either id may be the subject the statement resolves (a visitor may be linked to a user).
+      const ids = item.targets.length > 0 ? subjectIds(item) : [];
+      if (eventIds.has(item.event.eventId) || ids.some((id) => subjects.has(id))) {
         i++;
         continue;
       }
       eventIds.add(item.event.eventId);
-      if (subject !== undefined) subjects.add(subject);
+      for (const id of ids) subjects.add(id);
       group.push(item);
       this.queue.splice(i, 1);
     }
@@ -102,7 +107,8 @@ export class EventBatcher {
         for (const item of group) item.reject(error);
         return;
       }
-      await Promise.all(group.map((item) => this.store([item])));
+      // One at a time: a failed group must not fan out into more connections than it had.
+      for (const item of group) await this.store([item]);
     }
   }
 }

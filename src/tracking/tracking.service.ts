@@ -1,7 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
-import { DomainError, ValidationFailedError } from '../common/http/domain-error';
+import {
+  DatabaseUnavailableError,
+  DomainError,
+  ValidationFailedError,
+} from '../common/http/domain-error';
+import { toDomainError } from '../common/http/error-mapping';
 import { VALIDATOR_OPTIONS, validationFailed } from '../common/validation/validation-errors';
 import { TrackBatchDto } from './dto/track-batch.dto';
 import { TrackBatchResponseDto, TrackBatchResultDto } from './dto/track-batch-response.dto';
@@ -61,7 +66,8 @@ export class TrackingService {
         : [];
       return { stored, funnelUpdates };
     });
-    this.knownLinks.add(visitorId, userId);
+    // A duplicate stored no link and merged nothing: the next event must take this path again.
+    if (result.stored) this.knownLinks.add(visitorId, userId);
     return result;
   }
 
@@ -83,12 +89,20 @@ export class TrackingService {
     return { success: true, results };
   }
 
+  /** A client's mistake in one event becomes that event's error; an outage fails the request. */
   private async trackOneOfBatch(
     index: number,
     event: TrackEventDto,
     request: RequestContext,
   ): Promise<TrackBatchResultDto> {
-    const response = await this.track(event, request);
+    let response: TrackEventResponseDto;
+    try {
+      response = await this.track(event, request);
+    } catch (error) {
+      const domain = toDomainError(error);
+      if (domain === undefined || domain instanceof DatabaseUnavailableError) throw error;
+      return rejected(index, domain);
+    }
     return {
       index,
       success: true,

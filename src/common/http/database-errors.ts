@@ -3,7 +3,7 @@
  * client can act on gets a class: the database being away (retry later) and text
  * PostgreSQL refuses to store (a client mistake that validation should have caught).
  */
-export type DatabaseErrorKind = 'unavailable' | 'rejected_text';
+export type DatabaseErrorKind = 'unavailable' | 'conflict' | 'rejected_text';
 
 const UNAVAILABLE_NODE_CODES = new Set([
   'ECONNREFUSED',
@@ -16,15 +16,9 @@ const UNAVAILABLE_NODE_CODES = new Set([
 ]);
 
 // SQLSTATE classes/codes meaning "the server can't serve you right now".
-const UNAVAILABLE_SQLSTATES = new Set([
-  '57014',
-  '57P01',
-  '57P02',
-  '57P03',
-  '53300',
-  '40P01',
-  '55P03',
-]);
+const UNAVAILABLE_SQLSTATES = new Set(['57014', '57P01', '57P02', '57P03', '53300', '55P03']);
+// Deadlock and serialization failure: the transaction lost a race and may simply run again.
+const CONFLICT_SQLSTATES = new Set(['40P01', '40001']);
 const REJECTED_TEXT_SQLSTATES = new Set(['22021', '22P05', '22P02', '2202E']);
 
 const UNAVAILABLE_MESSAGES = [
@@ -48,6 +42,7 @@ export function classifyDatabaseError(error: unknown): DatabaseErrorKind | undef
     ) {
       return 'unavailable';
     }
+    if (CONFLICT_SQLSTATES.has(code)) return 'conflict';
     if (REJECTED_TEXT_SQLSTATES.has(code)) return 'rejected_text';
   }
   if (cause.name === 'KnexTimeoutError' || cause.name === 'ConnectionException')

@@ -67,11 +67,14 @@ export function mapError(error: unknown, requestId: string): MappedError {
   };
 }
 
-function toDomainError(error: unknown): DomainError | undefined {
+/** The domain error an error stands for, when it is one a client can act on. */
+export function toDomainError(error: unknown): DomainError | undefined {
   if (error instanceof DomainError) return error;
   switch (classifyDatabaseError(error)) {
     case 'unavailable':
       return new DatabaseUnavailableError('connection failed or timed out');
+    case 'conflict':
+      return new DatabaseUnavailableError('a concurrent write conflicted');
     case 'rejected_text':
       return new ValidationFailedError([
         { field: 'body', message: 'contains text the database cannot store (e.g. \\u0000)' },

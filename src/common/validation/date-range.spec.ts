@@ -38,6 +38,12 @@ describe('resolveDateRange', () => {
 
   it('refuses impossible dates, reversed ranges and ranges over 366 days', () => {
     expect(failsOn({ start_date: '2026-02-30' })).toEqual(['start_date']);
+    expect(failsOn({ end_date: 'foo' })).toEqual(['end_date']);
+    expect(failsOn({ end_date: '2026-13-01' })).toEqual(['end_date']);
+    expect(failsOn({ start_date: '0000-01-01', end_date: '0000-12-31' })).toEqual([
+      'start_date',
+      'end_date',
+    ]);
     expect(failsOn({ start_date: '2026-1-1', end_date: 'yesterday' })).toEqual([
       'start_date',
       'end_date',

@@ -19,36 +19,36 @@ export function resolveDateRange(
   query: { start_date?: string; end_date?: string },
   options: { timeZone: string; now: Date; defaultDays: number },
 ): DateRange {
-  const today = dateInZone(options.now, options.timeZone);
-  const endDate = query.end_date ?? today;
-  const startDate = query.start_date ?? addDays(endDate, -options.defaultDays);
   const problems: FieldError[] = [];
-  if (!isCalendarDate(startDate))
-    problems.push({
-      field: 'start_date',
-      message: 'start_date must be a real date in YYYY-MM-DD form',
-    });
-  if (!isCalendarDate(endDate))
-    problems.push({
-      field: 'end_date',
-      message: 'end_date must be a real date in YYYY-MM-DD form',
-    });
-  if (problems.length === 0) {
-    const days = (Date.parse(endDate) - Date.parse(startDate)) / DAY_MS + 1;
-    if (days < 1)
-      problems.push({ field: 'end_date', message: 'end_date must not be before start_date' });
-    else if (days > MAX_RANGE_DAYS)
-      problems.push({
-        field: 'end_date',
-        message: `the range must span at most ${MAX_RANGE_DAYS} days (got ${days})`,
-      });
+  for (const field of ['start_date', 'end_date'] as const) {
+    const value = query[field];
+    if (value !== undefined && !isCalendarDate(value)) {
+      problems.push({ field, message: `${field} must be a real date in YYYY-MM-DD form` });
+    }
   }
   if (problems.length > 0) throw new ValidationFailedError(problems);
+  const endDate = query.end_date ?? dateInZone(options.now, options.timeZone);
+  const startDate = query.start_date ?? addDays(endDate, -options.defaultDays);
+  const days = (Date.parse(endDate) - Date.parse(startDate)) / DAY_MS + 1;
+  if (days < 1) {
+    throw new ValidationFailedError([
+      { field: 'end_date', message: 'end_date must not be before start_date' },
+    ]);
+  }
+  if (days > MAX_RANGE_DAYS) {
+    throw new ValidationFailedError([
+      {
+        field: 'end_date',
+        message: `the range must span at most ${MAX_RANGE_DAYS} days (got ${days})`,
+      },
+    ]);
+  }
   return { startDate, endDate, timeZone: options.timeZone };
 }
 
 export function isCalendarDate(value: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+  // PostgreSQL's dates start at year 1.
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || value.startsWith('0000')) return false;
   const time = Date.parse(`${value}T00:00:00Z`);
   return !Number.isNaN(time) && new Date(time).toISOString().slice(0, 10) === value;
 }
