@@ -81,7 +81,7 @@ const COLUMN_TYPES: Record<(typeof COLUMNS)[number], string> = {
  * visitor. Callers put at most one event per event_id and per subject in a group.
  */
 const TRACK_EVENTS: PreparedStatement = {
-  name: 'track_events_v2',
+  name: 'track_events_v3',
   text: `
 WITH input AS (
   SELECT * FROM json_to_recordset($1::json)
@@ -95,7 +95,6 @@ WITH input AS (
   INSERT INTO identity_links (visitor_id, user_id)
   SELECT DISTINCT visitor_id, user_id FROM inserted WHERE visitor_id IS NOT NULL AND user_id IS NOT NULL
   ON CONFLICT DO NOTHING
-  RETURNING visitor_id, user_id
 ), subject AS (
   SELECT i.event_id, i.event_type, i.occurred_at,
          CASE WHEN coalesce(i.user_id, l.user_id) IS NULL THEN 'visitor' ELSE 'user' END AS subject_type,
@@ -112,7 +111,6 @@ WITH input AS (
   )},
 updates AS (${FUNNEL_UPDATES_BY_EVENT})
 SELECT x.event_id, i.event_id IS NOT NULL AS stored,
-       EXISTS (SELECT 1 FROM linked l WHERE l.visitor_id = x.visitor_id AND l.user_id = x.user_id) AS linked,
        coalesce(u.funnel_updates, '[]'::json) AS funnel_updates
 FROM input x LEFT JOIN inserted i USING (event_id) LEFT JOIN updates u USING (event_id)`,
 };
@@ -142,7 +140,6 @@ export interface EventToTrack {
 
 export interface TrackOutcome {
   stored: boolean;
-  linked: boolean;
   funnelUpdates: FunnelUpdateDto[];
 }
 
@@ -159,7 +156,6 @@ export class EventRepository {
     const rows = await this.database.prepared<{
       event_id: string;
       stored: boolean;
-      linked: boolean;
       funnel_updates: FunnelUpdateDto[];
     }>(TRACK_EVENTS, [JSON.stringify(records)]);
     return new Map(
@@ -167,7 +163,6 @@ export class EventRepository {
         row.event_id,
         {
           stored: row.stored,
-          linked: row.linked,
           funnelUpdates: row.stored ? row.funnel_updates : [],
         },
       ]),
