@@ -3,7 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { LogLevel } from '@nestjs/common';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ModuleRef, NestFactory } from '@nestjs/core';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { useContainer } from 'class-validator';
 import type { FastifyInstance } from 'fastify';
 import { AppModule } from './app.module';
@@ -109,13 +109,17 @@ function registerJsonBodyParsers(fastify: FastifyInstance): void {
 }
 
 function setUpOpenApi(app: NestFastifyApplication): void {
-  const document = SwaggerModule.createDocument(app, buildOpenApiConfig(), {
-    // Handler names are verb-first and unique, so they serve as operationIds as they are.
-    operationIdFactory: (_controllerKey: string, methodKey: string) => methodKey,
-  });
-  SwaggerModule.setup('docs', app, document, {
+  SwaggerModule.setup('docs', app, createOpenApiDocument(app), {
     jsonDocumentUrl: 'openapi.json',
     yamlDocumentUrl: 'openapi.yaml',
+  });
+}
+
+/** The OpenAPI document, as served at /openapi.json and committed as openapi.json. */
+export function createOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
+  return SwaggerModule.createDocument(app, buildOpenApiConfig(), {
+    // Handler names are verb-first and unique, so they serve as operationIds as they are.
+    operationIdFactory: (_controllerKey: string, methodKey: string) => methodKey,
   });
 }
 

@@ -1,0 +1,42 @@
+import 'reflect-metadata';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Logger } from '@nestjs/common';
+import { createApp, createOpenApiDocument } from '../app.setup';
+import { loadConfigOrExit } from '../config/load-config-or-exit';
+import { resolveDatabase } from '../persistence/database-location';
+
+const OUTPUT = 'openapi.json';
+
+/**
+ * `npm run openapi` writes the committed openapi.json from the compiled code (where the
+ * Swagger CLI plugin has added the DTO schemas); `--check` fails when it is stale.
+ */
+async function main(): Promise<number> {
+  const config = loadConfigOrExit();
+  Logger.overrideLogger(['fatal', 'error', 'warn']);
+  const database = await resolveDatabase(config.database);
+  const app = await createApp({ ...config, logLevel: 'warn' }, database.database);
+  try {
+    const text = `${JSON.stringify(createOpenApiDocument(app), null, 2)}\n`;
+    if (!process.argv.includes('--check')) {
+      writeFileSync(OUTPUT, text);
+      return 0;
+    }
+    if (readFileSync(OUTPUT, 'utf8') === text) return 0;
+    process.stderr.write(`${OUTPUT} is stale: run "npm run openapi" and commit it\n`);
+    return 1;
+  } finally {
+    await app.close();
+    await database.stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    new Logger('OpenAPI').fatal(
+      error instanceof Error ? (error.stack ?? error.message) : String(error),
+    );
+    process.exit(1);
+  },
+);
