@@ -37,9 +37,11 @@ export class FunnelRepository {
   /** Moves the subject towards each target that lies ahead of its current stage (forward-only, race-safe). */
   async advance(
     sql: Sql,
-    subject: Subject,
-    targets: readonly StageRef[],
-    cause: AdvanceCause,
+    {
+      subject,
+      targets,
+      cause,
+    }: { subject: Subject; targets: readonly StageRef[]; cause: AdvanceCause },
   ): Promise<FunnelUpdateDto[]> {
     const rows = await sql.query<{ funnel_updates: FunnelUpdateDto[] }>(
       `WITH subject AS (

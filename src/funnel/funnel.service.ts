@@ -50,10 +50,14 @@ export class FunnelService {
     }
     const targets = this.catalog.stagesFor(event.eventType);
     if (targets.length === 0) return [];
-    return this.funnels.advance(sql, user, targets, {
-      eventId: event.eventId,
-      eventType: event.eventType,
-      occurredAt: event.occurredAt,
+    return this.funnels.advance(sql, {
+      subject: user,
+      targets,
+      cause: {
+        eventId: event.eventId,
+        eventType: event.eventType,
+        occurredAt: event.occurredAt,
+      },
     });
   }
 
@@ -67,10 +71,14 @@ export class FunnelService {
       if (earlier) return earlier;
       const subject = await this.resolveSubject(sql, dto.visitor_id ?? null, dto.user_id ?? null);
       await this.funnels.lockSubject(sql, subject);
-      const [moved] = await this.funnels.advance(sql, subject, [target], {
-        eventId,
-        eventType: null,
-        occurredAt: dto.occurred_at == null ? new Date() : new Date(dto.occurred_at),
+      const [moved] = await this.funnels.advance(sql, {
+        subject,
+        targets: [target],
+        cause: {
+          eventId,
+          eventType: null,
+          occurredAt: dto.occurred_at == null ? new Date() : new Date(dto.occurred_at),
+        },
       });
       await this.requests.save(sql, eventId, moved, dto.properties ?? null);
       return moved;

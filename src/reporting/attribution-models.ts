@@ -1,3 +1,5 @@
+import { assertUnreachable } from '../common/assert-unreachable';
+
 /**
  * Multi-touch attribution: how one conversion's credit is shared among its touchpoints.
  * Credit is counted in integer millionths so that every conversion's shares sum to
@@ -38,7 +40,7 @@ export function modelWeights(
         Math.pow(2, -(conversionTime - time) / TIME_DECAY_HALF_LIFE_MS),
       );
     default:
-      return assertNever(model);
+      return assertUnreachable(model);
   }
 }
 
@@ -66,8 +68,4 @@ export function creditShares(
   const assigned = shares.reduce((sum, share) => sum + share, 0);
   shares[shares.length - 1] += CREDIT_UNIT - assigned;
   return shares;
-}
-
-function assertNever(value: never): never {
-  throw new Error(`Unknown attribution model: ${String(value)}`);
 }

@@ -1,4 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import { assertUnreachable } from '../assert-unreachable';
 import { classifyDatabaseError } from './database-errors';
 import {
   DatabaseUnavailableError,
@@ -111,8 +112,4 @@ function envelope(
   details: ErrorResponseDto['error']['details'] = [],
 ): ErrorResponseDto {
   return { success: false, error: { code, message, details }, request_id: requestId };
-}
-
-export function assertUnreachable(value: never): never {
-  throw new Error(`Unhandled case: ${String(value)}`);
 }
