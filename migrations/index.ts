@@ -2,6 +2,7 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261126140630 } from './Migration20261126140630';
 import { Migration20261126143712 } from './Migration20261126143712';
 import { Migration20261126150557 } from './Migration20261126150557';
+import { Migration20261126163320 } from './Migration20261126163320';
 
 /**
  * Every migration, in order. Listed explicitly so that the compiled service, the test
@@ -13,4 +14,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126140630', class: Migration20261126140630 },
   { name: 'Migration20261126143712', class: Migration20261126143712 },
   { name: 'Migration20261126150557', class: Migration20261126150557 },
+  { name: 'Migration20261126163320', class: Migration20261126163320 },
 ];

@@ -5,6 +5,10 @@ import { FunnelProgress } from './funnel/funnel-progress.entity';
 import { FunnelStageReached } from './funnel/funnel-stage-reached.entity';
 import { FunnelTransition } from './funnel/funnel-transition.entity';
 import { FunnelUpdateRequest } from './funnel/funnel-update-request.entity';
+import { AttributionDaily } from './reporting/rollup/attribution-daily.entity';
+import { AttributionMark } from './reporting/rollup/attribution-mark.entity';
+import { AttributionState } from './reporting/rollup/attribution-state.entity';
+import { ConversionCredit } from './reporting/rollup/conversion-credit.entity';
 import { IdentityLink } from './tracking/identity-link.entity';
 import { TrackedEvent } from './tracking/tracked-event.entity';
 
@@ -25,6 +29,10 @@ function cliOptions(): Options {
       FunnelStageReached,
       FunnelTransition,
       FunnelUpdateRequest,
+      AttributionMark,
+      ConversionCredit,
+      AttributionDaily,
+      AttributionState,
     ],
   };
 }

@@ -13,9 +13,7 @@ const EVENT_FOR_STAGE: Record<string, string> = {
 describe('funnels', () => {
   const fixture = useAppFixture();
   beforeEach(async () => {
-    await fixture.db.pool.query(
-      'TRUNCATE events, identity_links, funnel_progress, funnel_stage_reached, funnel_transitions, funnel_update_requests',
-    );
+    await fixture.reset();
   });
 
   const post = (path: string, body: unknown) =>

@@ -5,9 +5,7 @@ import { useAppFixture } from './support/app-fixture';
 describe('POST /v1/events/track', () => {
   const fixture = useAppFixture();
   beforeEach(async () => {
-    await fixture.db.pool.query(
-      'TRUNCATE events, identity_links, funnel_progress, funnel_stage_reached, funnel_transitions',
-    );
+    await fixture.reset();
   });
 
   const track = (body: unknown) =>

@@ -46,6 +46,8 @@ export interface AppConfig {
   apiKeys: string[];
   /** IANA time zone in which report dates are days. */
   reportTimeZone: string;
+  /** How often the attribution rollup folds new events in the background; 0: only when a report asks. */
+  reportRefreshIntervalMs: number;
   funnels: FunnelDefinition[];
   /** Event types that count as conversions; undefined means every type except page_view. */
   conversionEventTypes: string[] | undefined;
@@ -81,6 +83,10 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     },
     apiKeys: read.list('API_KEYS'),
     reportTimeZone: read.string('REPORT_TIMEZONE', 'UTC'),
+    reportRefreshIntervalMs: read.int('REPORT_REFRESH_INTERVAL_MS', 1_000, {
+      min: 0,
+      max: 3_600_000,
+    }),
     funnels: DEFAULT_FUNNELS,
     conversionEventTypes: undefined,
   };

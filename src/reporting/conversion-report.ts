@@ -1,7 +1,7 @@
 import { addDays } from '../common/validation/date-range';
 import { AttributionModel } from './attribution-models';
 import { Conversion, Credit, attributeConversion } from './attribute-conversions';
-import { fromMicros, toMicros } from './money';
+import { creditedMicros, fromMicros } from './money';
 
 export interface CreditFilters {
   /** Only credit given to touchpoints from this source. */
@@ -23,15 +23,19 @@ export interface ConversionReportBody {
 }
 
 /** Sums in exact millionths: credit shares and credited values per currency. */
-class Tally {
+export class Tally {
   shares = 0;
   readonly values = new Map<string, bigint>();
 
   add(share: number, value: string | null, currency: string | null): void {
-    this.shares += share;
-    if (value === null || currency === null) return;
-    const credited = (toMicros(value) * BigInt(share)) / 1_000_000n;
-    this.values.set(currency, (this.values.get(currency) ?? 0n) + credited);
+    if (value === null || currency === null) this.addCredited(share, null, 0n);
+    else this.addCredited(share, currency, creditedMicros(value, share));
+  }
+
+  /** Credit already summed: `micros` of `currency` (null: credit without a value). */
+  addCredited(shares: number, currency: string | null, micros: bigint): void {
+    this.shares += shares;
+    if (currency !== null) this.values.set(currency, (this.values.get(currency) ?? 0n) + micros);
   }
 
   toTotals(): ValueTotals {
@@ -43,47 +47,63 @@ class Tally {
   }
 }
 
-function tallyOf<K>(map: Map<K, Tally>, key: K): Tally {
+export function tallyOf<K>(map: Map<K, Tally>, key: K): Tally {
   let tally = map.get(key);
   if (!tally) map.set(key, (tally = new Tally()));
   return tally;
+}
+
+/** Credit summed four ways; by source keyed by `sourceKey`. */
+export interface ReportTallies {
+  totals: Tally;
+  bySource: Map<string, Tally>;
+  byEventType: Map<string, Tally>;
+  daily: Map<string, Tally>;
+}
+
+export function emptyTallies(): ReportTallies {
+  return { totals: new Tally(), bySource: new Map(), byEventType: new Map(), daily: new Map() };
+}
+
+export function sourceKey(source: string, medium: string, campaign: string | null): string {
+  return JSON.stringify([source, medium, campaign]);
 }
 
 /**
  * Attributes every conversion and sums the credit that passes the filters by source,
  * by event type and by day. Values are never summed across currencies.
  */
-export function buildConversionReport(
+export function tallyConversions(
   conversions: readonly Conversion[],
-  options: {
-    model: AttributionModel;
-    lookbackDays: number;
-    filters: CreditFilters;
-    startDate: string;
-    endDate: string;
-  },
-): ConversionReportBody {
-  const totals = new Tally();
-  const bySource = new Map<string, Tally>();
-  const byEventType = new Map<string, Tally>();
-  const daily = new Map<string, Tally>();
+  options: { model: AttributionModel; lookbackDays: number; filters: CreditFilters },
+): ReportTallies {
+  const tallies = emptyTallies();
   for (const conversion of conversions) {
     for (const credit of attributeConversion(conversion, options.model, options.lookbackDays)) {
       if (!passes(credit, options.filters)) continue;
       const { share } = credit;
-      totals.add(share, conversion.value, conversion.currency);
-      tallyOf(bySource, JSON.stringify([credit.source, credit.medium, credit.campaign])).add(
+      const { value, currency } = conversion;
+      tallies.totals.add(share, value, currency);
+      tallyOf(tallies.bySource, sourceKey(credit.source, credit.medium, credit.campaign)).add(
         share,
-        conversion.value,
-        conversion.currency,
+        value,
+        currency,
       );
-      tallyOf(byEventType, conversion.eventType).add(share, conversion.value, conversion.currency);
-      tallyOf(daily, conversion.date).add(share, null, null);
+      tallyOf(tallies.byEventType, conversion.eventType).add(share, value, currency);
+      tallyOf(tallies.daily, conversion.date).add(share, null, null);
     }
   }
+  return tallies;
+}
+
+/** The report's sums as the API shows them, sources and types by credit, every day listed. */
+export function reportBody(
+  tallies: ReportTallies,
+  range: { startDate: string; endDate: string },
+): ConversionReportBody {
   return {
-    totals: totals.toTotals(),
-    by_source: [...bySource]
+    totals: tallies.totals.toTotals(),
+    by_source: [...tallies.bySource]
       .map(([key, tally]) => {
         const [source, medium, campaign] = JSON.parse(key) as [string, string, string | null];
         return { source, medium, campaign, ...tally.toTotals() };
@@ -95,14 +115,28 @@ export function buildConversionReport(
           a.medium.localeCompare(b.medium) ||
           (a.campaign ?? '').localeCompare(b.campaign ?? ''),
       ),
-    by_event_type: [...byEventType]
+    by_event_type: [...tallies.byEventType]
       .map(([event_type, tally]) => ({ event_type, ...tally.toTotals() }))
       .sort((a, b) => b.conversions - a.conversions || a.event_type.localeCompare(b.event_type)),
-    daily: daysBetween(options.startDate, options.endDate).map((date) => ({
+    daily: daysBetween(range.startDate, range.endDate).map((date) => ({
       date,
-      conversions: daily.get(date)?.toTotals().conversions ?? 0,
+      conversions: tallies.daily.get(date)?.toTotals().conversions ?? 0,
     })),
   };
+}
+
+/** Straight from the conversions: attribution in memory, then the report's sums. */
+export function buildConversionReport(
+  conversions: readonly Conversion[],
+  options: {
+    model: AttributionModel;
+    lookbackDays: number;
+    filters: CreditFilters;
+    startDate: string;
+    endDate: string;
+  },
+): ConversionReportBody {
+  return reportBody(tallyConversions(conversions, options), options);
 }
 
 function passes(credit: Credit, filters: CreditFilters): boolean {

@@ -83,7 +83,7 @@ function buildQuery(query: ConversionQuery): { sql: string; params: unknown[] } 
         SELECT l.user_id FROM identity_links l WHERE l.visitor_id = e.visitor_id
         ORDER BY l.linked_at DESC, l.user_id LIMIT 1
       ) link ON e.user_id IS NULL
-      WHERE e.occurred_at >= ((?::date) - ?::int)::timestamp AT TIME ZONE ?
+      WHERE e.occurred_at >= ((?::date)::timestamp AT TIME ZONE ?) - make_interval(hours => 24 * ?::int)
         AND e.occurred_at < ((?::date) + 1)::timestamp AT TIME ZONE ?
         ${query.includeBots ? '' : 'AND NOT e.is_bot'}
     )
@@ -99,8 +99,8 @@ function buildQuery(query: ConversionQuery): { sql: string; params: unknown[] } 
     ...(types ?? []),
     ...(query.eventType === undefined ? [] : [query.eventType]),
     range.startDate,
-    query.lookbackDays,
     range.timeZone,
+    query.lookbackDays,
     range.endDate,
     range.timeZone,
     range.timeZone,

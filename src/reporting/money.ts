@@ -16,3 +16,8 @@ export function fromMicros(micros: bigint): number {
   const text = `${abs / MICROS}.${(abs % MICROS).toString().padStart(6, '0')}`;
   return Number(negative ? `-${text}` : text);
 }
+
+/** The part of `value` (numeric text) that a credit of `share` millionths carries, in micros. */
+export function creditedMicros(value: string, share: number): bigint {
+  return (toMicros(value) * BigInt(share)) / MICROS;
+}

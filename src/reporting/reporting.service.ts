@@ -1,11 +1,25 @@
 import { Injectable } from '@nestjs/common';
-import { resolveDateRange } from '../common/validation/date-range';
+import { DateRange, resolveDateRange } from '../common/validation/date-range';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
-import { buildConversionReport } from './conversion-report';
+import { AttributionModel } from './attribution-models';
+import { CreditFilters, ReportTallies, reportBody, tallyConversions } from './conversion-report';
 import { ConversionsRepository } from './conversions.repository';
 import { ConversionsQueryDto } from './dto/conversions-query.dto';
 import { ConversionsReportDto } from './dto/conversions-report.dto';
+import { AttributionRefresher } from './rollup/attribution-refresher';
+import { ROLLUP_LOOKBACK_DAYS } from './rollup/conversion-credits';
+import { RollupReportRepository } from './rollup/rollup-report.repository';
+
+/** What one report asks for, resolved and defaulted. */
+export interface ConversionsQuery {
+  range: DateRange;
+  model: AttributionModel;
+  lookbackDays: number;
+  includeBots: boolean;
+  eventType: string | undefined;
+  filters: CreditFilters;
+}
 
 const DEFAULT_RANGE_DAYS = 30;
 
@@ -13,6 +27,8 @@ const DEFAULT_RANGE_DAYS = 30;
 export class ReportingService {
   constructor(
     private readonly conversions: ConversionsRepository,
+    private readonly rollup: RollupReportRepository,
+    private readonly refresher: AttributionRefresher,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -22,36 +38,57 @@ export class ReportingService {
       now: new Date(),
       defaultDays: DEFAULT_RANGE_DAYS,
     });
-    const model = query.attribution ?? 'last_touch';
-    const lookbackDays = query.lookback_days ?? 30;
-    const includeBots = query.include_bots ?? false;
-    const conversions = await this.conversions.conversionsWithTouchpoints({
+    const resolved: ConversionsQuery = {
       range,
-      lookbackDays,
-      conversionTypes: this.config.conversionEventTypes,
+      model: query.attribution ?? 'last_touch',
+      lookbackDays: query.lookback_days ?? ROLLUP_LOOKBACK_DAYS,
+      includeBots: query.include_bots ?? false,
       eventType: query.event_type,
-      includeBots,
-    });
-    const body = buildConversionReport(conversions, {
-      model,
-      lookbackDays,
       filters: { utmSource: query.utm_source, utmCampaign: query.utm_campaign },
-      startDate: range.startDate,
-      endDate: range.endDate,
-    });
+    };
+    const tallies = (await this.canUseRollup(resolved))
+      ? await this.tallyFromRollup(resolved)
+      : await this.tallyFromEvents(resolved);
     return {
       start_date: range.startDate,
       end_date: range.endDate,
       timezone: range.timeZone,
-      attribution: model,
-      lookback_days: lookbackDays,
+      attribution: resolved.model,
+      lookback_days: resolved.lookbackDays,
       filters: {
         utm_source: query.utm_source ?? null,
         utm_campaign: query.utm_campaign ?? null,
         event_type: query.event_type ?? null,
-        include_bots: includeBots,
+        include_bots: resolved.includeBots,
       },
-      ...body,
+      ...reportBody(tallies, range),
     };
+  }
+
+  /**
+   * The rollup holds the default lookback with bots excluded; other reports, and any
+   * while a rebuild is under way, are computed from raw events.
+   */
+  private async canUseRollup(query: ConversionsQuery): Promise<boolean> {
+    if (query.lookbackDays !== ROLLUP_LOOKBACK_DAYS || query.includeBots) return false;
+    return !(await this.refresher.hasLargeBacklog());
+  }
+
+  /** Fast: the daily rollup, after folding in whatever was acknowledged before this call. */
+  async tallyFromRollup(query: ConversionsQuery): Promise<ReportTallies> {
+    await this.refresher.refresh();
+    return this.rollup.tallies(query);
+  }
+
+  /** Straightforward: every conversion in range and its touchpoints, attributed in memory. */
+  async tallyFromEvents(query: ConversionsQuery): Promise<ReportTallies> {
+    const conversions = await this.conversions.conversionsWithTouchpoints({
+      range: query.range,
+      lookbackDays: query.lookbackDays,
+      conversionTypes: this.config.conversionEventTypes,
+      eventType: query.eventType,
+      includeBots: query.includeBots,
+    });
+    return tallyConversions(conversions, query);
   }
 }

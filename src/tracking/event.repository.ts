@@ -7,6 +7,7 @@ import {
   targetsJson,
 } from '../funnel/funnel-advance.sql';
 import { Database, PreparedStatement, Sql } from '../persistence/database';
+import { MARK_FOR_ATTRIBUTION } from '../reporting/rollup/mark-for-attribution.sql';
 import { NewEvent, StoreResult } from './new-event';
 
 const COLUMNS = [
@@ -79,9 +80,10 @@ const COLUMN_TYPES: Record<(typeof COLUMNS)[number], string> = {
  * (the loser waits for the winner's commit, then inserts nothing and moves no funnel).
  * An event's subject is its user, else the user its visitor was linked to, else the
  * visitor. Callers put at most one event per event_id and per subject in a group.
+ * Each stored event and new link also marks its identity for the attribution refresher.
  */
 const TRACK_EVENTS: PreparedStatement = {
-  name: 'track_events_v3',
+  name: 'track_events_v4',
   text: `
 WITH input AS (
   SELECT * FROM json_to_recordset($1::json)
@@ -90,11 +92,13 @@ WITH input AS (
   INSERT INTO events (${COLUMNS.join(', ')})
   SELECT ${COLUMNS.join(', ')} FROM input
   ON CONFLICT (event_id) DO NOTHING
-  RETURNING event_id, event_type, visitor_id, user_id, occurred_at
+  RETURNING event_id, event_type, visitor_id, user_id, occurred_at, is_bot
 ), linked AS (
   INSERT INTO identity_links (visitor_id, user_id)
   SELECT DISTINCT visitor_id, user_id FROM inserted WHERE visitor_id IS NOT NULL AND user_id IS NOT NULL
   ON CONFLICT DO NOTHING
+  RETURNING visitor_id
+), marked AS (${MARK_FOR_ATTRIBUTION}
 ), subject AS (
   SELECT i.event_id, i.event_type, i.occurred_at,
          CASE WHEN coalesce(i.user_id, l.user_id) IS NULL THEN 'visitor' ELSE 'user' END AS subject_type,
@@ -124,12 +128,13 @@ WITH inserted AS (
   INSERT INTO events (${COLUMNS.join(', ')})
   VALUES (${COLUMNS.map((column) => (column === 'properties' ? '?::jsonb' : '?')).join(', ')})
   ON CONFLICT (event_id) DO NOTHING
-  RETURNING visitor_id, user_id
+  RETURNING visitor_id, user_id, occurred_at, is_bot
 ), linked AS (
   INSERT INTO identity_links (visitor_id, user_id)
   SELECT visitor_id, user_id FROM inserted WHERE visitor_id IS NOT NULL AND user_id IS NOT NULL
   ON CONFLICT DO NOTHING
-  RETURNING 1
+  RETURNING visitor_id
+), marked AS (${MARK_FOR_ATTRIBUTION}
 )
 SELECT (SELECT count(*) FROM inserted)::int AS stored, (SELECT count(*) FROM linked)::int AS linked`;
 

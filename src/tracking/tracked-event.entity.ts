@@ -18,6 +18,16 @@ export type Channel = (typeof CHANNELS)[number];
   name: 'events_occurred_at_brin',
   expression: 'create index "events_occurred_at_brin" on "events" using brin ("occurred_at")',
 })
+@Index({
+  name: 'events_user_occurred_index',
+  expression:
+    'create index "events_user_occurred_index" on "events" ("user_id", "occurred_at") where "user_id" is not null',
+})
+@Index({
+  name: 'events_anonymous_visitor_occurred_index',
+  expression:
+    'create index "events_anonymous_visitor_occurred_index" on "events" ("visitor_id", "occurred_at") where "user_id" is null',
+})
 export class TrackedEvent {
   @PrimaryKey({ type: 'uuid', defaultRaw: 'gen_random_uuid()' })
   id!: string;

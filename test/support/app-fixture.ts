@@ -20,6 +20,9 @@ const WRITTEN_TABLES = [
   'funnel_stage_reached',
   'funnel_transitions',
   'funnel_update_requests',
+  'attribution_marks',
+  'conversion_credits',
+  'attribution_daily',
 ];
 
 /** A fresh database and the real app on it for one test file, torn down after it. */

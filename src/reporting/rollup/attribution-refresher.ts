@@ -1,0 +1,151 @@
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import { AppConfig } from '../../config/app-config';
+import { InjectConfig } from '../../config/config.module';
+import { Database, Sql } from '../../persistence/database';
+import { Conversion, Touchpoint } from '../attribute-conversions';
+import {
+  AttributionRefreshRepository,
+  CreditTuple,
+  SubjectEvent,
+} from './attribution-refresh.repository';
+import { ROLLUP_LOOKBACK_DAYS, creditTuples, rollupDeltas } from './conversion-credits';
+
+/** Marks folded per transaction: large enough to amortise round trips, small enough to keep locks short. */
+const MARKS_PER_PASS = 1_000;
+/** Bump when the way credit is computed changes: stored credit is then rebuilt. */
+const CREDIT_VERSION = 1;
+
+/**
+ * Keeps the daily attribution rollup exact. Writes of events and links mark the
+ * identities they affect (in the same statement); this folds marks into per-conversion
+ * credit and the rollup, in transactions that consume the marks they fold, under an
+ * advisory lock so replicas take turns. It runs in the background every
+ * REPORT_REFRESH_INTERVAL_MS, and a report drains what is left before it reads, so a
+ * report sees every event acknowledged before it was asked for.
+ */
+@Injectable()
+export class AttributionRefresher implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(AttributionRefresher.name);
+  private queue: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly database: Database,
+    private readonly repository: AttributionRefreshRepository,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.database.transaction(async (sql) => {
+      await this.repository.lock(sql);
+      const fingerprint = this.fingerprint();
+      if ((await this.repository.fingerprint(sql)) === fingerprint) return;
+      this.logger.log('Attribution settings changed (or first start): recomputing all credit');
+      await this.repository.restart(sql, fingerprint);
+    });
+    const interval = this.config.reportRefreshIntervalMs;
+    if (interval > 0) {
+      this.timer = setInterval(() => void this.refreshInBackground(), interval);
+      this.timer.unref();
+    }
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.queue.catch(() => undefined);
+  }
+
+  /** Folds every mark committed before the call; one drain at a time per process. */
+  refresh(): Promise<void> {
+    const drain = this.queue.catch(() => undefined).then(() => this.drain());
+    this.queue = drain;
+    return drain;
+  }
+
+  /** Whether so many marks wait that draining them would hold a report up for long. */
+  hasLargeBacklog(): Promise<boolean> {
+    return this.repository.backlogAtLeast(this.database, MARKS_PER_PASS * 10);
+  }
+
+  private async refreshInBackground(): Promise<void> {
+    try {
+      await this.refresh();
+    } catch (error) {
+      this.logger.warn(`Attribution refresh failed, retrying later: ${String(error)}`);
+    }
+  }
+
+  private async drain(): Promise<void> {
+    while ((await this.database.transaction((sql) => this.pass(sql))) === MARKS_PER_PASS);
+  }
+
+  /** One batch of marks; returns how many it took. */
+  private async pass(sql: Sql): Promise<number> {
+    await this.repository.lock(sql);
+    const marks = await this.repository.takeMarks(sql, MARKS_PER_PASS);
+    if (marks.length === 0) return 0;
+    const events = await this.repository.subjectEvents(sql, marks, {
+      lookbackHours: ROLLUP_LOOKBACK_DAYS * 24,
+      timeZone: this.config.reportTimeZone,
+    });
+    const after = new Map<string, CreditTuple[]>();
+    for (const subjectEvents of groupBySubject(events)) {
+      const touchpoints: Touchpoint[] = subjectEvents
+        .filter((event) => event.source !== '(direct)')
+        .map((event) => ({
+          source: event.source,
+          medium: event.medium,
+          campaign: event.campaign,
+          occurredAt: event.occurred_ms,
+        }));
+      for (const event of subjectEvents) {
+        if (!event.recompute || !this.isConversion(event.event_type)) continue;
+        after.set(event.id, creditTuples(toConversion(event, touchpoints)));
+      }
+    }
+    const before = await this.repository.previousCredits(sql, [...after.keys()]);
+    await this.repository.applyDeltas(sql, rollupDeltas(before, after));
+    await this.repository.saveCredits(sql, after);
+    return marks.length;
+  }
+
+  private isConversion(eventType: string): boolean {
+    const types = this.config.conversionEventTypes;
+    return types === undefined ? eventType !== 'page_view' : types.includes(eventType);
+  }
+
+  private fingerprint(): string {
+    return JSON.stringify({
+      version: CREDIT_VERSION,
+      lookbackDays: ROLLUP_LOOKBACK_DAYS,
+      timeZone: this.config.reportTimeZone,
+      conversionTypes: this.config.conversionEventTypes ?? null,
+    });
+  }
+}
+
+function* groupBySubject(events: readonly SubjectEvent[]): Generator<SubjectEvent[]> {
+  let start = 0;
+  for (let i = 1; i <= events.length; i++) {
+    if (i === events.length || events[i].subject !== events[start].subject) {
+      yield events.slice(start, i);
+      start = i;
+    }
+  }
+}
+
+function toConversion(event: SubjectEvent, touchpoints: readonly Touchpoint[]): Conversion {
+  return {
+    eventType: event.event_type,
+    occurredAt: event.occurred_ms,
+    date: event.day,
+    value: event.value,
+    currency: event.currency,
+    touchpoints,
+  };
+}

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { Conversion } from '../attribute-conversions';
+import { CreditTuple } from './attribution-refresh.repository';
+import { creditTuples, rollupDeltas } from './conversion-credits';
+
+const DAY = 86_400_000;
+const NOW = Date.UTC(2026, 10, 20, 12);
+
+function conversion(overrides: Partial<Conversion> = {}): Conversion {
+  return {
+    eventType: 'purchase',
+    occurredAt: NOW,
+    date: '2026-11-20',
+    value: '10.5',
+    currency: 'EUR',
+    touchpoints: [
+      { source: 'google', medium: 'cpc', campaign: 'bf', occurredAt: NOW - 40 * DAY },
+      { source: 'google', medium: 'cpc', campaign: 'bf', occurredAt: NOW - 2 * DAY },
+      { source: 'newsletter', medium: 'email', campaign: null, occurredAt: NOW - DAY },
+    ],
+    ...overrides,
+  };
+}
+
+describe('creditTuples', () => {
+  it('credits every model at the 30-day lookback, values in micros of the currency', () => {
+    const tuples = creditTuples(conversion());
+    const byModel = (model: string) => tuples.filter((tuple) => tuple[0] === model);
+    // The 40-day-old touch is outside the window.
+    expect(byModel('last_touch')).toEqual([
+      [
+        'last_touch',
+        '2026-11-20',
+        'purchase',
+        'newsletter',
+        'email',
+        null,
+        'EUR',
+        1_000_000,
+        '10500000',
+      ],
+    ]);
+    expect(byModel('first_touch')).toEqual([
+      [
+        'first_touch',
+        '2026-11-20',
+        'purchase',
+        'google',
+        'cpc',
+        'bf',
+        'EUR',
+        1_000_000,
+        '10500000',
+      ],
+    ]);
+    expect(byModel('linear').map((tuple) => [tuple[7], tuple[8]])).toEqual([
+      [500_000, '5250000'],
+      [500_000, '5250000'],
+    ]);
+    for (const model of ['linear', 'position_based', 'time_decay']) {
+      expect(byModel(model).reduce((sum, tuple) => sum + tuple[7], 0)).toBe(1_000_000);
+    }
+  });
+
+  it('gives (direct) the conversion without touchpoints and no currency without a value', () => {
+    const tuples = creditTuples(conversion({ touchpoints: [], value: null }));
+    expect(tuples).toHaveLength(5);
+    expect(tuples[0]).toEqual([
+      'last_touch',
+      '2026-11-20',
+      'purchase',
+      '(direct)',
+      '(none)',
+      null,
+      null,
+      1_000_000,
+      '0',
+    ]);
+  });
+});
+
+describe('rollupDeltas', () => {
+  const tuple = (source: string, share: number, micros: string): CreditTuple => [
+    'linear',
+    '2026-11-20',
+    'purchase',
+    source,
+    'cpc',
+    null,
+    'EUR',
+    share,
+    micros,
+  ];
+
+  it('adds new credit, subtracts the credit it replaces and drops what does not move', () => {
+    const before = new Map([['c1', [tuple('google', 1_000_000, '100')]]]);
+    const after = new Map([
+      ['c1', [tuple('google', 500_000, '50'), tuple('bing', 500_000, '50')]],
+      ['c2', [tuple('google', 500_000, '7')]],
+    ]);
+    expect(rollupDeltas(before, after)).toEqual([
+      expect.objectContaining({
+        source: 'bing',
+        conversions: '500000',
+        value_micros: '50',
+        valued: 1,
+      }),
+      expect.objectContaining({
+        source: 'google',
+        conversions: '0',
+        value_micros: '-43',
+        valued: 1,
+      }),
+    ]);
+    expect(rollupDeltas(before, new Map([['c1', [tuple('google', 1_000_000, '100')]]]))).toEqual(
+      [],
+    );
+  });
+});

@@ -1,0 +1,73 @@
+import { ATTRIBUTION_MODELS } from '../attribution-models';
+import { Conversion, attributeConversion } from '../attribute-conversions';
+import { creditedMicros } from '../money';
+import { CreditTuple, RollupDelta } from './attribution-refresh.repository';
+
+/** The lookback the rollup is kept for: the report's default. Other lookbacks read raw events. */
+export const ROLLUP_LOOKBACK_DAYS = 30;
+
+/** One conversion's credit under every model, as rollup keys with their amounts. */
+export function creditTuples(conversion: Conversion): CreditTuple[] {
+  const valued = conversion.value !== null && conversion.currency !== null;
+  const tuples: CreditTuple[] = [];
+  for (const model of ATTRIBUTION_MODELS) {
+    for (const credit of attributeConversion(conversion, model, ROLLUP_LOOKBACK_DAYS)) {
+      tuples.push([
+        model,
+        conversion.date,
+        conversion.eventType,
+        credit.source,
+        credit.medium,
+        credit.campaign,
+        valued ? conversion.currency : null,
+        credit.share,
+        valued ? creditedMicros(conversion.value!, credit.share).toString() : '0',
+      ]);
+    }
+  }
+  return tuples;
+}
+
+/**
+ * What the rollup must change by when conversions' credit goes from `before` to
+ * `after`: per key, the new amounts minus the old. Keys whose sums do not move are left
+ * out; the rest are sorted so that concurrent writers lock rows in one order.
+ */
+export function rollupDeltas(
+  before: ReadonlyMap<string, readonly CreditTuple[]>,
+  after: ReadonlyMap<string, readonly CreditTuple[]>,
+): RollupDelta[] {
+  const sums = new Map<string, { conversions: bigint; value: bigint; valued: number }>();
+  const add = (tuple: CreditTuple, sign: 1n | -1n) => {
+    const key = JSON.stringify(tuple.slice(0, 7));
+    const sum = sums.get(key) ?? { conversions: 0n, value: 0n, valued: 0 };
+    sum.conversions += sign * BigInt(tuple[7]);
+    sum.value += sign * BigInt(tuple[8]);
+    if (tuple[6] !== null) sum.valued += Number(sign);
+    sums.set(key, sum);
+  };
+  for (const [eventId, tuples] of after) {
+    for (const tuple of before.get(eventId) ?? []) add(tuple, -1n);
+    for (const tuple of tuples) add(tuple, 1n);
+  }
+  return [...sums]
+    .filter(([, sum]) => sum.conversions !== 0n || sum.value !== 0n || sum.valued !== 0)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([key, sum]) => {
+      const [model, day, event_type, source, medium, campaign, currency] = JSON.parse(
+        key,
+      ) as CreditTuple;
+      return {
+        model,
+        day,
+        event_type,
+        source,
+        medium,
+        campaign,
+        currency,
+        conversions: sum.conversions.toString(),
+        value_micros: sum.value.toString(),
+        valued: sum.valued,
+      };
+    });
+}
