@@ -6,6 +6,7 @@ import {
   DomainError,
   ValidationFailedError,
 } from '../common/http/domain-error';
+import { classifyDatabaseError } from '../common/http/database-errors';
 import { toDomainError } from '../common/http/error-mapping';
 import { VALIDATOR_OPTIONS, validationFailed } from '../common/validation/validation-errors';
 import { TrackBatchDto } from './dto/track-batch.dto';
@@ -59,13 +60,15 @@ export class TrackingService {
     if (visitorId === null || userId === null || this.knownLinks.has(visitorId, userId)) {
       return this.batcher.track({ event, targets: this.funnels.stagesFor(event.eventType) });
     }
-    const result = await this.database.transaction(async (sql) => {
-      const { stored, linked } = await this.events.insert(event, sql);
-      const funnelUpdates = stored
-        ? await this.funnels.applyLinkingEvent(sql, { ...event, newLink: linked })
-        : [];
-      return { stored, funnelUpdates };
-    });
+    const result = await retryOnConflict(() =>
+      this.database.transaction(async (sql) => {
+        const { stored, linked } = await this.events.insert(event, sql);
+        const funnelUpdates = stored
+          ? await this.funnels.applyLinkingEvent(sql, { ...event, newLink: linked })
+          : [];
+        return { stored, funnelUpdates };
+      }),
+    );
     // A duplicate stored no link and merged nothing: the next event must take this path again.
     if (result.stored) this.knownLinks.add(visitorId, userId);
     return result;
@@ -111,6 +114,20 @@ export class TrackingService {
       funnel_updates: response.funnel_updates,
       error: null,
     };
+  }
+}
+
+/**
+ * A deadlock with a concurrent group (both touch the subject's funnel rows and links)
+ * rolls the whole transaction back, so running it again is safe and almost always wins.
+ */
+async function retryOnConflict<T>(work: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt >= attempts || classifyDatabaseError(error) !== 'conflict') throw error;
+    }
   }
 }
 

@@ -9,6 +9,8 @@ export async function createTestApp(
 ): Promise<NestFastifyApplication> {
   const config = loadConfig({
     LOG_LEVEL: 'error',
+    // No background rollup refresh racing the tests' TRUNCATEs; reports still refresh first.
+    REPORT_REFRESH_INTERVAL_MS: '0',
     CORS_ORIGINS: 'https://shop.example.com,https://*.example.org',
     ...env,
     DATABASE_URL: databaseUrl,
