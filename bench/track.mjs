@@ -15,24 +15,34 @@
 // its row behind, and prints the figures and the ratios.
 // Exit code 1: the service answered non-2xx or dropped connections, or a durability check failed.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import {
+  DEFAULT_SERVER_URL,
+  MIGRATE_MAIN,
+  ROOT,
+  SERVICE_MAIN,
+  ensureBuilt,
+  freePort,
+  median,
+  migrate,
+  printTable,
+  recreateDatabase,
+  redact,
+  startProdArgs,
+  waitForPort,
+} from './support.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LUA_SCRIPT = fileURLToPath(new URL('track.lua', import.meta.url));
 const REFERENCE_SERVER = fileURLToPath(new URL('reference-server.mjs', import.meta.url));
-const SERVICE_MAIN = 'dist/src/main.js';
 // The service runs as a deployment runs it: with the node arguments of `npm run start:prod`.
 const SERVICE_ARGS = startProdArgs();
-const MIGRATE_MAIN = 'dist/src/bin/migrate.js';
 
-const DEFAULT_SERVER_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
 const DEFAULT_BENCH_DATABASE = 'ct_bench';
 const ROUTE = '/v1/events/track';
 const POOL_SIZE = 10; // the service's default DB_POOL_SIZE, per process; the references use the same
@@ -149,14 +159,6 @@ function usage(message) {
 // ---------------------------------------------------------------------------------------
 // Prerequisites: the built service, wrk, a fresh migrated database
 
-function ensureBuilt() {
-  for (const file of [SERVICE_MAIN, MIGRATE_MAIN]) {
-    if (!existsSync(new URL(`../${file}`, import.meta.url))) {
-      throw new Error(`${file} is missing: build first (npx nest build, or use npm run bench:track)`);
-    }
-  }
-}
-
 function ensureWrk() {
   if (commandExists('wrk')) return;
   console.log('wrk not found: installing it with apt-get install -y wrk');
@@ -174,32 +176,6 @@ function ensureWrk() {
 
 function commandExists(command) {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-}
-
-/** Drops and creates `name` on the server of `serverUrl`; returns the new database's URL. */
-async function recreateDatabase(serverUrl, name) {
-  const admin = new pg.Client({ connectionString: serverUrl, application_name: 'bench-track' });
-  await admin.connect();
-  try {
-    // FORCE ends sessions left over from an interrupted run (PostgreSQL 13+).
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-function migrate(databaseUrl) {
-  console.log(`Migrating ${redact(databaseUrl)} (node ${MIGRATE_MAIN})`);
-  const run = spawnSync(process.execPath, [MIGRATE_MAIN], {
-    cwd: ROOT,
-    stdio: 'inherit',
-    env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'info' },
-  });
-  if (run.status !== 0) throw new Error(`migration failed (exit ${run.status ?? run.signal})`);
 }
 
 async function printSetup(db, databaseUrl, options) {
@@ -236,15 +212,6 @@ async function printSetup(db, databaseUrl, options) {
 
 // ---------------------------------------------------------------------------------------
 // Servers under test
-
-function startProdArgs() {
-  const script = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts['start:prod'];
-  const [command, ...args] = script.trim().split(/\s+/);
-  if (command !== 'node' || !args.includes(SERVICE_MAIN)) {
-    throw new Error(`expected "start:prod" to be "node [flags] ${SERVICE_MAIN}", got "${script}"`);
-  }
-  return args;
-}
 
 async function startTarget(name, databaseUrl, processes) {
   const port = await freePort();
@@ -294,37 +261,6 @@ async function waitForWorkers(child, name, processes, timeoutMs = 60_000) {
     `${name} has ${count} child process(es) after ${timeoutMs / 1000} s, not the ${processes} workers asked for` +
       (name === 'service' ? ' (does the built service support WORKERS? rebuild it)' : ''),
   );
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port, child, name, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`${name} exited during start-up (${child.exitCode ?? child.signalCode}); see its output above`);
-    }
-    if (await canConnect(port)) return;
-    await sleep(100);
-  }
-  throw new Error(`${name} did not listen on port ${port} within ${timeoutMs / 1000} s`);
-}
-
-function canConnect(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** One second, one connection, with the bodies of the first non-2xx answers printed. */
@@ -688,20 +624,6 @@ function serviceRatios(runs, options) {
   return ratios;
 }
 
-function printTable(header, rows) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' | ')} |`;
-  console.log(line(header));
-  console.log(`|${widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
-  for (const row of rows) console.log(line(row));
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
 function rotate(items, by) {
   const shift = by % items.length;
   return [...items.slice(shift), ...items.slice(0, shift)];
@@ -715,12 +637,6 @@ const fmtCpu = (percent, usPerRequest) => `${Math.round(percent)}% · ${Math.rou
 const fmtPerProcess = ({ perProcessPercent: [primary, ...workers] }) =>
   workers.length === 0 ? '' : ` (primary ${Math.round(primary)}% + workers ${workers.map((p) => `${Math.round(p)}%`).join(' + ')})`;
 const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
-
-function redact(url) {
-  const parsed = new URL(url);
-  if (parsed.password) parsed.password = '***';
-  return parsed.toString();
-}
 
 // ---------------------------------------------------------------------------------------
 // Child processes

@@ -157,8 +157,7 @@ export class AttributionRefreshRepository {
   /** Adds the deltas to the rollup and drops rows left with no credit. */
   async applyDeltas(sql: Sql, deltas: readonly RollupDelta[]): Promise<void> {
     if (deltas.length === 0) return;
-    const json = JSON.stringify(deltas);
-    await sql.query(
+    const rows = await sql.query<{ id: string; conversions: string }>(
       `INSERT INTO attribution_daily AS r
          (model, day, event_type, source, medium, campaign, currency, conversions, value_micros, valued)
        SELECT * FROM json_to_recordset(?::json) AS d(model text, day date, event_type text, source text,
@@ -166,18 +165,16 @@ export class AttributionRefreshRepository {
        ON CONFLICT (model, day, event_type, source, medium, campaign, currency) DO UPDATE
        SET conversions = r.conversions + excluded.conversions,
            value_micros = r.value_micros + excluded.value_micros,
-           valued = r.valued + excluded.valued`,
-      [json],
+           valued = r.valued + excluded.valued
+       RETURNING r.id, r.conversions`,
+      [JSON.stringify(deltas)],
     );
+    const emptied = rows.filter((row) => row.conversions === '0').map((row) => row.id);
+    if (emptied.length === 0) return;
     await sql.query(
-      `DELETE FROM attribution_daily r
-       USING json_to_recordset(?::json) AS d(model text, day date, event_type text, source text,
-         medium text, campaign text, currency text)
-       WHERE r.model = d.model AND r.day = d.day AND r.event_type = d.event_type
-         AND r.source = d.source AND r.medium = d.medium
-         AND r.campaign IS NOT DISTINCT FROM d.campaign AND r.currency IS NOT DISTINCT FROM d.currency
-         AND r.conversions = 0`,
-      [json],
+      `DELETE FROM attribution_daily
+       WHERE id IN (SELECT id::bigint FROM json_array_elements_text(?::json) AS ids(id))`,
+      [JSON.stringify(emptied)],
     );
   }
 

@@ -16,7 +16,7 @@ import {
 import { ROLLUP_LOOKBACK_DAYS, creditTuples, rollupDeltas } from './conversion-credits';
 
 /** Marks folded per transaction: large enough to amortise round trips, small enough to keep locks short. */
-const MARKS_PER_PASS = 1_000;
+const MARKS_PER_PASS = 2_000;
 /** Bump when the way credit is computed changes: stored credit is then rebuilt. */
 const CREDIT_VERSION = 1;
 
