@@ -3,6 +3,7 @@ import { Migration20261126140630 } from './Migration20261126140630';
 import { Migration20261126143712 } from './Migration20261126143712';
 import { Migration20261126150557 } from './Migration20261126150557';
 import { Migration20261126163320 } from './Migration20261126163320';
+import { Migration20261126164836 } from './Migration20261126164836';
 
 /**
  * Every migration, in order. Listed explicitly so that the compiled service, the test
@@ -15,4 +16,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126143712', class: Migration20261126143712 },
   { name: 'Migration20261126150557', class: Migration20261126150557 },
   { name: 'Migration20261126163320', class: Migration20261126163320 },
+  { name: 'Migration20261126164836', class: Migration20261126164836 },
 ];

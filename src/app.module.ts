@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
@@ -9,6 +10,7 @@ import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ConnectableDatabase } from './persistence/orm-options';
 import { PersistenceModule } from './persistence/persistence.module';
+import { ReconciliationModule } from './reconciliation/reconciliation.module';
 import { ReportingModule } from './reporting/reporting.module';
 import { TrackingModule } from './tracking/tracking.module';
 
@@ -29,6 +31,8 @@ export class AppModule {
         HealthModule,
         TrackingModule,
         ReportingModule,
+        ScheduleModule.forRoot(),
+        ReconciliationModule,
       ],
       providers: [
         // Registered as providers, not in main.ts, so every app built for tests has them too.

@@ -9,6 +9,7 @@ import { AttributionDaily } from './reporting/rollup/attribution-daily.entity';
 import { AttributionMark } from './reporting/rollup/attribution-mark.entity';
 import { AttributionState } from './reporting/rollup/attribution-state.entity';
 import { ConversionCredit } from './reporting/rollup/conversion-credit.entity';
+import { ReconciliationRun } from './reconciliation/reconciliation-run.entity';
 import { IdentityLink } from './tracking/identity-link.entity';
 import { TrackedEvent } from './tracking/tracked-event.entity';
 
@@ -33,6 +34,7 @@ function cliOptions(): Options {
       ConversionCredit,
       AttributionDaily,
       AttributionState,
+      ReconciliationRun,
     ],
   };
 }

@@ -2,6 +2,12 @@ import { isAbsolute, resolve } from 'node:path';
 import { Env, EnvReader } from './env-parsers';
 import { isValidOriginPattern } from '../common/http/origin-matcher';
 import { DEFAULT_FUNNELS, FunnelDefinition, readFunnelsFile } from './funnels-file';
+import {
+  Ga4Config,
+  ReconciliationConfig,
+  readGa4Config,
+  readReconciliationConfig,
+} from './reconciliation-config';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -51,6 +57,8 @@ export interface AppConfig {
   funnels: FunnelDefinition[];
   /** Event types that count as conversions; undefined means every type except page_view. */
   conversionEventTypes: string[] | undefined;
+  ga4: Ga4Config;
+  reconciliation: ReconciliationConfig;
 }
 
 /** The only place that reads the environment. Throws InvalidEnvironmentError listing every bad variable. */
@@ -83,12 +91,14 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     },
     apiKeys: read.list('API_KEYS'),
     reportTimeZone: read.string('REPORT_TIMEZONE', 'UTC'),
-    reportRefreshIntervalMs: read.int('REPORT_REFRESH_INTERVAL_MS', 1_000, {
+    reportRefreshIntervalMs: read.int('REPORT_REFRESH_INTERVAL_MS', 500, {
       min: 0,
       max: 3_600_000,
     }),
     funnels: DEFAULT_FUNNELS,
     conversionEventTypes: undefined,
+    ga4: readGa4Config(read),
+    reconciliation: readReconciliationConfig(read),
   };
   const conversionTypes = read.list('CONVERSION_EVENT_TYPES');
   if (conversionTypes.length > 0) {

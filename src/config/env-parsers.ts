@@ -45,6 +45,20 @@ export class EnvReader {
     return parsed;
   }
 
+  number(name: string, fallback: number, bounds: { min: number; max: number }): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const parsed = Number(value);
+    if (!/^-?\d+(\.\d+)?$/.test(value) || parsed < bounds.min || parsed > bounds.max) {
+      return this.fail(
+        name,
+        `must be a number from ${bounds.min} to ${bounds.max}, got "${value}"`,
+        fallback,
+      );
+    }
+    return parsed;
+  }
+
   bool(name: string, fallback: boolean): boolean {
     const value = this.raw(name)?.toLowerCase();
     if (value === undefined) return fallback;

@@ -11,6 +11,10 @@ export type ErrorCode =
   | 'rate_limited'
   | 'database_unavailable'
   | 'not_ready'
+  | 'ga4_not_configured'
+  | 'ga4_error'
+  | 'ga4_rate_limited'
+  | 'ga4_unavailable'
   | 'internal_error';
 
 export interface FieldError {

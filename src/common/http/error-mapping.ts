@@ -35,10 +35,15 @@ export function statusForCode(code: ErrorCode): number {
     case 'unsupported_media_type':
       return HttpStatus.UNSUPPORTED_MEDIA_TYPE;
     case 'rate_limited':
+    case 'ga4_rate_limited':
       return HttpStatus.TOO_MANY_REQUESTS;
     case 'database_unavailable':
     case 'not_ready':
+    case 'ga4_not_configured':
       return HttpStatus.SERVICE_UNAVAILABLE;
+    case 'ga4_error':
+    case 'ga4_unavailable':
+      return HttpStatus.BAD_GATEWAY;
     case 'internal_error':
       return HttpStatus.INTERNAL_SERVER_ERROR;
     default:

@@ -1,0 +1,82 @@
+import 'reflect-metadata';
+import { parseArgs } from 'node:util';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from '../app.module';
+import { toDomainError } from '../common/http/error-mapping';
+import { loadConfigOrExit } from '../config/load-config-or-exit';
+import { resolveDatabase } from '../persistence/database-location';
+import { ReconciliationRunRepository } from '../reconciliation/reconciliation-run.repository';
+import { ReconciliationService } from '../reconciliation/reconciliation.service';
+import { Database } from '../persistence/database';
+
+const USAGE = 'usage: npm run reconcile -- [--start-date YYYY-MM-DD] [--end-date YYYY-MM-DD]';
+
+/**
+ * `npm run reconcile -- --start-date … --end-date …`: one reconciliation against GA4,
+ * stored as a run like the scheduled ones, its report printed as JSON. Exit code 0 when it
+ * ran (whatever the discrepancies), 1 when it failed, 2 on bad arguments.
+ */
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      options: { 'start-date': { type: 'string' }, 'end-date': { type: 'string' } },
+    }).values;
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const config = loadConfigOrExit();
+  // No schedule and no background work in a one-off command.
+  config.reconciliation.cron = undefined;
+  config.reportRefreshIntervalMs = 0;
+  const database = await resolveDatabase(config.database);
+  const app = await NestFactory.createApplicationContext(
+    AppModule.forRoot({ config, database: database.database }),
+    {
+      logger: ['error', 'warn'],
+    },
+  );
+  try {
+    const reconciliation = app.get(ReconciliationService);
+    let range;
+    try {
+      range = reconciliation.resolveRange({
+        start_date: args['start-date'],
+        end_date: args['end-date'],
+      });
+    } catch (error) {
+      console.error(`${(error as Error).message}\n${USAGE}`);
+      return 2;
+    }
+    const runs = app.get(ReconciliationRunRepository);
+    const runId = await runs.createCommandRun(range);
+    const sql = app.get(Database);
+    try {
+      const report = await reconciliation.reconcile(range);
+      await runs.finish(sql, runId, { report });
+      console.log(JSON.stringify(report, null, 2));
+      return 0;
+    } catch (error) {
+      const domain = toDomainError(error);
+      const message = domain?.message ?? String(error);
+      await runs.finish(sql, runId, { error: { code: domain?.code ?? 'internal_error', message } });
+      console.error(`Reconciliation failed: ${message}`);
+      return 1;
+    }
+  } finally {
+    await app.close();
+    await database.stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    new Logger('Reconcile').fatal(
+      error instanceof Error ? (error.stack ?? error.message) : String(error),
+    );
+    process.exit(1);
+  },
+);

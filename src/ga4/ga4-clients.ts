@@ -1,0 +1,50 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { resolve } from 'node:path';
+import { AppConfig } from '../config/app-config';
+import { InjectConfig } from '../config/config.module';
+import { Ga4Client } from './ga4-client';
+import { Ga4DataApiClient } from './ga4-data-api.client';
+import { Ga4NotConfiguredError } from './ga4.errors';
+import { readServiceAccount } from './service-account';
+
+/**
+ * The configured GA4 client, built on first use. Reconciliation is optional: without
+ * GA4 settings the rest of the service runs and reconciliation answers 503 saying
+ * which variables to set.
+ */
+@Injectable()
+export class Ga4Clients {
+  private readonly logger = new Logger(Ga4Clients.name);
+  private built: Ga4Client | undefined;
+
+  constructor(@InjectConfig() private readonly config: AppConfig) {}
+
+  client(): Ga4Client {
+    if (this.built) return this.built;
+    const { propertyId, credentialsFile, apiUrl, pageSize, timeoutMs, retries } = this.config.ga4;
+    const missing = [
+      ...(propertyId === undefined ? ['GA4_PROPERTY_ID'] : []),
+      ...(credentialsFile === undefined ? ['GA4_CREDENTIALS_FILE'] : []),
+    ];
+    if (propertyId === undefined || credentialsFile === undefined) {
+      throw new Ga4NotConfiguredError(
+        `GA4 is not configured: set ${missing.join(' and ')} (see README, "GA4 reconciliation")`,
+      );
+    }
+    let account;
+    try {
+      account = readServiceAccount(resolve(credentialsFile));
+    } catch (error) {
+      this.logger.warn(`GA4_CREDENTIALS_FILE is unusable: ${(error as Error).message}`);
+      throw new Ga4NotConfiguredError(
+        `GA4 is not configured: GA4_CREDENTIALS_FILE does not hold a readable service-account key`,
+      );
+    }
+    this.built = new Ga4DataApiClient(
+      propertyId,
+      { apiUrl, pageSize, http: { timeoutMs, retries, backoffMs: 250 } },
+      account,
+    );
+    return this.built;
+  }
+}

@@ -1,0 +1,105 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Ga4QuotaError, Ga4ResponseError, Ga4UnavailableError } from './ga4.errors';
+
+export interface Ga4HttpOptions {
+  /** Per attempt: GA4 not answering within it counts as unavailable. */
+  timeoutMs: number;
+  /** Further attempts after a 429, a 503 or a network failure (RunReport has no retry of its own). */
+  retries: number;
+  /** First wait between attempts; doubled each time. */
+  backoffMs: number;
+}
+
+/** Google's error body: `{"error": {"code", "message", "status"}}`; OAuth's: `{"error", "error_description"}`. */
+interface GoogleErrorBody {
+  error?: { code?: number; message?: string; status?: string } | string;
+  error_description?: string;
+}
+
+const RETRYABLE_STATUSES = new Set([429, 503]);
+const DEFAULT_QUOTA_RETRY_AFTER_S = 60;
+const MAX_HONOURED_RETRY_AFTER_MS = 5_000;
+
+/**
+ * One JSON call to a Google endpoint with a timeout per attempt and retries with
+ * exponential backoff where retrying can help; every failure becomes a typed GA4 error.
+ */
+export async function ga4Fetch(
+  url: string,
+  options: Ga4HttpOptions,
+  init: RequestInit,
+): Promise<unknown> {
+  let failure: Error = new Ga4UnavailableError('no attempt was made');
+  for (let attempt = 0; attempt <= options.retries; attempt++) {
+    if (attempt > 0) await sleep(options.backoffMs * 2 ** (attempt - 1));
+    let response: Response;
+    try {
+      response = await fetch(url, { ...init, signal: AbortSignal.timeout(options.timeoutMs) });
+    } catch (error) {
+      failure = new Ga4UnavailableError(describeFetchFailure(error, options.timeoutMs));
+      continue;
+    }
+    const text = await response.text().catch(() => '');
+    if (response.ok) {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        throw new Ga4UnavailableError(
+          `${new URL(url).pathname} answered with a body that is not JSON`,
+        );
+      }
+    }
+    failure = toGa4Error(response, text);
+    if (!RETRYABLE_STATUSES.has(response.status) && !text.includes('"UNAVAILABLE"')) throw failure;
+    const retryAfterMs = Number(response.headers.get('retry-after')) * 1000;
+    if (retryAfterMs > MAX_HONOURED_RETRY_AFTER_MS) break; // the caller is better told to come back later
+  }
+  throw failure;
+}
+
+function toGa4Error(response: Response, text: string): Error {
+  let body: GoogleErrorBody = {};
+  try {
+    body = JSON.parse(text) as GoogleErrorBody;
+  } catch {
+    // not JSON: fall back to the status line
+  }
+  const error = body.error;
+  const status = typeof error === 'object' ? (error.status ?? '') : statusName(response.status);
+  const message =
+    typeof error === 'object'
+      ? (error.message ?? response.statusText)
+      : (body.error_description ?? error ?? response.statusText);
+  if (response.status === 429) {
+    const retryAfter = Number(response.headers.get('retry-after'));
+    return new Ga4QuotaError(
+      message,
+      retryAfter > 0 ? Math.ceil(retryAfter) : DEFAULT_QUOTA_RETRY_AFTER_S,
+    );
+  }
+  if (response.status === 503 || status === 'UNAVAILABLE') return new Ga4UnavailableError(message);
+  return new Ga4ResponseError(response.status, status, message);
+}
+
+function statusName(httpStatus: number): string {
+  switch (httpStatus) {
+    case 400:
+      return 'INVALID_ARGUMENT';
+    case 401:
+      return 'UNAUTHENTICATED';
+    case 403:
+      return 'PERMISSION_DENIED';
+    case 404:
+      return 'NOT_FOUND';
+    default:
+      return `HTTP_${httpStatus}`;
+  }
+}
+
+function describeFetchFailure(error: unknown, timeoutMs: number): string {
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
+    return `no answer within ${timeoutMs} ms`;
+  }
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : '';
+  return `cannot connect${cause ? ` (${cause})` : ''}`;
+}

@@ -1,0 +1,74 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { RUN_STATUSES, RUN_TRIGGERS } from '../reconciliation-run.entity';
+import { ReconciliationReportDto } from './reconciliation-report.dto';
+
+export class RunsQueryDto {
+  /**
+   * Runs per page, 1–100.
+   * @example 20
+   */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit?: number;
+
+  /**
+   * Runs to skip (newest first).
+   * @example 0
+   */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  offset?: number;
+}
+
+export class RunErrorDto {
+  /** @example "ga4_unavailable" */
+  code!: string;
+  /** @example "GA4 is unavailable: no answer within 10000 ms" */
+  message!: string;
+}
+
+export class ReconciliationRunSummaryDto {
+  /** @example "3f2b8a4e-8c1d-4a9e-9b7a-2d1c0e5f6a7b" */
+  id!: string;
+  @ApiProperty({ enum: RUN_TRIGGERS, example: 'schedule' })
+  trigger!: (typeof RUN_TRIGGERS)[number];
+  /** The cron tick of a scheduled run. */
+  scheduled_for!: string | null;
+  /** @example "2026-11-23" */
+  start_date!: string;
+  /** @example "2026-11-25" */
+  end_date!: string;
+  @ApiProperty({ enum: RUN_STATUSES, example: 'succeeded' })
+  status!: (typeof RUN_STATUSES)[number];
+  /** @example 1 */
+  attempts!: number;
+  started_at!: string;
+  finished_at!: string | null;
+  /** The report's status, once the run succeeded. */
+  @ApiProperty({ enum: ['ok', 'discrepancies'], nullable: true, example: 'ok' })
+  report_status!: 'ok' | 'discrepancies' | null;
+  /** The last failure, if any. */
+  error!: RunErrorDto | null;
+}
+
+export class ReconciliationRunDto extends ReconciliationRunSummaryDto {
+  /** The stored report of a successful run. */
+  report!: ReconciliationReportDto | null;
+}
+
+export class ReconciliationRunsPageDto {
+  runs!: ReconciliationRunSummaryDto[];
+  /** @example 20 */
+  limit!: number;
+  /** @example 0 */
+  offset!: number;
+  /** @example 42 */
+  total!: number;
+}

@@ -1,0 +1,58 @@
+import { Injectable } from '@nestjs/common';
+import { Database } from '../persistence/database';
+
+export interface DailyTypeCount {
+  date: string;
+  eventType: string;
+  count: number;
+}
+
+/** Our side of the reconciliation: stored events per day (in a given zone) and type, bots excluded. */
+@Injectable()
+export class EventCountsRepository {
+  constructor(private readonly database: Database) {}
+
+  async dailyCounts(query: {
+    startDate: string;
+    endDate: string;
+    timeZone: string;
+    eventTypes: readonly string[];
+  }): Promise<DailyTypeCount[]> {
+    if (query.eventTypes.length === 0) return [];
+    const rows = await this.database.query<{ date: string; event_type: string; count: number }>(
+      `SELECT to_char(occurred_at AT TIME ZONE ?, 'YYYY-MM-DD') AS date, event_type, count(*)::int AS count
+       FROM events
+       WHERE occurred_at >= (?::date)::timestamp AT TIME ZONE ?
+         AND occurred_at < ((?::date) + 1)::timestamp AT TIME ZONE ?
+         AND NOT is_bot
+         AND event_type IN (SELECT json_array_elements_text(?::json))
+       GROUP BY 1, 2`,
+      [
+        query.timeZone,
+        query.startDate,
+        query.timeZone,
+        query.endDate,
+        query.timeZone,
+        JSON.stringify(query.eventTypes),
+      ],
+    );
+    return rows.map((row) => ({ date: row.date, eventType: row.event_type, count: row.count }));
+  }
+
+  /**
+   * The types stored around the range, for when RECONCILE_EVENT_TYPES is unset. The
+   * property's zone is not known before GA4 answers, so the range is widened by the
+   * largest UTC offsets; a type found only in the margin yields no row unless GA4 has it.
+   */
+  async typesAround(startDate: string, endDate: string): Promise<string[]> {
+    const rows = await this.database.query<{ event_type: string }>(
+      `SELECT DISTINCT event_type FROM events
+       WHERE occurred_at >= (?::date)::timestamp AT TIME ZONE 'UTC' - interval '14 hours'
+         AND occurred_at < ((?::date) + 1)::timestamp AT TIME ZONE 'UTC' + interval '14 hours'
+         AND NOT is_bot
+       ORDER BY event_type`,
+      [startDate, endDate],
+    );
+    return rows.map((row) => row.event_type);
+  }
+}

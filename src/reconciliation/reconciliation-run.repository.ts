@@ -1,0 +1,119 @@
+import { Injectable } from '@nestjs/common';
+import { Database, Sql } from '../persistence/database';
+import { ReconciliationRunDto, ReconciliationRunSummaryDto } from './dto/reconciliation-runs.dto';
+import { ReconciliationReport } from './reconciliation.service';
+
+interface RunRow {
+  id: string;
+  trigger: 'schedule' | 'command';
+  scheduled_for: string | null;
+  start_date: string;
+  end_date: string;
+  status: 'running' | 'succeeded' | 'failed';
+  attempts: number;
+  started_at: string;
+  finished_at: string | null;
+  report: ReconciliationReport | null;
+  error: { code: string; message: string } | null;
+}
+
+const COLUMNS = `id, trigger, to_char(scheduled_for AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS scheduled_for,
+  start_date::text, end_date::text, status, attempts,
+  to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS started_at,
+  to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS finished_at, report, error`;
+
+/** Only one replica at a time works on scheduled reconciliation. */
+const SCHEDULE_LOCK = `hashtext('conversion-tracking:reconciliation-schedule')`;
+
+@Injectable()
+export class ReconciliationRunRepository {
+  constructor(private readonly database: Database) {}
+
+  /** Whether this transaction holds the schedule lock (false: another replica is at work). */
+  async tryLockSchedule(sql: Sql): Promise<boolean> {
+    const rows = await sql.query<{ locked: boolean }>(
+      `SELECT pg_try_advisory_xact_lock(${SCHEDULE_LOCK}) AS locked`,
+    );
+    return rows[0]?.locked === true;
+  }
+
+  /** The run of a cron tick; undefined when a replica has already taken the tick. */
+  async claimTick(
+    sql: Sql,
+    run: { scheduledFor: Date; startDate: string; endDate: string },
+  ): Promise<string | undefined> {
+    const rows = await sql.query<{ id: string }>(
+      `INSERT INTO reconciliation_runs (trigger, scheduled_for, start_date, end_date, status, attempts)
+       VALUES ('schedule', ?, ?, ?, 'running', 0)
+       ON CONFLICT (scheduled_for) DO NOTHING RETURNING id`,
+      [run.scheduledFor.toISOString(), run.startDate, run.endDate],
+    );
+    return rows[0]?.id;
+  }
+
+  async createCommandRun(run: { startDate: string; endDate: string }): Promise<string> {
+    const rows = await this.database.query<{ id: string }>(
+      `INSERT INTO reconciliation_runs (trigger, start_date, end_date, status, attempts)
+       VALUES ('command', ?, ?, 'running', 0) RETURNING id`,
+      [run.startDate, run.endDate],
+    );
+    return rows[0].id;
+  }
+
+  async finish(
+    sql: Sql,
+    id: string,
+    outcome: { report: ReconciliationReport } | { error: { code: string; message: string } },
+  ): Promise<void> {
+    const succeeded = 'report' in outcome;
+    await sql.query(
+      `UPDATE reconciliation_runs
+       SET status = ?, attempts = attempts + 1, finished_at = now(), report = ?::jsonb, error = ?::jsonb
+       WHERE id = ?`,
+      [
+        succeeded ? 'succeeded' : 'failed',
+        succeeded ? JSON.stringify(outcome.report) : null,
+        succeeded ? null : JSON.stringify(outcome.error),
+        id,
+      ],
+    );
+  }
+
+  async find(id: string): Promise<ReconciliationRunDto | undefined> {
+    const rows = await this.database.query<RunRow>(
+      `SELECT ${COLUMNS} FROM reconciliation_runs WHERE id = ?::uuid`,
+      [id],
+    );
+    return rows[0] && { ...summary(rows[0]), report: rows[0].report };
+  }
+
+  async page(
+    limit: number,
+    offset: number,
+  ): Promise<{ runs: ReconciliationRunSummaryDto[]; total: number }> {
+    const rows = await this.database.query<RunRow>(
+      `SELECT ${COLUMNS} FROM reconciliation_runs ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?`,
+      [limit, offset],
+    );
+    const total = await this.database.query<{ total: number }>(
+      'SELECT count(*)::int AS total FROM reconciliation_runs',
+    );
+    return { runs: rows.map(summary), total: total[0]?.total ?? 0 };
+  }
+}
+
+function summary(row: RunRow): ReconciliationRunSummaryDto {
+  return {
+    id: row.id,
+    trigger: row.trigger,
+    scheduled_for: row.scheduled_for,
+    start_date: row.start_date,
+    end_date: row.end_date,
+    status: row.status,
+    attempts: row.attempts,
+    started_at: row.started_at,
+    finished_at: row.finished_at,
+    report_status: row.report?.status ?? null,
+    error: row.error,
+  };
+}

@@ -1,0 +1,114 @@
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { CronJob } from 'cron';
+import { toDomainError } from '../common/http/error-mapping';
+import { addDays, dateInZone } from '../common/validation/date-range';
+import { AppConfig } from '../config/app-config';
+import { InjectConfig } from '../config/config.module';
+import { Database } from '../persistence/database';
+import { ReconciliationRunRepository } from './reconciliation-run.repository';
+import { ReconciliationService } from './reconciliation.service';
+
+const JOB_NAME = 'reconciliation';
+/** A failed run is tried again this many times, after RECONCILE_RETRY_DELAY_MS doubled each time. */
+const MAX_RETRIES = 3;
+
+/**
+ * Runs the reconciliation on RECONCILE_CRON (UTC) over the last RECONCILE_LOOKBACK_DAYS
+ * days ending yesterday and stores each run. Every replica's cron fires; a transaction-level
+ * advisory lock lets one work at a time and the run's unique `scheduled_for` lets one
+ * take each tick, so GA4 is asked once per tick. Failures are stored with their error
+ * and retried with backoff; nothing here may crash the process.
+ */
+@Injectable()
+export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(ReconciliationScheduler.name);
+  private readonly retries = new Set<NodeJS.Timeout>();
+  private nextTick: Date | undefined;
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly registry: SchedulerRegistry,
+    private readonly reconciliation: ReconciliationService,
+    private readonly runs: ReconciliationRunRepository,
+    private readonly database: Database,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const { cron } = this.config.reconciliation;
+    if (cron === undefined) return;
+    const job = CronJob.from({
+      cronTime: cron,
+      timeZone: 'UTC',
+      onTick: () => {
+        // Replicas agree on the tick's nominal time, not on when their timers fired.
+        const scheduledFor = this.nextTick ?? new Date();
+        this.nextTick = job.nextDate().toJSDate();
+        this.running = this.running.then(() => this.runTick(scheduledFor));
+      },
+    });
+    this.registry.addCronJob(JOB_NAME, job);
+    this.nextTick = job.nextDate().toJSDate();
+    job.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.registry.doesExist('cron', JOB_NAME)) await this.registry.getCronJob(JOB_NAME).stop();
+    this.retries.forEach(clearTimeout);
+    await this.running;
+  }
+
+  private async runTick(scheduledFor: Date): Promise<void> {
+    const endDate = addDays(dateInZone(new Date(), this.config.reportTimeZone), -1);
+    const startDate = addDays(endDate, 1 - this.config.reconciliation.lookbackDays);
+    await this.attempt({ scheduledFor, startDate, endDate }, 0);
+  }
+
+  /** One attempt, under the lock; `runId` undefined means the tick is still to be claimed. */
+  private async attempt(
+    run: { scheduledFor: Date; startDate: string; endDate: string; runId?: string },
+    retry: number,
+  ): Promise<void> {
+    let failed = false;
+    let runId = run.runId;
+    try {
+      await this.database.transaction(async (sql) => {
+        if (!(await this.runs.tryLockSchedule(sql))) return;
+        runId ??= await this.runs.claimTick(sql, run);
+        if (runId === undefined) return;
+        try {
+          const report = await this.reconciliation.reconcile(run);
+          await this.runs.finish(sql, runId, { report });
+          this.logger.log(`Reconciliation ${run.startDate}..${run.endDate}: ${report.status}`);
+        } catch (error) {
+          failed = true;
+          const domain = toDomainError(error);
+          const message =
+            domain?.message ?? (error instanceof Error ? error.message : String(error));
+          await this.runs.finish(sql, runId, {
+            error: { code: domain?.code ?? 'internal_error', message },
+          });
+          this.logger.warn(`Reconciliation ${run.startDate}..${run.endDate} failed: ${message}`);
+        }
+      });
+    } catch (error) {
+      this.logger.error(`Scheduled reconciliation could not run: ${String(error)}`);
+      return;
+    }
+    if (failed && runId !== undefined && retry < MAX_RETRIES) {
+      const delay = this.config.reconciliation.retryDelayMs * 2 ** retry;
+      const timer = setTimeout(() => {
+        this.retries.delete(timer);
+        this.running = this.running.then(() => this.attempt({ ...run, runId }, retry + 1));
+      }, delay);
+      timer.unref();
+      this.retries.add(timer);
+    }
+  }
+}

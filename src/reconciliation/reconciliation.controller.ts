@@ -1,0 +1,96 @@
+import { Controller, Get, Param, ParseUUIDPipe, Query } from '@nestjs/common';
+import {
+  ApiBadGatewayResponse,
+  ApiBadRequestResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+} from '@nestjs/swagger';
+import { RequireApiKey } from '../common/http/api-key.guard';
+import { NotFoundError, ValidationFailedError } from '../common/http/domain-error';
+import { ErrorResponseDto } from '../common/http/error-response.dto';
+import { ReconcileQueryDto } from './dto/reconcile-query.dto';
+import { ReconciliationReportDto } from './dto/reconciliation-report.dto';
+import {
+  ReconciliationRunDto,
+  ReconciliationRunsPageDto,
+  RunsQueryDto,
+} from './dto/reconciliation-runs.dto';
+import { ReconciliationRunRepository } from './reconciliation-run.repository';
+import { ReconciliationService } from './reconciliation.service';
+
+@ApiTags('reconciliation')
+@RequireApiKey()
+@Controller()
+export class ReconciliationController {
+  constructor(
+    private readonly reconciliation: ReconciliationService,
+    private readonly runs: ReconciliationRunRepository,
+  ) {}
+
+  /**
+   * Reconcile event counts with GA4
+   *
+   * GA4's daily event counts (Data API runReport) against ours, per day of the GA4 property and event type,
+   * with the differences, their status against the thresholds, and notes explaining the gaps.
+   */
+  @Get('v1/events/reconcile')
+  @ApiOkResponse({ type: ReconciliationReportDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid dates or range' })
+  @ApiBadGatewayResponse({
+    type: ErrorResponseDto,
+    description:
+      'GA4 refused the request (its status and message are passed on) or could not be reached in time',
+  })
+  @ApiTooManyRequestsResponse({
+    type: ErrorResponseDto,
+    description: 'GA4 quota exhausted; Retry-After says when to try again',
+  })
+  @ApiServiceUnavailableResponse({
+    type: ErrorResponseDto,
+    description: 'GA4 is not configured: the message names the variables to set',
+  })
+  reconcile(@Query() query: ReconcileQueryDto): Promise<ReconciliationReportDto> {
+    return this.reconciliation.reconcile(this.reconciliation.resolveRange(query));
+  }
+
+  /**
+   * List reconciliation runs
+   *
+   * Stored scheduled and command-line runs, newest first, with their outcome.
+   */
+  @Get('v1/reconciliation/runs')
+  @ApiOkResponse({ type: ReconciliationRunsPageDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid limit or offset' })
+  async listRuns(@Query() query: RunsQueryDto): Promise<ReconciliationRunsPageDto> {
+    const limit = query.limit ?? 20;
+    const offset = query.offset ?? 0;
+    return { ...(await this.runs.page(limit, offset)), limit, offset };
+  }
+
+  /**
+   * Get a reconciliation run
+   *
+   * One stored run with its full report, or its error.
+   */
+  @Get('v1/reconciliation/runs/:id')
+  @ApiOkResponse({ type: ReconciliationRunDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'The id is not a UUID' })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No run with this id' })
+  async getRun(
+    @Param(
+      'id',
+      new ParseUUIDPipe({
+        exceptionFactory: () =>
+          new ValidationFailedError([{ field: 'id', message: 'id must be a UUID' }]),
+      }),
+    )
+    id: string,
+  ): Promise<ReconciliationRunDto> {
+    const run = await this.runs.find(id);
+    if (!run) throw new NotFoundError(`No reconciliation run ${id}`);
+    return run;
+  }
+}

@@ -1,0 +1,108 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReconciliationScheduler } from '../src/reconciliation/reconciliation-scheduler';
+import { FakeGa4 } from './support/fake-ga4';
+import { createTestApp } from './support/test-app';
+import { TestDatabase, createTestDatabase } from './support/test-database';
+
+const KEY = 'schedule-key-0123456789';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface RunSummary {
+  id: string;
+  trigger: string;
+  scheduled_for: string;
+  status: string;
+  attempts: number;
+  report_status: string | null;
+  error: { code: string; message: string } | null;
+}
+
+describe('scheduled reconciliation on two replicas sharing one database', () => {
+  const fake = new FakeGa4();
+  let db: TestDatabase;
+  let replicas: NestFastifyApplication[] = [];
+  const runs = async (query = '?limit=100') =>
+    (
+      await request(replicas[0].getHttpServer())
+        .get(`/v1/reconciliation/runs${query}`)
+        .set('X-API-Key', KEY)
+        .expect(200)
+    ).body as { runs: RunSummary[]; total: number; limit: number; offset: number };
+
+  beforeAll(async () => {
+    await fake.start();
+    db = await createTestDatabase();
+    const env = {
+      API_KEYS: KEY,
+      ...fake.env(),
+      RECONCILE_CRON: '* * * * * *', // every second
+      RECONCILE_RETRY_DELAY_MS: '300',
+      RECONCILE_EVENT_TYPES: 'purchase',
+    };
+    replicas = await Promise.all([createTestApp(db.url, env), createTestApp(db.url, env)]);
+  });
+  afterAll(async () => {
+    await Promise.all(replicas.map((app) => app.close()));
+    await db?.drop();
+    await fake.stop();
+  });
+
+  it('runs each tick once, stores failures with their error, retries them, never crashes', async () => {
+    // GA4 refuses for a while: runs fail, are stored with GA4's error, and are retried.
+    for (let i = 0; i < 50; i++) {
+      fake.failures.push({
+        status: 403,
+        grpcStatus: 'PERMISSION_DENIED',
+        message: 'No access to this property.',
+      });
+    }
+    await sleep(1_500);
+    const failed = (await runs()).runs.find((run) => run.status === 'failed');
+    expect(failed?.error).toMatchObject({ code: 'ga4_error' });
+    expect(failed?.error?.message).toContain('No access to this property.');
+    await request(replicas[0].getHttpServer()).get('/health').expect(200);
+
+    // GA4 recovers: new ticks succeed, and a retry turns a failed run into a success.
+    fake.failures.length = 0;
+    await sleep(3_000);
+    // Stop both schedules (and let a run in flight finish) before counting.
+    await Promise.all(
+      replicas.map((app) => app.get(ReconciliationScheduler).beforeApplicationShutdown()),
+    );
+    const scheduled = (await runs()).runs.filter((run) => run.trigger === 'schedule');
+    expect(scheduled.length).toBeGreaterThanOrEqual(4);
+    // One run per tick, and GA4 asked once per attempt: the other replica skipped each tick.
+    expect(new Set(scheduled.map((run) => run.scheduled_for)).size).toBe(scheduled.length);
+    const attempts = scheduled.reduce((sum, run) => sum + run.attempts, 0);
+    expect(fake.runReportCalls).toHaveLength(attempts);
+    // Newest first.
+    const times = scheduled.map((run) => run.scheduled_for);
+    expect([...times].sort().reverse()).toEqual(times);
+
+    const retried = scheduled.find((run) => run.attempts > 1 && run.status === 'succeeded');
+    expect(retried).toBeDefined();
+    const { body: detail } = await request(replicas[1].getHttpServer())
+      .get(`/v1/reconciliation/runs/${retried!.id}`)
+      .set('X-API-Key', KEY)
+      .expect(200);
+    expect(detail).toMatchObject({ status: 'succeeded', error: null });
+    expect(detail.report).toMatchObject({ property_id: fake.propertyId, status: 'ok' });
+  });
+
+  it('pages the run list and answers 404 and 400 for unknown and malformed ids', async () => {
+    const all = await runs();
+    const second = await runs('?limit=1&offset=1');
+    expect(second).toMatchObject({ limit: 1, offset: 1, total: all.total });
+    expect(second.runs.map((run) => run.id)).toEqual([all.runs[1].id]);
+    const server = replicas[0].getHttpServer();
+    await request(server)
+      .get('/v1/reconciliation/runs/00000000-0000-4000-8000-000000000000')
+      .set('X-API-Key', KEY)
+      .expect(404);
+    await request(server).get('/v1/reconciliation/runs/nope').set('X-API-Key', KEY).expect(400);
+    await request(server).get('/v1/reconciliation/runs?limit=0').set('X-API-Key', KEY).expect(400);
+    await request(server).get('/v1/reconciliation/runs').expect(401);
+  });
+});

@@ -1,0 +1,272 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { useAppFixture } from './support/app-fixture';
+import { anEvent } from './support/event-factory';
+import { FakeGa4 } from './support/fake-ga4';
+
+const KEY = 'reconcile-key-0123456789';
+const DAY_MS = 86_400_000;
+const day = (daysAgo: number) => new Date(Date.now() - daysAgo * DAY_MS).toISOString().slice(0, 10);
+/** An instant on `date` (UTC) at `time`. */
+const at = (date: string, time: string) => `${date}T${time}Z`;
+
+const fake = new FakeGa4();
+beforeAll(() => fake.start());
+afterAll(() => fake.stop());
+
+describe('GET /v1/events/reconcile without GA4 settings', () => {
+  const fixture = useAppFixture({ API_KEYS: KEY });
+
+  it('answers 503 naming the variables to set', async () => {
+    const { body } = await fixture
+      .http()
+      .get('/v1/events/reconcile')
+      .set('X-API-Key', KEY)
+      .expect(503);
+    expect(body.error.code).toBe('ga4_not_configured');
+    expect(body.error.message).toContain('GA4_PROPERTY_ID');
+    expect(body.error.message).toContain('GA4_CREDENTIALS_FILE');
+  });
+});
+
+describe('GET /v1/events/reconcile against GA4', () => {
+  const fixture = useAppFixture({
+    API_KEYS: KEY,
+    TRACK_MAX_EVENT_AGE_HOURS: String(24 * 30),
+    RATE_LIMIT_PER_MINUTE: '100000',
+    GA4_EVENT_NAME_MAP: '{"sign_up":"sign_up_completed"}',
+    GA4_PAGE_SIZE: '2',
+    GA4_TIMEOUT_MS: '400',
+    GA4_RETRIES: '1',
+    get GA4_PROPERTY_ID() {
+      return fake.propertyId;
+    },
+    get GA4_CREDENTIALS_FILE() {
+      return fake.keyFile;
+    },
+    get GA4_API_URL() {
+      return fake.url;
+    },
+  });
+  const reconcile = (query: string) =>
+    fixture.http().get(`/v1/events/reconcile${query}`).set('X-API-Key', KEY);
+  const track = (overrides: Record<string, unknown>) =>
+    fixture
+      .http()
+      .post('/v1/events/track')
+      .send(anEvent({ value: undefined, currency: undefined, ...overrides }))
+      .expect(200);
+
+  const d1 = day(8);
+  const d2 = day(7);
+  const d3 = day(6);
+
+  beforeAll(async () => {
+    // 07:30 UTC is still the previous day in Los Angeles (UTC−8 in winter, −7 in summer).
+    await track({ event_type: 'purchase', occurred_at: at(d2, '06:30:00') });
+    await track({ event_type: 'purchase', occurred_at: at(d2, '12:00:00') });
+    await track({ event_type: 'purchase', occurred_at: at(d2, '13:00:00') });
+    await track({ event_type: 'sign_up', occurred_at: at(d3, '15:00:00') });
+    await track({ event_type: 'page_view', occurred_at: at(d3, '15:00:00') });
+    // Bots count on neither side.
+    await fixture
+      .http()
+      .post('/v1/events/track')
+      .set('User-Agent', 'Googlebot/2.1 (+http://www.google.com/bot.html)')
+      .send(anEvent({ event_type: 'purchase', occurred_at: at(d3, '15:00:00') }))
+      .expect(200);
+  });
+  beforeEach(() => fake.reset());
+
+  it('compares per day of the property and type, with statuses, summary and notes', async () => {
+    fake.timeZone = 'America/Los_Angeles';
+    fake.rows = [
+      { date: d1, eventName: 'purchase', count: 1 },
+      { date: d2, eventName: 'purchase', count: 2 },
+      { date: d3, eventName: 'sign_up_completed', count: 4 },
+      { date: d3, eventName: 'page_view', count: 1 },
+    ];
+    const { body } = await reconcile(`?start_date=${d1}&end_date=${d3}`).expect(200);
+    expect(body).toMatchObject({
+      start_date: d1,
+      end_date: d3,
+      time_zone: 'America/Los_Angeles',
+      property_id: fake.propertyId,
+      status: 'discrepancies',
+      thresholds: { warning_pct: 5, critical_pct: 20 },
+      summary: { ga4_total: 8, db_total: 5, difference: -3, difference_pct: -37.5 },
+      ga4_metadata: {
+        subject_to_thresholding: false,
+        sampled: false,
+        data_loss_from_other_row: false,
+      },
+    });
+    expect(body.rows).toEqual([
+      row(d1, 'purchase', 'purchase', 1, 1, 0, 0, 'match'),
+      row(d2, 'purchase', 'purchase', 2, 2, 0, 0, 'match'),
+      row(d3, 'page_view', 'page_view', 1, 1, 0, 0, 'match'),
+      row(d3, 'sign_up', 'sign_up_completed', 4, 1, -3, -75, 'critical'),
+    ]);
+    expect(body.notes.join(' ')).toContain('GA4 counts more than we do');
+    // 3 pages of 2 rows (GA4_PAGE_SIZE=2): 4 rows need 2 pages.
+    expect(fake.runReportCalls.map((call) => call.body.offset)).toEqual(['0', '2']);
+    expect(fake.runReportCalls[0].body).toMatchObject({
+      dateRanges: [{ startDate: d1, endDate: d3 }],
+      dimensions: [{ name: 'date' }, { name: 'eventName' }],
+      metrics: [{ name: 'eventCount' }],
+      dimensionFilter: {
+        filter: {
+          fieldName: 'eventName',
+          inListFilter: { values: ['page_view', 'purchase', 'sign_up_completed'] },
+        },
+      },
+    });
+  });
+
+  it('buckets our events in the property time zone, not UTC', async () => {
+    fake.timeZone = 'UTC';
+    const { body } = await reconcile(`?start_date=${d1}&end_date=${d3}`).expect(200);
+    // In UTC all three purchases fall on d2 and none on d1.
+    expect(body.rows.filter((r: { event_type: string }) => r.event_type === 'purchase')).toEqual([
+      row(d2, 'purchase', 'purchase', 0, 3, 3, null, 'missing_in_ga4'),
+    ]);
+    expect(body.notes.join(' ')).toContain('ad blockers');
+  });
+
+  it('marks days within the last 48 hours provisional and says so', async () => {
+    fake.rows = [{ date: day(1), eventName: 'purchase', count: 5 }];
+    const { body } = await reconcile(`?start_date=${d1}&end_date=${day(1)}`).expect(200);
+    expect(body.rows).toContainEqual(
+      row(day(1), 'purchase', 'purchase', 5, 0, -5, -100, 'missing_in_db', true),
+    );
+    expect(body.rows.filter((r: { provisional: boolean }) => r.provisional)).toHaveLength(1);
+    expect(body.notes[0]).toContain('provisional');
+  });
+
+  it('passes GA4 thresholding and sampling flags on, with notes', async () => {
+    fake.metadata = {
+      subjectToThresholding: true,
+      samplingMetadatas: [{ samplesReadCount: '10' }],
+    };
+    const { body } = await reconcile(`?start_date=${d1}&end_date=${d3}`).expect(200);
+    expect(body.ga4_metadata).toEqual({
+      subject_to_thresholding: true,
+      sampled: true,
+      data_loss_from_other_row: false,
+    });
+    expect(body.notes.join(' ')).toMatch(/thresholding.*sampled/s);
+  });
+
+  it('passes GA4 refusals on as 502 with its status and message', async () => {
+    fake.failures.push({
+      status: 403,
+      grpcStatus: 'PERMISSION_DENIED',
+      message: 'User does not have sufficient permissions for this property.',
+    });
+    const { body } = await reconcile(`?start_date=${d1}&end_date=${d3}`).expect(502);
+    expect(body.error.code).toBe('ga4_error');
+    expect(body.error.message).toContain('PERMISSION_DENIED');
+    expect(body.error.message).toContain('User does not have sufficient permissions');
+  });
+
+  it('answers 502 when GA4 keeps refusing the credentials (401)', async () => {
+    for (let i = 0; i < 2; i++) {
+      fake.failures.push({
+        status: 401,
+        grpcStatus: 'UNAUTHENTICATED',
+        message: 'Request had invalid authentication credentials.',
+      });
+    }
+    const { body } = await reconcile(`?start_date=${d1}&end_date=${d3}`).expect(502);
+    expect(body.error.message).toContain('UNAUTHENTICATED');
+  });
+
+  it('passes an exhausted quota on as 429 with Retry-After', async () => {
+    fake.failures.push({
+      status: 429,
+      grpcStatus: 'RESOURCE_EXHAUSTED',
+      message: 'Exhausted property tokens per hour.',
+      retryAfter: 30,
+    });
+    const response = await reconcile(`?start_date=${d1}&end_date=${d3}`).expect(429);
+    expect(response.headers['retry-after']).toBe('30');
+    expect(response.body.error.code).toBe('ga4_rate_limited');
+  });
+
+  it('retries a 503 and answers when GA4 recovers', async () => {
+    fake.failures.push({
+      status: 503,
+      grpcStatus: 'UNAVAILABLE',
+      message: 'The service is currently unavailable.',
+    });
+    fake.rows = [{ date: d2, eventName: 'purchase', count: 2 }];
+    await reconcile(`?start_date=${d1}&end_date=${d3}`).expect(200);
+    expect(fake.runReportCalls).toHaveLength(2);
+  });
+
+  it('answers 502 within a bounded time when GA4 does not answer', async () => {
+    fake.delayMs = 3_000;
+    const started = Date.now();
+    const { body } = await reconcile(`?start_date=${d1}&end_date=${d3}`).expect(502);
+    expect(body.error.code).toBe('ga4_unavailable');
+    // 2 attempts of 400 ms and one backoff of 250 ms.
+    expect(Date.now() - started).toBeLessThan(2_500);
+  });
+
+  it('validates dates and needs an API key', async () => {
+    await reconcile('?start_date=2026-02-30').expect(400);
+    await reconcile(`?start_date=${d3}&end_date=${d1}`).expect(400);
+    await fixture.http().get('/v1/events/reconcile').expect(401);
+  });
+});
+
+describe('GET /v1/events/reconcile when GA4 cannot be reached', () => {
+  const fixture = useAppFixture({
+    API_KEYS: KEY,
+    GA4_TIMEOUT_MS: '500',
+    GA4_RETRIES: '1',
+    // A port nothing listens on; the token endpoint (from the key file) is the fake's.
+    GA4_API_URL: 'http://127.0.0.1:9',
+    get GA4_PROPERTY_ID() {
+      return fake.propertyId;
+    },
+    get GA4_CREDENTIALS_FILE() {
+      return fake.keyFile;
+    },
+  });
+
+  it('answers 502 quickly', async () => {
+    const started = Date.now();
+    const { body } = await fixture
+      .http()
+      .get(`/v1/events/reconcile?start_date=${day(8)}&end_date=${day(6)}`)
+      .set('X-API-Key', KEY)
+      .expect(502);
+    expect(body.error.code).toBe('ga4_unavailable');
+    expect(body.error.message).toContain('cannot connect');
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});
+
+function row(
+  date: string,
+  eventType: string,
+  ga4Name: string,
+  ga4: number,
+  db: number,
+  difference: number,
+  pct: number | null,
+  status: string,
+  provisional = false,
+) {
+  return {
+    date,
+    event_type: eventType,
+    ga4_event_name: ga4Name,
+    ga4_count: ga4,
+    db_count: db,
+    difference,
+    difference_pct: pct,
+    status,
+    provisional,
+  };
+}
