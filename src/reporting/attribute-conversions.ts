@@ -49,11 +49,20 @@ export function attributeConversion(
   const inWindow = conversion.touchpoints.filter(
     (touch) => touch.occurredAt >= windowStart && touch.occurredAt <= conversion.occurredAt,
   );
+  return creditWindow(inWindow, model, conversion.occurredAt);
+}
+
+/** The credit of a conversion at `conversionTime` among the touchpoints of its window. */
+export function creditWindow(
+  inWindow: readonly Touchpoint[],
+  model: AttributionModel,
+  conversionTime: number,
+): Credit[] {
   if (inWindow.length === 0) return [{ ...DIRECT, share: 1_000_000 }];
   const shares = creditShares(
     model,
     inWindow.map((touch) => touch.occurredAt),
-    conversion.occurredAt,
+    conversionTime,
   );
   return inWindow
     .map((touch, i) => ({

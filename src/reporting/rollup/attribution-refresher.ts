@@ -15,8 +15,17 @@ import {
 } from './attribution-refresh.repository';
 import { ROLLUP_LOOKBACK_DAYS, creditTuples, rollupDeltas } from './conversion-credits';
 
-/** Marks folded per transaction: large enough to amortise round trips, small enough to keep locks short. */
+/** Marks folded per transaction when a report waits: large enough to amortise round trips. */
 const MARKS_PER_PASS = 2_000;
+/**
+ * In the background, passes sized to take about BACKGROUND_PASS_TARGET_MS, each followed
+ * by a pause at least as long: the refresher's work stays in short slices and under half
+ * of the time, so requests keep their latency under sustained load. A backlog it cannot
+ * keep up with makes reports read raw events until it has caught up.
+ */
+const BACKGROUND_PASS_TARGET_MS = 15;
+const BACKGROUND_MARKS_RANGE = { min: 20, max: MARKS_PER_PASS };
+const BACKGROUND_DUTY_CYCLE = 0.5;
 /** Bump when the way credit is computed changes: stored credit is then rebuilt. */
 const CREDIT_VERSION = 1;
 
@@ -33,6 +42,8 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
   private readonly logger = new Logger(AttributionRefresher.name);
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private backgroundMarks = BACKGROUND_MARKS_RANGE.min;
 
   constructor(
     private readonly database: Database,
@@ -48,15 +59,13 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
       this.logger.log('Attribution settings changed (or first start): recomputing all credit');
       await this.repository.restart(sql, fingerprint);
     });
-    const interval = this.config.reportRefreshIntervalMs;
-    if (interval > 0) {
-      this.timer = setInterval(() => void this.refreshInBackground(), interval);
-      this.timer.unref();
-    }
+    if (this.config.reportRefreshIntervalMs > 0)
+      this.scheduleBackground(this.config.reportRefreshIntervalMs);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
+    this.stopped = true;
+    clearTimeout(this.timer);
     await this.queue.catch(() => undefined);
   }
 
@@ -72,22 +81,49 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
     return this.repository.backlogAtLeast(this.database, MARKS_PER_PASS * 10);
   }
 
-  private async refreshInBackground(): Promise<void> {
+  private scheduleBackground(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.backgroundPass(), delayMs);
+    this.timer.unref();
+  }
+
+  private async backgroundPass(): Promise<void> {
+    const limit = this.backgroundMarks;
+    const started = performance.now();
+    let taken = 0;
     try {
-      await this.refresh();
+      const pass = this.queue
+        .catch(() => undefined)
+        .then(() => this.database.transaction((sql) => this.pass(sql, limit)));
+      this.queue = pass;
+      taken = await pass;
     } catch (error) {
       this.logger.warn(`Attribution refresh failed, retrying later: ${String(error)}`);
     }
+    const busyMs = performance.now() - started;
+    if (taken < limit) return this.scheduleBackground(this.config.reportRefreshIntervalMs);
+    const resized = Math.round(
+      limit * Math.min(2, BACKGROUND_PASS_TARGET_MS / Math.max(busyMs, 1)),
+    );
+    this.backgroundMarks = Math.min(
+      BACKGROUND_MARKS_RANGE.max,
+      Math.max(BACKGROUND_MARKS_RANGE.min, resized),
+    );
+    this.scheduleBackground(
+      Math.ceil((busyMs * (1 - BACKGROUND_DUTY_CYCLE)) / BACKGROUND_DUTY_CYCLE),
+    );
   }
 
   private async drain(): Promise<void> {
-    while ((await this.database.transaction((sql) => this.pass(sql))) === MARKS_PER_PASS);
+    while (
+      (await this.database.transaction((sql) => this.pass(sql, MARKS_PER_PASS))) === MARKS_PER_PASS
+    );
   }
 
-  /** One batch of marks; returns how many it took. */
-  private async pass(sql: Sql): Promise<number> {
+  /** One batch of at most `limit` marks; returns how many it took. */
+  private async pass(sql: Sql, limit: number): Promise<number> {
     await this.repository.lock(sql);
-    const marks = await this.repository.takeMarks(sql, MARKS_PER_PASS);
+    const marks = await this.repository.takeMarks(sql, limit);
     if (marks.length === 0) return 0;
     const events = await this.repository.subjectEvents(sql, marks, {
       lookbackHours: ROLLUP_LOOKBACK_DAYS * 24,

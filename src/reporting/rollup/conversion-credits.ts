@@ -1,17 +1,25 @@
 import { ATTRIBUTION_MODELS } from '../attribution-models';
-import { Conversion, attributeConversion } from '../attribute-conversions';
+import { Conversion, Touchpoint, creditWindow } from '../attribute-conversions';
 import { creditedMicros } from '../money';
 import { CreditTuple, RollupDelta } from './attribution-refresh.repository';
 
 /** The lookback the rollup is kept for: the report's default. Other lookbacks read raw events. */
 export const ROLLUP_LOOKBACK_DAYS = 30;
 
-/** One conversion's credit under every model, as rollup keys with their amounts. */
+/**
+ * One conversion's credit under every model, as rollup keys with their amounts. The
+ * touchpoints must be in chronological order: the window is found once, by binary search.
+ */
 export function creditTuples(conversion: Conversion): CreditTuple[] {
   const valued = conversion.value !== null && conversion.currency !== null;
+  const { touchpoints, occurredAt } = conversion;
+  const inWindow = touchpoints.slice(
+    firstAtOrAfter(touchpoints, occurredAt - ROLLUP_LOOKBACK_DAYS * 86_400_000),
+    firstAtOrAfter(touchpoints, occurredAt + 1),
+  );
   const tuples: CreditTuple[] = [];
   for (const model of ATTRIBUTION_MODELS) {
-    for (const credit of attributeConversion(conversion, model, ROLLUP_LOOKBACK_DAYS)) {
+    for (const credit of creditWindow(inWindow, model, occurredAt)) {
       tuples.push([
         model,
         conversion.date,
@@ -28,18 +36,39 @@ export function creditTuples(conversion: Conversion): CreditTuple[] {
   return tuples;
 }
 
+/** Index of the first touchpoint at or after `time` (touchpoints.length if none). */
+function firstAtOrAfter(touchpoints: readonly Touchpoint[], time: number): number {
+  let low = 0;
+  let high = touchpoints.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (touchpoints[middle].occurredAt < time) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
 /**
  * What the rollup must change by when conversions' credit goes from `before` to
  * `after`: per key, the new amounts minus the old. Keys whose sums do not move are left
  * out; the rest are sorted so that concurrent writers lock rows in one order.
  */
+// PostgreSQL text never holds NUL. A value is kept as "=" + text, null as "".
+const SEPARATOR = '\u0000';
+
+function keyOf(tuple: CreditTuple): string {
+  let key = `=${tuple[0]}`;
+  for (let i = 1; i < 7; i++) key += SEPARATOR + (tuple[i] === null ? '' : `=${tuple[i]}`);
+  return key;
+}
+
 export function rollupDeltas(
   before: ReadonlyMap<string, readonly CreditTuple[]>,
   after: ReadonlyMap<string, readonly CreditTuple[]>,
 ): RollupDelta[] {
   const sums = new Map<string, { conversions: bigint; value: bigint; valued: number }>();
   const add = (tuple: CreditTuple, sign: 1n | -1n) => {
-    const key = JSON.stringify(tuple.slice(0, 7));
+    const key = keyOf(tuple);
     const sum = sums.get(key) ?? { conversions: 0n, value: 0n, valued: 0 };
     sum.conversions += sign * BigInt(tuple[7]);
     sum.value += sign * BigInt(tuple[8]);
@@ -54,9 +83,9 @@ export function rollupDeltas(
     .filter(([, sum]) => sum.conversions !== 0n || sum.value !== 0n || sum.valued !== 0)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([key, sum]) => {
-      const [model, day, event_type, source, medium, campaign, currency] = JSON.parse(
-        key,
-      ) as CreditTuple;
+      const [model, day, event_type, source, medium, campaign, currency] = key
+        .split(SEPARATOR)
+        .map((part) => (part === '' ? null : part.slice(1))) as CreditTuple;
       return {
         model,
         day,
