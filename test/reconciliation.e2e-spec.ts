@@ -212,6 +212,13 @@ describe('GET /v1/events/reconcile against GA4', () => {
     expect(Date.now() - started).toBeLessThan(2_500);
   });
 
+  it('exchanges the signed JWT for a token once and reuses it until it nears expiry', async () => {
+    await reconcile(`?start_date=${d1}&end_date=${d3}`).expect(200);
+    await reconcile(`?start_date=${d1}&end_date=${d3}`).expect(200);
+    expect(fake.calls.filter((call) => call.path === '/token').length).toBeLessThanOrEqual(1);
+    expect(fake.runReportCalls).toHaveLength(2);
+  });
+
   it('validates dates and needs an API key', async () => {
     await reconcile('?start_date=2026-02-30').expect(400);
     await reconcile(`?start_date=${d3}&end_date=${d1}`).expect(400);

@@ -27,6 +27,8 @@ async function main(): Promise<number> {
     console.error(`${(error as Error).message}\n${USAGE}`);
     return 2;
   }
+  // stdout carries the report only; what the service logs goes to stderr, warnings and errors only.
+  Logger.overrideLogger(['warn', 'error', 'fatal']);
   const config = loadConfigOrExit();
   // No schedule and no background work in a one-off command.
   config.reconciliation.cron = undefined;
