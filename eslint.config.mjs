@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/**', '.data/**', 'eslint.config.mjs', 'vitest.config.mts'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/**', 'scripts/**', '.data/**', 'eslint.config.mjs', 'vitest.config.mts'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

@@ -117,10 +117,18 @@ function setUpOpenApi(app: NestFastifyApplication): void {
 
 /** The OpenAPI document, as served at /openapi.json and committed as openapi.json. */
 export function createOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
-  return SwaggerModule.createDocument(app, buildOpenApiConfig(), {
+  const document = SwaggerModule.createDocument(app, buildOpenApiConfig(), {
     // Handler names are verb-first and unique, so they serve as operationIds as they are.
     operationIdFactory: (_controllerKey: string, methodKey: string) => methodKey,
   });
+  // An operation without a key says so explicitly (`security: []`): public, not forgotten.
+  for (const path of Object.values(document.paths)) {
+    for (const method of ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'] as const) {
+      const operation = path[method];
+      if (operation && operation.security === undefined) operation.security = [];
+    }
+  }
+  return document;
 }
 
 export function buildOpenApiConfig() {
@@ -130,6 +138,7 @@ export function buildOpenApiConfig() {
       'Records conversions with attribution, follows funnels, reports and reconciles with GA4.',
     )
     .setVersion('1.0.0')
+    .addServer('/', 'The service this document was fetched from')
     .addApiKey(
       { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A key from API_KEYS' },
       API_KEY_SCHEME,
