@@ -12,6 +12,7 @@ import { ConnectableDatabase } from './persistence/orm-options';
 import { PersistenceModule } from './persistence/persistence.module';
 import { ReconciliationModule } from './reconciliation/reconciliation.module';
 import { ReportingModule } from './reporting/reporting.module';
+import { TrackerModule } from './tracker/tracker.module';
 import { TrackingModule } from './tracking/tracking.module';
 
 export interface AppModuleOptions {
@@ -33,6 +34,7 @@ export class AppModule {
         ReportingModule,
         ScheduleModule.forRoot(),
         ReconciliationModule,
+        TrackerModule,
       ],
       providers: [
         // Registered as providers, not in main.ts, so every app built for tests has them too.

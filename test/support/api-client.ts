@@ -110,10 +110,13 @@ export function apiClient(
       for (const [name, value] of Object.entries(reply.headers)) {
         if (value !== undefined) responseHeaders.set(name, String(value));
       }
-      return new Response(status === 204 || status === 304 ? null : reply.rawPayload, {
-        status,
-        headers: responseHeaders,
-      });
+      return new Response(
+        status === 204 || status === 304 ? null : new Uint8Array(reply.rawPayload),
+        {
+          status,
+          headers: responseHeaders,
+        },
+      );
     },
   });
   client.use(schemaCheck);

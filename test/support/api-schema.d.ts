@@ -189,6 +189,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tracker.js": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the browser tracker
+         *
+         *     A dependency-free script for pages: keeps a visitor id, keeps the landing page's UTM parameters and
+         *     click ids for the session, and exposes `ct.track(event_type, fields)` (fetch with keepalive and
+         *     credentials, falling back to sendBeacon) and `ct.beacon(event_type, fields)`. Cacheable for an hour,
+         *     revalidated by ETag.
+         */
+        get: operations["getTracker"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/events/funnel": {
         parameters: {
             query?: never;
@@ -1261,6 +1285,33 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
+            };
+        };
+    };
+    getTracker: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tracker script */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/javascript": string;
+                };
+            };
+            /** @description The cached copy (If-None-Match) is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

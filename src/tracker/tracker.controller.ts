@@ -1,0 +1,38 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Controller, Get, Headers, Res } from '@nestjs/common';
+import { ApiNotModifiedResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+
+/** Shipped beside this file (nest-cli.json copies it to dist as an asset). */
+const SCRIPT = readFileSync(join(__dirname, 'tracker.js'));
+const ETAG = `"${createHash('sha256').update(SCRIPT).digest('base64url').slice(0, 22)}"`;
+
+@ApiTags('tracking')
+@Controller('v1')
+export class TrackerController {
+  /**
+   * Get the browser tracker
+   *
+   * A dependency-free script for pages: keeps a visitor id, keeps the landing page's UTM parameters and
+   * click ids for the session, and exposes `ct.track(event_type, fields)` (fetch with keepalive and
+   * credentials, falling back to sendBeacon) and `ct.beacon(event_type, fields)`. Cacheable for an hour,
+   * revalidated by ETag.
+   */
+  @Get('tracker.js')
+  @ApiProduces('application/javascript')
+  @ApiOkResponse({ description: 'The tracker script', schema: { type: 'string' } })
+  @ApiNotModifiedResponse({ description: 'The cached copy (If-None-Match) is current' })
+  getTracker(
+    @Headers('if-none-match') ifNoneMatch: string | undefined,
+    @Res() reply: FastifyReply,
+  ): void {
+    void reply
+      .header('Cache-Control', 'public, max-age=3600')
+      .header('ETag', ETAG)
+      .header('Content-Type', 'application/javascript; charset=utf-8');
+    if (ifNoneMatch === ETAG) void reply.status(304).send();
+    else void reply.status(200).send(SCRIPT);
+  }
+}

@@ -1,0 +1,151 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { BrowserContext, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp } from './support/test-app';
+import { TestDatabase, createTestDatabase } from './support/test-database';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+/** A page server on its own origin: every path answers the same page, which loads the tracker. */
+async function pageServer(trackerUrl: string): Promise<{ server: Server; origin: string }> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><title>shop</title><script src="${trackerUrl}"></script>`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+/**
+ * The browser path in a real browser (Debian's Chromium driven by playwright-core): a page
+ * on an allowed origin tracks through a credentialed CORS preflight and through
+ * sendBeacon; a page on another origin is stopped by the browser and stores nothing.
+ */
+describe('a real browser on the tracking path', () => {
+  let db: TestDatabase;
+  let app: NestFastifyApplication;
+  let browser: BrowserContext;
+  let profile: string;
+  let allowed: { server: Server; origin: string };
+  let foreign: { server: Server; origin: string };
+
+  const stored = async (visitorId: string) =>
+    (
+      await db.pool.query<{ event_type: string; utm_source: string | null; origin: string | null }>(
+        'SELECT event_type, utm_source, origin FROM events WHERE visitor_id = $1 ORDER BY event_type',
+        [visitorId],
+      )
+    ).rows;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `${CHROMIUM} is missing: install it (apt-get install -y chromium); .ci/run does`,
+      );
+    }
+    db = await createTestDatabase();
+    // The service's port must be known to the pages and the pages' origins to the service.
+    const servicePort = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const trackerUrl = `http://127.0.0.1:${servicePort}/v1/tracker.js`;
+    allowed = await pageServer(trackerUrl);
+    foreign = await pageServer(trackerUrl);
+    app = await createTestApp(db.url, { CORS_ORIGINS: allowed.origin, RATE_LIMIT_PER_MINUTE: '0' });
+    await app.listen({ port: servicePort, host: '127.0.0.1' });
+    profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+    await db?.drop();
+    for (const page of [allowed, foreign]) page?.server.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('tracks from an allowed origin by fetch with credentials (preflighted) and by sendBeacon', async () => {
+    const page = await browser.newPage();
+    await page.goto(
+      `${allowed.origin}/landing?utm_source=newsletter&utm_medium=email&utm_campaign=nov`,
+    );
+    await page.waitForFunction(() => 'ct' in window);
+    const visitorId = await page.evaluate(
+      () => (window as unknown as { ct: { visitorId: string } }).ct.visitorId,
+    );
+    const answer = await page.evaluate(() =>
+      (
+        window as unknown as { ct: { track(type: string, fields: object): Promise<unknown> } }
+      ).ct.track('purchase', { value: 49.9, currency: 'EUR' }),
+    );
+    expect(answer).toMatchObject({ success: true, duplicate: false });
+    // Another page of the session: the landing page's campaign stays with its events.
+    await page.goto(`${allowed.origin}/checkout`);
+    await page.waitForFunction(() => 'ct' in window);
+    const queued = await page.evaluate(() =>
+      (window as unknown as { ct: { beacon(type: string): boolean } }).ct.beacon('generate_lead'),
+    );
+    expect(queued).toBe(true);
+    await expect
+      .poll(() => stored(visitorId), { timeout: 5_000 })
+      .toEqual([
+        { event_type: 'generate_lead', utm_source: 'newsletter', origin: allowed.origin },
+        { event_type: 'purchase', utm_source: 'newsletter', origin: allowed.origin },
+      ]);
+    await page.close();
+  });
+
+  it('is blocked by the browser on an origin not on the allow-list, and nothing is stored', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${foreign.origin}/`);
+    await page.waitForFunction(() => 'ct' in window);
+    const visitorId = await page.evaluate(
+      () => (window as unknown as { ct: { visitorId: string } }).ct.visitorId,
+    );
+    const direct = await page.evaluate(async () => {
+      const url = document.scripts[0].src.replace('/v1/tracker.js', '/v1/events/track');
+      try {
+        await fetch(url, {
+          method: 'POST',
+          credentials: 'include',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ event_type: 'purchase', visitor_id: 'foreign-direct' }),
+        });
+        return 'sent';
+      } catch (error) {
+        return (error as Error).name;
+      }
+    });
+    expect(direct).toBe('TypeError');
+    // The tracker's fetch fails the same way and falls back to a beacon, which the service refuses.
+    await page.evaluate(() =>
+      (window as unknown as { ct: { track(type: string): Promise<unknown> } }).ct.track('purchase'),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await stored(visitorId)).toEqual([]);
+    expect(await stored('foreign-direct')).toEqual([]);
+    await page.close();
+  });
+});
