@@ -1,6 +1,11 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { anEvent } from './support/event-factory';
 import { useAppFixture } from './support/app-fixture';
+import { apiClient } from './support/api-client';
+import type { components, operations } from './support/api-schema';
+
+type ConversionsQuery = NonNullable<operations['getConversions']['parameters']['query']>;
+type ConversionsReport = components['schemas']['ConversionsReportDto'];
 
 const KEY = 'reporting-key-0123456789';
 const HOUR = 3_600_000;
@@ -23,9 +28,19 @@ describe('GET /v1/events/conversions', () => {
         }),
       )
       .expect(200);
-  const report = (query = '') =>
+  /** Through the generated client: typed query and body, the answer checked against openapi.json. */
+  const report = async (query: ConversionsQuery = {}) => {
+    const { data, response } = await apiClient(fixture.app, { 'X-API-Key': KEY }).GET(
+      '/v1/events/conversions',
+      { params: { query } },
+    );
+    expect(response.status).toBe(200);
+    return data!;
+  };
+  /** Raw HTTP, for queries the typed client would not let through. */
+  const rawReport = (query: string) =>
     fixture.http().get(`/v1/events/conversions${query}`).set('X-API-Key', KEY);
-  const rowFor = (body: { by_source: { source: string; conversions: number }[] }, source: string) =>
+  const rowFor = (body: ConversionsReport, source: string) =>
     body.by_source.find((row) => row.source === source);
 
   beforeAll(async () => {
@@ -87,7 +102,7 @@ describe('GET /v1/events/conversions', () => {
   });
 
   it('credits the last touch by default, counts linked visitors for their user, and (direct) without touchpoints', async () => {
-    const { body } = await report().expect(200);
+    const body = await report();
     expect(body).toMatchObject({
       attribution: 'last_touch',
       lookback_days: 30,
@@ -124,12 +139,12 @@ describe('GET /v1/events/conversions', () => {
   });
 
   it('shares credit by the chosen model', async () => {
-    const first = (await report('?attribution=first_touch&event_type=purchase').expect(200)).body;
+    const first = await report({ attribution: 'first_touch', event_type: 'purchase' });
     expect(rowFor(first, 'google')).toMatchObject({
       conversions: 1,
       value_by_currency: { EUR: 100 },
     });
-    const linear = (await report('?attribution=linear&event_type=purchase').expect(200)).body;
+    const linear = await report({ attribution: 'linear', event_type: 'purchase' });
     expect(rowFor(linear, 'google')).toMatchObject({
       conversions: 0.5,
       value_by_currency: { EUR: 50 },
@@ -138,10 +153,9 @@ describe('GET /v1/events/conversions', () => {
       conversions: 0.5,
       value_by_currency: { EUR: 50 },
     });
-    const position = (await report('?attribution=position_based&event_type=purchase').expect(200))
-      .body;
+    const position = await report({ attribution: 'position_based', event_type: 'purchase' });
     expect(rowFor(position, 'google')).toMatchObject({ conversions: 0.5 });
-    const decay = (await report('?attribution=time_decay&event_type=purchase').expect(200)).body;
+    const decay = await report({ attribution: 'time_decay', event_type: 'purchase' });
     // 48 h and 20 h before, 168 h half-life: weights 2^(-48/168) and 2^(-20/168)
     const google = rowFor(decay, 'google')!;
     const expected = Math.pow(2, -48 / 168) / (Math.pow(2, -48 / 168) + Math.pow(2, -20 / 168));
@@ -150,17 +164,17 @@ describe('GET /v1/events/conversions', () => {
   });
 
   it('filters on the credited touchpoint and on the conversion type', async () => {
-    const google = (await report('?attribution=linear&utm_source=google').expect(200)).body;
+    const google = await report({ attribution: 'linear', utm_source: 'google' });
     expect(google.totals).toEqual({ conversions: 0.5, value_by_currency: { EUR: 50 } });
     expect(google.by_source.map((row: { source: string }) => row.source)).toEqual(['google']);
-    const campaign = (await report('?utm_campaign=nov').expect(200)).body;
+    const campaign = await report({ utm_campaign: 'nov' });
     expect(campaign.totals.conversions).toBe(2);
-    const leads = (await report('?event_type=generate_lead').expect(200)).body;
+    const leads = await report({ event_type: 'generate_lead' });
     expect(leads.totals.conversions).toBe(1);
   });
 
   it('applies the lookback window', async () => {
-    const { body } = await report('?lookback_days=1&event_type=purchase').expect(200);
+    const body = await report({ lookback_days: 1, event_type: 'purchase' });
     // alice's google (48 h) drops out, facebook (20 h) stays; bob's newsletter (30 h) drops out
     expect(rowFor(body, 'google')).toBeUndefined();
     expect(rowFor(body, 'facebook')).toMatchObject({ conversions: 1 });
@@ -171,7 +185,7 @@ describe('GET /v1/events/conversions', () => {
   });
 
   it('counts bots only with include_bots=true', async () => {
-    const { body } = await report('?include_bots=true').expect(200);
+    const body = await report({ include_bots: true });
     expect(rowFor(body, 'botsource')).toMatchObject({ conversions: 1 });
     expect(body.totals.conversions).toBe(5);
   });
@@ -189,7 +203,7 @@ describe('GET /v1/events/conversions', () => {
     ['?include_bots=maybe', 'include_bots'],
     ['?color=blue', 'color'],
   ])('answers %s with 400 naming %s', async (query, field) => {
-    const { body } = await report(query).expect(400);
+    const { body } = await rawReport(query).expect(400);
     expect(body.error.code).toBe('validation_failed');
     expect(body.error.details.map((d: { field: string }) => d.field)).toContain(field);
   });
