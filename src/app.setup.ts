@@ -10,6 +10,7 @@ import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
 import { API_KEY_SCHEME, BEARER_SCHEME } from './common/http/api-key.guard';
 import { registerPublicCors } from './common/http/cors';
+import { depthLimitedJsonParser } from './common/http/json-body-parser';
 import { RateLimitedError } from './common/http/domain-error';
 import { PublicRouteConfig } from './common/http/public-endpoint';
 import { generateRequestId, registerRequestIdHeader } from './common/http/request-id';
@@ -52,12 +53,14 @@ async function configureApp(app: NestFastifyApplication, config: AppConfig): Pro
   registerJsonBodyParsers(fastify);
   registerRequestIdHeader(fastify);
   registerHttpMetrics(fastify, app.get(MetricsService));
-  registerPublicCors(fastify, config.http.corsOrigins);
+  // Helmet first: the CORS hook answers refused origins and preflights itself, and
+  // those answers carry the security headers too.
   await app.register(helmet, {
     contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
     // tracker scripts and beacons are loaded cross-origin by design
     crossOriginResourcePolicy: { policy: 'cross-origin' },
   });
+  registerPublicCors(fastify, config.http.corsOrigins);
   if (config.tracking.rateLimitPerMinute > 0) {
     await app.register(rateLimit, {
       // Global with an allow-list rather than per-route limits: per-route limits keep
@@ -100,12 +103,11 @@ function nestProvidersFor(app: NestFastifyApplication): {
 
 /** JSON as application/json and as text/plain, which is what navigator.sendBeacon sends. */
 function registerJsonBodyParsers(fastify: FastifyInstance): void {
-  fastify.removeContentTypeParser('text/plain');
-  fastify.addContentTypeParser(
-    'text/plain',
-    { parseAs: 'string' },
-    fastify.getDefaultJsonParser('error', 'error'),
-  );
+  const parser = depthLimitedJsonParser(fastify);
+  for (const type of ['application/json', 'text/plain']) {
+    fastify.removeContentTypeParser(type);
+    fastify.addContentTypeParser(type, { parseAs: 'string' }, parser);
+  }
 }
 
 function setUpOpenApi(app: NestFastifyApplication): void {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anEvent } from './support/event-factory';
+import { freePort } from './support/free-port';
 import { ServiceProcess, buildService } from './support/service-process';
 
 /**
@@ -14,11 +15,13 @@ import { ServiceProcess, buildService } from './support/service-process';
 describe('embedded PostgreSQL default', () => {
   let dataDir: string;
   let service: ServiceProcess;
-  const pgPort = 55000 + Math.floor(Math.random() * 1000);
-  const httpPort = 56000 + Math.floor(Math.random() * 1000);
+  let pgPort: number;
+  let httpPort: number;
 
   beforeAll(async () => {
     buildService();
+    pgPort = await freePort();
+    httpPort = await freePort();
     dataDir = await mkdtemp(join(tmpdir(), 'ct-embedded-'));
     await chmod(dataDir, 0o755); // as root, PostgreSQL runs as `postgres` and must reach its directory
     service = new ServiceProcess({

@@ -69,7 +69,12 @@ export async function startEmbeddedPostgres(
  * which would cut graceful shutdown short (and its exit hook throws). The application
  * stops the server itself after draining; see `stopOnExit` for the last resort.
  */
+let signalHandlersReleased = false;
+
 function releaseSignalHandlers(): void {
+  // A second server in the same process (tests) finds them already gone; unhooking twice throws.
+  if (signalHandlersReleased) return;
+  signalHandlersReleased = true;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const exitHook = require('async-exit-hook') as { unhookEvent(event: string): void };
   for (const event of [

@@ -1,0 +1,243 @@
+import { randomUUID } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Logger } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Client } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/app-config';
+import { EmbeddedPostgres, startEmbeddedPostgres } from '../src/persistence/embedded-postgres';
+import { migrateDatabase } from '../src/persistence/migrate';
+import { anEvent } from './support/event-factory';
+import { freePort } from './support/free-port';
+import { ServiceProcess, buildService } from './support/service-process';
+import { createTestApp } from './support/test-app';
+import { TestDatabase, createTestDatabase } from './support/test-database';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+// The throwaway cluster's own log lines are not what these tests are about.
+Logger.overrideLogger(['error']);
+
+interface Outcome {
+  eventId: string;
+  status: number | 'connection_error';
+  retryAfter: string | null;
+  ms: number;
+}
+
+/** One POST /v1/events/track over a real socket, never throwing: a refused connection is an outcome. */
+async function post(baseUrl: string, timeoutMs = 15_000): Promise<Outcome> {
+  const eventId = randomUUID();
+  const started = Date.now();
+  try {
+    const response = await fetch(`${baseUrl}/v1/events/track`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'User-Agent': 'faults-test' },
+      body: JSON.stringify(anEvent({ event_id: eventId })),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await response.arrayBuffer();
+    return {
+      eventId,
+      status: response.status,
+      retryAfter: response.headers.get('retry-after'),
+      ms: Date.now() - started,
+    };
+  } catch (error) {
+    if ((error as Error).name === 'TimeoutError')
+      throw new Error(`a request hung for ${timeoutMs} ms`);
+    return { eventId, status: 'connection_error', retryAfter: null, ms: Date.now() - started };
+  }
+}
+
+/** `concurrency` clients posting back to back until `stop()` says so. */
+function load(baseUrl: string, concurrency: number) {
+  const outcomes: Outcome[] = [];
+  let running = true;
+  const clients = Array.from({ length: concurrency }, async () => {
+    while (running) {
+      const outcome = await post(baseUrl);
+      outcomes.push(outcome);
+      if (outcome.status === 'connection_error') await sleep(20);
+    }
+  });
+  return {
+    outcomes,
+    stop: async () => {
+      running = false;
+      await Promise.all(clients);
+      return outcomes;
+    },
+  };
+}
+
+async function storedIds(
+  db: {
+    query(sql: string, params: unknown[]): Promise<{ rows: { event_id: string; n: number }[] }>;
+  },
+  ids: string[],
+) {
+  const { rows } = await db.query(
+    'SELECT event_id, count(*)::int AS n FROM events WHERE event_id = ANY($1) GROUP BY event_id',
+    [ids],
+  );
+  return rows;
+}
+
+describe('faults against the compiled service on a real PostgreSQL', () => {
+  let db: TestDatabase;
+  let port: number;
+  let service: ServiceProcess;
+
+  beforeAll(async () => {
+    buildService();
+    db = await createTestDatabase();
+    port = await freePort();
+    service = new ServiceProcess({
+      PORT: String(port),
+      DATABASE_URL: db.url,
+      RATE_LIMIT_PER_MINUTE: '0',
+      LOG_LEVEL: 'warn',
+    });
+  }, 120_000);
+  afterAll(async () => {
+    service?.kill('SIGKILL');
+    await db?.drop();
+  });
+
+  it('kill -9 right after a burst: every acknowledged event is there, exactly once', async () => {
+    await service.start();
+    const outcomes = await Promise.all(Array.from({ length: 400 }, () => post(service.baseUrl)));
+    service.kill('SIGKILL');
+    await service.waitForExit();
+    const acknowledged = outcomes.filter((o) => o.status === 200).map((o) => o.eventId);
+    expect(acknowledged).toHaveLength(400);
+    await service.start();
+    const rows = await storedIds(db.pool, acknowledged);
+    expect(rows).toHaveLength(400);
+    expect(rows.every((row) => row.n === 1)).toBe(true);
+  }, 120_000);
+
+  it('SIGTERM under steady load: every request answered, pending batches committed, exit 0', async () => {
+    if (
+      service.exitCode !== null ||
+      !(await fetch(`${service.baseUrl}/health`).catch(() => null))
+    ) {
+      await service.start();
+    }
+    const traffic = load(service.baseUrl, 20);
+    await sleep(1_500);
+    service.kill('SIGTERM');
+    const exitCode = await service.waitForExit(20_000);
+    const outcomes = await traffic.stop();
+    expect(exitCode).toBe(0);
+    const acknowledged = outcomes.filter((o) => o.status === 200).map((o) => o.eventId);
+    expect(acknowledged.length).toBeGreaterThan(100);
+    // Answered or refused: 200, 503 while closing, or a connection the closed server refused.
+    expect(
+      outcomes.every(
+        (o) => o.status === 200 || o.status === 503 || o.status === 'connection_error',
+      ),
+    ).toBe(true);
+    const rows = await storedIds(db.pool, acknowledged);
+    expect(rows).toHaveLength(acknowledged.length);
+  }, 60_000);
+});
+
+describe('a slow database (a lock held on the events table)', () => {
+  let db: TestDatabase;
+  let app: NestFastifyApplication;
+  let baseUrl: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    app = await createTestApp(db.url, {
+      DB_STATEMENT_TIMEOUT_MS: '500',
+      RATE_LIMIT_PER_MINUTE: '0',
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    baseUrl = await app.getUrl();
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+  });
+
+  it('answers 503 after the statement timeout instead of hanging, then recovers', async () => {
+    expect((await post(baseUrl)).status).toBe(200);
+    const locker = new Client({ connectionString: db.url });
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
+    const during = await Promise.all(Array.from({ length: 10 }, () => post(baseUrl)));
+    await sleep(2_000);
+    await locker.query('ROLLBACK');
+    await locker.end();
+    expect(during.map((o) => o.status)).toEqual(Array(10).fill(503));
+    expect(during.every((o) => o.retryAfter !== null && o.ms < 3_000)).toBe(true);
+    const stored = await storedIds(
+      db.pool,
+      during.map((o) => o.eventId),
+    );
+    expect(stored).toEqual([]);
+    const after = await Promise.all(Array.from({ length: 10 }, () => post(baseUrl)));
+    expect(after.map((o) => o.status)).toEqual(Array(10).fill(200));
+  }, 30_000);
+});
+
+describe('the database goes away under load (a throwaway cluster, stopped and started)', () => {
+  let dir: string;
+  let cluster: EmbeddedPostgres;
+  let app: NestFastifyApplication;
+  let baseUrl: string;
+  let clusterPort: number;
+  const startCluster = () =>
+    startEmbeddedPostgres({ dataDir: dir, port: clusterPort, database: 'faults' });
+
+  beforeAll(async () => {
+    clusterPort = await freePort();
+    dir = mkdtempSync(join(tmpdir(), 'faults-pg-'));
+    chmodSync(dir, 0o755); // as root, PostgreSQL runs as the postgres user and must reach it
+    cluster = await startCluster();
+    const config = loadConfig({ DATABASE_URL: cluster.url });
+    await migrateDatabase({ ...config.database, url: cluster.url });
+    app = await createTestApp(cluster.url, {
+      RATE_LIMIT_PER_MINUTE: '0',
+      DB_CONNECT_TIMEOUT_MS: '1000',
+      DB_STATEMENT_TIMEOUT_MS: '2000',
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    baseUrl = await app.getUrl();
+  }, 120_000);
+  afterAll(async () => {
+    await app?.close();
+    await cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers 503 with Retry-After within a bounded time, /ready turns 503, and recovers by itself', async () => {
+    const traffic = load(baseUrl, 10);
+    await sleep(1_000);
+    await cluster.stop();
+    await sleep(3_000);
+    const ready = await fetch(`${baseUrl}/ready`);
+    expect(ready.status).toBe(503);
+    cluster = await startCluster();
+    await sleep(3_000);
+    const outcomes = await traffic.stop();
+    const refused = outcomes.filter((o) => o.status === 503);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.every((o) => o.retryAfter !== null && o.ms < 5_000)).toBe(true);
+    expect(outcomes.every((o) => o.status === 200 || o.status === 503)).toBe(true);
+    // Back by itself: no restart of the service.
+    expect((await fetch(`${baseUrl}/ready`)).status).toBe(200);
+    expect((await post(baseUrl)).status).toBe(200);
+    const check = new Client({ connectionString: cluster.url });
+    await check.connect();
+    const acknowledged = outcomes.filter((o) => o.status === 200).map((o) => o.eventId);
+    const rows = await storedIds(check, acknowledged);
+    await check.end();
+    expect(rows).toHaveLength(acknowledged.length);
+  }, 60_000);
+});
