@@ -6,6 +6,7 @@ import { ModuleRef, NestFactory } from '@nestjs/core';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { useContainer } from 'class-validator';
 import type { FastifyInstance } from 'fastify';
+import { RequestListener, createServer } from 'node:http';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
 import { API_KEY_SCHEME, BEARER_SCHEME } from './common/http/api-key.guard';
@@ -39,8 +40,21 @@ function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     genReqId: generateRequestId,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    // Slow clients may not hold a socket forever; keep-alive outlives typical LB idle timeouts.
-    requestTimeout: 30_000,
+    // Slow clients may not hold a socket forever: a request must arrive whole within
+    // HTTP_REQUEST_TIMEOUT_MS (Node checks every second, not its default 30 s), an idle
+    // socket closes; keep-alive outlives typical load-balancer idle timeouts.
+    serverFactory: (handler: RequestListener) =>
+      createServer(
+        {
+          requestTimeout: config.http.requestTimeoutMs,
+          headersTimeout: config.http.requestTimeoutMs,
+          connectionsCheckingInterval: 1_000,
+          maxHeaderSize: 16_384,
+        },
+        handler,
+      ),
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionTimeout: 2 * config.http.requestTimeoutMs,
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',

@@ -106,3 +106,41 @@ describe('scheduled reconciliation on two replicas sharing one database', () => 
     await request(server).get('/v1/reconciliation/runs').expect(401);
   });
 });
+
+describe('a scheduled run while GA4 cannot be reached', () => {
+  const fake = new FakeGa4();
+  let db: TestDatabase;
+  let app: NestFastifyApplication;
+
+  beforeAll(async () => {
+    await fake.start();
+    db = await createTestDatabase();
+    app = await createTestApp(db.url, {
+      API_KEYS: KEY,
+      ...fake.env(),
+      GA4_API_URL: 'http://127.0.0.1:9', // nothing listens there; the token endpoint is the fake's
+      GA4_TIMEOUT_MS: '300',
+      GA4_RETRIES: '0',
+      RECONCILE_CRON: '* * * * * *',
+      RECONCILE_EVENT_TYPES: 'purchase',
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+    await fake.stop();
+  });
+
+  it('records the run as failed with the reason, and the process stays healthy', async () => {
+    await sleep(2_500);
+    const { body } = await request(app.getHttpServer())
+      .get('/v1/reconciliation/runs')
+      .set('X-API-Key', KEY)
+      .expect(200);
+    const failed = (body as { runs: RunSummary[] }).runs.filter((run) => run.status === 'failed');
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed[0].error).toMatchObject({ code: 'ga4_unavailable' });
+    expect(failed[0].error?.message).toContain('cannot connect');
+    await request(app.getHttpServer()).get('/health').expect(200);
+  });
+});

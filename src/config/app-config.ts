@@ -29,6 +29,8 @@ export interface HttpConfig {
   trustProxy: boolean | number | string;
   corsOrigins: string[];
   shutdownTimeoutMs: number;
+  /** A request must arrive whole within it (slow clients cannot hold sockets); idle sockets close after twice it. */
+  requestTimeoutMs: number;
   /** Server processes (node:cluster) sharing the port; 1 serves from the main process. */
   workers: number;
 }
@@ -72,6 +74,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
       trustProxy: parseTrustProxy(read.optionalString('TRUST_PROXY')),
       corsOrigins: read.list('CORS_ORIGINS'),
       shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 0, max: 120_000 }),
+      requestTimeoutMs: read.int('HTTP_REQUEST_TIMEOUT_MS', 30_000, { min: 500, max: 600_000 }),
       workers: read.int('WORKERS', 1, { min: 1, max: 64 }),
     },
     database: {
