@@ -115,6 +115,9 @@ describe('faults against the compiled service on a real PostgreSQL', () => {
     expect(acknowledged).toHaveLength(400);
     await service.start();
     const rows = await storedIds(db.pool, acknowledged);
+    console.log(
+      `kill -9: 400 sent, ${acknowledged.length} acknowledged, ${rows.length} stored after restart`,
+    );
     expect(rows).toHaveLength(400);
     expect(rows.every((row) => row.n === 1)).toBe(true);
   }, 120_000);
@@ -141,6 +144,12 @@ describe('faults against the compiled service on a real PostgreSQL', () => {
       ),
     ).toBe(true);
     const rows = await storedIds(db.pool, acknowledged);
+    console.log(
+      `SIGTERM under load: ${outcomes.length} sent, ${acknowledged.length} acknowledged, ` +
+        `${outcomes.filter((o) => o.status === 503).length} answered 503, ` +
+        `${outcomes.filter((o) => o.status === 'connection_error').length} refused after close, ` +
+        `${acknowledged.length - rows.length} acknowledged but lost, exit ${exitCode}`,
+    );
     expect(rows).toHaveLength(acknowledged.length);
   }, 60_000);
 });
@@ -179,6 +188,10 @@ describe('a slow database (a lock held on the events table)', () => {
     const stored = await storedIds(
       db.pool,
       during.map((o) => o.eventId),
+    );
+    console.log(
+      `slow database: 10 sent during a 2 s lock, ${during.filter((o) => o.status === 503).length} answered 503, ` +
+        `slowest ${Math.max(...during.map((o) => o.ms))} ms, ${stored.length} stored`,
     );
     expect(stored).toEqual([]);
     const after = await Promise.all(Array.from({ length: 10 }, () => post(baseUrl)));
@@ -238,6 +251,10 @@ describe('the database goes away under load (a throwaway cluster, stopped and st
     const acknowledged = outcomes.filter((o) => o.status === 200).map((o) => o.eventId);
     const rows = await storedIds(check, acknowledged);
     await check.end();
+    console.log(
+      `database away: ${outcomes.length} sent, ${acknowledged.length} acknowledged, ${refused.length} answered 503 ` +
+        `(slowest ${Math.max(...refused.map((o) => o.ms))} ms), ${acknowledged.length - rows.length} acknowledged but lost`,
+    );
     expect(rows).toHaveLength(acknowledged.length);
   }, 60_000);
 });
