@@ -1,6 +1,7 @@
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
-import type { LogLevel } from '@nestjs/common';
+import { Logger, type LogLevel } from '@nestjs/common';
+import { Redis } from 'ioredis';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ModuleRef, NestFactory } from '@nestjs/core';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
@@ -85,10 +86,31 @@ async function configureApp(app: NestFastifyApplication, config: AppConfig): Pro
       max: config.tracking.rateLimitPerMinute,
       timeWindow: 60_000,
       errorResponseBuilder: (_request, context) => new RateLimitedError(context.after),
+      ...sharedRateLimitStore(fastify, config.redisUrl),
     });
   }
   useContainer(nestProvidersFor(app), { fallback: true });
   setUpOpenApi(app);
+}
+
+/**
+ * With REDIS_URL the per-client budget is counted in Redis, so it holds across replicas.
+ * If Redis is unreachable the limit is skipped rather than refusing traffic (and it
+ * says so in the log): losing tracking data is worse than a short unlimited window.
+ */
+function sharedRateLimitStore(fastify: FastifyInstance, redisUrl: string | undefined) {
+  if (redisUrl === undefined) return {};
+  const logger = new Logger('RateLimit');
+  const redis = new Redis(redisUrl, {
+    connectTimeout: 1_000,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+  });
+  redis.on('error', (error: Error) => logger.warn(`Redis for the rate limit: ${error.message}`));
+  fastify.addHook('onClose', async () => {
+    await redis.quit().catch(() => redis.disconnect());
+  });
+  return { redis, nameSpace: 'conversion-tracking:rate-limit:', skipOnError: true };
 }
 
 /**

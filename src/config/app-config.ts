@@ -52,6 +52,8 @@ export interface AppConfig {
   tracking: TrackingConfig;
   /** Keys accepted on the read endpoints; empty means the read endpoints stay closed. */
   apiKeys: string[];
+  /** Where replicas share the rate-limit counters; unset: each process counts alone. */
+  redisUrl: string | undefined;
   /** IANA time zone in which report dates are days. */
   reportTimeZone: string;
   /** How often the attribution rollup folds new events in the background; 0: only when a report asks. */
@@ -93,6 +95,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
       rateLimitPerMinute: read.int('RATE_LIMIT_PER_MINUTE', 600, { min: 0, max: 10_000_000 }),
     },
     apiKeys: read.list('API_KEYS'),
+    redisUrl: read.optionalString('REDIS_URL'),
     reportTimeZone: read.string('REPORT_TIMEZONE', 'UTC'),
     reportRefreshIntervalMs: read.int('REPORT_REFRESH_INTERVAL_MS', 500, {
       min: 0,
@@ -114,6 +117,11 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     }
     config.conversionEventTypes = conversionTypes;
   }
+  read.check(
+    'REDIS_URL',
+    config.redisUrl === undefined || /^rediss?:\/\/[^/]/.test(config.redisUrl),
+    'must be a redis:// or rediss:// URL',
+  );
   read.check(
     'REPORT_TIMEZONE',
     isTimeZone(config.reportTimeZone),
