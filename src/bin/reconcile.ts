@@ -3,7 +3,6 @@ import { parseArgs } from 'node:util';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from '../app.module';
-import { toDomainError } from '../common/http/error-mapping';
 import { loadConfigOrExit } from '../config/load-config-or-exit';
 import { resolveDatabase } from '../persistence/database-location';
 import { ReconciliationRunRepository } from '../reconciliation/reconciliation-run.repository';
@@ -61,9 +60,7 @@ async function main(): Promise<number> {
       console.log(JSON.stringify(report, null, 2));
       return 0;
     } catch (error) {
-      const domain = toDomainError(error);
-      const message = domain?.message ?? String(error);
-      await runs.finish(sql, runId, { error: { code: domain?.code ?? 'internal_error', message } });
+      const message = await runs.fail(sql, runId, error);
       console.error(`Reconciliation failed: ${message}`);
       return 1;
     }

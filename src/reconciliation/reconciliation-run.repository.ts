@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { toDomainError } from '../common/http/error-mapping';
 import { Database, Sql } from '../persistence/database';
 import { ReconciliationRunDto, ReconciliationRunSummaryDto } from './dto/reconciliation-runs.dto';
 import { ReconciliationReport } from './reconciliation.service';
@@ -77,6 +78,14 @@ export class ReconciliationRunRepository {
         id,
       ],
     );
+  }
+
+  /** Stores why a run failed (its error code and message); returns the message. */
+  async fail(sql: Sql, id: string, error: unknown): Promise<string> {
+    const domain = toDomainError(error);
+    const message = domain?.message ?? (error instanceof Error ? error.message : String(error));
+    await this.finish(sql, id, { error: { code: domain?.code ?? 'internal_error', message } });
+    return message;
   }
 
   async find(id: string): Promise<ReconciliationRunDto | undefined> {

@@ -6,7 +6,6 @@ import {
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
-import { toDomainError } from '../common/http/error-mapping';
 import { addDays, dateInZone } from '../common/validation/date-range';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
@@ -88,12 +87,7 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
           this.logger.log(`Reconciliation ${run.startDate}..${run.endDate}: ${report.status}`);
         } catch (error) {
           failed = true;
-          const domain = toDomainError(error);
-          const message =
-            domain?.message ?? (error instanceof Error ? error.message : String(error));
-          await this.runs.finish(sql, runId, {
-            error: { code: domain?.code ?? 'internal_error', message },
-          });
+          const message = await this.runs.fail(sql, runId, error);
           this.logger.warn(`Reconciliation ${run.startDate}..${run.endDate} failed: ${message}`);
         }
       });

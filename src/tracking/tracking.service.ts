@@ -82,12 +82,19 @@ export class TrackingService {
    */
   async trackBatch(dto: TrackBatchDto, request: RequestContext): Promise<TrackBatchResponseDto> {
     const checked = await Promise.all(dto.events.map((raw) => validateEvent(raw)));
+    // A repeated event_id waits for its first occurrence, so the first one is the one
+    // stored and the repeats are reported as duplicates, whatever the commit order.
+    const firstById = new Map<string, Promise<unknown>>();
     const results = await Promise.all(
-      checked.map((event, index) =>
-        event instanceof ValidationFailedError
-          ? Promise.resolve(rejected(index, event))
-          : this.trackOneOfBatch(index, event, request),
-      ),
+      checked.map((event, index) => {
+        if (event instanceof ValidationFailedError) return Promise.resolve(rejected(index, event));
+        const first = event.event_id === undefined ? undefined : firstById.get(event.event_id);
+        const outcome = first
+          ? first.catch(() => undefined).then(() => this.trackOneOfBatch(index, event, request))
+          : this.trackOneOfBatch(index, event, request);
+        if (event.event_id !== undefined && !first) firstById.set(event.event_id, outcome);
+        return outcome;
+      }),
     );
     return { success: true, results };
   }
