@@ -53,6 +53,13 @@ export interface RollupDelta {
 const EVENT_COLUMNS =
   'e.id, e.event_id, e.event_type, e.occurred_at, e.received_at, e.value, e.currency, e.source, e.medium, e.campaign';
 
+/** Takes the two parameters `conversionParams` gives: the default rule, or the listed types. */
+const IS_CONVERSION = `((?::boolean AND e.event_type <> 'page_view') OR e.event_type IN (SELECT json_array_elements_text(?::json)))`;
+
+function conversionParams(types: readonly string[] | undefined): [boolean, string] {
+  return types === undefined ? [true, '[]'] : [false, JSON.stringify(types)];
+}
+
 /** The advisory lock that lets one refresher at a time fold marks into the rollup. */
 const REFRESH_LOCK = "hashtext('conversion-tracking:attribution-refresh')";
 
@@ -90,7 +97,12 @@ export class AttributionRefreshRepository {
   async subjectEvents(
     sql: Sql,
     marks: readonly Mark[],
-    options: { lookbackHours: number; timeZone: string },
+    options: {
+      lookbackHours: number;
+      timeZone: string;
+      /** Undefined: every type except page_view. */
+      conversionTypes: readonly string[] | undefined;
+    },
   ): Promise<SubjectEvent[]> {
     return sql.query<SubjectEvent>(
       `WITH marks AS (
@@ -111,21 +123,43 @@ export class AttributionRefreshRepository {
          UNION ALL
          SELECT s.kind, s.id, s.since, s.id FROM subjects s
          WHERE s.kind = 'v' AND NOT EXISTS (SELECT 1 FROM identity_links l WHERE l.visitor_id = s.id)
-       ), owned AS (
-         SELECT 'u:' || s.id AS subject, s.since, ${EVENT_COLUMNS} FROM subjects s
-         JOIN events e ON e.user_id = s.id AND e.user_id IS NOT NULL
-         WHERE s.kind = 'u' AND e.occurred_at >= s.since - make_interval(hours => ?) AND NOT e.is_bot
+       ), sources AS (
+         SELECT 'u:' || id AS subject, since, id AS user_id, NULL::text AS visitor_id
+         FROM subjects WHERE kind = 'u'
          UNION ALL
-         SELECT o.kind || ':' || o.id, o.since, ${EVENT_COLUMNS} FROM anonymous_owners o
-         JOIN events e ON e.visitor_id = o.visitor_id AND e.user_id IS NULL
-         WHERE e.occurred_at >= o.since - make_interval(hours => ?) AND NOT e.is_bot
+         SELECT kind || ':' || id, since, NULL, visitor_id FROM anonymous_owners
+       ), recomputed AS (
+         -- Only subjects with a conversion at or after their mark can change: an event
+         -- arriving after a subject's last conversion (most of them) costs one index probe.
+         SELECT s.subject FROM sources s WHERE s.user_id IS NOT NULL AND EXISTS (
+           SELECT 1 FROM events e WHERE e.user_id = s.user_id AND e.occurred_at >= s.since
+             AND NOT e.is_bot AND ${IS_CONVERSION})
+         UNION
+         SELECT s.subject FROM sources s WHERE s.visitor_id IS NOT NULL AND EXISTS (
+           SELECT 1 FROM events e WHERE e.visitor_id = s.visitor_id AND e.user_id IS NULL
+             AND e.occurred_at >= s.since AND NOT e.is_bot AND ${IS_CONVERSION})
+       ), owned AS (
+         SELECT s.subject, s.since, ${EVENT_COLUMNS} FROM sources s JOIN recomputed USING (subject)
+         JOIN events e ON e.user_id = s.user_id
+         WHERE s.user_id IS NOT NULL AND e.occurred_at >= s.since - make_interval(hours => ?) AND NOT e.is_bot
+         UNION ALL
+         SELECT s.subject, s.since, ${EVENT_COLUMNS} FROM sources s JOIN recomputed USING (subject)
+         JOIN events e ON e.visitor_id = s.visitor_id AND e.user_id IS NULL
+         WHERE s.visitor_id IS NOT NULL AND e.occurred_at >= s.since - make_interval(hours => ?) AND NOT e.is_bot
        )
        SELECT subject, id, event_type, (extract(epoch FROM occurred_at) * 1000)::float8 AS occurred_ms,
               to_char(occurred_at AT TIME ZONE ?, 'YYYY-MM-DD') AS day, occurred_at >= since AS recompute,
               value::text AS value, currency, source, medium, campaign
        FROM owned
        ORDER BY subject, occurred_at, received_at, event_id`,
-      [JSON.stringify(marks), options.lookbackHours, options.lookbackHours, options.timeZone],
+      [
+        JSON.stringify(marks),
+        ...conversionParams(options.conversionTypes),
+        ...conversionParams(options.conversionTypes),
+        options.lookbackHours,
+        options.lookbackHours,
+        options.timeZone,
+      ],
     );
   }
 

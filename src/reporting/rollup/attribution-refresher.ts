@@ -18,14 +18,16 @@ import { ROLLUP_LOOKBACK_DAYS, creditTuples, rollupDeltas } from './conversion-c
 /** Marks folded per transaction when a report waits: large enough to amortise round trips. */
 const MARKS_PER_PASS = 2_000;
 /**
- * In the background, passes sized to take about BACKGROUND_PASS_TARGET_MS, each followed
- * by a pause at least as long: the refresher's work stays in short slices and under half
- * of the time, so requests keep their latency under sustained load. A backlog it cannot
- * keep up with makes reports read raw events until it has caught up.
+ * In the background each pass is followed by a pause twice as long, so the refresher
+ * takes at most a third of the time. Passes are sized so that their work in this process
+ * (credit computation, which blocks the event loop) stays near BACKGROUND_JS_TARGET_MS:
+ * large when marks are cheap (events after a subject's last conversion), small when
+ * many conversions are recomputed, so requests keep their latency either way.
+ * A backlog it cannot keep up with makes reports read raw events until it has caught up.
  */
-const BACKGROUND_PASS_TARGET_MS = 15;
+const BACKGROUND_JS_TARGET_MS = 4;
 const BACKGROUND_MARKS_RANGE = { min: 20, max: MARKS_PER_PASS };
-const BACKGROUND_DUTY_CYCLE = 0.5;
+const BACKGROUND_DUTY_CYCLE = 0.33;
 /** Bump when the way credit is computed changes: stored credit is then rebuilt. */
 const CREDIT_VERSION = 1;
 
@@ -90,24 +92,21 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
   private async backgroundPass(): Promise<void> {
     const limit = this.backgroundMarks;
     const started = performance.now();
-    let taken = 0;
+    let outcome = { taken: 0, computeMs: 0 };
     try {
       const pass = this.queue
         .catch(() => undefined)
         .then(() => this.database.transaction((sql) => this.pass(sql, limit)));
       this.queue = pass;
-      taken = await pass;
+      outcome = await pass;
     } catch (error) {
       this.logger.warn(`Attribution refresh failed, retrying later: ${String(error)}`);
     }
     const busyMs = performance.now() - started;
-    if (taken < limit) return this.scheduleBackground(this.config.reportRefreshIntervalMs);
-    const resized = Math.round(
-      limit * Math.min(2, BACKGROUND_PASS_TARGET_MS / Math.max(busyMs, 1)),
-    );
-    this.backgroundMarks = Math.min(
-      BACKGROUND_MARKS_RANGE.max,
-      Math.max(BACKGROUND_MARKS_RANGE.min, resized),
+    if (outcome.taken < limit) return this.scheduleBackground(this.config.reportRefreshIntervalMs);
+    const scale = Math.min(2, BACKGROUND_JS_TARGET_MS / Math.max(outcome.computeMs, 0.1));
+    this.backgroundMarks = Math.round(
+      Math.min(BACKGROUND_MARKS_RANGE.max, Math.max(BACKGROUND_MARKS_RANGE.min, limit * scale)),
     );
     this.scheduleBackground(
       Math.ceil((busyMs * (1 - BACKGROUND_DUTY_CYCLE)) / BACKGROUND_DUTY_CYCLE),
@@ -116,19 +115,22 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
 
   private async drain(): Promise<void> {
     while (
-      (await this.database.transaction((sql) => this.pass(sql, MARKS_PER_PASS))) === MARKS_PER_PASS
+      (await this.database.transaction((sql) => this.pass(sql, MARKS_PER_PASS))).taken ===
+      MARKS_PER_PASS
     );
   }
 
-  /** One batch of at most `limit` marks; returns how many it took. */
-  private async pass(sql: Sql, limit: number): Promise<number> {
+  /** One batch of at most `limit` marks: how many it took and the milliseconds of computation here. */
+  private async pass(sql: Sql, limit: number): Promise<{ taken: number; computeMs: number }> {
     await this.repository.lock(sql);
     const marks = await this.repository.takeMarks(sql, limit);
-    if (marks.length === 0) return 0;
+    if (marks.length === 0) return { taken: 0, computeMs: 0 };
     const events = await this.repository.subjectEvents(sql, marks, {
       lookbackHours: ROLLUP_LOOKBACK_DAYS * 24,
       timeZone: this.config.reportTimeZone,
+      conversionTypes: this.config.conversionEventTypes,
     });
+    const computeStarted = performance.now();
     const after = new Map<string, CreditTuple[]>();
     for (const subjectEvents of groupBySubject(events)) {
       const touchpoints: Touchpoint[] = subjectEvents
@@ -144,10 +146,14 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
         after.set(event.id, creditTuples(toConversion(event, touchpoints)));
       }
     }
+    let computeMs = performance.now() - computeStarted;
     const before = await this.repository.previousCredits(sql, [...after.keys()]);
-    await this.repository.applyDeltas(sql, rollupDeltas(before, after));
+    const deltasStarted = performance.now();
+    const deltas = rollupDeltas(before, after);
+    computeMs += performance.now() - deltasStarted;
+    await this.repository.applyDeltas(sql, deltas);
     await this.repository.saveCredits(sql, after);
-    return marks.length;
+    return { taken: marks.length, computeMs };
   }
 
   private isConversion(eventType: string): boolean {
