@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import {
   BeforeApplicationShutdown,
   Injectable,
@@ -18,16 +19,21 @@ import { ROLLUP_LOOKBACK_DAYS, creditTuples, rollupDeltas } from './conversion-c
 /** Marks folded per transaction when a report waits: large enough to amortise round trips. */
 const MARKS_PER_PASS = 2_000;
 /**
- * In the background each pass is followed by a pause twice as long, so the refresher
- * takes at most a third of the time. Passes are sized so that their work in this process
- * (credit computation, which blocks the event loop) stays near BACKGROUND_JS_TARGET_MS:
- * large when marks are cheap (events after a subject's last conversion), small when
- * many conversions are recomputed, so requests keep their latency either way.
- * A backlog it cannot keep up with makes reports read raw events until it has caught up.
+ * In the background, while the process serves requests (its event loop busier than
+ * BUSY_UTILIZATION since the last pass), each pass is followed by a pause twice as long,
+ * so the refresher takes at most a third of the time, and passes are sized so that their
+ * work in this process (credit computation, which blocks the event loop) stays near 4 ms:
+ * large when marks are cheap, small when many conversions are recomputed. When the
+ * process is quiet, passes run nearly back to back with 50 ms of computation, so a
+ * rebuild or a backlog is folded as fast as PostgreSQL allows. A backlog it cannot keep
+ * up with makes reports read raw events until it has caught up.
  */
-const BACKGROUND_JS_TARGET_MS = 4;
+const BUSY_UTILIZATION = 0.3;
+const BACKGROUND_PACE = {
+  busy: { computeTargetMs: 4, dutyCycle: 1 / 3 },
+  quiet: { computeTargetMs: 50, dutyCycle: 0.9 },
+};
 const BACKGROUND_MARKS_RANGE = { min: 20, max: MARKS_PER_PASS };
-const BACKGROUND_DUTY_CYCLE = 0.33;
 /** Bump when the way credit is computed changes: stored credit is then rebuilt. */
 const CREDIT_VERSION = 1;
 
@@ -46,6 +52,7 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private backgroundMarks = BACKGROUND_MARKS_RANGE.min;
+  private loopUsage = performance.eventLoopUtilization();
 
   constructor(
     private readonly database: Database,
@@ -90,6 +97,10 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
   }
 
   private async backgroundPass(): Promise<void> {
+    const usage = performance.eventLoopUtilization(this.loopUsage);
+    this.loopUsage = performance.eventLoopUtilization();
+    const pace =
+      usage.utilization > BUSY_UTILIZATION ? BACKGROUND_PACE.busy : BACKGROUND_PACE.quiet;
     const limit = this.backgroundMarks;
     const started = performance.now();
     let outcome = { taken: 0, computeMs: 0 };
@@ -104,13 +115,11 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
     }
     const busyMs = performance.now() - started;
     if (outcome.taken < limit) return this.scheduleBackground(this.config.reportRefreshIntervalMs);
-    const scale = Math.min(2, BACKGROUND_JS_TARGET_MS / Math.max(outcome.computeMs, 0.1));
+    const scale = Math.min(2, pace.computeTargetMs / Math.max(outcome.computeMs, 0.1));
     this.backgroundMarks = Math.round(
       Math.min(BACKGROUND_MARKS_RANGE.max, Math.max(BACKGROUND_MARKS_RANGE.min, limit * scale)),
     );
-    this.scheduleBackground(
-      Math.ceil((busyMs * (1 - BACKGROUND_DUTY_CYCLE)) / BACKGROUND_DUTY_CYCLE),
-    );
+    this.scheduleBackground(Math.ceil((busyMs * (1 - pace.dutyCycle)) / pace.dutyCycle));
   }
 
   private async drain(): Promise<void> {
