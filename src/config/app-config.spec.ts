@@ -72,4 +72,69 @@ describe('loadConfig', () => {
       loadConfig({ REPORT_TIMEZONE: 'Europe/Berlin', API_KEYS: 'k1-0123456789abcdef' }),
     ).toMatchObject({ reportTimeZone: 'Europe/Berlin', apiKeys: ['k1-0123456789abcdef'] });
   });
+
+  it('reads the reconciliation, GA4 and Redis settings with their defaults', () => {
+    const config = loadConfig({});
+    expect(config.ga4).toMatchObject({
+      propertyId: undefined,
+      credentialsFile: undefined,
+      apiUrl: 'https://analyticsdata.googleapis.com',
+      timeoutMs: 10_000,
+      retries: 2,
+      pageSize: 10_000,
+      eventNameMap: {},
+    });
+    expect(config.reconciliation).toEqual({
+      eventTypes: undefined,
+      warningPct: 5,
+      criticalPct: 20,
+      cron: '0 6 * * *',
+      lookbackDays: 3,
+      retryDelayMs: 60_000,
+    });
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.reportRefreshIntervalMs).toBe(500);
+    expect(config.http.requestTimeoutMs).toBe(30_000);
+    const custom = loadConfig({
+      GA4_EVENT_NAME_MAP: '{"sign_up":"signup_complete"}',
+      RECONCILE_EVENT_TYPES: 'purchase, sign_up',
+      RECONCILE_CRON: 'off',
+      RECONCILE_WARNING_PCT: '2.5',
+      REDIS_URL: 'redis://cache:6379/2',
+    });
+    expect(custom.ga4.eventNameMap).toEqual({ sign_up: 'signup_complete' });
+    expect(custom.reconciliation).toMatchObject({
+      eventTypes: ['purchase', 'sign_up'],
+      cron: undefined,
+      warningPct: 2.5,
+    });
+    expect(custom.redisUrl).toBe('redis://cache:6379/2');
+  });
+
+  it('refuses bad reconciliation, GA4 and Redis settings, naming each', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        GA4_EVENT_NAME_MAP: '["purchase"]',
+        RECONCILE_CRON: 'every day',
+        RECONCILE_WARNING_PCT: '30',
+        RECONCILE_CRITICAL_PCT: '20',
+        GA4_API_URL: 'ftp://example.com',
+        REDIS_URL: 'localhost:6379',
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(InvalidEnvironmentError);
+    const problems = (error as InvalidEnvironmentError).problems.join('\n');
+    for (const name of [
+      'GA4_EVENT_NAME_MAP',
+      'RECONCILE_CRON',
+      'RECONCILE_CRITICAL_PCT',
+      'GA4_API_URL',
+      'REDIS_URL',
+    ]) {
+      expect(problems).toContain(name);
+    }
+  });
 });
