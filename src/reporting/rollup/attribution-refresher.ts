@@ -18,6 +18,8 @@ import { ROLLUP_LOOKBACK_DAYS, creditTuples, rollupDeltas } from './conversion-c
 
 /** Marks folded per transaction when a report waits: large enough to amortise round trips. */
 const MARKS_PER_PASS = 2_000;
+/** A report drains at most this many passes; a larger backlog sends it to raw events. */
+const MAX_DRAIN_PASSES = 10;
 /**
  * In the background, while the process serves requests (its event loop busier than
  * BUSY_UTILIZATION since the last pass), each pass is followed by a pause twice as long,
@@ -87,7 +89,8 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
 
   /** Whether so many marks wait that draining them would hold a report up for long. */
   hasLargeBacklog(): Promise<boolean> {
-    return this.repository.backlogAtLeast(this.database, MARKS_PER_PASS * 10);
+    // Two passes of margin for marks of writes still in flight, which may take turns first.
+    return this.repository.backlogAtLeast(this.database, MARKS_PER_PASS * (MAX_DRAIN_PASSES - 2));
   }
 
   private scheduleBackground(delayMs: number): void {
@@ -122,11 +125,15 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
     this.scheduleBackground(Math.ceil((busyMs * (1 - pace.dutyCycle)) / pace.dutyCycle));
   }
 
+  /**
+   * Oldest marks first, so once the marks that waited at the call are folded it stops,
+   * however fast new ones arrive: a report is never held up by traffic after it.
+   */
   private async drain(): Promise<void> {
-    while (
-      (await this.database.transaction((sql) => this.pass(sql, MARKS_PER_PASS))).taken ===
-      MARKS_PER_PASS
-    );
+    for (let pass = 0; pass < MAX_DRAIN_PASSES; pass++) {
+      const { taken } = await this.database.transaction((sql) => this.pass(sql, MARKS_PER_PASS));
+      if (taken < MARKS_PER_PASS) return;
+    }
   }
 
   /** One batch of at most `limit` marks: how many it took and the milliseconds of computation here. */
