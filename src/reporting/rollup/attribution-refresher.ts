@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
 import { InjectConfig } from '../../config/config.module';
+import { MetricsService } from '../../metrics/metrics.service';
 import { Database, Sql } from '../../persistence/database';
 import { Conversion, Touchpoint } from '../attribute-conversions';
 import {
@@ -21,16 +22,17 @@ const MARKS_PER_PASS = 2_000;
 /** A report drains at most this many passes; a larger backlog sends it to raw events. */
 const MAX_DRAIN_PASSES = 10;
 /**
- * In the background, while the process serves requests (its event loop busier than
- * BUSY_UTILIZATION since the last pass), each pass is followed by a pause twice as long,
- * so the refresher takes at most a third of the time, and passes are sized so that their
- * work in this process (credit computation, which blocks the event loop) stays near 4 ms:
+ * In the background, while the process takes tracking traffic (more than
+ * BUSY_EVENTS_PER_SECOND events accepted since the last pass), each pass is followed by a
+ * pause twice as long, so the refresher takes at most a third of the time, and passes are
+ * sized so that their work in this process (credit computation, which blocks the event
+ * loop) stays near 4 ms:
  * large when marks are cheap, small when many conversions are recomputed. When the
  * process is quiet, passes run nearly back to back with 50 ms of computation, so a
  * rebuild or a backlog is folded as fast as PostgreSQL allows. A backlog it cannot keep
  * up with makes reports read raw events until it has caught up.
  */
-const BUSY_UTILIZATION = 0.3;
+const BUSY_EVENTS_PER_SECOND = 50;
 const BACKGROUND_PACE = {
   busy: { computeTargetMs: 4, dutyCycle: 1 / 3 },
   quiet: { computeTargetMs: 50, dutyCycle: 0.9 },
@@ -54,11 +56,13 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private backgroundMarks = BACKGROUND_MARKS_RANGE.min;
-  private loopUsage = performance.eventLoopUtilization();
+  private eventsSeen = 0;
+  private lastPassAt = performance.now();
 
   constructor(
     private readonly database: Database,
     private readonly repository: AttributionRefreshRepository,
+    private readonly metrics: MetricsService,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -100,10 +104,10 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
   }
 
   private async backgroundPass(): Promise<void> {
-    const usage = performance.eventLoopUtilization(this.loopUsage);
-    this.loopUsage = performance.eventLoopUtilization();
     const pace =
-      usage.utilization > BUSY_UTILIZATION ? BACKGROUND_PACE.busy : BACKGROUND_PACE.quiet;
+      (await this.trackingRate()) > BUSY_EVENTS_PER_SECOND
+        ? BACKGROUND_PACE.busy
+        : BACKGROUND_PACE.quiet;
     const limit = this.backgroundMarks;
     const started = performance.now();
     let outcome = { taken: 0, computeMs: 0 };
@@ -129,6 +133,17 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
    * Oldest marks first, so once the marks that waited at the call are folded it stops,
    * however fast new ones arrive: a report is never held up by traffic after it.
    */
+  /** Events accepted per second since the last look: the traffic the refresher must not slow. */
+  private async trackingRate(): Promise<number> {
+    const { values } = await this.metrics.trackedEvents.get();
+    const seen = values.reduce((sum, value) => sum + value.value, 0);
+    const now = performance.now();
+    const rate = ((seen - this.eventsSeen) * 1000) / Math.max(now - this.lastPassAt, 1);
+    this.eventsSeen = seen;
+    this.lastPassAt = now;
+    return rate;
+  }
+
   private async drain(): Promise<void> {
     for (let pass = 0; pass < MAX_DRAIN_PASSES; pass++) {
       const { taken } = await this.database.transaction((sql) => this.pass(sql, MARKS_PER_PASS));
