@@ -33,7 +33,8 @@ describe('GET /v1/events/reconcile without GA4 settings', () => {
 });
 
 describe('GET /v1/events/reconcile against GA4', () => {
-  const fixture = useAppFixture({
+  const fixture = useAppFixture(() => ({
+    ...fake.env(),
     API_KEYS: KEY,
     TRACK_MAX_EVENT_AGE_HOURS: String(24 * 30),
     RATE_LIMIT_PER_MINUTE: '100000',
@@ -41,16 +42,7 @@ describe('GET /v1/events/reconcile against GA4', () => {
     GA4_PAGE_SIZE: '2',
     GA4_TIMEOUT_MS: '400',
     GA4_RETRIES: '1',
-    get GA4_PROPERTY_ID() {
-      return fake.propertyId;
-    },
-    get GA4_CREDENTIALS_FILE() {
-      return fake.keyFile;
-    },
-    get GA4_API_URL() {
-      return fake.url;
-    },
-  });
+  }));
   /** Through the generated client; the answer is checked against openapi.json for its status. */
   const reconcile = async (query: string, status: number) => {
     const result = await apiClient(fixture.app, { 'X-API-Key': KEY }).GET('/v1/events/reconcile', {
@@ -239,19 +231,14 @@ describe('GET /v1/events/reconcile against GA4', () => {
 });
 
 describe('GET /v1/events/reconcile when GA4 cannot be reached', () => {
-  const fixture = useAppFixture({
+  const fixture = useAppFixture(() => ({
+    ...fake.env(),
     API_KEYS: KEY,
     GA4_TIMEOUT_MS: '500',
     GA4_RETRIES: '1',
     // A port nothing listens on; the token endpoint (from the key file) is the fake's.
     GA4_API_URL: 'http://127.0.0.1:9',
-    get GA4_PROPERTY_ID() {
-      return fake.propertyId;
-    },
-    get GA4_CREDENTIALS_FILE() {
-      return fake.keyFile;
-    },
-  });
+  }));
 
   it('answers 502 quickly', async () => {
     const started = Date.now();

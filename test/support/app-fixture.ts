@@ -26,11 +26,14 @@ const WRITTEN_TABLES = [
 ];
 
 /** A fresh database and the real app on it for one test file, torn down after it. */
-export function useAppFixture(env: Record<string, string> = {}): AppFixture {
+/** `env` may be a function, read when the fixture starts (for values other fixtures set up first). */
+export function useAppFixture(
+  env: Record<string, string> | (() => Record<string, string>) = {},
+): AppFixture {
   const fixture = {} as AppFixture;
   beforeAll(async () => {
     fixture.db = await createTestDatabase();
-    fixture.app = await createTestApp(fixture.db.url, env);
+    fixture.app = await createTestApp(fixture.db.url, typeof env === 'function' ? env() : env);
   });
   afterAll(async () => {
     await fixture.app?.close();
