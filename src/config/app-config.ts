@@ -18,6 +18,11 @@ export interface DatabaseConfig {
   poolSize: number;
   connectTimeoutMs: number;
   statementTimeoutMs: number;
+  /**
+   * DATABASE_URL is a transaction-mode pooler (PgBouncer): no session state, so no named
+   * prepared statements and no startup parameters; the statement timeout is the role's.
+   */
+  transactionPooling: boolean;
   embeddedDataDir: string;
   embeddedPort: number;
 }
@@ -84,6 +89,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
       poolSize: read.int('DB_POOL_SIZE', 10, { min: 1, max: 500 }),
       connectTimeoutMs: read.int('DB_CONNECT_TIMEOUT_MS', 3_000, { min: 100, max: 60_000 }),
       statementTimeoutMs: read.int('DB_STATEMENT_TIMEOUT_MS', 5_000, { min: 100, max: 600_000 }),
+      transactionPooling: read.bool('DB_TRANSACTION_POOLING', false),
       embeddedDataDir: absolute(read.string('EMBEDDED_DATABASE_DIR', '.data'), cwd),
       embeddedPort: read.int('EMBEDDED_DATABASE_PORT', 54329, { min: 1, max: 65535 }),
     },

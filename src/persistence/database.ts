@@ -1,4 +1,3 @@
-import { Injectable } from '@nestjs/common';
 import { EntityManager } from '@mikro-orm/postgresql';
 import type { PoolClient } from 'pg';
 
@@ -23,9 +22,19 @@ export interface Sql {
  * Plain SQL over the shared MikroORM connection, for the write paths where one
  * hand-written statement beats an entity flush (the track hot path, locked upserts).
  */
-@Injectable()
+export interface DatabaseOptions {
+  /**
+   * Named prepared statements live in one server session: behind a transaction-mode
+   * pooler the next call may reach another session, so they are off there.
+   */
+  namedStatements: boolean;
+}
+
 export class Database implements Sql {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly options: DatabaseOptions,
+  ) {}
 
   query<T extends object>(sql: string, params: unknown[] = []): Promise<T[]> {
     return this.em.getConnection().execute<T[]>(sql, params, 'all');
@@ -35,13 +44,14 @@ export class Database implements Sql {
    * The hot path: a named prepared statement on a pooled driver connection, so
    * PostgreSQL parses and plans it once per connection and no query builder runs per
    * call. `text` uses $1-style placeholders; arrays are sent as PostgreSQL arrays.
+   * Behind a transaction pooler it is sent unnamed: parsed and planned on each call.
    */
   async prepared<T extends object>(statement: PreparedStatement, values: unknown[]): Promise<T[]> {
     const client = this.em.getConnection().getKnex().client as KnexClient;
     const connection = await client.acquireConnection();
     try {
       const result = await connection.query<T>({
-        name: statement.name,
+        name: this.options.namedStatements ? statement.name : undefined,
         text: statement.text,
         values,
       });

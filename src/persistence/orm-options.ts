@@ -1,6 +1,7 @@
 import { Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import type { PoolConfig } from 'pg';
 import { DatabaseConfig } from '../config/app-config';
 import { migrationsList } from '../../migrations';
 
@@ -24,17 +25,7 @@ export function createOrmOptions(database: ConnectableDatabase): Options<Postgre
       createTimeoutMillis: database.connectTimeoutMs,
       idleTimeoutMillis: 30_000,
     },
-    driverOptions: {
-      connection: {
-        connectionTimeoutMillis: database.connectTimeoutMs,
-        statement_timeout: database.statementTimeoutMs,
-        application_name: 'conversion-tracking',
-        // The hot-path statement is prepared once per connection; planning its CTEs anew
-        // on every call (PostgreSQL's default for the first executions) cost more than
-        // running it. Only named prepared statements are affected by this setting.
-        options: '-c plan_cache_mode=force_generic_plan',
-      },
-    },
+    driverOptions: { connection: connectionOptions(database) },
     migrations: {
       tableName: 'mikro_orm_migrations',
       path: 'dist/migrations',
@@ -46,5 +37,26 @@ export function createOrmOptions(database: ConnectableDatabase): Options<Postgre
       snapshotName: '.snapshot',
       emit: 'ts',
     },
+  };
+}
+
+/**
+ * Session settings sent at connect time. A transaction-mode pooler refuses startup
+ * parameters it does not know and would not keep them anyway (the next transaction may
+ * run on another server session): there the role's own settings apply instead.
+ */
+function connectionOptions(database: ConnectableDatabase): PoolConfig {
+  const common = {
+    connectionTimeoutMillis: database.connectTimeoutMs,
+    application_name: 'conversion-tracking',
+  };
+  if (database.transactionPooling) return common;
+  return {
+    ...common,
+    statement_timeout: database.statementTimeoutMs,
+    // The hot-path statement is prepared once per connection; planning its CTEs anew
+    // on every call (PostgreSQL's default for the first executions) cost more than
+    // running it. Only named prepared statements are affected by this setting.
+    options: '-c plan_cache_mode=force_generic_plan',
   };
 }

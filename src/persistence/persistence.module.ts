@@ -1,6 +1,8 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { MikroOrmModule } from '@mikro-orm/nestjs';
+import { EntityManager } from '@mikro-orm/postgresql';
 import { Database } from './database';
+import { PooledSessionCheck } from './pooled-session-check';
 import { ConnectableDatabase, createOrmOptions } from './orm-options';
 
 /** The one MikroORM connection every feature module shares. */
@@ -18,7 +20,24 @@ export class PersistenceModule {
           registerRequestContext: false,
         }),
       ],
-      providers: [Database],
+      providers: [
+        {
+          provide: Database,
+          useFactory: (em: EntityManager) =>
+            new Database(em, { namedStatements: !database.transactionPooling }),
+          inject: [EntityManager],
+        },
+        ...(database.transactionPooling
+          ? [
+              {
+                provide: PooledSessionCheck,
+                useFactory: (db: Database) =>
+                  new PooledSessionCheck(db, database.statementTimeoutMs),
+                inject: [Database],
+              },
+            ]
+          : []),
+      ],
       exports: [Database],
     };
   }
