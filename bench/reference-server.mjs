@@ -12,7 +12,7 @@
 //                  port, each with its own pg pool of DB_POOL_SIZE (and, for group, its own
 //                  batching); it forwards SIGTERM/SIGINT to them and exits once they have exited.
 //   raw     parse the JSON body, answer 200; no database (the HTTP ceiling)
-//   single  one INSERT … ON CONFLICT (event_id) DO NOTHING per request, answered after it returns
+//   single  one INSERT … ON CONFLICT DO NOTHING per request (key claim + row), answered after it returns
 //   group   group commit: requests queued and flushed on the next tick as one multi-row
 //           INSERT … SELECT * FROM unnest(…) per transaction, ≤ 256 rows, ≤ 2 batches in flight;
 //           each request is answered only once its batch has committed
@@ -58,15 +58,25 @@ const COLUMNS = [
 ];
 const COLUMN_LIST = COLUMNS.map(([name]) => name).join(', ');
 
-const INSERT_ONE = `INSERT INTO events (${COLUMN_LIST})
-VALUES (${COLUMNS.map(([, type], i) => `$${i + 1}::${type}`).join(', ')})
-ON CONFLICT (event_id) DO NOTHING`;
+// Like the service, each claims the event's key in event_ids first (events is partitioned
+// by month, so its own unique keys cannot hold event_id alone) and stores the rows whose
+// claim was new.
+const INSERT_CLAIMED = `, claimed AS (
+  INSERT INTO event_ids (event_id, occurred_at) SELECT event_id, occurred_at FROM input
+  ON CONFLICT DO NOTHING RETURNING event_id
+)
+INSERT INTO events (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM input JOIN claimed USING (event_id)`;
+
+const INSERT_ONE = `WITH input AS (
+  SELECT ${COLUMNS.map(([name, type], i) => `$${i + 1}::${type} AS ${name}`).join(', ')}
+)${INSERT_CLAIMED}`;
 
 // One array parameter per column; a single statement is its own transaction (autocommit),
 // so one round trip commits the whole batch.
-const INSERT_BATCH = `INSERT INTO events (${COLUMN_LIST})
-SELECT * FROM unnest(${COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')})
-ON CONFLICT (event_id) DO NOTHING`;
+const INSERT_BATCH = `WITH input AS (
+  SELECT * FROM unnest(${COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')})
+    AS u(${COLUMN_LIST})
+)${INSERT_CLAIMED}`;
 
 const options = readOptions();
 const clustered = options.processes > 1;

@@ -170,8 +170,15 @@ function* linkLines(now) {
   }
 }
 
-/** Bulk-load practice: the events table's secondary indexes are dropped for COPY and rebuilt after. */
+/**
+ * Bulk-load practice: the events table's secondary indexes are dropped for COPY and
+ * rebuilt after (on every monthly partition, made first), and the keys claimed after.
+ */
 async function load(client, now) {
+  await client.query('SELECT ensure_event_partitions($1, $2)', [
+    new Date(now - options.days * DAY_MS),
+    new Date(now),
+  ]);
   const { rows: indexes } = await client.query(
     `SELECT indexname, indexdef FROM pg_indexes
      WHERE tablename = 'events' AND indexname <> 'events_pkey'`,
@@ -186,13 +193,12 @@ async function load(client, now) {
   console.log(`COPY of ${options.events.toLocaleString('en-US')} events: ${seconds(started)} s`);
   started = Date.now();
   await client.query('SET maintenance_work_mem = \'512MB\'');
-  for (const { indexname, indexdef } of indexes) {
-    await client.query(indexdef);
-    if (indexname === 'events_event_id_unique') {
-      await client.query(`ALTER TABLE events ADD CONSTRAINT ${indexname} UNIQUE USING INDEX ${indexname}`);
-    }
-  }
+  // A partitioned table's index definition reads `ON ONLY events`: without ONLY, it is
+  // built on every partition too.
+  for (const { indexdef } of indexes) await client.query(indexdef.replace(' ON ONLY ', ' ON '));
+  await client.query('INSERT INTO event_ids (event_id, occurred_at) SELECT event_id, occurred_at FROM events');
   await client.query('VACUUM ANALYZE events');
+  await client.query('VACUUM ANALYZE event_ids');
   await client.query('VACUUM ANALYZE identity_links');
   console.log(`indexes rebuilt and tables analysed: ${seconds(started)} s`);
 }

@@ -4,6 +4,7 @@ import { Migration20261126143712 } from './Migration20261126143712';
 import { Migration20261126150557 } from './Migration20261126150557';
 import { Migration20261126163320 } from './Migration20261126163320';
 import { Migration20261126164836 } from './Migration20261126164836';
+import { Migration20261126202845 } from './Migration20261126202845';
 
 /**
  * Every migration, in order. Listed explicitly so that the compiled service, the test
@@ -17,4 +18,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126150557', class: Migration20261126150557 },
   { name: 'Migration20261126163320', class: Migration20261126163320 },
   { name: 'Migration20261126164836', class: Migration20261126164836 },
+  { name: 'Migration20261126202845', class: Migration20261126202845 },
 ];

@@ -12,6 +12,7 @@ import { ConnectableDatabase } from './persistence/orm-options';
 import { PersistenceModule } from './persistence/persistence.module';
 import { ReconciliationModule } from './reconciliation/reconciliation.module';
 import { ReportingModule } from './reporting/reporting.module';
+import { RetentionModule } from './retention/retention.module';
 import { TrackerModule } from './tracker/tracker.module';
 import { TrackingModule } from './tracking/tracking.module';
 
@@ -34,6 +35,7 @@ export class AppModule {
         ReportingModule,
         ScheduleModule.forRoot(),
         ReconciliationModule,
+        RetentionModule,
         TrackerModule,
       ],
       providers: [

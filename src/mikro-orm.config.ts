@@ -12,6 +12,7 @@ import { ConversionCredit } from './reporting/rollup/conversion-credit.entity';
 import { ReconciliationRun } from './reconciliation/reconciliation-run.entity';
 import { IdentityLink } from './tracking/identity-link.entity';
 import { TrackedEvent } from './tracking/tracked-event.entity';
+import { EventId } from './tracking/event-id.entity';
 
 /** Configuration for the MikroORM CLI (migration:create, migration:check). */
 function cliOptions(): Options {
@@ -25,6 +26,7 @@ function cliOptions(): Options {
     ...createOrmOptions({ ...config.database, url: config.database.url }),
     entities: [
       TrackedEvent,
+      EventId,
       IdentityLink,
       FunnelProgress,
       FunnelStageReached,

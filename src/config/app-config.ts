@@ -48,6 +48,8 @@ export interface TrackingConfig {
   maxBodyBytes: number;
   maxEventAgeHours: number;
   rateLimitPerMinute: number;
+  /** Days events are kept (whole monthly partitions are dropped past it); undefined: forever. */
+  retentionDays: number | undefined;
 }
 
 export interface AppConfig {
@@ -99,6 +101,10 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
       maxBodyBytes: read.int('TRACK_MAX_BODY_BYTES', 65_536, { min: 1_024, max: 10_485_760 }),
       maxEventAgeHours: read.int('TRACK_MAX_EVENT_AGE_HOURS', 72, { min: 1, max: 24 * 365 }),
       rateLimitPerMinute: read.int('RATE_LIMIT_PER_MINUTE', 600, { min: 0, max: 10_000_000 }),
+      retentionDays:
+        read.optionalString('EVENT_RETENTION_DAYS') === undefined
+          ? undefined
+          : read.int('EVENT_RETENTION_DAYS', 0, { min: 1, max: 36_500 }),
     },
     apiKeys: read.list('API_KEYS'),
     redisUrl: read.optionalString('REDIS_URL'),
@@ -112,6 +118,12 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     ga4: readGa4Config(read),
     reconciliation: readReconciliationConfig(read),
   };
+  const { retentionDays, maxEventAgeHours } = config.tracking;
+  read.check(
+    'EVENT_RETENTION_DAYS',
+    retentionDays === undefined || retentionDays * 24 >= maxEventAgeHours,
+    `must cover TRACK_MAX_EVENT_AGE_HOURS (${maxEventAgeHours} h): events the API accepts must not be dropped at once`,
+  );
   const conversionTypes = read.list('CONVERSION_EVENT_TYPES');
   if (conversionTypes.length > 0) {
     for (const type of conversionTypes) {

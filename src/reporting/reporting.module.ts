@@ -30,6 +30,6 @@ import { RollupReportRepository } from './rollup/rollup-report.repository';
     AttributionRefresher,
     ApiKeyGuard,
   ],
-  exports: [ReportingService],
+  exports: [ReportingService, AttributionRefreshRepository],
 })
 export class ReportingModule {}

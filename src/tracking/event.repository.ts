@@ -76,22 +76,28 @@ const COLUMN_TYPES: Record<(typeof COLUMNS)[number], string> = {
  * Many events, their visitor→user links and their funnel moves in one statement: one
  * round trip and one commit for the whole group, atomic without an explicit
  * transaction, prepared once per connection. Events arrive as one JSON parameter.
- * `ON CONFLICT (event_id) DO NOTHING` makes concurrent duplicates store exactly one row
- * (the loser waits for the winner's commit, then inserts nothing and moves no funnel).
+ * Claiming the key in `event_ids` (`ON CONFLICT DO NOTHING`) first makes concurrent
+ * duplicates store exactly one row, whatever month partition the event falls in (the
+ * loser waits for the winner's commit, then claims nothing, stores nothing and moves
+ * no funnel).
  * An event's subject is its user, else the user its visitor was linked to, else the
  * visitor. Callers put at most one event per event_id and per subject in a group.
  * Each stored event and new link also marks its identity for the attribution refresher.
  */
 const TRACK_EVENTS: PreparedStatement = {
-  name: 'track_events_v4',
+  name: 'track_events_v5',
   text: `
 WITH input AS (
   SELECT * FROM json_to_recordset($1::json)
     AS x(${COLUMNS.map((column) => `${column} ${COLUMN_TYPES[column]}`).join(', ')}, targets json)
+), claimed AS (
+  INSERT INTO event_ids (event_id, occurred_at)
+  SELECT event_id, occurred_at FROM input
+  ON CONFLICT DO NOTHING
+  RETURNING event_id
 ), inserted AS (
   INSERT INTO events (${COLUMNS.join(', ')})
-  SELECT ${COLUMNS.join(', ')} FROM input
-  ON CONFLICT (event_id) DO NOTHING
+  SELECT ${COLUMNS.join(', ')} FROM input JOIN claimed USING (event_id)
   RETURNING event_id, event_type, visitor_id, user_id, occurred_at, is_bot
 ), linked AS (
   INSERT INTO identity_links (visitor_id, user_id)
@@ -124,10 +130,16 @@ FROM input x LEFT JOIN inserted i USING (event_id) LEFT JOIN updates u USING (ev
  * (the first event linking a visitor to a user: its progress must merge first).
  */
 const INSERT_EVENT = `
-WITH inserted AS (
+WITH input AS (
+  SELECT ${COLUMNS.map((column) => `?::${COLUMN_TYPES[column]} AS ${column}`).join(', ')}
+), claimed AS (
+  INSERT INTO event_ids (event_id, occurred_at)
+  SELECT event_id, occurred_at FROM input
+  ON CONFLICT DO NOTHING
+  RETURNING event_id
+), inserted AS (
   INSERT INTO events (${COLUMNS.join(', ')})
-  VALUES (${COLUMNS.map((column) => (column === 'properties' ? '?::jsonb' : '?')).join(', ')})
-  ON CONFLICT (event_id) DO NOTHING
+  SELECT ${COLUMNS.join(', ')} FROM input JOIN claimed USING (event_id)
   RETURNING visitor_id, user_id, occurred_at, is_bot
 ), linked AS (
   INSERT INTO identity_links (visitor_id, user_id)

@@ -1,4 +1,4 @@
-import { Entity, Index, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/core';
 
 export const CHANNELS = [
   'paid_search',
@@ -12,7 +12,12 @@ export const CHANNELS = [
 ] as const;
 export type Channel = (typeof CHANNELS)[number];
 
-/** One tracked event with its derived attribution and request context. Append-only. */
+/**
+ * One tracked event with its derived attribution and request context. Append-only.
+ * Partitioned by month of `occurred_at` (see the migration that made it so and
+ * event-partitions.repository.ts), hence the key: a partitioned table's unique keys
+ * must hold its partition key. `event_id`'s uniqueness lives in `event_ids`.
+ */
 @Entity({ tableName: 'events' })
 @Index({
   name: 'events_occurred_at_brin',
@@ -32,9 +37,11 @@ export class TrackedEvent {
   @PrimaryKey({ type: 'uuid', defaultRaw: 'gen_random_uuid()' })
   id!: string;
 
-  /** The client's idempotency key, or a generated one; unique across all events. */
+  @PrimaryKey({ type: 'timestamptz' })
+  occurredAt!: Date;
+
+  /** The client's idempotency key, or a generated one; unique across all events (event_ids). */
   @Property({ type: 'text' })
-  @Unique({ name: 'events_event_id_unique' })
   eventId!: string;
 
   @Property({ type: 'text' })
@@ -48,9 +55,6 @@ export class TrackedEvent {
 
   @Property({ type: 'text', nullable: true })
   sessionId?: string;
-
-  @Property({ type: 'timestamptz' })
-  occurredAt!: Date;
 
   @Property({ type: 'timestamptz', defaultRaw: 'now()' })
   receivedAt!: Date;

@@ -5,11 +5,12 @@ import { EventBatcher } from './event-batcher';
 import { EventRepository } from './event.repository';
 import { IdentityLink } from './identity-link.entity';
 import { TrackedEvent } from './tracked-event.entity';
+import { EventId } from './event-id.entity';
 import { TrackingController } from './tracking.controller';
 import { TrackingService } from './tracking.service';
 
 @Module({
-  imports: [MikroOrmModule.forFeature([TrackedEvent, IdentityLink]), FunnelModule],
+  imports: [MikroOrmModule.forFeature([TrackedEvent, EventId, IdentityLink]), FunnelModule],
   controllers: [TrackingController],
   providers: [TrackingService, EventRepository, EventBatcher],
   exports: [TrackingService],

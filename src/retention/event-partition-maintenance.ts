@@ -1,0 +1,122 @@
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { CronJob } from 'cron';
+import { AppConfig } from '../config/app-config';
+import { InjectConfig } from '../config/config.module';
+import { Database, Sql } from '../persistence/database';
+import { AttributionRefreshRepository } from '../reporting/rollup/attribution-refresh.repository';
+import { rollupDeltas } from '../reporting/rollup/conversion-credits';
+import { EventPartitionsRepository, MonthlyPartition } from './event-partitions.repository';
+
+const JOB_NAME = 'event-partitions';
+/** Hourly, off the hour: partitions exist months ahead, so an hour late never matters. */
+const SCHEDULE = '23 * * * *';
+const MONTHS_AHEAD = 3;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+/** Conversions whose credit leaves the rollup per transaction when their month is dropped. */
+const CREDITS_PER_PASS = 5_000;
+
+/**
+ * Keeps `events` partitioned by month: creates the partitions for the months ahead
+ * (and for any events that fell into the default partition), and with
+ * EVENT_RETENTION_DAYS drops each month once all of it is older than that. Before a
+ * month goes, the credit its conversions gave is taken out of the attribution rollup,
+ * under the refresher's lock, so reports stay equal to what the raw events give.
+ * Runs at start and hourly on every replica; locks make the work safe to repeat.
+ */
+@Injectable()
+export class EventPartitionMaintenance
+  implements OnApplicationBootstrap, BeforeApplicationShutdown
+{
+  private readonly logger = new Logger(EventPartitionMaintenance.name);
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly database: Database,
+    private readonly partitions: EventPartitionsRepository,
+    private readonly rollup: AttributionRefreshRepository,
+    private readonly registry: SchedulerRegistry,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const job = CronJob.from({
+      cronTime: SCHEDULE,
+      timeZone: 'UTC',
+      onTick: () => void this.runInBackground(),
+    });
+    this.registry.addCronJob(JOB_NAME, job);
+    job.start();
+    void this.runInBackground();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.running;
+  }
+
+  /** One maintenance pass; the scheduled runs call it, and so may an operator's tool or a test. */
+  async maintain(now = new Date()): Promise<{ created: number; dropped: string[] }> {
+    const earliest = new Date(now.getTime() - this.config.tracking.maxEventAgeHours * HOUR_MS);
+    const ahead = new Date(now);
+    ahead.setUTCMonth(ahead.getUTCMonth() + MONTHS_AHEAD);
+    const created = await this.database.transaction((sql) =>
+      this.partitions.ensure(sql, earliest, ahead),
+    );
+    if (created > 0) this.logger.log(`Created ${created} monthly partition(s) of events`);
+
+    const { retentionDays } = this.config.tracking;
+    if (retentionDays === undefined) return { created, dropped: [] };
+    const cutoff = new Date(now.getTime() - retentionDays * DAY_MS);
+    const expired = await this.partitions.endingBy(this.database, cutoff);
+    for (const partition of expired) await this.dropMonth(partition);
+    const dropped = expired.map((partition) => partition.name);
+    if (dropped.length > 0)
+      this.logger.log(
+        `EVENT_RETENTION_DAYS=${retentionDays}: dropped ${dropped.join(', ')} with their events`,
+      );
+    return { created, dropped };
+  }
+
+  private async dropMonth(partition: MonthlyPartition): Promise<void> {
+    // Credit leaves the rollup in bounded passes, so reports never wait long on the lock...
+    while (
+      await this.database.transaction(async (sql) => {
+        await this.rollup.lock(sql);
+        return this.forgetCreditsIn(sql, partition);
+      })
+    );
+    // ...and what a late refresher pass may have added since goes with the drop itself.
+    await this.database.transaction(async (sql) => {
+      await this.rollup.lock(sql);
+      while (await this.forgetCreditsIn(sql, partition));
+      await this.partitions.drop(sql, partition);
+    });
+  }
+
+  /** Takes one pass of the partition's conversions out of the rollup; false when none were left. */
+  private async forgetCreditsIn(sql: Sql, partition: MonthlyPartition): Promise<boolean> {
+    const credits = await this.partitions.creditsIn(sql, partition, CREDITS_PER_PASS);
+    if (credits.size === 0) return false;
+    const none = new Map([...credits.keys()].map((eventId) => [eventId, []]));
+    await this.rollup.applyDeltas(sql, rollupDeltas(credits, none));
+    await this.partitions.deleteCredits(sql, [...credits.keys()]);
+    return true;
+  }
+
+  private runInBackground(): Promise<void> {
+    this.running = this.running
+      .then(() => this.maintain())
+      .then(
+        () => undefined,
+        (error: unknown) =>
+          this.logger.error(`Event partition maintenance failed: ${String(error)}`),
+      );
+    return this.running;
+  }
+}

@@ -1,0 +1,86 @@
+import { Injectable } from '@nestjs/common';
+import { Sql } from '../persistence/database';
+import type { CreditTuple } from '../reporting/rollup/attribution-refresh.repository';
+
+/** Lets one replica at a time create partitions (two creating the same one would clash). */
+const PARTITIONS_LOCK = "hashtext('conversion-tracking:event-partitions')";
+/** Only partitions this service made: `events_YYYY_MM`, one UTC month each. */
+const MONTHLY_PARTITION = /^events_\d{4}_\d{2}$/;
+
+export interface MonthlyPartition {
+  name: string;
+  /** Exclusive upper bound of its month. */
+  end: Date;
+}
+
+/** The SQL behind monthly partitions of `events` (created by the partitioning migration). */
+@Injectable()
+export class EventPartitionsRepository {
+  /**
+   * Creates the monthly partitions missing from the month of `from` to the month of
+   * `to`, and those for any months with events left in the default partition, whose
+   * rows then move in. Returns how many it created.
+   */
+  async ensure(sql: Sql, from: Date, to: Date): Promise<number> {
+    await sql.query(`SELECT pg_advisory_xact_lock(${PARTITIONS_LOCK})`);
+    const [ahead] = await sql.query<{ created: number }>(
+      'SELECT ensure_event_partitions(?, ?) AS created',
+      [from, to],
+    );
+    const [strays] = await sql.query<{ created: number | null }>(
+      `SELECT ensure_event_partitions(min(occurred_at), max(occurred_at)) AS created
+       FROM events_default HAVING count(*) > 0`,
+    );
+    return ahead.created + (strays?.created ?? 0);
+  }
+
+  /** Monthly partitions whose month ends at or before `cutoff`, oldest first. */
+  async endingBy(sql: Sql, cutoff: Date): Promise<MonthlyPartition[]> {
+    return sql.query<MonthlyPartition>(
+      `SELECT name, "end" FROM (
+         SELECT c.relname AS name,
+                (to_date(substr(c.relname, 8), 'YYYY_MM') + interval '1 month') AT TIME ZONE 'UTC' AS "end"
+         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'events'::regclass AND c.relname ~ '^events_[0-9]{4}_[0-9]{2}$'
+       ) monthly
+       WHERE "end" <= ? ORDER BY name`,
+      [cutoff],
+    );
+  }
+
+  /** Up to `limit` stored credits of conversions in the partition, for the rollup to forget. */
+  async creditsIn(
+    sql: Sql,
+    partition: MonthlyPartition,
+    limit: number,
+  ): Promise<Map<string, CreditTuple[]>> {
+    const rows = await sql.query<{ event_id: string; credits: CreditTuple[] }>(
+      `SELECT c.event_id, c.credits FROM conversion_credits c
+       JOIN ${quoted(partition)} e ON e.id = c.event_id
+       LIMIT ?`,
+      [limit],
+    );
+    return new Map(rows.map((row) => [row.event_id, row.credits]));
+  }
+
+  async deleteCredits(sql: Sql, eventIds: readonly string[]): Promise<void> {
+    await sql.query(
+      `DELETE FROM conversion_credits
+       WHERE event_id IN (SELECT id::uuid FROM json_array_elements_text(?::json) AS ids(id))`,
+      [JSON.stringify(eventIds)],
+    );
+  }
+
+  /** Drops the partition with its events, and forgets their idempotency keys. */
+  async drop(sql: Sql, partition: MonthlyPartition): Promise<void> {
+    await sql.query(`DROP TABLE IF EXISTS ${quoted(partition)}`);
+    await sql.query('DELETE FROM event_ids WHERE occurred_at < ?', [partition.end]);
+  }
+}
+
+function quoted(partition: MonthlyPartition): string {
+  // The name comes from the catalog and matched the pattern; checked again before use in SQL.
+  if (!MONTHLY_PARTITION.test(partition.name))
+    throw new Error(`not a monthly partition: ${partition.name}`);
+  return `"${partition.name}"`;
+}

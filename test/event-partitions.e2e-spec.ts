@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { EventPartitionMaintenance } from '../src/retention/event-partition-maintenance';
+import { useAppFixture } from './support/app-fixture';
+import { anEvent } from './support/event-factory';
+
+const KEY = 'partition-key-0123456789';
+const DAY_MS = 86_400_000;
+const RETENTION_DAYS = 90;
+
+const monthStart = (date: Date, months = 0) =>
+  new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + months, 1));
+const partitionOf = (date: Date) =>
+  `events_${date.getUTCFullYear()}_${String(date.getUTCMonth() + 1).padStart(2, '0')}`;
+
+describe('events partitioned by month', () => {
+  const fixture = useAppFixture({
+    API_KEYS: KEY,
+    RATE_LIMIT_PER_MINUTE: '0',
+    // Events from months back may be sent here, so that they land in older partitions.
+    TRACK_MAX_EVENT_AGE_HOURS: String(24 * RETENTION_DAYS),
+    EVENT_RETENTION_DAYS: String(RETENTION_DAYS),
+  });
+  const maintenance = () => fixture.app.get(EventPartitionMaintenance);
+  const track = (event: Record<string, unknown>) =>
+    fixture.http().post('/v1/events/track').send(event);
+  const partitions = async () =>
+    (
+      await fixture.db.pool.query<{ name: string }>(
+        `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'events'::regclass ORDER BY 1`,
+      )
+    ).rows.map((row) => row.name);
+  const rowsIn = async (table: string) =>
+    (await fixture.db.pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number;
+
+  beforeEach(async () => {
+    await fixture.reset();
+    await fixture.db.pool.query('TRUNCATE event_ids');
+  });
+
+  it('creates the months ahead, and is safe to run again', async () => {
+    const now = new Date();
+    const first = await maintenance().maintain(now);
+    const names = await partitions();
+    for (let month = 0; month <= 3; month++)
+      expect(names).toContain(partitionOf(monthStart(now, month)));
+    expect(names).toContain('events_default');
+    expect((await maintenance().maintain(now)).created).toBe(0);
+    expect(first.dropped).toEqual([]);
+  });
+
+  it('stores one event per event_id across months, even sent at once', async () => {
+    await maintenance().maintain();
+    const eventId = randomUUID();
+    const now = new Date();
+    const monthsAgo = new Date(now.getTime() - 45 * DAY_MS);
+    const copies = [now, monthsAgo, now, monthsAgo].map((at) =>
+      track(anEvent({ event_id: eventId, occurred_at: at.toISOString() })),
+    );
+    const answers = await Promise.all(copies);
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    expect(answers.filter((a) => a.body.duplicate === false)).toHaveLength(1);
+    const { rows } = await fixture.db.pool.query(
+      'SELECT count(*)::int AS n FROM events WHERE event_id = $1',
+      [eventId],
+    );
+    expect(rows[0].n).toBe(1);
+    // And later, into the other month: still a duplicate.
+    const later = await track(anEvent({ event_id: eventId, occurred_at: monthsAgo.toISOString() }));
+    expect(later.body.duplicate).toBe(true);
+  });
+
+  it('moves events that fell into the default partition into their month', async () => {
+    const old = new Date(Date.now() - 80 * DAY_MS);
+    await fixture.db.pool.query(`DROP TABLE IF EXISTS ${partitionOf(old)}`);
+    await track(anEvent({ occurred_at: old.toISOString() })).expect(200);
+    expect(await rowsIn('events_default')).toBe(1);
+    await maintenance().maintain();
+    expect(await rowsIn('events_default')).toBe(0);
+    expect(await rowsIn(partitionOf(old))).toBe(1);
+  });
+
+  it('drops whole months past EVENT_RETENTION_DAYS, with their keys and their credit', async () => {
+    const now = new Date();
+    const lastMonth = new Date(monthStart(now).getTime() - 10 * DAY_MS);
+    const recent = new Date(now.getTime() - DAY_MS);
+    const send = (at: Date, source: string, value: number) =>
+      track(
+        anEvent({
+          occurred_at: at.toISOString(),
+          visitor_id: `v_${source}_${randomUUID().slice(0, 6)}`,
+          page_url: `https://shop.example.com/?utm_source=${source}&utm_medium=cpc`,
+          value,
+        }),
+      ).expect(200);
+    for (let n = 0; n < 3; n++) await send(lastMonth, 'old', 10);
+    for (let n = 0; n < 2; n++) await send(recent, 'new', 5);
+    const range = `start_date=${new Date(now.getTime() - 80 * DAY_MS).toISOString().slice(0, 10)}&end_date=${now.toISOString().slice(0, 10)}`;
+    const report = async () =>
+      (
+        await fixture
+          .http()
+          .get(`/v1/events/conversions?${range}`)
+          .set('X-API-Key', KEY)
+          .expect(200)
+      ).body;
+    expect((await report()).totals.conversions).toBe(5);
+
+    // The day when the last month is wholly older than the retention, and this one not yet.
+    const cutoff = new Date(monthStart(now).getTime() + DAY_MS);
+    const { dropped } = await maintenance().maintain(
+      new Date(cutoff.getTime() + RETENTION_DAYS * DAY_MS),
+    );
+    // Every month before this one (those created ahead for old events too), none after.
+    expect(dropped).toContain(partitionOf(lastMonth));
+    expect(dropped.every((name) => name < partitionOf(now))).toBe(true);
+    expect(await partitions()).toContain(partitionOf(now));
+    expect(await partitions()).not.toContain(partitionOf(lastMonth));
+    expect(await rowsIn('events')).toBe(2);
+    expect(await rowsIn('event_ids')).toBe(2);
+    const after = await report();
+    expect(after.totals).toEqual({ conversions: 2, value_by_currency: { EUR: 10 } });
+    expect(after.by_source.map((row: { source: string }) => row.source)).toEqual(['new']);
+    const { rows } = await fixture.db.pool.query(
+      'SELECT count(*)::int AS n FROM conversion_credits',
+    );
+    expect(rows[0].n).toBe(2);
+  });
+});
