@@ -23,6 +23,8 @@ export interface DatabaseConfig {
    * prepared statements and no startup parameters; the statement timeout is the role's.
    */
   transactionPooling: boolean;
+  /** Where reports read (a read replica); unset: `url`. */
+  reportUrl: string | undefined;
   embeddedDataDir: string;
   embeddedPort: number;
 }
@@ -92,6 +94,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
       connectTimeoutMs: read.int('DB_CONNECT_TIMEOUT_MS', 3_000, { min: 100, max: 60_000 }),
       statementTimeoutMs: read.int('DB_STATEMENT_TIMEOUT_MS', 5_000, { min: 100, max: 600_000 }),
       transactionPooling: read.bool('DB_TRANSACTION_POOLING', false),
+      reportUrl: read.optionalString('REPORT_DATABASE_URL'),
       embeddedDataDir: absolute(read.string('EMBEDDED_DATABASE_DIR', '.data'), cwd),
       embeddedPort: read.int('EMBEDDED_DATABASE_PORT', 54329, { min: 1, max: 65535 }),
     },
@@ -161,12 +164,21 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
       `has an invalid origin "${origin}" (expected e.g. https://shop.example.com or https://*.example.com)`,
     );
   }
-  if (config.database.url !== undefined) {
-    read.check(
-      'DATABASE_URL',
-      /^postgres(ql)?:\/\//.test(config.database.url),
-      'must be a postgres:// or postgresql:// URL',
-    );
+  read.check(
+    'REPORT_DATABASE_URL',
+    config.database.reportUrl === undefined || config.database.url !== undefined,
+    'needs DATABASE_URL: a replica of the embedded database is not supported',
+  );
+  for (const [name, url] of [
+    ['DATABASE_URL', config.database.url],
+    ['REPORT_DATABASE_URL', config.database.reportUrl],
+  ] as const) {
+    if (url !== undefined)
+      read.check(
+        name,
+        /^postgres(ql)?:\/\//.test(url),
+        'must be a postgres:// or postgresql:// URL',
+      );
   }
   read.assertValid();
   return config;

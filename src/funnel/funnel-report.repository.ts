@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DateRange } from '../common/validation/date-range';
-import { Database } from '../persistence/database';
+import { Sql } from '../persistence/database';
+import { InjectReportDatabase } from '../persistence/report-database';
 import { StageCount } from './funnel-report';
 
 /**
@@ -31,7 +32,7 @@ FROM steps GROUP BY idx ORDER BY idx`;
 
 @Injectable()
 export class FunnelReportRepository {
-  constructor(private readonly database: Database) {}
+  constructor(@InjectReportDatabase() private readonly database: Sql) {}
 
   stageCounts(funnel: string, range: DateRange): Promise<StageCount[]> {
     return this.database.query<StageCount>(STAGE_COUNTS, [

@@ -3,6 +3,7 @@ import { MikroOrmModule } from '@mikro-orm/nestjs';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Database } from './database';
 import { PooledSessionCheck } from './pooled-session-check';
+import { REPORT_DATABASE, reportDatabaseProvider } from './report-database';
 import { ConnectableDatabase, createOrmOptions } from './orm-options';
 
 /** The one MikroORM connection every feature module shares. */
@@ -37,8 +38,9 @@ export class PersistenceModule {
               },
             ]
           : []),
+        reportDatabaseProvider(database),
       ],
-      exports: [Database],
+      exports: [Database, REPORT_DATABASE],
     };
   }
 }

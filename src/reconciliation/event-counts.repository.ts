@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { Database } from '../persistence/database';
+import { Sql } from '../persistence/database';
+import { InjectReportDatabase } from '../persistence/report-database';
 
 export interface DailyTypeCount {
   date: string;
@@ -10,7 +11,7 @@ export interface DailyTypeCount {
 /** Our side of the reconciliation: stored events per day (in a given zone) and type, bots excluded. */
 @Injectable()
 export class EventCountsRepository {
-  constructor(private readonly database: Database) {}
+  constructor(@InjectReportDatabase() private readonly database: Sql) {}
 
   async dailyCounts(query: {
     startDate: string;

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DateRange } from '../common/validation/date-range';
-import { Database } from '../persistence/database';
+import { Sql } from '../persistence/database';
+import { InjectReportDatabase } from '../persistence/report-database';
 import { Conversion, Touchpoint } from './attribute-conversions';
 
 export interface ConversionQuery {
@@ -33,7 +34,7 @@ interface Row {
  */
 @Injectable()
 export class ConversionsRepository {
-  constructor(private readonly database: Database) {}
+  constructor(@InjectReportDatabase() private readonly database: Sql) {}
 
   async conversionsWithTouchpoints(query: ConversionQuery): Promise<Conversion[]> {
     const { sql, params } = buildQuery(query);

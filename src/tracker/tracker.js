@@ -1,32 +1,88 @@
 /* Conversion tracker: <script src="https://SERVICE/v1/tracker.js" async></script>, then ct.track("purchase", {value: 49.9, currency: "EUR"}) */
 (function (w, d) {
-  var s = d.currentScript, base = s ? s.src.replace(/\/v1\/tracker\.js.*$/, "") : "";
-  var url = (s && s.getAttribute("data-endpoint")) || base + "/v1/events/track";
-  var KEYS = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "gclid", "fbclid", "msclkid"];
-  function store(area, k, v) { try { if (v === undefined) return w[area].getItem(k); w[area].setItem(k, v); } catch (e) {} return v || null; }
-  function id() { return w.crypto && crypto.randomUUID ? crypto.randomUUID() : Date.now().toString(36) + Math.random().toString(36).slice(2); }
-  var visitor = store("localStorage", "ct_vid") || store("localStorage", "ct_vid", id());
-  var session = store("sessionStorage", "ct_sid") || store("sessionStorage", "ct_sid", id());
+  var s = d.currentScript,
+    base = s ? s.src.replace(/\/v1\/tracker\.js.*$/, '') : '';
+  var url = (s && s.getAttribute('data-endpoint')) || base + '/v1/events/track';
+  var KEYS = [
+    'utm_source',
+    'utm_medium',
+    'utm_campaign',
+    'utm_term',
+    'utm_content',
+    'gclid',
+    'fbclid',
+    'msclkid',
+  ];
+  function store(area, k, v) {
+    try {
+      if (v === undefined) return w[area].getItem(k);
+      w[area].setItem(k, v);
+    } catch (e) {}
+    return v || null;
+  }
+  function id() {
+    return w.crypto && crypto.randomUUID
+      ? crypto.randomUUID()
+      : Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+  var visitor = store('localStorage', 'ct_vid') || store('localStorage', 'ct_vid', id());
+  var session = store('sessionStorage', 'ct_sid') || store('sessionStorage', 'ct_sid', id());
   // Campaign parameters and click ids of the landing page stay with every event of the session.
-  var landing = {}, q = new URLSearchParams(w.location.search), found = false;
-  KEYS.forEach(function (k) { var v = q.get(k); if (v) { landing[k] = v; found = true; } });
-  if (found) store("sessionStorage", "ct_landing", JSON.stringify(landing));
-  else landing = JSON.parse(store("sessionStorage", "ct_landing") || "{}");
+  var landing = {},
+    q = new URLSearchParams(w.location.search),
+    found = false;
+  KEYS.forEach(function (k) {
+    var v = q.get(k);
+    if (v) {
+      landing[k] = v;
+      found = true;
+    }
+  });
+  if (found) store('sessionStorage', 'ct_landing', JSON.stringify(landing));
+  else landing = JSON.parse(store('sessionStorage', 'ct_landing') || '{}');
   function event(type, fields) {
-    var e = { event_type: type, event_id: id(), visitor_id: visitor, session_id: session, page_url: w.location.href, occurred_at: new Date().toISOString() }, k;
+    var e = {
+        event_type: type,
+        event_id: id(),
+        visitor_id: visitor,
+        session_id: session,
+        page_url: w.location.href,
+        occurred_at: new Date().toISOString(),
+      },
+      k;
     if (d.referrer) e.referrer = d.referrer;
     for (k in landing) e[k] = landing[k];
     for (k in fields || {}) e[k] = fields[k];
     return JSON.stringify(e);
   }
   // text/plain keeps a beacon a simple request (no preflight); the service reads it as JSON.
-  function beacon(body) { return !!(navigator.sendBeacon && navigator.sendBeacon(url, new Blob([body], { type: "text/plain" }))); }
+  function beacon(body) {
+    return !!(
+      navigator.sendBeacon && navigator.sendBeacon(url, new Blob([body], { type: 'text/plain' }))
+    );
+  }
   function track(type, fields) {
     var body = event(type, fields);
     if (!w.fetch) return Promise.resolve(beacon(body));
-    return fetch(url, { method: "POST", body: body, keepalive: true, credentials: "include", headers: { "Content-Type": "application/json" } })
-      .then(function (r) { return r.json(); })
-      .catch(function () { return beacon(body); });
+    return fetch(url, {
+      method: 'POST',
+      body: body,
+      keepalive: true,
+      credentials: 'include',
+      headers: { 'Content-Type': 'application/json' },
+    })
+      .then(function (r) {
+        return r.json();
+      })
+      .catch(function () {
+        return beacon(body);
+      });
   }
-  w.ct = { track: track, beacon: function (type, fields) { return beacon(event(type, fields)); }, visitorId: visitor };
+  w.ct = {
+    track: track,
+    beacon: function (type, fields) {
+      return beacon(event(type, fields));
+    },
+    visitorId: visitor,
+  };
 })(window, document);

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DateRange } from '../../common/validation/date-range';
-import { Database } from '../../persistence/database';
+import { Sql } from '../../persistence/database';
+import { InjectReportDatabase } from '../../persistence/report-database';
 import { AttributionModel } from '../attribution-models';
 import {
   CreditFilters,
@@ -39,7 +40,7 @@ const GROUPINGS = {
  */
 @Injectable()
 export class RollupReportRepository {
-  constructor(private readonly database: Database) {}
+  constructor(@InjectReportDatabase() private readonly database: Sql) {}
 
   async tallies(query: {
     model: AttributionModel;
