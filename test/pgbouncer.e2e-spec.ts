@@ -45,9 +45,12 @@ describe('behind PgBouncer in transaction mode', () => {
     ]);
   });
   afterAll(async () => {
-    await Promise.all(replicas.map((app) => app.close()));
-    await bouncer?.stop();
-    await db?.drop();
+    try {
+      await Promise.all(replicas.map((app) => app.close()));
+    } finally {
+      await bouncer?.stop();
+      await db?.drop();
+    }
   });
 
   it('stores each event once under concurrency, duplicates answered as such', async () => {
