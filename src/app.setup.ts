@@ -1,4 +1,3 @@
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import { Logger, type LogLevel } from '@nestjs/common';
 import { Redis } from 'ioredis';
@@ -12,6 +11,7 @@ import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
 import { API_KEY_SCHEME, BEARER_SCHEME } from './common/http/api-key.guard';
 import { registerPublicCors } from './common/http/cors';
+import { registerSecurityHeaders } from './common/http/security-headers';
 import { depthLimitedJsonParser } from './common/http/json-body-parser';
 import { RateLimitedError } from './common/http/domain-error';
 import { PublicRouteConfig } from './common/http/public-endpoint';
@@ -70,11 +70,7 @@ async function configureApp(app: NestFastifyApplication, config: AppConfig): Pro
   registerHttpMetrics(fastify, app.get(MetricsService));
   // Helmet first: the CORS hook answers refused origins and preflights itself, and
   // those answers carry the security headers too.
-  await app.register(helmet, {
-    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
-    // tracker scripts and beacons are loaded cross-origin by design
-    crossOriginResourcePolicy: { policy: 'cross-origin' },
-  });
+  registerSecurityHeaders(fastify);
   registerPublicCors(fastify, config.http.corsOrigins);
   if (config.tracking.rateLimitPerMinute > 0) {
     await app.register(rateLimit, {

@@ -14,6 +14,31 @@ describe('operations endpoints', () => {
     expect(response.headers['x-request-id']).toEqual(expect.any(String));
   });
 
+  it("sends helmet's security headers on every kind of answer", async () => {
+    const answers = await Promise.all([
+      fixture.http().get('/health'),
+      fixture.http().post('/v1/events/track').send({}),
+      fixture.http().get('/no/such/path'),
+      fixture
+        .http()
+        .options('/v1/events/track')
+        .set('Origin', 'https://evil.example.net')
+        .set('Access-Control-Request-Method', 'POST'),
+    ]);
+    expect(answers.map((answer) => answer.status)).toEqual([200, 400, 404, 403]);
+    for (const { headers } of answers) {
+      expect(headers).toMatchObject({
+        'content-security-policy': expect.stringContaining("default-src 'self'"),
+        'cross-origin-resource-policy': 'cross-origin',
+        'strict-transport-security': 'max-age=31536000; includeSubDomains',
+        'x-content-type-options': 'nosniff',
+        'x-frame-options': 'SAMEORIGIN',
+        'referrer-policy': 'no-referrer',
+      });
+      expect(headers['content-security-policy']).not.toContain('upgrade-insecure-requests');
+    }
+  });
+
   it('GET /ready answers 200 when the database is reachable and migrations are applied', async () => {
     const response = await fixture.http().get('/ready').expect(200);
     expect(response.body).toEqual({
