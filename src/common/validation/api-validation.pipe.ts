@@ -1,15 +1,19 @@
 import { ArgumentMetadata, Injectable, ValidationPipe } from '@nestjs/common';
+import { AppConfig } from '../../config/app-config';
+import { InjectConfig } from '../../config/config.module';
 import { ValidationFailedError } from '../http/domain-error';
+import { fastCheckFor } from './fast-check';
 import { VALIDATOR_OPTIONS, validationFailed } from './validation-errors';
 
 /**
  * The global pipe: DTO validation with every failing field named, unknown fields
  * refused, and a body that is not a JSON object (an array, a string, null) refused
- * as a whole rather than field by field.
+ * as a whole rather than field by field. A body that its DTO's fast check accepts
+ * (see fast-check.ts) becomes the DTO without the full validation.
  */
 @Injectable()
 export class ApiValidationPipe extends ValidationPipe {
-  constructor() {
+  constructor(@InjectConfig() private readonly config: AppConfig) {
     super({ ...VALIDATOR_OPTIONS, transform: true, exceptionFactory: validationFailed });
   }
 
@@ -19,6 +23,11 @@ export class ApiValidationPipe extends ValidationPipe {
       (typeof value !== 'object' || value === null || Array.isArray(value))
     ) {
       throw new ValidationFailedError([{ field: 'body', message: 'must be a JSON object' }]);
+    }
+    const dto = metadata.metatype;
+    if (metadata.type === 'body' && dto !== undefined) {
+      const body = value as Record<string, unknown>;
+      if (fastCheckFor(dto)?.(body, this.config)) return Object.assign(new dto(), body) as unknown;
     }
     return super.transform(value, metadata);
   }

@@ -30,16 +30,23 @@ export class EventTimeWindowConstraint implements ValidatorConstraintInterface {
   }
 
   private problem(value: unknown): string | undefined {
-    if (typeof value !== 'string') return undefined; // the format validators report it
-    const time = Date.parse(value);
-    if (Number.isNaN(time)) return undefined;
-    const now = Date.now();
-    if (time > now + MAX_CLOCK_SKEW_MS) return 'must not be more than 5 minutes in the future';
-    const maxAgeHours = this.config.tracking.maxEventAgeHours;
-    if (time < now - maxAgeHours * 3_600_000)
-      return `must not be more than ${maxAgeHours} hours in the past`;
-    return undefined;
+    return eventTimeProblem(value, this.config.tracking.maxEventAgeHours);
   }
+}
+
+/** Why `value` lies outside the accepted window, or undefined (also for what is not a date). */
+export function eventTimeProblem(
+  value: unknown,
+  maxAgeHours: number,
+  now = Date.now(),
+): string | undefined {
+  if (typeof value !== 'string') return undefined; // the format validators report it
+  const time = Date.parse(value);
+  if (Number.isNaN(time)) return undefined;
+  if (time > now + MAX_CLOCK_SKEW_MS) return 'must not be more than 5 minutes in the future';
+  if (time < now - maxAgeHours * 3_600_000)
+    return `must not be more than ${maxAgeHours} hours in the past`;
+  return undefined;
 }
 
 export function IsWithinEventTimeWindow(options?: ValidationOptions): PropertyDecorator {

@@ -29,16 +29,16 @@ export function IsHttpUrl(options?: ValidationOptions): PropertyDecorator {
       target: target.constructor,
       propertyName: String(propertyName),
       options: { message: '$property must be an absolute http(s) URL', ...options },
-      validator: {
-        validate: (value: unknown) => {
-          if (typeof value !== 'string') return false;
-          try {
-            const url = new URL(value);
-            return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
-          } catch {
-            return false;
-          }
-        },
-      },
+      validator: { validate: isHttpUrl },
     });
+}
+
+export function isHttpUrl(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
 }

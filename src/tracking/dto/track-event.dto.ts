@@ -10,8 +10,10 @@ import {
   IsDefined,
 } from 'class-validator';
 import { SubjectEventFieldsDto } from '../../common/dto/subject-event-fields.dto';
+import { registerFastCheck } from '../../common/validation/fast-check';
 import { GA4_EVENT_NAME } from '../../common/validation/patterns';
 import { IsHttpUrl, IsStorableText } from '../../common/validation/text-validators';
+import { isPlainlyValidTrackEvent } from './track-event.fast-check';
 
 /** One event, as browsers and back ends send it. */
 export class TrackEventDto extends SubjectEventFieldsDto {
@@ -125,3 +127,5 @@ export class TrackEventDto extends SubjectEventFieldsDto {
   @Matches(/^[A-Z]{3}$/, { message: 'currency must be an ISO-4217 code (3 upper-case letters)' })
   currency?: string;
 }
+
+registerFastCheck(TrackEventDto, isPlainlyValidTrackEvent);

@@ -1,0 +1,171 @@
+import { plainToInstance } from 'class-transformer';
+import { useContainer, validate } from 'class-validator';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../config/app-config';
+import { EventTimeWindowConstraint } from '../../common/validation/event-time-window.constraint';
+import { VALIDATOR_OPTIONS } from '../../common/validation/validation-errors';
+import { TrackEventDto } from './track-event.dto';
+import { isPlainlyValidTrackEvent } from './track-event.fast-check';
+
+const config = loadConfig({ TRACK_MAX_EVENT_AGE_HOURS: '72' });
+const HOUR_MS = 3_600_000;
+
+async function fullValidation(body: Record<string, unknown>) {
+  const dto = plainToInstance(TrackEventDto, body);
+  return { dto, errors: await validate(dto, VALIDATOR_OPTIONS) };
+}
+
+/** Lengths around each limit the DTO sets. */
+const anyLength = fc.constantFrom(0, 1, 2, 39, 40, 41, 127, 128, 129, 255, 256, 257, 511, 512, 513);
+const text = fc.oneof(
+  fc.string({ maxLength: 20 }),
+  fc.string({ unit: 'grapheme', maxLength: 10 }),
+  fc.string({ unit: 'binary', maxLength: 10 }),
+  fc.constantFrom(
+    '',
+    '\u0000',
+    'a\u0000',
+    '\ud800',
+    'x\udfffy',
+    '\ufe0f',
+    'a\ufe0f',
+    '\u007f',
+    '\u0085',
+    '😀',
+    'purchase',
+    'page_view',
+    '9x',
+    'a-b',
+  ),
+  fc
+    .tuple(fc.constantFrom('a', 'é', '😀', '\ufe0f', '\u0001'), anyLength)
+    .map(([c, n]) => c.repeat(n)),
+);
+const url = fc.oneof(
+  fc.webUrl(),
+  fc.constantFrom(
+    'https://shop.example.com/?utm_source=google',
+    'ftp://x.example',
+    'http://',
+    'https://a',
+    'javascript:alert(1)',
+    'https://xn--e1afmkfd.xn--p1ai/',
+    `https://a.example/${'p'.repeat(2040)}`,
+  ),
+  text,
+);
+const instant = fc.oneof(
+  fc
+    .integer({ min: -80, max: 1 })
+    .map((hours) => new Date(Date.now() + hours * HOUR_MS).toISOString()),
+  fc.constantFrom(
+    '2026-02-30T10:00:00Z',
+    '2026-11-26 10:00:00Z',
+    '2026-11-26T10:00:00',
+    '2026-11-26T25:00:00Z',
+    '2026-11-26T10:00:00+01',
+    '2026-11-26T10:00:00.123456789+05:30',
+  ),
+  fc
+    .integer({ min: -80, max: 1 })
+    .map((hours) => new Date(Date.now() + hours * HOUR_MS).toISOString().replace('Z', '+00:00')),
+  text,
+);
+const jsonish = fc.oneof(
+  fc.jsonValue({ maxDepth: 7 }),
+  text,
+  fc.constantFrom(null, -1, -0, 0, 1.5, 1e308, [], {}),
+);
+const fieldValue: Record<string, fc.Arbitrary<unknown>> = {
+  event_type: fc.oneof(
+    fc.constantFrom('purchase', 'sign_up', 'a', 'A'.repeat(40), 'A'.repeat(41)),
+    text,
+    jsonish,
+  ),
+  event_id: fc.oneof(fc.uuid(), text, jsonish),
+  visitor_id: fc.oneof(fc.constant('v_1'), text, jsonish),
+  user_id: fc.oneof(fc.constant('u_1'), text, jsonish),
+  session_id: fc.oneof(text, jsonish),
+  occurred_at: fc.oneof(instant, jsonish),
+  utm_source: fc.oneof(text, jsonish),
+  utm_medium: text,
+  utm_campaign: text,
+  utm_term: text,
+  utm_content: text,
+  gclid: text,
+  fbclid: text,
+  msclkid: text,
+  page_url: fc.oneof(url, jsonish),
+  referrer: url,
+  value: fc.oneof(fc.double({ noNaN: true }), fc.integer(), jsonish),
+  currency: fc.oneof(fc.constantFrom('EUR', 'usd', 'EURO', 'E1R'), text, jsonish),
+  properties: fc.oneof(
+    fc.dictionary(fc.string({ maxLength: 5 }), fc.jsonValue({ maxDepth: 6 })),
+    jsonish,
+  ),
+  extra: jsonish,
+  __proto__: jsonish,
+  constructor: jsonish,
+};
+const aValidEvent = (): Record<string, unknown> => ({
+  event_type: 'purchase',
+  event_id: 'e-1',
+  visitor_id: 'v_1',
+  occurred_at: new Date(Date.now() - HOUR_MS).toISOString(),
+  page_url: 'https://shop.example.com/checkout?utm_source=google&utm_medium=cpc',
+  referrer: 'https://www.google.com/',
+  value: 129.9,
+  currency: 'EUR',
+  properties: { order_id: 'A10042', items: 3, first_order: true },
+});
+/** A valid event with some fields replaced, added or deleted; as JSON would deliver it. */
+const body = fc
+  .tuple(
+    fc.dictionary(fc.constantFrom(...Object.keys(fieldValue)), fc.constant(null), { maxKeys: 4 }),
+    fc.array(fc.constantFrom(...Object.keys(aValidEvent())), { maxLength: 3 }),
+  )
+  .chain(([replaced, deleted]) =>
+    fc
+      .record(Object.fromEntries(Object.keys(replaced).map((key) => [key, fieldValue[key]])))
+      .map((values) => {
+        const event = aValidEvent();
+        for (const key of deleted) delete event[key];
+        return JSON.parse(JSON.stringify({ ...event, ...values })) as Record<string, unknown>;
+      }),
+  );
+
+describe('the track body fast check', () => {
+  beforeAll(() => {
+    const constraint = new EventTimeWindowConstraint(config);
+    useContainer(
+      {
+        get: (type: unknown) => (type === EventTimeWindowConstraint ? constraint : undefined),
+      },
+      { fallback: true },
+    );
+  });
+
+  it('accepts only what the full validation accepts, and builds the same DTO', async () => {
+    let accepted = 0;
+    await fc.assert(
+      fc.asyncProperty(body, async (input) => {
+        if (!isPlainlyValidTrackEvent(input, config)) return;
+        accepted++;
+        const { dto, errors } = await fullValidation(input);
+        expect(errors).toEqual([]);
+        expect(Object.assign(new TrackEventDto(), input)).toStrictEqual(dto);
+      }),
+      { numRuns: 4_000 },
+    );
+    // Not vacuous: a fair share of the generated bodies took the fast path.
+    expect(accepted).toBeGreaterThan(400);
+  });
+
+  it('accepts the ordinary events a tracker sends', () => {
+    expect(isPlainlyValidTrackEvent(aValidEvent(), config)).toBe(true);
+    expect(isPlainlyValidTrackEvent({ event_type: 'page_view', user_id: 'u_1' }, config)).toBe(
+      true,
+    );
+  });
+});
