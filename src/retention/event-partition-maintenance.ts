@@ -21,6 +21,8 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 /** Conversions whose credit leaves the rollup per transaction when their month is dropped. */
 const CREDITS_PER_PASS = 5_000;
+/** Idempotency keys of a dropped month forgotten per statement. */
+const KEYS_PER_PASS = 50_000;
 
 /**
  * Keeps `events` partitioned by month: creates the partitions for the months ahead
@@ -97,6 +99,10 @@ export class EventPartitionMaintenance
       while (await this.forgetCreditsIn(sql, partition));
       await this.partitions.drop(sql, partition);
     });
+    // Its keys last: until then a resent old event is still answered as a duplicate.
+    while (
+      (await this.partitions.forgetKeysBefore(this.database, partition.end, KEYS_PER_PASS)) > 0
+    );
   }
 
   /** Takes one pass of the partition's conversions out of the rollup; false when none were left. */

@@ -71,10 +71,21 @@ export class EventPartitionsRepository {
     );
   }
 
-  /** Drops the partition with its events, and forgets their idempotency keys. */
   async drop(sql: Sql, partition: MonthlyPartition): Promise<void> {
     await sql.query(`DROP TABLE IF EXISTS ${quoted(partition)}`);
-    await sql.query('DELETE FROM event_ids WHERE occurred_at < ?', [partition.end]);
+  }
+
+  /** Forgets up to `limit` idempotency keys of events before `end`; returns how many. */
+  async forgetKeysBefore(sql: Sql, end: Date, limit: number): Promise<number> {
+    const rows = await sql.query<{ n: number }>(
+      `WITH gone AS (
+         DELETE FROM event_ids WHERE ctid = ANY(ARRAY(
+           SELECT ctid FROM event_ids WHERE occurred_at < ? LIMIT ?))
+         RETURNING 1
+       ) SELECT count(*)::int AS n FROM gone`,
+      [end, limit],
+    );
+    return rows[0].n;
   }
 }
 
