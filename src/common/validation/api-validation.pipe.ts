@@ -2,7 +2,7 @@ import { ArgumentMetadata, Injectable, ValidationPipe } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
 import { InjectConfig } from '../../config/config.module';
 import { ValidationFailedError } from '../http/domain-error';
-import { fastCheckFor } from './fast-check';
+import { fastTransform } from './fast-check';
 import { VALIDATOR_OPTIONS, validationFailed } from './validation-errors';
 
 /**
@@ -24,10 +24,10 @@ export class ApiValidationPipe extends ValidationPipe {
     ) {
       throw new ValidationFailedError([{ field: 'body', message: 'must be a JSON object' }]);
     }
-    const dto = metadata.metatype;
+    const dto = metadata.metatype as (new () => object) | undefined;
     if (metadata.type === 'body' && dto !== undefined) {
-      const body = value as Record<string, unknown>;
-      if (fastCheckFor(dto)?.(body, this.config)) return Object.assign(new dto(), body) as unknown;
+      const fast = fastTransform(dto, value as Record<string, unknown>, this.config);
+      if (fast !== undefined) return fast;
     }
     return super.transform(value, metadata);
   }

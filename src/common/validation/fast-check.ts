@@ -14,8 +14,33 @@ export function registerFastCheck(dto: abstract new () => object, check: FastChe
   checks.set(dto, check);
 }
 
-export function fastCheckFor(dto: unknown): FastCheck | undefined {
-  return checks.get(dto as abstract new () => object);
+/**
+ * The DTO built from `body` as the full validation would build it, when the DTO's fast
+ * check vouches for the body; otherwise undefined, and the full validation must run.
+ */
+export function fastTransform<T extends object>(
+  dto: new () => T,
+  body: Record<string, unknown>,
+  config: AppConfig,
+): T | undefined {
+  const check = checks.get(dto);
+  if (check === undefined || !check(body, config) || hasStrippedKey(body)) return undefined;
+  return Object.assign(new dto(), body);
+}
+
+/**
+ * Nest's ValidationPipe deletes these keys at any depth before class-transformer runs
+ * (which throws on some of them), so a body holding one must take that path to keep its
+ * answer and stored properties unchanged.
+ */
+const STRIPPED_KEYS = ['__proto__', 'prototype', 'constructor'];
+
+function hasStrippedKey(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(hasStrippedKey);
+  for (const key of STRIPPED_KEYS) if (Object.hasOwn(value, key)) return true;
+  for (const key in value) if (hasStrippedKey((value as Record<string, unknown>)[key])) return true;
+  return false;
 }
 
 /**
