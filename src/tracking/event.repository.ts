@@ -73,6 +73,23 @@ const COLUMN_TYPES: Record<(typeof COLUMNS)[number], string> = {
 };
 
 /**
+ * The CTEs `claimed` and `inserted` over a CTE `input`: each event's key is claimed in
+ * `event_ids` (a partitioned table cannot hold it unique), and only newly claimed events
+ * are stored, returning `returning` of each.
+ */
+function claimAndStore(returning: string): string {
+  return `claimed AS (
+  INSERT INTO event_ids (event_id, occurred_at)
+  SELECT event_id, occurred_at FROM input
+  ON CONFLICT DO NOTHING
+  RETURNING event_id
+), inserted AS (
+  INSERT INTO events (${COLUMNS.join(', ')})
+  SELECT ${COLUMNS.join(', ')} FROM input JOIN claimed USING (event_id)
+  RETURNING ${returning}`;
+}
+
+/**
  * Many events, their visitor→user links and their funnel moves in one statement: one
  * round trip and one commit for the whole group, atomic without an explicit
  * transaction, prepared once per connection. Events arrive as one JSON parameter.
@@ -90,15 +107,7 @@ const TRACK_EVENTS: PreparedStatement = {
 WITH input AS (
   SELECT * FROM json_to_recordset($1::json)
     AS x(${COLUMNS.map((column) => `${column} ${COLUMN_TYPES[column]}`).join(', ')}, targets json)
-), claimed AS (
-  INSERT INTO event_ids (event_id, occurred_at)
-  SELECT event_id, occurred_at FROM input
-  ON CONFLICT DO NOTHING
-  RETURNING event_id
-), inserted AS (
-  INSERT INTO events (${COLUMNS.join(', ')})
-  SELECT ${COLUMNS.join(', ')} FROM input JOIN claimed USING (event_id)
-  RETURNING event_id, event_type, visitor_id, user_id, occurred_at, is_bot
+), ${claimAndStore('event_id, event_type, visitor_id, user_id, occurred_at, is_bot')}
 ), linked AS (
   INSERT INTO identity_links (visitor_id, user_id)
   SELECT DISTINCT visitor_id, user_id FROM inserted WHERE visitor_id IS NOT NULL AND user_id IS NOT NULL
@@ -132,15 +141,7 @@ FROM input x LEFT JOIN inserted i USING (event_id) LEFT JOIN updates u USING (ev
 const INSERT_EVENT = `
 WITH input AS (
   SELECT ${COLUMNS.map((column) => `?::${COLUMN_TYPES[column]} AS ${column}`).join(', ')}
-), claimed AS (
-  INSERT INTO event_ids (event_id, occurred_at)
-  SELECT event_id, occurred_at FROM input
-  ON CONFLICT DO NOTHING
-  RETURNING event_id
-), inserted AS (
-  INSERT INTO events (${COLUMNS.join(', ')})
-  SELECT ${COLUMNS.join(', ')} FROM input JOIN claimed USING (event_id)
-  RETURNING visitor_id, user_id, occurred_at, is_bot
+), ${claimAndStore('visitor_id, user_id, occurred_at, is_bot')}
 ), linked AS (
   INSERT INTO identity_links (visitor_id, user_id)
   SELECT visitor_id, user_id FROM inserted WHERE visitor_id IS NOT NULL AND user_id IS NOT NULL
