@@ -1,0 +1,54 @@
+import { MikroORM } from '@mikro-orm/postgresql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/app-config';
+import { createOrmOptions } from '../src/persistence/orm-options';
+import { TestDatabase, createTestDatabase } from './support/test-database';
+
+const PARTITIONING = 'Migration20261126202845';
+
+/** The migration that partitions `events` keeps every existing row, both ways. */
+describe(`${PARTITIONING} on a database with events`, () => {
+  let db: TestDatabase;
+  let orm: MikroORM;
+  const count = async (sql: string) => (await db.pool.query<{ n: number }>(sql)).rows[0].n;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    // The clone is fully migrated, partitioning last: take it back to before it first.
+    const config = loadConfig({ DATABASE_URL: db.url });
+    orm = await MikroORM.init({
+      ...createOrmOptions({ ...config.database, url: db.url }),
+      pool: { min: 0, max: 1 },
+    });
+    await orm.getMigrator().down(); // the last one: partitioning
+  });
+  afterAll(async () => {
+    await orm?.close(true);
+    await db?.drop();
+  });
+
+  it('copies the events into monthly partitions and claims their keys, and back', async () => {
+    await db.pool.query(
+      `INSERT INTO events (event_id, event_type, occurred_at, source, medium, channel, is_bot)
+       SELECT 'e' || g, 'purchase', now() - g * interval '1 day', 's', 'm', 'direct', false
+       FROM generate_series(1, 120) g`,
+    );
+    await orm.getMigrator().up();
+    expect(await count('SELECT count(*)::int AS n FROM events')).toBe(120);
+    expect(await count('SELECT count(*)::int AS n FROM event_ids')).toBe(120);
+    expect(await count('SELECT count(*)::int AS n FROM events_default')).toBe(0);
+    // 120 days back reach into at least four months, each its own partition.
+    expect(
+      await count('SELECT count(DISTINCT tableoid)::int AS n FROM events'),
+    ).toBeGreaterThanOrEqual(4);
+
+    await orm.getMigrator().down(); // the last one: partitioning
+    expect(await count('SELECT count(*)::int AS n FROM events')).toBe(120);
+    const { rows } = await db.pool.query(
+      "SELECT count(*)::int AS n FROM pg_constraint WHERE conname = 'events_event_id_unique'",
+    );
+    expect(rows[0].n).toBe(1);
+    await orm.getMigrator().up();
+    expect(await count('SELECT count(*)::int AS n FROM events')).toBe(120);
+  });
+});
