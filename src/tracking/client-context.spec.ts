@@ -1,5 +1,18 @@
+import fc from 'fast-check';
+import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
 import { isBotUserAgent, truncateIp } from './client-context';
+
+/** The network as ipaddr.js alone computes it: what the plain-IPv4 shortcut must agree with. */
+function networkByIpaddr(ip: string): string | undefined {
+  if (!ipaddr.isValid(ip)) return undefined;
+  let address = ipaddr.parse(ip);
+  if (address instanceof ipaddr.IPv6 && address.isIPv4MappedAddress())
+    address = address.toIPv4Address();
+  return address.kind() === 'ipv4'
+    ? `${ipaddr.IPv4.networkAddressFromCIDR(`${address.toString()}/24`).toString()}/24`
+    : `${ipaddr.IPv6.networkAddressFromCIDR(`${address.toString()}/48`).toString()}/48`;
+}
 
 describe('truncateIp', () => {
   it.each([
@@ -10,6 +23,22 @@ describe('truncateIp', () => {
     ['::1', '::/48'],
   ])('keeps only the network of %s', (ip, network) => {
     expect(truncateIp(ip)).toBe(network);
+  });
+
+  it('agrees with ipaddr.js on every form of address, mapped or not', () => {
+    const octet = fc.oneof(
+      fc.integer({ min: 0, max: 300 }).map(String),
+      fc.constantFrom('00', '01', '010', '0x1f', '255', '256', '1e1', ''),
+    );
+    const dotted = fc.array(octet, { minLength: 3, maxLength: 5 }).map((parts) => parts.join('.'));
+    const address = fc.oneof(fc.ipV4(), fc.ipV4Extended(), fc.ipV6(), dotted);
+    const prefix = fc.constantFrom('', '::ffff:', '::FFFF:', '::', '::fffe:');
+    fc.assert(
+      fc.property(prefix, address, (mapped, ip) => {
+        expect(truncateIp(mapped + ip)).toBe(networkByIpaddr(mapped + ip));
+      }),
+      { numRuns: 5_000 },
+    );
   });
 
   it('returns undefined for anything that is not an address', () => {

@@ -22,9 +22,17 @@ export function isBotUserAgent(userAgent: string | undefined): boolean {
   return verdict;
 }
 
+// Plain dotted-decimal IPv4, bare or IPv4-mapped: nearly every client address. No
+// leading zeros, which ipaddr.js reads as octal; those and everything else take it.
+const PLAIN_IPV4 =
+  /^(?:::ffff:)?((?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){2}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/i;
+
 /** The client's network, never its address: IPv4 to /24, IPv6 to /48. */
 export function truncateIp(ip: string | undefined): string | undefined {
-  if (ip === undefined || !ipaddr.isValid(ip)) return undefined;
+  if (ip === undefined) return undefined;
+  const plain = PLAIN_IPV4.exec(ip);
+  if (plain !== null) return `${plain[1]}.0/24`;
+  if (!ipaddr.isValid(ip)) return undefined;
   let address = ipaddr.parse(ip);
   if (address instanceof ipaddr.IPv6 && address.isIPv4MappedAddress())
     address = address.toIPv4Address();
