@@ -3,7 +3,7 @@ import { MetricsService } from './metrics.service';
 
 /** Times every response, labelled by route template (not the raw URL: bounded cardinality). */
 export function registerHttpMetrics(fastify: FastifyInstance, metrics: MetricsService): void {
-  fastify.addHook('onResponse', async (request, reply) => {
+  fastify.addHook('onResponse', (request, reply, done) => {
     metrics.httpRequestDuration.observe(
       {
         method: request.method,
@@ -12,5 +12,6 @@ export function registerHttpMetrics(fastify: FastifyInstance, metrics: MetricsSe
       },
       reply.elapsedTime / 1000,
     );
+    done();
   });
 }

@@ -19,12 +19,15 @@ export function registerPublicCors(
   allowedOrigins: readonly string[],
 ): void {
   const isAllowed = createOriginMatcher(allowedOrigins);
-  fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+  // A callback hook, not an async one: it runs on every request of the hot path.
+  fastify.addHook('onRequest', (request, reply, done) => done(applyCors(request, reply)));
+
+  function applyCors(request: FastifyRequest, reply: FastifyReply): Error | undefined {
     if (!(request.routeOptions.config as PublicRouteConfig | undefined)?.publicCors) return;
     reply.header('Vary', 'Origin');
     const origin = request.headers.origin;
     if (origin === undefined) return;
-    if (!isAllowed(origin)) throw new OriginNotAllowedError();
+    if (!isAllowed(origin)) return new OriginNotAllowedError();
     reply.header('Access-Control-Allow-Origin', origin);
     reply.header('Access-Control-Allow-Credentials', 'true');
     if (request.method === 'OPTIONS') {
@@ -32,5 +35,5 @@ export function registerPublicCors(
       reply.header('Access-Control-Allow-Headers', ALLOW_HEADERS);
       reply.header('Access-Control-Max-Age', PREFLIGHT_MAX_AGE_SECONDS);
     }
-  });
+  }
 }

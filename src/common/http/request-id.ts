@@ -10,7 +10,8 @@ export function generateRequestId(request: RawRequestDefaultExpression): string 
 }
 
 export function registerRequestIdHeader(fastify: FastifyInstance): void {
-  fastify.addHook('onRequest', async (request, reply) => {
+  fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('X-Request-Id', request.id);
+    done();
   });
 }
