@@ -5,6 +5,7 @@ import { Migration20261126150557 } from './Migration20261126150557';
 import { Migration20261126163320 } from './Migration20261126163320';
 import { Migration20261126164836 } from './Migration20261126164836';
 import { Migration20261126202845 } from './Migration20261126202845';
+import { Migration20261127001456 } from './Migration20261127001456';
 
 /**
  * Every migration, in order. Listed explicitly so that the compiled service, the test
@@ -19,4 +20,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126163320', class: Migration20261126163320 },
   { name: 'Migration20261126164836', class: Migration20261126164836 },
   { name: 'Migration20261126202845', class: Migration20261126202845 },
+  { name: 'Migration20261127001456', class: Migration20261127001456 },
 ];

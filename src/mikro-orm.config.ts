@@ -4,6 +4,7 @@ import { createOrmOptions } from './persistence/orm-options';
 import { FunnelProgress } from './funnel/funnel-progress.entity';
 import { FunnelStageReached } from './funnel/funnel-stage-reached.entity';
 import { FunnelTransition } from './funnel/funnel-transition.entity';
+import { FunnelLinkMerge } from './funnel/funnel-link-merge.entity';
 import { FunnelUpdateRequest } from './funnel/funnel-update-request.entity';
 import { AttributionDaily } from './reporting/rollup/attribution-daily.entity';
 import { AttributionMark } from './reporting/rollup/attribution-mark.entity';
@@ -31,6 +32,7 @@ function cliOptions(): Options {
       FunnelProgress,
       FunnelStageReached,
       FunnelTransition,
+      FunnelLinkMerge,
       FunnelUpdateRequest,
       AttributionMark,
       ConversionCredit,

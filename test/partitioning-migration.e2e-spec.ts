@@ -5,6 +5,7 @@ import { createOrmOptions } from '../src/persistence/orm-options';
 import { TestDatabase, createTestDatabase } from './support/test-database';
 
 const PARTITIONING = 'Migration20261126202845';
+const BEFORE_PARTITIONING = 'Migration20261126164836';
 
 /** The migration that partitions `events` keeps every existing row, both ways. */
 describe(`${PARTITIONING} on a database with events`, () => {
@@ -14,13 +15,13 @@ describe(`${PARTITIONING} on a database with events`, () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    // The clone is fully migrated, partitioning last: take it back to before it first.
+    // The clone is fully migrated: take it back to before partitioning first.
     const config = loadConfig({ DATABASE_URL: db.url });
     orm = await MikroORM.init({
       ...createOrmOptions({ ...config.database, url: db.url }),
       pool: { min: 0, max: 1 },
     });
-    await orm.getMigrator().down(); // the last one: partitioning
+    await orm.getMigrator().down({ to: BEFORE_PARTITIONING });
   });
   afterAll(async () => {
     await orm?.close(true);
@@ -33,7 +34,7 @@ describe(`${PARTITIONING} on a database with events`, () => {
        SELECT 'e' || g, 'purchase', now() - g * interval '1 day', 's', 'm', 'direct', false
        FROM generate_series(1, 120) g`,
     );
-    await orm.getMigrator().up();
+    await orm.getMigrator().up({ to: PARTITIONING });
     expect(await count('SELECT count(*)::int AS n FROM events')).toBe(120);
     expect(await count('SELECT count(*)::int AS n FROM event_ids')).toBe(120);
     expect(await count('SELECT count(*)::int AS n FROM events_default')).toBe(0);
@@ -42,13 +43,13 @@ describe(`${PARTITIONING} on a database with events`, () => {
       await count('SELECT count(DISTINCT tableoid)::int AS n FROM events'),
     ).toBeGreaterThanOrEqual(4);
 
-    await orm.getMigrator().down(); // the last one: partitioning
+    await orm.getMigrator().down({ to: BEFORE_PARTITIONING });
     expect(await count('SELECT count(*)::int AS n FROM events')).toBe(120);
     const { rows } = await db.pool.query(
       "SELECT count(*)::int AS n FROM pg_constraint WHERE conname = 'events_event_id_unique'",
     );
     expect(rows[0].n).toBe(1);
-    await orm.getMigrator().up();
+    await orm.getMigrator().up({ to: PARTITIONING });
     expect(await count('SELECT count(*)::int AS n FROM events')).toBe(120);
   });
 });

@@ -4,6 +4,7 @@ import { APP_CONFIG } from '../config/config.module';
 import { AppConfig } from '../config/app-config';
 import { ApiKeyGuard } from '../common/http/api-key.guard';
 import { FunnelCatalog } from './funnel-catalog';
+import { FunnelLinkMerge } from './funnel-link-merge.entity';
 import { FunnelProgress } from './funnel-progress.entity';
 import { FunnelReportController } from './funnel-report.controller';
 import { FunnelReportRepository } from './funnel-report.repository';
@@ -15,10 +16,12 @@ import { FunnelUpdateRequestRepository } from './funnel-update-request.repositor
 import { FunnelController } from './funnel.controller';
 import { FunnelRepository } from './funnel.repository';
 import { FunnelService } from './funnel.service';
+import { LinkMergeSweeper } from './link-merge-sweeper';
 
 @Module({
   imports: [
     MikroOrmModule.forFeature([
+      FunnelLinkMerge,
       FunnelProgress,
       FunnelStageReached,
       FunnelTransition,
@@ -33,6 +36,7 @@ import { FunnelService } from './funnel.service';
       inject: [APP_CONFIG],
     },
     FunnelService,
+    LinkMergeSweeper,
     FunnelRepository,
     FunnelUpdateRequestRepository,
     FunnelReportService,

@@ -99,4 +99,51 @@ export class FunnelRepository {
       [userId, visitorId],
     );
   }
+
+  /**
+   * The last statement of a linking transaction: the visitor is merged again once every
+   * statement that may have taken it for its own subject has ended.
+   */
+  async recordLinkMerge(sql: Sql, visitorId: string, userId: string): Promise<void> {
+    await sql.query(
+      `INSERT INTO funnel_link_merges (visitor_id, user_id) VALUES (?, ?)
+       ON CONFLICT (visitor_id, user_id) DO UPDATE SET recorded_at = clock_timestamp()`,
+      [visitorId, userId],
+    );
+  }
+
+  /**
+   * Recorded merges that no running transaction of this role can still race: each was
+   * recorded (just before its commit; a second of margin) before the oldest transaction
+   * still open began, so every statement that could not see the link has ended.
+   */
+  async dueLinkMerges(sql: Sql, limit: number): Promise<RecordedLinkMerge[]> {
+    return sql.query<RecordedLinkMerge>(
+      `SELECT visitor_id, user_id, recorded_at::text FROM funnel_link_merges
+       WHERE recorded_at < (
+         SELECT coalesce(min(xact_start), clock_timestamp()) FROM pg_stat_activity
+         WHERE datname = current_database() AND usename = current_user
+           AND backend_type = 'client backend' AND state <> 'idle' AND pid <> pg_backend_pid()
+       ) - interval '1 second'
+       ORDER BY recorded_at LIMIT ?`,
+      [limit],
+    );
+  }
+
+  /** Takes a recorded merge, unless another replica took it or it was recorded again since. */
+  async claimLinkMerge(sql: Sql, merge: RecordedLinkMerge): Promise<boolean> {
+    const rows = await sql.query(
+      `DELETE FROM funnel_link_merges
+       WHERE visitor_id = ? AND user_id = ? AND recorded_at = ?::timestamptz RETURNING visitor_id`,
+      [merge.visitor_id, merge.user_id, merge.recorded_at],
+    );
+    return rows.length > 0;
+  }
+}
+
+export interface RecordedLinkMerge {
+  visitor_id: string;
+  user_id: string;
+  /** As PostgreSQL's text, so the claim matches it to the microsecond. */
+  recorded_at: string;
 }

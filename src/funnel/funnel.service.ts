@@ -49,16 +49,47 @@ export class FunnelService {
       await this.funnels.mergeVisitorIntoUser(sql, event.visitorId, event.userId);
     }
     const targets = this.catalog.stagesFor(event.eventType);
-    if (targets.length === 0) return [];
-    return this.funnels.advance(sql, {
-      subject: user,
-      targets,
-      cause: {
-        eventId: event.eventId,
-        eventType: event.eventType,
-        occurredAt: event.occurredAt,
-      },
-    });
+    const updates =
+      targets.length === 0
+        ? []
+        : await this.funnels.advance(sql, {
+            subject: user,
+            targets,
+            cause: {
+              eventId: event.eventId,
+              eventType: event.eventType,
+              occurredAt: event.occurredAt,
+            },
+          });
+    // Last, so that it is recorded as close to the commit as it can be.
+    if (event.newLink && event.visitorId !== null) {
+      await this.funnels.recordLinkMerge(sql, event.visitorId, event.userId);
+    }
+    return updates;
+  }
+
+  /**
+   * Merges again each linked visitor whose racing statements have all ended: a grouped
+   * track statement for the visitor alone that began before the link committed took the
+   * visitor for its own subject and may have moved it after the first merge. Merging is
+   * idempotent, so a replica that does it twice changes nothing. Returns how many merged.
+   */
+  async mergeLinkedVisitorsAgain(limit: number): Promise<number> {
+    const due = await this.funnels.dueLinkMerges(this.database, limit);
+    let merged = 0;
+    for (const merge of due) {
+      const claimed = await this.database.transaction(async (sql) => {
+        if (!(await this.funnels.claimLinkMerge(sql, merge))) return false;
+        // The visitor's subject now: the user of its latest link.
+        const userId = (await this.funnels.linkedUser(sql, merge.visitor_id)) ?? merge.user_id;
+        await this.funnels.lockSubject(sql, { type: 'user', id: userId });
+        await this.funnels.lockSubject(sql, { type: 'visitor', id: merge.visitor_id });
+        await this.funnels.mergeVisitorIntoUser(sql, merge.visitor_id, userId);
+        return true;
+      });
+      if (claimed) merged++;
+    }
+    return merged;
   }
 
   /** `POST /v1/events/funnel`: one explicit move, in its own transaction, idempotent by `event_id`. */

@@ -20,6 +20,7 @@ const WRITTEN_TABLES = [
   'funnel_stage_reached',
   'funnel_transitions',
   'funnel_update_requests',
+  'funnel_link_merges',
   'attribution_marks',
   'conversion_credits',
   'attribution_daily',

@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { LinkMergeSweeper } from '../src/funnel/link-merge-sweeper';
+import { anEvent } from './support/event-factory';
+import { useAppFixture } from './support/app-fixture';
+
+// A grouped track statement for a visitor alone that began before the visitor's first
+// link committed takes the visitor for its subject, and may move it after the linking
+// transaction merged it into the user. The merge is recorded and done again once no
+// such statement can still run.
+describe('visitors merged into their user again after racing statements', () => {
+  const fixture = useAppFixture();
+  beforeEach(() => fixture.reset());
+
+  const track = (overrides: Record<string, unknown>) =>
+    fixture
+      .http()
+      .post('/v1/events/track')
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify(anEvent(overrides)));
+  const rowsOf = async (table: string, subjectType: string, subjectId: string) =>
+    (
+      await fixture.db.pool.query(
+        `SELECT ${table === 'funnel_transitions' ? 'to_stage' : 'stage'} AS stage FROM ${table}
+         WHERE subject_type = $1 AND subject_id = $2 ORDER BY 1`,
+        [subjectType, subjectId],
+      )
+    ).rows.map((row: { stage: string }) => row.stage);
+  const pendingMerges = async () =>
+    (await fixture.db.pool.query('SELECT count(*)::int AS n FROM funnel_link_merges')).rows[0].n;
+  /** What a racing statement leaves: the visitor moved on its own after the merge. */
+  const moveVisitorBehindTheMerge = (visitorId: string) =>
+    fixture.db.pool.query(
+      `WITH progress AS (
+         INSERT INTO funnel_progress (funnel, subject_type, subject_id, stage_index, stage, previous_stage, entered_at, updated_at)
+         VALUES ('default', 'visitor', $1, 3, 'customer', NULL, now(), now())
+       ), reached AS (
+         INSERT INTO funnel_stage_reached (funnel, subject_type, subject_id, stage, stage_index, reached_at, event_id)
+         VALUES ('default', 'visitor', $1, 'customer', 3, now(), $2)
+       )
+       INSERT INTO funnel_transitions (funnel, subject_type, subject_id, from_stage, to_stage, cause_event_id, cause_event_type, occurred_at)
+       VALUES ('default', 'visitor', $1, NULL, 'customer', $2, 'purchase', now())`,
+      [visitorId, randomUUID()],
+    );
+
+  it('waits for transactions older than the link, then carries the visitor over', async () => {
+    const visitor = `v_${randomUUID()}`;
+    const user = `u_${randomUUID()}`;
+    // A transaction of the service's role that began before the link: it could be a racer.
+    const older = new pg.Client({ connectionString: fixture.db.url });
+    await older.connect();
+    try {
+      await older.query('BEGIN');
+      await older.query('SELECT 1');
+      await track({ event_type: 'page_view', visitor_id: visitor, user_id: user }).expect(200);
+      await moveVisitorBehindTheMerge(visitor);
+      expect(await pendingMerges()).toBe(1);
+
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(await fixture.app.get(LinkMergeSweeper).sweep()).toBe(0);
+      expect(await rowsOf('funnel_progress', 'visitor', visitor)).toEqual(['customer']);
+      expect(await pendingMerges()).toBe(1);
+
+      await older.query('COMMIT');
+    } finally {
+      await older.end();
+    }
+    await expect
+      .poll(
+        async () => {
+          await fixture.app.get(LinkMergeSweeper).sweep();
+          return pendingMerges();
+        },
+        { timeout: 10_000, interval: 250 },
+      )
+      .toBe(0);
+    for (const table of ['funnel_progress', 'funnel_stage_reached', 'funnel_transitions']) {
+      expect(await rowsOf(table, 'visitor', visitor), table).toEqual([]);
+    }
+    expect(await rowsOf('funnel_progress', 'user', user)).toEqual(['customer']);
+    expect(await rowsOf('funnel_stage_reached', 'user', user)).toEqual(['customer', 'visit']);
+  });
+
+  it('leaves no visitor behind when its events race its first link', async () => {
+    const pairs = Array.from({ length: 40 }, () => ({
+      visitor: `v_${randomUUID()}`,
+      user: `u_${randomUUID()}`,
+    }));
+    await Promise.all(
+      pairs.flatMap(({ visitor, user }) => [
+        track({ event_type: 'purchase', visitor_id: visitor }).expect(200),
+        track({ event_type: 'page_view', visitor_id: visitor, user_id: user }).expect(200),
+      ]),
+    );
+    await expect
+      .poll(
+        async () => {
+          await fixture.app.get(LinkMergeSweeper).sweep();
+          return pendingMerges();
+        },
+        { timeout: 10_000, interval: 250 },
+      )
+      .toBe(0);
+    for (const { visitor, user } of pairs) {
+      expect(await rowsOf('funnel_progress', 'visitor', visitor)).toEqual([]);
+      expect(await rowsOf('funnel_progress', 'user', user)).toEqual(['customer']);
+    }
+  });
+});
