@@ -43,7 +43,7 @@ export class LinkMergeSweeper implements OnApplicationBootstrap, BeforeApplicati
     return this.funnels.mergeLinkedVisitorsAgain(MERGES_PER_RUN);
   }
 
-  private async runInBackground(): Promise<void> {
+  private runInBackground(): void {
     if (this.running !== undefined) return;
     this.running = this.sweep()
       .catch((error: Error) => this.logger.warn(`Merging linked visitors failed: ${error.message}`))
