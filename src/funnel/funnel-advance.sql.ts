@@ -16,13 +16,21 @@ export function advanceFunnelsCtes(targetsQuery: string): string {
   return `
   targets AS (${targetsQuery}),
   current_progress AS (
-    SELECT t.event_id, p.funnel, p.stage
+    SELECT t.event_id, p.funnel, p.stage, p.stage_index
     FROM targets t JOIN subject s USING (event_id)
-    JOIN funnel_progress p ON p.funnel = t.funnel AND p.subject_type = s.subject_type AND p.subject_id = s.subject_id
+    CROSS JOIN LATERAL (
+      SELECT funnel, stage, stage_index FROM funnel_progress p
+      WHERE p.funnel = t.funnel AND p.subject_type = s.subject_type AND p.subject_id = s.subject_id
+      LIMIT 1 -- keeps it a probe of the primary key: a plan cached while the table was small would scan it
+    ) p
   ), advanced AS (
     INSERT INTO funnel_progress AS p (funnel, subject_type, subject_id, stage_index, stage, previous_stage, entered_at, updated_at)
     SELECT t.funnel, s.subject_type, s.subject_id, t.stage_index, t.stage, NULL, s.occurred_at, now()
     FROM targets t JOIN subject s USING (event_id)
+    LEFT JOIN current_progress c ON c.event_id = t.event_id AND c.funnel = t.funnel
+    -- Already at or past the target in this snapshot: stages only move forward, so it stays a
+    -- no-op whatever commits meanwhile; skipping it spares the row lock the upsert would write.
+    WHERE c.stage_index IS NULL OR c.stage_index < t.stage_index
     ON CONFLICT (funnel, subject_type, subject_id) DO UPDATE
       SET previous_stage = p.stage, stage_index = excluded.stage_index, stage = excluded.stage,
           entered_at = LEAST(p.entered_at, excluded.entered_at), updated_at = now()
