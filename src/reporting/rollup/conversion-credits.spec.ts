@@ -62,6 +62,41 @@ describe('creditTuples', () => {
     }
   });
 
+  it('folds touchpoints of one source, medium and campaign into one tuple per model', () => {
+    const touch = (source: string, campaign: string | null, daysAgo: number) => ({
+      source,
+      medium: 'cpc',
+      campaign,
+      occurredAt: NOW - daysAgo * DAY,
+    });
+    const tuples = creditTuples(
+      conversion({
+        value: '10',
+        touchpoints: [
+          touch('google', 'bf', 9),
+          touch('google', null, 7),
+          touch('google', 'bf', 5),
+          touch('bing', 'bf', 3),
+          touch('google', 'bf', 1),
+        ],
+      }),
+    );
+    const linear = tuples
+      .filter((tuple) => tuple[0] === 'linear')
+      .map((tuple) => [tuple[3], tuple[5], tuple[7], tuple[8]]);
+    // Three google/bf touches of 200,000 each (2,000,000 micros of the value each), summed.
+    expect(linear).toEqual([
+      ['google', 'bf', 600_000, '6000000'],
+      ['google', null, 200_000, '2000000'],
+      ['bing', 'bf', 200_000, '2000000'],
+    ]);
+    for (const model of ['linear', 'position_based', 'time_decay']) {
+      const ofModel = tuples.filter((tuple) => tuple[0] === model);
+      expect(ofModel).toHaveLength(3);
+      expect(ofModel.reduce((sum, tuple) => sum + tuple[7], 0)).toBe(1_000_000);
+    }
+  });
+
   it('gives (direct) the conversion without touchpoints and no currency without a value', () => {
     const tuples = creditTuples(conversion({ touchpoints: [], value: null }));
     expect(tuples).toHaveLength(5);

@@ -19,8 +19,20 @@ export function creditTuples(conversion: Conversion): CreditTuple[] {
   );
   const tuples: CreditTuple[] = [];
   for (const model of ATTRIBUTION_MODELS) {
+    // Touchpoints of one source, medium and campaign share one rollup key: one tuple
+    // each, shares and amounts summed as the rollup would sum them. A returning visitor
+    // mostly comes back the same way, so this keeps stored credit small.
+    const byKey = new Map<string, CreditTuple>();
     for (const credit of creditWindow(inWindow, model, occurredAt)) {
-      tuples.push([
+      const micros = valued ? creditedMicros(conversion.value!, credit.share) : 0n;
+      const key = `${credit.source}\u0000${credit.medium}\u0000${credit.campaign ?? ''}\u0000${credit.campaign === null}`;
+      const same = byKey.get(key);
+      if (same !== undefined) {
+        same[7] += credit.share;
+        same[8] = (BigInt(same[8]) + micros).toString();
+        continue;
+      }
+      const tuple: CreditTuple = [
         model,
         conversion.date,
         conversion.eventType,
@@ -29,8 +41,10 @@ export function creditTuples(conversion: Conversion): CreditTuple[] {
         credit.campaign,
         valued ? conversion.currency : null,
         credit.share,
-        valued ? creditedMicros(conversion.value!, credit.share).toString() : '0',
-      ]);
+        micros.toString(),
+      ];
+      byKey.set(key, tuple);
+      tuples.push(tuple);
     }
   }
   return tuples;
