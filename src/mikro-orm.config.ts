@@ -23,8 +23,10 @@ function cliOptions(): Options {
       'The MikroORM CLI needs DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/conversions)',
     );
   }
+  const options = createOrmOptions({ ...config.database, url: config.database.url });
   return {
-    ...createOrmOptions({ ...config.database, url: config.database.url }),
+    ...options,
+    migrations: { ...options.migrations, snapshot: true },
     entities: [
       TrackedEvent,
       EventId,
