@@ -1,4 +1,4 @@
-import { EntityManager, Knex } from '@mikro-orm/postgresql';
+import { EntityManager } from '@mikro-orm/postgresql';
 import type { PoolClient } from 'pg';
 
 export interface PreparedStatement {
@@ -37,7 +37,7 @@ export class Database implements Sql {
   ) {}
 
   query<T extends object>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return this.bound<T>(sql, params);
+    return this.em.getConnection().execute<T[]>(sql, params, 'all');
   }
 
   /**
@@ -63,26 +63,12 @@ export class Database implements Sql {
 
   /** Commits when `work` resolves, rolls back when it throws. */
   transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
-    return this.em.getConnection().transactional((trx) =>
+    const connection = this.em.getConnection();
+    return connection.transactional((trx) =>
       work({
         query: <R extends object>(sql: string, params: unknown[] = []) =>
-          this.bound<R>(sql, params, trx),
+          connection.execute<R[]>(sql, params, 'all', trx),
       }),
     );
-  }
-
-  /**
-   * `?` placeholders sent as bind parameters ($1…), not inlined: MikroORM's `execute`
-   * escapes every value into the SQL text, which cost the refresher's large JSON
-   * parameters an escape here and a lexer pass in PostgreSQL.
-   */
-  private async bound<T>(sql: string, params: unknown[], trx?: Knex.Transaction): Promise<T[]> {
-    const query = this.em
-      .getConnection()
-      .getKnex()
-      .raw(sql, params.map((value) => (value === undefined ? null : value)) as Knex.RawBinding[]);
-    if (trx !== undefined) query.transacting(trx);
-    const result = (await query) as { rows: T[] };
-    return result.rows;
   }
 }
