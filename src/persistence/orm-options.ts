@@ -59,7 +59,8 @@ function connectionOptions(database: ConnectableDatabase): PoolConfig {
     statement_timeout: database.statementTimeoutMs,
     // The hot-path statement is prepared once per connection; planning its CTEs anew
     // on every call (PostgreSQL's default for the first executions) cost more than
-    // running it. Only named prepared statements are affected by this setting.
+    // running it. It applies to every statement sent with bind parameters: the rest
+    // of the SQL goes through MikroORM, which inlines values, so it keeps custom plans.
     options: '-c plan_cache_mode=force_generic_plan',
   };
 }
