@@ -34,7 +34,8 @@ export class LinkMergeSweeper implements OnApplicationBootstrap, BeforeApplicati
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.registry.deleteInterval(JOB_NAME);
+    // Absent when the app was closed without being started (the OpenAPI export).
+    if (this.registry.doesExist('interval', JOB_NAME)) this.registry.deleteInterval(JOB_NAME);
     await this.running;
   }
 
