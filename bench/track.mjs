@@ -5,7 +5,7 @@
 //                                          [--warmup 5] [--rounds 1] [--threads 2]
 //                                          [--processes 1,2]
 //                                          [--targets service,raw,single,group]
-//                                          [--database ct_bench] [--verbose]
+//                                          [--database ct_bench] [--pgbouncer] [--verbose]
 //
 // It installs wrk if missing, recreates the database ct_bench (--database) on the server of
 // DATABASE_URL (default: local PostgreSQL), migrates it with the built service, and for each process count
@@ -13,6 +13,9 @@
 // the service with WORKERS=N, the references with --processes N; a primary that forks N workers
 // sharing the port), loads each with wrk and bench/track.lua, checks that every 2xx answer left
 // its row behind, and prints the figures and the ratios.
+// --pgbouncer: the targets reach the database through a PgBouncer of their own in
+// transaction mode (bench/pgbouncer.mjs, POOL_SIZE server connections), the service with
+// DB_TRANSACTION_POOLING=true; setup, migrations and the durability checks go direct.
 // Exit code 1: the service answered non-2xx or dropped connections, or a durability check failed.
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -22,6 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { startPgBouncer } from './pgbouncer.mjs';
 import {
   DEFAULT_SERVER_URL,
   MIGRATE_MAIN,
@@ -69,6 +73,10 @@ async function main() {
 
   const db = new pg.Client({ connectionString: databaseUrl, application_name: 'bench-track' });
   await db.connect();
+  const pooler = options.pgbouncer
+    ? await startPgBouncer(databaseUrl, { serverConnections: POOL_SIZE, maxClients: 1_000 })
+    : undefined;
+  const targetsUrl = pooler?.url ?? databaseUrl;
   try {
     options.dataTables = await findDataTables(db);
     await printSetup(db, databaseUrl, options);
@@ -77,7 +85,7 @@ async function main() {
       console.log(`\n# ${plural(processes, 'process', 'processes')} per target`);
       const targets = [];
       try {
-        for (const name of options.targets) targets.push(await startTarget(name, databaseUrl, processes));
+        for (const name of options.targets) targets.push(await startTarget(name, targetsUrl, processes, pooler !== undefined));
         for (const target of targets) await probe(target);
         results.push(...(await runAllRounds(targets, db, options, processes)));
       } finally {
@@ -87,6 +95,7 @@ async function main() {
     }
     return report(results, options);
   } finally {
+    await pooler?.stop();
     await db.end();
   }
 }
@@ -105,6 +114,7 @@ function readOptions() {
       processes: { type: 'string', default: '1' },
       targets: { type: 'string', default: ALL_TARGETS.join(',') },
       database: { type: 'string', default: DEFAULT_BENCH_DATABASE },
+      pgbouncer: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -113,7 +123,7 @@ function readOptions() {
     console.log(
       'usage: node bench/track.mjs [--connections 10,50,200] [--duration 10] [--warmup 5]\n' +
         '                            [--rounds 1] [--threads 2] [--processes 1,2]\n' +
-        '                            [--targets service,raw,single,group] [--database ct_bench] [--verbose]',
+        '                            [--targets service,raw,single,group] [--database ct_bench] [--pgbouncer] [--verbose]',
     );
     process.exit(0);
   }
@@ -136,6 +146,7 @@ function readOptions() {
     warmup: nonNegativeInt('--warmup', values.warmup),
     rounds: positiveInt('--rounds', values.rounds),
     database: values.database,
+    pgbouncer: values.pgbouncer,
     verbose: values.verbose,
   };
 }
@@ -193,6 +204,9 @@ async function printSetup(db, databaseUrl, options) {
       `load         wrk ${options.threads} threads, ${seconds}, connections ${options.connections.join(', ')}, ${options.rounds} round(s)`,
       `targets      ${options.targets.join(', ')}: ${options.processes.map((n) => plural(n, 'Node process', 'Node processes')).join(', then ')} each` +
         ` (N > 1: node:cluster, a primary + N workers), DB pool ${POOL_SIZE} per process`,
+      ...(options.pgbouncer
+        ? [`pooler       PgBouncer in transaction mode, ${POOL_SIZE} server connections shared by the targets (its CPU is not in server CPU)`]
+        : []),
       `truncated    ${options.dataTables.join(', ')} before each target's warm-up, then CHECKPOINT`,
       'server CPU   user + system time of the server\'s process tree (primary + workers) in the measured run:' +
         ' % of one core, and per request',
@@ -213,7 +227,7 @@ async function printSetup(db, databaseUrl, options) {
 // ---------------------------------------------------------------------------------------
 // Servers under test
 
-async function startTarget(name, databaseUrl, processes) {
+async function startTarget(name, databaseUrl, processes, pooled) {
   const port = await freePort();
   const env = {
     ...process.env,
@@ -228,6 +242,7 @@ async function startTarget(name, databaseUrl, processes) {
     // No rate limit (all load comes from one address), no per-request info logs; WORKERS > 1:
     // node:cluster, a primary that does not serve and WORKERS workers, each with its own pool.
     Object.assign(env, { RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'warn', CORS_ORIGINS: '', WORKERS: String(processes) });
+    if (pooled) env.DB_TRANSACTION_POOLING = 'true';
   }
   const child = spawnChild(name, process.execPath, args, { env });
   await waitForPort(port, child, name);

@@ -1,90 +1,14 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from './free-port';
-
-const BINARY = process.env.PGBOUNCER_BIN ?? '/usr/sbin/pgbouncer';
-
-export interface PgBouncer {
-  /** `serverUrl` with its host and port replaced by the pooler's. */
-  url: string;
-  stop(): Promise<void>;
-}
+export type PgBouncer = import('../../bench/pgbouncer.mjs', {
+  with: { 'resolution-mode': 'import' },
+}).PgBouncer;
 
 /**
  * A PgBouncer of its own in transaction mode in front of `serverUrl`'s server, with
  * fewer server connections than the service's pool so that consecutive statements
  * of one client connection land on different server sessions, as in production.
+ * The launcher is the benchmark's (an ES module, hence the dynamic import).
  */
 export async function startPgBouncer(serverUrl: string, serverConnections = 3): Promise<PgBouncer> {
-  if (!existsSync(BINARY))
-    throw new Error(`${BINARY} is missing: apt-get install pgbouncer (.ci/run does)`);
-  const server = new URL(serverUrl);
-  const port = await freePort();
-  const dir = await mkdtemp(join(tmpdir(), 'ct-pgbouncer-'));
-  await chmod(dir, 0o777); // it drops to `postgres` when started as root
-  const authFile = join(dir, 'users.txt');
-  // Clients are trusted on loopback; the pooler logs in to the server with this password.
-  const user = decodeURIComponent(server.username);
-  await writeFile(authFile, `"${user}" "${decodeURIComponent(server.password)}"\n`);
-  await writeFile(
-    join(dir, 'pgbouncer.ini'),
-    [
-      '[databases]',
-      `* = host=${server.hostname} port=${server.port || 5432}`,
-      '[pgbouncer]',
-      'listen_addr = 127.0.0.1',
-      `listen_port = ${port}`,
-      `unix_socket_dir = ${dir}`,
-      'auth_type = trust',
-      `auth_file = ${authFile}`,
-      'pool_mode = transaction',
-      `default_pool_size = ${serverConnections}`,
-      'max_client_conn = 200',
-      // Only what a pooler of this kind passes through; anything else must not be sent.
-      'ignore_startup_parameters =',
-      'log_connections = 0',
-      'log_disconnections = 0',
-      '',
-    ].join('\n'),
-  );
-  const args = [join(dir, 'pgbouncer.ini')];
-  if (process.getuid?.() === 0) args.unshift('-u', 'postgres');
-  const child: ChildProcess = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await waitForPort(port, child, () => output);
-  const url = new URL(serverUrl);
-  url.hostname = '127.0.0.1';
-  url.port = String(port);
-  return {
-    url: url.toString(),
-    stop: async () => {
-      child.kill('SIGINT');
-      await new Promise((resolve) =>
-        child.exitCode === null ? child.once('exit', resolve) : resolve(null),
-      );
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function waitForPort(port: number, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`pgbouncer exited:\n${output()}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => (socket.destroy(), resolve(true)));
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return;
-    await sleep(50);
-  }
-  throw new Error(`pgbouncer did not listen on ${port}:\n${output()}`);
+  const { startPgBouncer: start } = await import('../../bench/pgbouncer.mjs');
+  return start(serverUrl, { serverConnections });
 }
