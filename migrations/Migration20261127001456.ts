@@ -3,7 +3,7 @@ import { Migration } from '@mikro-orm/migrations';
 export class Migration20261127001456 extends Migration {
 
   override async up(): Promise<void> {
-    this.addSql(`create table "funnel_link_merges" ("visitor_id" text not null, "user_id" text not null, "recorded_at" timestamptz not null default clock_timestamp(), constraint "funnel_link_merges_pkey" primary key ("visitor_id", "user_id"));`);
+    this.addSql(`create table "funnel_link_merges" ("visitor_id" text not null, "user_id" text not null, constraint "funnel_link_merges_pkey" primary key ("visitor_id", "user_id"));`);
   }
 
   override async down(): Promise<void> {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LinkMergeSweeper } from '../src/funnel/link-merge-sweeper';
+import { subjectLockKey } from '../src/funnel/subject';
 import { anEvent } from './support/event-factory';
 import { useAppFixture } from './support/app-fixture';
 
@@ -44,20 +45,19 @@ describe('visitors merged into their user again after racing statements', () => 
       [visitorId, randomUUID()],
     );
 
-  it('waits for transactions older than the link, then carries the visitor over', async () => {
+  it('waits while a snapshot older than the link is in use, then carries the visitor over', async () => {
     const visitor = `v_${randomUUID()}`;
     const user = `u_${randomUUID()}`;
-    // A transaction of the service's role that began before the link: it could be a racer.
+    // A snapshot taken before the link committed, still in use: it could be a racer's.
     const older = new pg.Client({ connectionString: fixture.db.url });
     await older.connect();
     try {
-      await older.query('BEGIN');
+      await older.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
       await older.query('SELECT 1');
       await track({ event_type: 'page_view', visitor_id: visitor, user_id: user }).expect(200);
       await moveVisitorBehindTheMerge(visitor);
       expect(await pendingMerges()).toBe(1);
 
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
       expect(await fixture.app.get(LinkMergeSweeper).sweep()).toBe(0);
       expect(await rowsOf('funnel_progress', 'visitor', visitor)).toEqual(['customer']);
       expect(await pendingMerges()).toBe(1);
@@ -106,5 +106,36 @@ describe('visitors merged into their user again after racing statements', () => 
       expect(await rowsOf('funnel_progress', 'visitor', visitor)).toEqual([]);
       expect(await rowsOf('funnel_progress', 'user', user)).toEqual(['customer']);
     }
+  });
+
+  it('moves the user, not the visitor, when an explicit update waited for the link', async () => {
+    const visitor = `v_${randomUUID()}`;
+    const user = `u_${randomUUID()}`;
+    // Holds the visitor's lock as a linking transaction does, and links it meanwhile.
+    const linking = new pg.Client({ connectionString: fixture.db.url });
+    await linking.connect();
+    try {
+      await linking.query('BEGIN');
+      await linking.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+        subjectLockKey({ type: 'visitor', id: visitor }),
+      ]);
+      const update = fixture
+        .http()
+        .post('/v1/events/funnel')
+        .set('Content-Type', 'application/json')
+        .send(JSON.stringify({ visitor_id: visitor, stage: 'lead' }))
+        .then((response) => response);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await linking.query('INSERT INTO identity_links (visitor_id, user_id) VALUES ($1, $2)', [
+        visitor,
+        user,
+      ]);
+      await linking.query('COMMIT');
+      expect((await update).status).toBe(200);
+    } finally {
+      await linking.end();
+    }
+    expect(await rowsOf('funnel_progress', 'visitor', visitor)).toEqual([]);
+    expect(await rowsOf('funnel_progress', 'user', user)).toEqual(['lead']);
   });
 });

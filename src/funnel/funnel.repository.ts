@@ -100,32 +100,33 @@ export class FunnelRepository {
     );
   }
 
-  /**
-   * The last statement of a linking transaction: the visitor is merged again once every
-   * statement that may have taken it for its own subject has ended.
-   */
+  /** In a linking transaction: the visitor is merged again once no snapshot that missed the link is left. */
   async recordLinkMerge(sql: Sql, visitorId: string, userId: string): Promise<void> {
+    // Rewriting the row on conflict makes this transaction its xmin, which dueLinkMerges reads.
     await sql.query(
       `INSERT INTO funnel_link_merges (visitor_id, user_id) VALUES (?, ?)
-       ON CONFLICT (visitor_id, user_id) DO UPDATE SET recorded_at = clock_timestamp()`,
+       ON CONFLICT (visitor_id, user_id) DO UPDATE SET user_id = excluded.user_id`,
       [visitorId, userId],
     );
   }
 
   /**
-   * Recorded merges that no running transaction of this role can still race: each was
-   * recorded (just before its commit; a second of margin) before the oldest transaction
-   * still open began, so every statement that could not see the link has ended.
+   * Recorded merges that no statement can still race. A snapshot taken before the
+   * linking transaction committed has an xmin at or before that transaction's id (the
+   * record's xmin); while any session of this database holds one, the record waits.
+   * Exact, with no timeout assumed; a session of another role shows no xmin here and
+   * cannot be a racer (only the service writes funnels).
    */
   async dueLinkMerges(sql: Sql, limit: number): Promise<RecordedLinkMerge[]> {
     return sql.query<RecordedLinkMerge>(
-      `SELECT visitor_id, user_id, recorded_at::text FROM funnel_link_merges
-       WHERE recorded_at < (
-         SELECT coalesce(min(xact_start), clock_timestamp()) FROM pg_stat_activity
-         WHERE datname = current_database() AND usename = current_user
-           AND backend_type = 'client backend' AND state <> 'idle' AND pid <> pg_backend_pid()
-       ) - interval '1 second'
-       ORDER BY recorded_at LIMIT ?`,
+      `SELECT visitor_id, user_id, xmin::text AS record_xid FROM funnel_link_merges m
+       WHERE NOT EXISTS (
+         SELECT 1 FROM pg_stat_activity a
+         WHERE a.datname = current_database() AND a.backend_type = 'client backend'
+           AND a.pid <> pg_backend_pid() AND a.backend_xmin IS NOT NULL
+           AND age(a.backend_xmin) >= age(m.xmin)
+       )
+       LIMIT ?`,
       [limit],
     );
   }
@@ -134,8 +135,8 @@ export class FunnelRepository {
   async claimLinkMerge(sql: Sql, merge: RecordedLinkMerge): Promise<boolean> {
     const rows = await sql.query(
       `DELETE FROM funnel_link_merges
-       WHERE visitor_id = ? AND user_id = ? AND recorded_at = ?::timestamptz RETURNING visitor_id`,
-      [merge.visitor_id, merge.user_id, merge.recorded_at],
+       WHERE visitor_id = ? AND user_id = ? AND xmin = ?::xid RETURNING visitor_id`,
+      [merge.visitor_id, merge.user_id, merge.record_xid],
     );
     return rows.length > 0;
   }
@@ -144,6 +145,6 @@ export class FunnelRepository {
 export interface RecordedLinkMerge {
   visitor_id: string;
   user_id: string;
-  /** As PostgreSQL's text, so the claim matches it to the microsecond. */
-  recorded_at: string;
+  /** The id of the transaction that recorded it (the row's xmin). */
+  record_xid: string;
 }

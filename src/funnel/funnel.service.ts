@@ -43,36 +43,33 @@ export class FunnelService {
   async applyLinkingEvent(sql: Sql, event: TrackedEventForFunnels): Promise<FunnelUpdateDto[]> {
     if (event.userId === null) return [];
     const user: Subject = { type: 'user', id: event.userId };
-    await this.funnels.lockSubject(sql, user);
+    // Visitor before user, everywhere: two paths never wait on each other's second lock.
     if (event.newLink && event.visitorId !== null) {
       await this.funnels.lockSubject(sql, { type: 'visitor', id: event.visitorId });
+      await this.funnels.lockSubject(sql, user);
       await this.funnels.mergeVisitorIntoUser(sql, event.visitorId, event.userId);
+      await this.funnels.recordLinkMerge(sql, event.visitorId, event.userId);
+    } else {
+      await this.funnels.lockSubject(sql, user);
     }
     const targets = this.catalog.stagesFor(event.eventType);
-    const updates =
-      targets.length === 0
-        ? []
-        : await this.funnels.advance(sql, {
-            subject: user,
-            targets,
-            cause: {
-              eventId: event.eventId,
-              eventType: event.eventType,
-              occurredAt: event.occurredAt,
-            },
-          });
-    // Last, so that it is recorded as close to the commit as it can be.
-    if (event.newLink && event.visitorId !== null) {
-      await this.funnels.recordLinkMerge(sql, event.visitorId, event.userId);
-    }
-    return updates;
+    if (targets.length === 0) return [];
+    return this.funnels.advance(sql, {
+      subject: user,
+      targets,
+      cause: {
+        eventId: event.eventId,
+        eventType: event.eventType,
+        occurredAt: event.occurredAt,
+      },
+    });
   }
 
   /**
    * Merges again each linked visitor whose racing statements have all ended: a grouped
-   * track statement for the visitor alone that began before the link committed took the
-   * visitor for its own subject and may have moved it after the first merge. Merging is
-   * idempotent, so a replica that does it twice changes nothing. Returns how many merged.
+   * track statement for the visitor alone whose snapshot predates the link's commit took
+   * the visitor for its own subject and may have moved it after the first merge. Merging
+   * is idempotent, so a replica that does it twice changes nothing. Returns how many merged.
    */
   async mergeLinkedVisitorsAgain(limit: number): Promise<number> {
     const due = await this.funnels.dueLinkMerges(this.database, limit);
@@ -80,10 +77,10 @@ export class FunnelService {
     for (const merge of due) {
       const claimed = await this.database.transaction(async (sql) => {
         if (!(await this.funnels.claimLinkMerge(sql, merge))) return false;
+        await this.funnels.lockSubject(sql, { type: 'visitor', id: merge.visitor_id });
         // The visitor's subject now: the user of its latest link.
         const userId = (await this.funnels.linkedUser(sql, merge.visitor_id)) ?? merge.user_id;
         await this.funnels.lockSubject(sql, { type: 'user', id: userId });
-        await this.funnels.lockSubject(sql, { type: 'visitor', id: merge.visitor_id });
         await this.funnels.mergeVisitorIntoUser(sql, merge.visitor_id, userId);
         return true;
       });
@@ -100,8 +97,7 @@ export class FunnelService {
       await this.requests.lock(sql, eventId);
       const earlier = await this.requests.find(sql, eventId);
       if (earlier) return earlier;
-      const subject = await this.resolveSubject(sql, dto.visitor_id ?? null, dto.user_id ?? null);
-      await this.funnels.lockSubject(sql, subject);
+      const subject = await this.lockSubject(sql, dto.visitor_id ?? null, dto.user_id ?? null);
       const [moved] = await this.funnels.advance(sql, {
         subject,
         targets: [target],
@@ -123,21 +119,33 @@ export class FunnelService {
     };
   }
 
-  /** The user when known (or when the visitor was linked to one), else the visitor. */
-  private async resolveSubject(
+  /**
+   * Locks and returns the subject: the user when known, else the user the visitor was
+   * linked to, else the visitor. The visitor is locked before its link is read, so a
+   * link being made (under the same lock) is seen once it commits and the visitor is
+   * never moved on its own after its progress was merged.
+   */
+  private async lockSubject(
     sql: Sql,
     visitorId: string | null,
     userId: string | null,
   ): Promise<Subject> {
-    if (userId !== null) return { type: 'user', id: userId };
+    if (userId !== null) {
+      const user: Subject = { type: 'user', id: userId };
+      await this.funnels.lockSubject(sql, user);
+      return user;
+    }
     if (visitorId === null) {
       throw new ValidationFailedError([
         { field: 'visitor_id', message: 'visitor_id or user_id is required' },
       ]);
     }
+    const visitor: Subject = { type: 'visitor', id: visitorId };
+    await this.funnels.lockSubject(sql, visitor);
     const linkedUser = await this.funnels.linkedUser(sql, visitorId);
-    return linkedUser === undefined
-      ? { type: 'visitor', id: visitorId }
-      : { type: 'user', id: linkedUser };
+    if (linkedUser === undefined) return visitor;
+    const user: Subject = { type: 'user', id: linkedUser };
+    await this.funnels.lockSubject(sql, user);
+    return user;
   }
 }

@@ -15,6 +15,7 @@ export interface AppFixture {
 
 const WRITTEN_TABLES = [
   'events',
+  'event_ids',
   'identity_links',
   'funnel_progress',
   'funnel_stage_reached',
