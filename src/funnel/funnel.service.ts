@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import { classifyDatabaseError } from '../common/http/database-errors';
 import { ValidationFailedError } from '../common/http/domain-error';
 import { Database, Sql } from '../persistence/database';
 import { FunnelStageResponseDto } from './dto/funnel-stage-response.dto';
 import { FunnelUpdateDto } from './dto/funnel-update.dto';
 import { UpdateFunnelStageDto } from './dto/update-funnel-stage.dto';
 import { FunnelCatalog, StageRef } from './funnel-catalog';
-import { FunnelRepository } from './funnel.repository';
+import { FunnelRepository, RecordedLinkMerge } from './funnel.repository';
 import { FunnelUpdateRequestRepository } from './funnel-update-request.repository';
 import { Subject } from './subject';
 
@@ -74,19 +75,32 @@ export class FunnelService {
   async mergeLinkedVisitorsAgain(limit: number): Promise<number> {
     const due = await this.funnels.dueLinkMerges(this.database, limit);
     let merged = 0;
+    const failures: unknown[] = [];
     for (const merge of due) {
-      const claimed = await this.database.transaction(async (sql) => {
-        if (!(await this.funnels.claimLinkMerge(sql, merge))) return false;
-        await this.funnels.lockSubject(sql, { type: 'visitor', id: merge.visitor_id });
-        // The visitor's subject now: the user of its latest link.
-        const userId = (await this.funnels.linkedUser(sql, merge.visitor_id)) ?? merge.user_id;
-        await this.funnels.lockSubject(sql, { type: 'user', id: userId });
-        await this.funnels.mergeVisitorIntoUser(sql, merge.visitor_id, userId);
-        return true;
-      });
-      if (claimed) merged++;
+      try {
+        if (await this.mergeAgain(merge)) merged++;
+      } catch (error) {
+        // One bad record (kept for the next run) must not hold up the others.
+        if (classifyDatabaseError(error) === 'unavailable') throw error;
+        failures.push(error);
+      }
+    }
+    if (failures.length > 0) {
+      throw new AggregateError(failures, `${failures.length} of ${due.length} link merges failed`);
     }
     return merged;
+  }
+
+  private mergeAgain(merge: RecordedLinkMerge): Promise<boolean> {
+    return this.database.transaction(async (sql) => {
+      if (!(await this.funnels.claimLinkMerge(sql, merge))) return false;
+      await this.funnels.lockSubject(sql, { type: 'visitor', id: merge.visitor_id });
+      // The visitor's subject now: the user of its latest link.
+      const userId = (await this.funnels.linkedUser(sql, merge.visitor_id)) ?? merge.user_id;
+      await this.funnels.lockSubject(sql, { type: 'user', id: userId });
+      await this.funnels.mergeVisitorIntoUser(sql, merge.visitor_id, userId);
+      return true;
+    });
   }
 
   /** `POST /v1/events/funnel`: one explicit move, in its own transaction, idempotent by `event_id`. */

@@ -47,7 +47,13 @@ export class LinkMergeSweeper implements OnApplicationBootstrap, BeforeApplicati
   private runInBackground(): void {
     if (this.running !== undefined) return;
     this.running = this.sweep()
-      .catch((error: Error) => this.logger.warn(`Merging linked visitors failed: ${error.message}`))
+      .catch((error: Error) => {
+        const causes =
+          error instanceof AggregateError ? `: ${error.errors.slice(0, 3).join('; ')}` : '';
+        this.logger.warn(
+          `Merging linked visitors failed (kept for the next run): ${error.message}${causes}`,
+        );
+      })
       .finally(() => (this.running = undefined));
   }
 }
