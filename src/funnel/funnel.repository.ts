@@ -114,8 +114,8 @@ export class FunnelRepository {
    * Recorded merges that no statement can still race. A snapshot taken before the
    * linking transaction committed has an xmin at or before that transaction's id (the
    * record's xmin); while any session of this database holds one, the record waits.
-   * Exact, with no timeout assumed; a session of another role shows no xmin here and
-   * cannot be a racer (only the service writes funnels).
+   * Exact, with no timeout assumed. PostgreSQL shows a session's xmin only to its own
+   * role (or to pg_read_all_stats): replicas logging in as different roles need that grant.
    */
   async dueLinkMerges(sql: Sql, limit: number): Promise<RecordedLinkMerge[]> {
     return sql.query<RecordedLinkMerge>(
