@@ -4,10 +4,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { canConnect, freePort } from './support.mjs';
 
 const BINARY = process.env.PGBOUNCER_BIN ?? '/usr/sbin/pgbouncer';
 
@@ -67,27 +67,11 @@ export async function startPgBouncer(serverUrl, { serverConnections = 3, maxClie
   };
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 async function waitForPort(port, child, output) {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`pgbouncer exited:\n${output()}`);
-    const open = await new Promise((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => (socket.destroy(), resolve(true)));
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return;
+    if (await canConnect(port)) return;
     await sleep(50);
   }
   throw new Error(`pgbouncer did not listen on ${port}:\n${output()}`);

@@ -30,6 +30,16 @@ describe('visitors merged into their user again after racing statements', () => 
     ).rows.map((row: { stage: string }) => row.stage);
   const pendingMerges = async () =>
     (await fixture.db.pool.query('SELECT count(*)::int AS n FROM funnel_link_merges')).rows[0].n;
+  const sweepUntilNoMergeIsPending = () =>
+    expect
+      .poll(
+        async () => {
+          await fixture.app.get(LinkMergeSweeper).sweep();
+          return pendingMerges();
+        },
+        { timeout: 10_000, interval: 250 },
+      )
+      .toBe(0);
   /** What a racing statement leaves: the visitor moved on its own after the merge. */
   const moveVisitorBehindTheMerge = (visitorId: string) =>
     fixture.db.pool.query(
@@ -66,15 +76,7 @@ describe('visitors merged into their user again after racing statements', () => 
     } finally {
       await older.end();
     }
-    await expect
-      .poll(
-        async () => {
-          await fixture.app.get(LinkMergeSweeper).sweep();
-          return pendingMerges();
-        },
-        { timeout: 10_000, interval: 250 },
-      )
-      .toBe(0);
+    await sweepUntilNoMergeIsPending();
     for (const table of ['funnel_progress', 'funnel_stage_reached', 'funnel_transitions']) {
       expect(await rowsOf(table, 'visitor', visitor), table).toEqual([]);
     }
@@ -93,15 +95,7 @@ describe('visitors merged into their user again after racing statements', () => 
         track({ event_type: 'page_view', visitor_id: visitor, user_id: user }).expect(200),
       ]),
     );
-    await expect
-      .poll(
-        async () => {
-          await fixture.app.get(LinkMergeSweeper).sweep();
-          return pendingMerges();
-        },
-        { timeout: 10_000, interval: 250 },
-      )
-      .toBe(0);
+    await sweepUntilNoMergeIsPending();
     for (const { visitor, user } of pairs) {
       expect(await rowsOf('funnel_progress', 'visitor', visitor)).toEqual([]);
       expect(await rowsOf('funnel_progress', 'user', user)).toEqual(['customer']);
