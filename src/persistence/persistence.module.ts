@@ -5,6 +5,7 @@ import { Database } from './database';
 import { PooledSessionCheck } from './pooled-session-check';
 import { REPORT_DATABASE, reportDatabaseProvider } from './report-database';
 import { ConnectableDatabase, createOrmOptions } from './orm-options';
+import { PRIMARY_DATABASE } from './primary-database';
 
 /** The one MikroORM connection every feature module shares. */
 @Global()
@@ -39,8 +40,9 @@ export class PersistenceModule {
             ]
           : []),
         reportDatabaseProvider(database),
+        { provide: PRIMARY_DATABASE, useValue: database },
       ],
-      exports: [Database, REPORT_DATABASE],
+      exports: [Database, REPORT_DATABASE, PRIMARY_DATABASE],
     };
   }
 }

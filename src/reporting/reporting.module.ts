@@ -7,6 +7,7 @@ import { ReportingService } from './reporting.service';
 import { AttributionDaily } from './rollup/attribution-daily.entity';
 import { AttributionMark } from './rollup/attribution-mark.entity';
 import { AttributionRefreshRepository } from './rollup/attribution-refresh.repository';
+import { AttributionPassThread } from './rollup/attribution-pass-thread';
 import { AttributionRefresher } from './rollup/attribution-refresher';
 import { AttributionState } from './rollup/attribution-state.entity';
 import { ConversionCredit } from './rollup/conversion-credit.entity';
@@ -27,6 +28,7 @@ import { RollupReportRepository } from './rollup/rollup-report.repository';
     ConversionsRepository,
     RollupReportRepository,
     AttributionRefreshRepository,
+    AttributionPassThread,
     AttributionRefresher,
     ApiKeyGuard,
   ],

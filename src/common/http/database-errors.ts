@@ -32,7 +32,7 @@ const UNAVAILABLE_MESSAGES = [
 
 export function classifyDatabaseError(error: unknown): DatabaseErrorKind | undefined {
   if (!(error instanceof Error)) return undefined;
-  const cause = unwrap(error);
+  const cause = rootCause(error);
   const code = (cause as { code?: unknown }).code;
   if (typeof code === 'string') {
     if (
@@ -52,10 +52,10 @@ export function classifyDatabaseError(error: unknown): DatabaseErrorKind | undef
 }
 
 /** MikroORM wraps driver errors in `previous`; knex and AggregateError use `cause`/`errors`. */
-function unwrap(error: Error): Error {
+export function rootCause(error: Error): Error {
   const inner =
     (error as { previous?: unknown }).previous ??
     (error as { cause?: unknown }).cause ??
     (error instanceof AggregateError ? (error.errors[0] as unknown) : undefined);
-  return inner instanceof Error ? unwrap(inner) : error;
+  return inner instanceof Error ? rootCause(inner) : error;
 }

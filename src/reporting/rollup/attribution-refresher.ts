@@ -8,14 +8,10 @@ import {
 import { AppConfig } from '../../config/app-config';
 import { InjectConfig } from '../../config/config.module';
 import { MetricsService } from '../../metrics/metrics.service';
-import { Database, Sql } from '../../persistence/database';
-import { Conversion, Touchpoint } from '../attribute-conversions';
-import {
-  AttributionRefreshRepository,
-  CreditTuple,
-  SubjectEvent,
-} from './attribution-refresh.repository';
-import { ROLLUP_LOOKBACK_DAYS, creditTuples, rollupDeltas } from './conversion-credits';
+import { Database } from '../../persistence/database';
+import { AttributionPassThread } from './attribution-pass-thread';
+import { AttributionRefreshRepository } from './attribution-refresh.repository';
+import { ROLLUP_LOOKBACK_DAYS } from './conversion-credits';
 
 /** Marks folded per transaction when a report waits: large enough to amortise round trips. */
 const MARKS_PER_PASS = 2_000;
@@ -25,9 +21,10 @@ const MAX_DRAIN_PASSES = 10;
  * In the background, while the process takes tracking traffic (more than
  * BUSY_EVENTS_PER_SECOND events accepted since the last pass), each pass is followed by a
  * pause twice as long, so the refresher takes at most a third of the time, and passes are
- * sized so that their work in this process (credit computation, which blocks the event
- * loop) stays near 4 ms:
- * large when marks are cheap, small when many conversions are recomputed. When the
+ * sized so that their credit computation stays near 4 ms: large when marks are cheap,
+ * small when many conversions are recomputed. Passes run on a thread of their own
+ * (AttributionPassThread), but that thread and PostgreSQL share the machine's cores with
+ * the event loop that answers tracking requests. When the
  * process is quiet, passes run nearly back to back with 50 ms of computation, so a
  * rebuild or a backlog is folded as fast as PostgreSQL allows. A backlog it cannot keep
  * up with makes reports read raw events until it has caught up.
@@ -62,6 +59,7 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
   constructor(
     private readonly database: Database,
     private readonly repository: AttributionRefreshRepository,
+    private readonly passes: AttributionPassThread,
     private readonly metrics: MetricsService,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
@@ -112,9 +110,7 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
     const started = performance.now();
     let outcome = { taken: 0, computeMs: 0 };
     try {
-      const pass = this.queue
-        .catch(() => undefined)
-        .then(() => this.database.transaction((sql) => this.pass(sql, limit)));
+      const pass = this.queue.catch(() => undefined).then(() => this.passes.run(limit));
       this.queue = pass;
       outcome = await pass;
     } catch (error) {
@@ -146,50 +142,9 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
 
   private async drain(): Promise<void> {
     for (let pass = 0; pass < MAX_DRAIN_PASSES; pass++) {
-      const { taken } = await this.database.transaction((sql) => this.pass(sql, MARKS_PER_PASS));
+      const { taken } = await this.passes.run(MARKS_PER_PASS);
       if (taken < MARKS_PER_PASS) return;
     }
-  }
-
-  /** One batch of at most `limit` marks: how many it took and the milliseconds of computation here. */
-  private async pass(sql: Sql, limit: number): Promise<{ taken: number; computeMs: number }> {
-    await this.repository.lock(sql);
-    const marks = await this.repository.takeMarks(sql, limit);
-    if (marks.length === 0) return { taken: 0, computeMs: 0 };
-    const events = await this.repository.subjectEvents(sql, marks, {
-      lookbackHours: ROLLUP_LOOKBACK_DAYS * 24,
-      timeZone: this.config.reportTimeZone,
-      conversionTypes: this.config.conversionEventTypes,
-    });
-    const computeStarted = performance.now();
-    const after = new Map<string, CreditTuple[]>();
-    for (const subjectEvents of groupBySubject(events)) {
-      const touchpoints: Touchpoint[] = subjectEvents
-        .filter((event) => event.source !== '(direct)')
-        .map((event) => ({
-          source: event.source,
-          medium: event.medium,
-          campaign: event.campaign,
-          occurredAt: event.occurred_ms,
-        }));
-      for (const event of subjectEvents) {
-        if (!event.recompute || !this.isConversion(event.event_type)) continue;
-        after.set(event.id, creditTuples(toConversion(event, touchpoints)));
-      }
-    }
-    let computeMs = performance.now() - computeStarted;
-    const before = await this.repository.previousCredits(sql, [...after.keys()]);
-    const deltasStarted = performance.now();
-    const deltas = rollupDeltas(before, after);
-    computeMs += performance.now() - deltasStarted;
-    await this.repository.applyDeltas(sql, deltas);
-    await this.repository.saveCredits(sql, after);
-    return { taken: marks.length, computeMs };
-  }
-
-  private isConversion(eventType: string): boolean {
-    const types = this.config.conversionEventTypes;
-    return types === undefined ? eventType !== 'page_view' : types.includes(eventType);
   }
 
   private fingerprint(): string {
@@ -200,25 +155,4 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
       conversionTypes: this.config.conversionEventTypes ?? null,
     });
   }
-}
-
-function* groupBySubject(events: readonly SubjectEvent[]): Generator<SubjectEvent[]> {
-  let start = 0;
-  for (let i = 1; i <= events.length; i++) {
-    if (i === events.length || events[i].subject !== events[start].subject) {
-      yield events.slice(start, i);
-      start = i;
-    }
-  }
-}
-
-function toConversion(event: SubjectEvent, touchpoints: readonly Touchpoint[]): Conversion {
-  return {
-    eventType: event.event_type,
-    occurredAt: event.occurred_ms,
-    date: event.day,
-    value: event.value,
-    currency: event.currency,
-    touchpoints,
-  };
 }

@@ -1,0 +1,96 @@
+import { extname, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { AppConfig } from '../../config/app-config';
+import { InjectConfig } from '../../config/config.module';
+import { ConnectableDatabase } from '../../persistence/orm-options';
+import { InjectPrimaryDatabase } from '../../persistence/primary-database';
+import { PassOutcome } from './attribution-pass';
+import { PassReply, PassRequest, WorkerSetup, reviveError } from './attribution-pass.protocol';
+
+/** How long a closing thread may take to finish its pass and close its connection. */
+const CLOSE_TIMEOUT_MS = 5_000;
+
+interface Waiting {
+  resolve(outcome: PassOutcome): void;
+  reject(error: Error): void;
+}
+
+/**
+ * Runs the refresher's passes on a worker thread with its own connection (one more per
+ * process), started on the first pass and again after a crash, so that folding marks
+ * never takes the event loop from tracking requests.
+ */
+@Injectable()
+export class AttributionPassThread implements OnApplicationShutdown {
+  private readonly logger = new Logger(AttributionPassThread.name);
+  private worker: Worker | undefined;
+  private readonly waiting = new Map<number, Waiting>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(
+    @InjectPrimaryDatabase() private readonly database: ConnectableDatabase,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  /** One pass of at most `limit` marks, in a transaction of its own. */
+  run(limit: number): Promise<PassOutcome> {
+    if (this.closed) return Promise.reject(new Error('The attribution pass thread is closed'));
+    const worker = (this.worker ??= this.start());
+    const id = this.nextId++;
+    return new Promise<PassOutcome>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      worker.postMessage({ type: 'pass', id, limit } satisfies PassRequest);
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closed = true;
+    const worker = this.worker;
+    if (worker === undefined) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage({ type: 'close' } satisfies PassRequest);
+    const timeout = setTimeout(() => void worker.terminate(), CLOSE_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timeout);
+  }
+
+  private start(): Worker {
+    const setup: WorkerSetup = {
+      database: this.database,
+      settings: {
+        timeZone: this.config.reportTimeZone,
+        conversionTypes: this.config.conversionEventTypes,
+      },
+    };
+    const worker = spawnPassWorker(setup);
+    // Never what keeps the process alive: the app's server and pool do that.
+    worker.unref();
+    worker.on('message', (reply: PassReply) => this.settle(reply));
+    worker.on('error', (error) => this.logger.error(`Attribution pass thread failed: ${error}`));
+    worker.on('exit', (code) => {
+      if (this.worker === worker) this.worker = undefined;
+      const error = new Error(`The attribution pass thread exited (code ${code})`);
+      for (const waiting of this.waiting.values()) waiting.reject(error);
+      this.waiting.clear();
+    });
+    return worker;
+  }
+
+  private settle(reply: PassReply): void {
+    const waiting = this.waiting.get(reply.id);
+    if (waiting === undefined) return;
+    this.waiting.delete(reply.id);
+    if (reply.error !== undefined) waiting.reject(reviveError(reply.error));
+    else waiting.resolve(reply.outcome);
+  }
+}
+
+function spawnPassWorker(setup: WorkerSetup): Worker {
+  const file = join(__dirname, `attribution-pass.worker${extname(__filename)}`);
+  if (extname(file) !== '.ts') return new Worker(file, { workerData: setup });
+  // The test suite runs the TypeScript sources: the thread compiles them as it loads them.
+  const script = `require('ts-node').register({ transpileOnly: true });\nrequire(${JSON.stringify(file)});`;
+  return new Worker(script, { eval: true, workerData: setup });
+}

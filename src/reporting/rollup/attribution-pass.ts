@@ -1,0 +1,93 @@
+import { performance } from 'node:perf_hooks';
+import { Sql } from '../../persistence/database';
+import { Conversion, Touchpoint } from '../attribute-conversions';
+import {
+  AttributionRefreshRepository,
+  CreditTuple,
+  SubjectEvent,
+} from './attribution-refresh.repository';
+import { ROLLUP_LOOKBACK_DAYS, creditTuples, rollupDeltas } from './conversion-credits';
+
+/** What credit depends on besides the events: part of the refresher's fingerprint. */
+export interface PassSettings {
+  timeZone: string;
+  /** Undefined: every type except page_view. */
+  conversionTypes: readonly string[] | undefined;
+}
+
+/** How many marks a pass took, and the milliseconds it spent computing credit. */
+export interface PassOutcome {
+  taken: number;
+  computeMs: number;
+}
+
+/**
+ * Folds at most `limit` of the oldest marks into per-conversion credit and the daily
+ * rollup, inside the caller's transaction: the marks are consumed only if the credit
+ * they ask for commits with them.
+ */
+export async function foldMarks(
+  sql: Sql,
+  repository: AttributionRefreshRepository,
+  limit: number,
+  settings: PassSettings,
+): Promise<PassOutcome> {
+  await repository.lock(sql);
+  const marks = await repository.takeMarks(sql, limit);
+  if (marks.length === 0) return { taken: 0, computeMs: 0 };
+  const events = await repository.subjectEvents(sql, marks, {
+    lookbackHours: ROLLUP_LOOKBACK_DAYS * 24,
+    timeZone: settings.timeZone,
+    conversionTypes: settings.conversionTypes,
+  });
+  const computeStarted = performance.now();
+  const after = new Map<string, CreditTuple[]>();
+  for (const subjectEvents of groupBySubject(events)) {
+    const touchpoints: Touchpoint[] = subjectEvents
+      .filter((event) => event.source !== '(direct)')
+      .map((event) => ({
+        source: event.source,
+        medium: event.medium,
+        campaign: event.campaign,
+        occurredAt: event.occurred_ms,
+      }));
+    for (const event of subjectEvents) {
+      if (!event.recompute || !isConversion(event.event_type, settings)) continue;
+      after.set(event.id, creditTuples(toConversion(event, touchpoints)));
+    }
+  }
+  let computeMs = performance.now() - computeStarted;
+  const before = await repository.previousCredits(sql, [...after.keys()]);
+  const deltasStarted = performance.now();
+  const deltas = rollupDeltas(before, after);
+  computeMs += performance.now() - deltasStarted;
+  await repository.applyDeltas(sql, deltas);
+  await repository.saveCredits(sql, after);
+  return { taken: marks.length, computeMs };
+}
+
+function isConversion(eventType: string, settings: PassSettings): boolean {
+  const types = settings.conversionTypes;
+  return types === undefined ? eventType !== 'page_view' : types.includes(eventType);
+}
+
+function* groupBySubject(events: readonly SubjectEvent[]): Generator<SubjectEvent[]> {
+  let start = 0;
+  for (let i = 1; i <= events.length; i++) {
+    if (i === events.length || events[i].subject !== events[start].subject) {
+      yield events.slice(start, i);
+      start = i;
+    }
+  }
+}
+
+function toConversion(event: SubjectEvent, touchpoints: readonly Touchpoint[]): Conversion {
+  return {
+    eventType: event.event_type,
+    occurredAt: event.occurred_ms,
+    date: event.day,
+    value: event.value,
+    currency: event.currency,
+    touchpoints,
+  };
+}

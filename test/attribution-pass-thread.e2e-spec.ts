@@ -1,0 +1,76 @@
+import type { Worker } from 'node:worker_threads';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { classifyDatabaseError } from '../src/common/http/database-errors';
+import { loadConfig } from '../src/config/app-config';
+import { AttributionPassThread } from '../src/reporting/rollup/attribution-pass-thread';
+import { freePort } from './support/free-port';
+import { TestDatabase, createTestDatabase } from './support/test-database';
+
+/** The refresher's passes run on a worker thread with a connection of its own. */
+describe('AttributionPassThread', () => {
+  let db: TestDatabase;
+  const threads: AttributionPassThread[] = [];
+
+  function passThread(url: string): AttributionPassThread {
+    const config = loadConfig({ DATABASE_URL: url, DB_CONNECT_TIMEOUT_MS: '1000' });
+    const thread = new AttributionPassThread({ ...config.database, url }, config);
+    threads.push(thread);
+    return thread;
+  }
+  const addMarks = (count: number) =>
+    db.pool.query(
+      `INSERT INTO attribution_marks (kind, identity, since)
+       SELECT 'v', 'visitor-' || n, '-infinity' FROM generate_series(1, $1) n`,
+      [count],
+    );
+  const marksLeft = async () =>
+    Number((await db.pool.query('SELECT count(*) FROM attribution_marks')).rows[0].count);
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterEach(async () => {
+    await Promise.all(threads.splice(0).map((thread) => thread.onApplicationShutdown()));
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('folds marks in its own transaction, at most `limit` per pass', async () => {
+    await addMarks(5);
+    const thread = passThread(db.url);
+    expect(await thread.run(3)).toMatchObject({ taken: 3 });
+    expect(await marksLeft()).toBe(2);
+    expect(await thread.run(3)).toMatchObject({ taken: 2 });
+    expect(await marksLeft()).toBe(0);
+  });
+
+  it('hands back a database outage as one the callers classify as unavailable', async () => {
+    const nobodyListens = `postgresql://postgres@127.0.0.1:${await freePort()}/postgres`;
+    const failure = await passThread(nobodyListens)
+      .run(10)
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(failure).toBeInstanceOf(Error);
+    expect(classifyDatabaseError(failure)).toBe('unavailable');
+  });
+
+  it('starts a new thread for the next pass after its thread died', async () => {
+    const thread = passThread(db.url);
+    await thread.run(1);
+    // The handle is private on purpose; only a crash test reaches for it.
+    await (thread as unknown as { worker: Worker }).worker.terminate();
+    await addMarks(1);
+    expect(await thread.run(10)).toMatchObject({ taken: 1 });
+    expect(await marksLeft()).toBe(0);
+  });
+
+  it('refuses passes once the app shuts down', async () => {
+    const thread = passThread(db.url);
+    await thread.run(1);
+    await thread.onApplicationShutdown();
+    await expect(thread.run(1)).rejects.toThrow(/closed/);
+  });
+});
