@@ -25,11 +25,12 @@ describe('loadConfig', () => {
     const config = loadConfig({
       CORS_ORIGINS: ' https://a.com , https://*.b.com,',
       PORT: '8080',
-      TRUST_PROXY: '2',
+      TRUST_PROXY: '10.0.0.1, 10.0.0.2',
     });
     expect(config.http.corsOrigins).toEqual(['https://a.com', 'https://*.b.com']);
     expect(config.http.port).toBe(8080);
-    expect(config.http.trustProxy).toBe(2);
+    expect(config.http.trustProxy).toBe('10.0.0.1, 10.0.0.2');
+    expect(() => loadConfig({ TRUST_PROXY: '2' })).toThrow(/TRUST_PROXY.*hop count/);
     expect(loadConfig({ TRUST_PROXY: 'true' }).http.trustProxy).toBe(true);
     expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8' }).http.trustProxy).toBe('10.0.0.0/8');
   });

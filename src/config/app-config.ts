@@ -32,8 +32,8 @@ export interface DatabaseConfig {
 export interface HttpConfig {
   host: string;
   port: number;
-  /** Fastify's trustProxy: false, true, a hop count, or a list of trusted addresses/CIDRs. */
-  trustProxy: boolean | number | string;
+  /** Fastify's trustProxy: false, true, or a list of trusted addresses/CIDRs. */
+  trustProxy: boolean | string;
   corsOrigins: string[];
   shutdownTimeoutMs: number;
   /** A request must arrive whole within it (slow clients cannot hold sockets); idle sockets close after twice it. */
@@ -164,6 +164,13 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
       `has an invalid origin "${origin}" (expected e.g. https://shop.example.com or https://*.example.com)`,
     );
   }
+  // Fastify (since 5.12) trusts nobody for a hop count: it cannot tell the proxy from a
+  // client that sends enough X-Forwarded-For entries. Refused rather than silently ignored.
+  read.check(
+    'TRUST_PROXY',
+    !/^\d+$/.test(String(config.http.trustProxy)),
+    "must be true, false or the proxies' addresses/CIDRs (a hop count cannot tell a proxy from a client)",
+  );
   read.check(
     'REPORT_DATABASE_URL',
     config.database.reportUrl === undefined || config.database.url !== undefined,
@@ -193,10 +200,9 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
-function parseTrustProxy(value: string | undefined): boolean | number | string {
+function parseTrustProxy(value: string | undefined): boolean | string {
   if (value === undefined || value.toLowerCase() === 'false') return false;
   if (value.toLowerCase() === 'true') return true;
-  if (/^\d+$/.test(value)) return Number(value);
   return value;
 }
 
