@@ -12,7 +12,7 @@ describe('loadConfig', () => {
       corsOrigins: [],
     });
     expect(config.tracking).toEqual({
-      batchMaxRows: 256,
+      batchMaxRows: 64,
       batchMaxWaitMs: 0,
       maxBodyBytes: 65_536,
       maxEventAgeHours: 72,

@@ -99,7 +99,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
       embeddedPort: read.int('EMBEDDED_DATABASE_PORT', 54329, { min: 1, max: 65535 }),
     },
     tracking: {
-      batchMaxRows: read.int('TRACK_BATCH_MAX_ROWS', 256, { min: 1, max: 5_000 }),
+      batchMaxRows: read.int('TRACK_BATCH_MAX_ROWS', 64, { min: 1, max: 5_000 }),
       batchMaxWaitMs: read.int('TRACK_BATCH_MAX_WAIT_MS', 0, { min: 0, max: 1_000 }),
       maxBodyBytes: read.int('TRACK_MAX_BODY_BYTES', 65_536, { min: 1_024, max: 10_485_760 }),
       maxEventAgeHours: read.int('TRACK_MAX_EVENT_AGE_HOURS', 72, { min: 1, max: 24 * 365 }),
