@@ -19,5 +19,10 @@ export function fromMicros(micros: bigint): number {
 
 /** The part of `value` (numeric text) that a credit of `share` millionths carries, in micros. */
 export function creditedMicros(value: string, share: number): bigint {
-  return (toMicros(value) * BigInt(share)) / MICROS;
+  return shareOfMicros(toMicros(value), share);
+}
+
+/** The part of `micros` that a credit of `share` millionths carries. */
+export function shareOfMicros(micros: bigint, share: number): bigint {
+  return (micros * BigInt(share)) / MICROS;
 }

@@ -1,6 +1,6 @@
 import { ATTRIBUTION_MODELS } from '../attribution-models';
 import { Conversion, Touchpoint, creditWindow } from '../attribute-conversions';
-import { creditedMicros } from '../money';
+import { shareOfMicros, toMicros } from '../money';
 import { CreditTuple, RollupDelta } from './attribution-refresh.repository';
 
 /** The lookback the rollup is kept for: the report's default. Other lookbacks read raw events. */
@@ -12,6 +12,8 @@ export const ROLLUP_LOOKBACK_DAYS = 30;
  */
 export function creditTuples(conversion: Conversion): CreditTuple[] {
   const valued = conversion.value !== null && conversion.currency !== null;
+  // Parsed once: every model credits shares of the same value.
+  const valueMicros = valued ? toMicros(conversion.value!) : 0n;
   const { touchpoints, occurredAt } = conversion;
   const inWindow = touchpoints.slice(
     firstAtOrAfter(touchpoints, occurredAt - ROLLUP_LOOKBACK_DAYS * 86_400_000),
@@ -24,7 +26,7 @@ export function creditTuples(conversion: Conversion): CreditTuple[] {
     // mostly comes back the same way, so this keeps stored credit small.
     const byKey = new Map<string, CreditTuple>();
     for (const credit of creditWindow(inWindow, model, occurredAt)) {
-      const micros = valued ? creditedMicros(conversion.value!, credit.share) : 0n;
+      const micros = shareOfMicros(valueMicros, credit.share);
       const key = `${credit.source}\u0000${credit.medium}\u0000${credit.campaign ?? ''}\u0000${credit.campaign === null}`;
       const same = byKey.get(key);
       if (same !== undefined) {
