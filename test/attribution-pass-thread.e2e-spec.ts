@@ -67,10 +67,20 @@ describe('AttributionPassThread', () => {
     expect(await marksLeft()).toBe(0);
   });
 
-  it('refuses passes once the app shuts down', async () => {
+  it('finishes a pass in flight at shutdown, closes its connection and refuses later passes', async () => {
+    await addMarks(3);
     const thread = passThread(db.url);
-    await thread.run(1);
+    const inFlight = thread.run(10);
+    const started = Date.now();
     await thread.onApplicationShutdown();
+    // Well under the 5 s after which a thread that does not exit by itself is terminated.
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await expect(inFlight).resolves.toMatchObject({ taken: 3 });
+    const sessions = await db.pool.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+       WHERE datname = current_database() AND application_name = 'conversion-tracking'`,
+    );
+    expect(sessions.rows[0].n).toBe(0);
     await expect(thread.run(1)).rejects.toThrow(/closed/);
   });
 });
