@@ -2,8 +2,8 @@ import 'reflect-metadata';
 import { parentPort, workerData } from 'node:worker_threads';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Database } from '../../persistence/database';
-import { ConnectableDatabase, createOrmOptions } from '../../persistence/orm-options';
-import { PassOutcome, PassSettings, foldMarks } from './attribution-pass';
+import { createOrmOptions } from '../../persistence/orm-options';
+import { PassOutcome, foldMarks } from './attribution-pass';
 import { AttributionRefreshRepository } from './attribution-refresh.repository';
 import { PassReply, PassRequest, WorkerSetup, describeError } from './attribution-pass.protocol';
 
@@ -16,9 +16,9 @@ const { database, settings } = workerData as WorkerSetup;
 const repository = new AttributionRefreshRepository();
 let opening: Promise<{ orm: MikroORM; sql: Database }> | undefined;
 
-function open(location: ConnectableDatabase): Promise<{ orm: MikroORM; sql: Database }> {
+function open(): Promise<{ orm: MikroORM; sql: Database }> {
   opening ??= MikroORM.init({
-    ...createOrmOptions({ ...location, poolSize: 1 }),
+    ...createOrmOptions({ ...database, poolSize: 1 }),
     entities: [],
   }).then(
     (orm) => ({ orm, sql: new Database(orm.em.fork(), { namedStatements: false }) }),
@@ -30,9 +30,9 @@ function open(location: ConnectableDatabase): Promise<{ orm: MikroORM; sql: Data
   return opening;
 }
 
-async function runPass(limit: number, passSettings: PassSettings): Promise<PassOutcome> {
-  const { sql } = await open(database);
-  return sql.transaction((trx) => foldMarks(trx, repository, limit, passSettings));
+async function runPass(limit: number): Promise<PassOutcome> {
+  const { sql } = await open();
+  return sql.transaction((trx) => foldMarks(trx, repository, limit, settings));
 }
 
 parentPort!.on('message', (request: PassRequest) => {
@@ -43,7 +43,7 @@ parentPort!.on('message', (request: PassRequest) => {
       .finally(() => parentPort!.close());
     return;
   }
-  runPass(request.limit, settings).then(
+  runPass(request.limit).then(
     (outcome) => parentPort!.postMessage({ id: request.id, outcome } satisfies PassReply),
     (error: unknown) =>
       parentPort!.postMessage({ id: request.id, error: describeError(error) } satisfies PassReply),

@@ -125,10 +125,6 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
     this.scheduleBackground(Math.ceil((busyMs * (1 - pace.dutyCycle)) / pace.dutyCycle));
   }
 
-  /**
-   * Oldest marks first, so once the marks that waited at the call are folded it stops,
-   * however fast new ones arrive: a report is never held up by traffic after it.
-   */
   /** Events accepted per second since the last look: the traffic the refresher must not slow. */
   private async trackingRate(): Promise<number> {
     const { values } = await this.metrics.trackedEvents.get();
@@ -140,6 +136,10 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
     return rate;
   }
 
+  /**
+   * Oldest marks first, so once the marks that waited at the call are folded it stops,
+   * however fast new ones arrive: a report is never held up by traffic after it.
+   */
   private async drain(): Promise<void> {
     for (let pass = 0; pass < MAX_DRAIN_PASSES; pass++) {
       const { taken } = await this.passes.run(MARKS_PER_PASS);
