@@ -1,9 +1,12 @@
-import type { Worker } from 'node:worker_threads';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { classifyDatabaseError } from '../src/common/http/database-errors';
 import { loadConfig } from '../src/config/app-config';
-import { AttributionPassThread } from '../src/reporting/rollup/attribution-pass-thread';
+import {
+  AttributionPassThread,
+  PassThreadDownError,
+} from '../src/reporting/rollup/attribution-pass-thread';
 import { freePort } from './support/free-port';
+import { knockDownPassThread, passWorkerOf } from './support/pass-thread';
 import { TestDatabase, createTestDatabase } from './support/test-database';
 
 /** The refresher's passes run on a worker thread with a connection of its own. */
@@ -17,9 +20,6 @@ describe('AttributionPassThread', () => {
     threads.push(thread);
     return thread;
   }
-  // The worker handle is private on purpose; only the crash and shutdown tests reach for it.
-  const workerOf = (thread: AttributionPassThread) =>
-    (thread as unknown as { worker: Worker }).worker;
   const addMarks = (count: number) =>
     db.pool.query(
       `INSERT INTO attribution_marks (kind, identity, since)
@@ -63,17 +63,33 @@ describe('AttributionPassThread', () => {
   it('starts a new thread for the next pass after its thread died', async () => {
     const thread = passThread(db.url);
     await thread.run(1);
-    await workerOf(thread).terminate();
+    await passWorkerOf(thread)!.terminate();
     await addMarks(1);
     expect(await thread.run(10)).toMatchObject({ taken: 1 });
     expect(await marksLeft()).toBe(0);
+  });
+
+  it('waits before starting again a thread that died before answering, refusing passes meanwhile', async () => {
+    const thread = passThread(db.url);
+    await knockDownPassThread(thread);
+    await expect(thread.run(1)).rejects.toBeInstanceOf(PassThreadDownError);
+    expect(passWorkerOf(thread)).toBeUndefined();
+    // Only the clock is faked: the thread still starts and answers in real time.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 5_001);
+      await addMarks(1);
+      expect(await thread.run(10)).toMatchObject({ taken: 1 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('finishes a pass in flight at shutdown, closes its connection and refuses later passes', async () => {
     await addMarks(3);
     const thread = passThread(db.url);
     const inFlight = thread.run(10);
-    const exitCode = new Promise<number>((resolve) => workerOf(thread).once('exit', resolve));
+    const exitCode = new Promise<number>((resolve) => passWorkerOf(thread)!.once('exit', resolve));
     await thread.onApplicationShutdown();
     // 0: it exited by itself; one terminated after the close timeout exits with 1.
     expect(await exitCode).toBe(0);

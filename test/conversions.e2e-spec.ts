@@ -1,8 +1,10 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { anEvent } from './support/event-factory';
+import { AttributionPassThread } from '../src/reporting/rollup/attribution-pass-thread';
 import { useAppFixture } from './support/app-fixture';
 import { apiClient } from './support/api-client';
 import type { components, operations } from './support/api-schema';
+import { knockDownPassThread } from './support/pass-thread';
 
 type ConversionsQuery = NonNullable<operations['getConversions']['parameters']['query']>;
 type ConversionsReport = components['schemas']['ConversionsReportDto'];
@@ -206,6 +208,18 @@ describe('GET /v1/events/conversions', () => {
     const { body } = await rawReport(query).expect(400);
     expect(body.error.code).toBe('validation_failed');
     expect(body.error.details.map((d: { field: string }) => d.field)).toContain(field);
+  });
+
+  it('answers from raw events, with every acknowledged event, while the rollup cannot be refreshed', async () => {
+    const before = await report();
+    await knockDownPassThread(fixture.app.get(AttributionPassThread));
+    await track({ visitor_id: 'dave', event_type: 'purchase', value: 10, currency: 'EUR' });
+    const body = await report();
+    expect(body.totals).toEqual({
+      conversions: before.totals.conversions + 1,
+      value_by_currency: { ...before.totals.value_by_currency, EUR: 110 },
+    });
+    expect(rowFor(body, 'facebook')).toEqual(rowFor(before, 'facebook'));
   });
 });
 

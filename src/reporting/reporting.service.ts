@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { DateRange, resolveDateRange } from '../common/validation/date-range';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
@@ -7,6 +7,7 @@ import { CreditFilters, ReportTallies, reportBody, tallyConversions } from './co
 import { ConversionsRepository } from './conversions.repository';
 import { ConversionsQueryDto } from './dto/conversions-query.dto';
 import { ConversionsReportDto } from './dto/conversions-report.dto';
+import { PassThreadDownError } from './rollup/attribution-pass-thread';
 import { AttributionRefresher } from './rollup/attribution-refresher';
 import { ROLLUP_LOOKBACK_DAYS } from './rollup/conversion-credits';
 import { RollupReportRepository } from './rollup/rollup-report.repository';
@@ -25,6 +26,8 @@ const DEFAULT_RANGE_DAYS = 30;
 
 @Injectable()
 export class ReportingService {
+  private readonly logger = new Logger(ReportingService.name);
+
   constructor(
     private readonly conversions: ConversionsRepository,
     private readonly rollup: RollupReportRepository,
@@ -46,9 +49,7 @@ export class ReportingService {
       eventType: query.event_type,
       filters: { utmSource: query.utm_source, utmCampaign: query.utm_campaign },
     };
-    const tallies = (await this.canUseRollup(resolved))
-      ? await this.tallyFromRollup(resolved)
-      : await this.tallyFromEvents(resolved);
+    const tallies = await this.tallies(resolved);
     return {
       start_date: range.startDate,
       end_date: range.endDate,
@@ -63,6 +64,18 @@ export class ReportingService {
       },
       ...reportBody(tallies, range),
     };
+  }
+
+  /** From the rollup when it can answer, else from raw events: both give the same figures. */
+  private async tallies(query: ConversionsQuery): Promise<ReportTallies> {
+    if (!(await this.canUseRollup(query))) return this.tallyFromEvents(query);
+    try {
+      return await this.tallyFromRollup(query);
+    } catch (error) {
+      if (!(error instanceof PassThreadDownError)) throw error;
+      this.logger.warn(`Rollup not brought up to date (${error.message}): reading raw events`);
+      return this.tallyFromEvents(query);
+    }
   }
 
   /**

@@ -10,6 +10,16 @@ import { PassReply, PassRequest, WorkerSetup, reviveError } from './attribution-
 
 /** How long a closing thread may take to finish its pass and close its connection. */
 const CLOSE_TIMEOUT_MS = 5_000;
+/** A thread that dies before answering a pass is started again after this, doubled each time. */
+const RESTART_BACKOFF_MS = { first: 5_000, max: 300_000 };
+
+/**
+ * The pass thread died or is waiting to be started again: an internal failure, not the
+ * database's. The rollup cannot be brought up to date meanwhile; raw events can still answer.
+ */
+export class PassThreadDownError extends Error {
+  override readonly name = 'PassThreadDownError';
+}
 
 interface Waiting {
   resolve(outcome: PassOutcome): void;
@@ -19,7 +29,9 @@ interface Waiting {
 /**
  * Runs the refresher's passes on a worker thread with its own connection (one more per
  * process), started on the first pass and again after a crash, so that folding marks
- * never takes the event loop from tracking requests.
+ * never takes the event loop from tracking requests. A thread that dies after answering
+ * is replaced on the next pass; one that dies before answering (it cannot load, say) is
+ * started again only after a back-off, and passes asked for meanwhile are refused at once.
  */
 @Injectable()
 export class AttributionPassThread implements OnApplicationShutdown {
@@ -28,6 +40,9 @@ export class AttributionPassThread implements OnApplicationShutdown {
   private readonly waiting = new Map<number, Waiting>();
   private nextId = 1;
   private closed = false;
+  /** Threads in a row that died before answering a pass, and when the next may start. */
+  private failedStarts = 0;
+  private restartAt = 0;
 
   constructor(
     @InjectPrimaryDatabase() private readonly database: ConnectableDatabase,
@@ -37,6 +52,12 @@ export class AttributionPassThread implements OnApplicationShutdown {
   /** One pass of at most `limit` marks, in a transaction of its own. */
   run(limit: number): Promise<PassOutcome> {
     if (this.closed) return Promise.reject(new Error('The attribution pass thread is closed'));
+    if (this.worker === undefined && Date.now() < this.restartAt) {
+      const reason = `its last ${this.failedStarts} start(s) died before answering`;
+      return Promise.reject(
+        new PassThreadDownError(`The attribution pass thread is down: ${reason}`),
+      );
+    }
     const worker = (this.worker ??= this.start());
     const id = this.nextId++;
     return new Promise<PassOutcome>((resolve, reject) => {
@@ -67,15 +88,30 @@ export class AttributionPassThread implements OnApplicationShutdown {
     const worker = spawnPassWorker(setup);
     // Never what keeps the process alive: the app's server and pool do that.
     worker.unref();
-    worker.on('message', (reply: PassReply) => this.settle(reply));
+    let answered = false;
+    worker.on('message', (reply: PassReply) => {
+      answered = true;
+      this.failedStarts = 0;
+      this.settle(reply);
+    });
     worker.on('error', (error) => this.logger.error(`Attribution pass thread failed: ${error}`));
     worker.on('exit', (code) => {
       if (this.worker === worker) this.worker = undefined;
-      const error = new Error(`The attribution pass thread exited (code ${code})`);
+      if (!answered && !this.closed) this.backOff();
+      const error = new PassThreadDownError(`The attribution pass thread exited (code ${code})`);
       for (const waiting of this.waiting.values()) waiting.reject(error);
       this.waiting.clear();
     });
     return worker;
+  }
+
+  private backOff(): void {
+    const delay = Math.min(
+      RESTART_BACKOFF_MS.max,
+      RESTART_BACKOFF_MS.first * 2 ** this.failedStarts++,
+    );
+    this.restartAt = Date.now() + delay;
+    this.logger.error(`Attribution pass thread died before answering; next start in ${delay} ms`);
   }
 
   private settle(reply: PassReply): void {
