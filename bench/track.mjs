@@ -462,7 +462,16 @@ async function findDataTables(db) {
 let checkpointRefused = false;
 /** Every measurement starts from empty tables and a fresh checkpoint. */
 async function resetTables(db, dataTables) {
-  await db.query(`TRUNCATE ${dataTables.join(', ')}`);
+  // The idle service's refresher may be folding the last run's marks: its locks and the
+  // TRUNCATE's can deadlock, and PostgreSQL may pick the TRUNCATE to fail. Try again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await db.query(`TRUNCATE ${dataTables.join(', ')}`);
+      break;
+    } catch (error) {
+      if (error.code !== '40P01' || attempt === 5) throw error;
+    }
+  }
   if (checkpointRefused) return;
   try {
     await db.query('CHECKPOINT');
