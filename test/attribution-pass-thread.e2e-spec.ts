@@ -6,7 +6,7 @@ import {
   PassThreadDownError,
 } from '../src/reporting/rollup/attribution-pass-thread';
 import { freePort } from './support/free-port';
-import { knockDownPassThread, passWorkerOf } from './support/pass-thread';
+import { passWorkerOf } from './support/pass-thread';
 import { TestDatabase, createTestDatabase } from './support/test-database';
 
 /** The refresher's passes run on a worker thread with a connection of its own. */
@@ -60,7 +60,7 @@ describe('AttributionPassThread', () => {
     expect(classifyDatabaseError(failure)).toBe('unavailable');
   });
 
-  it('starts a new thread for the next pass after its thread died', async () => {
+  it('starts a new thread for the next pass after its idle thread died', async () => {
     const thread = passThread(db.url);
     await thread.run(1);
     await passWorkerOf(thread)!.terminate();
@@ -69,15 +69,19 @@ describe('AttributionPassThread', () => {
     expect(await marksLeft()).toBe(0);
   });
 
-  it('waits before starting again a thread that died before answering, refusing passes meanwhile', async () => {
+  it('waits before starting again a thread that died during a pass, refusing passes meanwhile', async () => {
     const thread = passThread(db.url);
-    await knockDownPassThread(thread);
+    await thread.run(1); // it has answered before: dying during a later pass counts all the same
+    const inFlight = thread.run(1);
+    await passWorkerOf(thread)!.terminate();
+    await expect(inFlight).rejects.toBeInstanceOf(PassThreadDownError);
     await expect(thread.run(1)).rejects.toBeInstanceOf(PassThreadDownError);
     expect(passWorkerOf(thread)).toBeUndefined();
-    // Only the clock is faked: the thread still starts and answers in real time.
-    vi.useFakeTimers({ toFake: ['Date'] });
+    // Only the monotonic clock is faked (it then starts at 0): the thread still runs in real time.
+    const now = performance.now();
+    vi.useFakeTimers({ toFake: ['performance'] });
     try {
-      vi.setSystemTime(Date.now() + 5_001);
+      vi.advanceTimersByTime(now + 5_001);
       await addMarks(1);
       expect(await thread.run(10)).toMatchObject({ taken: 1 });
     } finally {

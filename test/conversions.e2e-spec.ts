@@ -217,7 +217,10 @@ describe('GET /v1/events/conversions', () => {
     const body = await report();
     expect(body.totals).toEqual({
       conversions: before.totals.conversions + 1,
-      value_by_currency: { ...before.totals.value_by_currency, EUR: 110 },
+      value_by_currency: {
+        ...before.totals.value_by_currency,
+        EUR: (before.totals.value_by_currency.EUR ?? 0) + 10,
+      },
     });
     expect(rowFor(body, 'facebook')).toEqual(rowFor(before, 'facebook'));
   });

@@ -10,7 +10,7 @@ import { PassReply, PassRequest, WorkerSetup, reviveError } from './attribution-
 
 /** How long a closing thread may take to finish its pass and close its connection. */
 const CLOSE_TIMEOUT_MS = 5_000;
-/** A thread that dies before answering a pass is started again after this, doubled each time. */
+/** A thread that dies during a pass is started again after this, doubled while it keeps dying. */
 const RESTART_BACKOFF_MS = { first: 5_000, max: 300_000 };
 
 /**
@@ -29,9 +29,10 @@ interface Waiting {
 /**
  * Runs the refresher's passes on a worker thread with its own connection (one more per
  * process), started on the first pass and again after a crash, so that folding marks
- * never takes the event loop from tracking requests. A thread that dies after answering
- * is replaced on the next pass; one that dies before answering (it cannot load, say) is
- * started again only after a back-off, and passes asked for meanwhile are refused at once.
+ * never takes the event loop from tracking requests. A thread that dies during a pass (it
+ * cannot load, runs out of memory, meets a bug) is started again only by the first pass
+ * asked for after a back-off, and passes asked for meanwhile are refused at once; the
+ * back-off ends with the first pass that succeeds.
  */
 @Injectable()
 export class AttributionPassThread implements OnApplicationShutdown {
@@ -40,7 +41,7 @@ export class AttributionPassThread implements OnApplicationShutdown {
   private readonly waiting = new Map<number, Waiting>();
   private nextId = 1;
   private closed = false;
-  /** Threads in a row that died before answering a pass, and when the next may start. */
+  /** Threads in a row that died during a pass, and when (performance.now()) the next may start. */
   private failedStarts = 0;
   private restartAt = 0;
 
@@ -52,8 +53,8 @@ export class AttributionPassThread implements OnApplicationShutdown {
   /** One pass of at most `limit` marks, in a transaction of its own. */
   run(limit: number): Promise<PassOutcome> {
     if (this.closed) return Promise.reject(new Error('The attribution pass thread is closed'));
-    if (this.worker === undefined && Date.now() < this.restartAt) {
-      const reason = `its last ${this.failedStarts} start(s) died before answering`;
+    if (this.worker === undefined && performance.now() < this.restartAt) {
+      const reason = `its last ${this.failedStarts} thread(s) died during a pass`;
       return Promise.reject(
         new PassThreadDownError(`The attribution pass thread is down: ${reason}`),
       );
@@ -88,16 +89,14 @@ export class AttributionPassThread implements OnApplicationShutdown {
     const worker = spawnPassWorker(setup);
     // Never what keeps the process alive: the app's server and pool do that.
     worker.unref();
-    let answered = false;
     worker.on('message', (reply: PassReply) => {
-      answered = true;
-      this.failedStarts = 0;
+      if (reply.error === undefined) this.failedStarts = 0;
       this.settle(reply);
     });
     worker.on('error', (error) => this.logger.error(`Attribution pass thread failed: ${error}`));
     worker.on('exit', (code) => {
       if (this.worker === worker) this.worker = undefined;
-      if (!answered && !this.closed) this.backOff();
+      if (this.waiting.size > 0 && !this.closed) this.backOff();
       const error = new PassThreadDownError(`The attribution pass thread exited (code ${code})`);
       for (const waiting of this.waiting.values()) waiting.reject(error);
       this.waiting.clear();
@@ -110,8 +109,8 @@ export class AttributionPassThread implements OnApplicationShutdown {
       RESTART_BACKOFF_MS.max,
       RESTART_BACKOFF_MS.first * 2 ** this.failedStarts++,
     );
-    this.restartAt = Date.now() + delay;
-    this.logger.error(`Attribution pass thread died before answering; next start in ${delay} ms`);
+    this.restartAt = performance.now() + delay;
+    this.logger.error(`Attribution pass thread died during a pass; next start in ${delay} ms`);
   }
 
   private settle(reply: PassReply): void {

@@ -9,7 +9,7 @@ import { AppConfig } from '../../config/app-config';
 import { InjectConfig } from '../../config/config.module';
 import { MetricsService } from '../../metrics/metrics.service';
 import { Database } from '../../persistence/database';
-import { AttributionPassThread } from './attribution-pass-thread';
+import { AttributionPassThread, PassThreadDownError } from './attribution-pass-thread';
 import { AttributionRefreshRepository } from './attribution-refresh.repository';
 import { ROLLUP_LOOKBACK_DAYS } from './conversion-credits';
 
@@ -114,7 +114,9 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
       this.queue = pass;
       outcome = await pass;
     } catch (error) {
-      this.logger.warn(`Attribution refresh failed, retrying later: ${String(error)}`);
+      // A thread that is down has said so once; its refusals would repeat every interval.
+      if (!(error instanceof PassThreadDownError))
+        this.logger.warn(`Attribution refresh failed, retrying later: ${String(error)}`);
     }
     const busyMs = performance.now() - started;
     if (outcome.taken < limit) return this.scheduleBackground(this.config.reportRefreshIntervalMs);
