@@ -42,7 +42,7 @@ export class AttributionPassThread implements OnApplicationShutdown {
   private nextId = 1;
   private closed = false;
   /** Threads in a row that died during a pass, and when (performance.now()) the next may start. */
-  private failedStarts = 0;
+  private deathsInARow = 0;
   private restartAt = 0;
 
   constructor(
@@ -54,7 +54,7 @@ export class AttributionPassThread implements OnApplicationShutdown {
   run(limit: number): Promise<PassOutcome> {
     if (this.closed) return Promise.reject(new Error('The attribution pass thread is closed'));
     if (this.worker === undefined && performance.now() < this.restartAt) {
-      const reason = `its last ${this.failedStarts} thread(s) died during a pass`;
+      const reason = `its last ${this.deathsInARow} thread(s) died during a pass`;
       return Promise.reject(
         new PassThreadDownError(`The attribution pass thread is down: ${reason}`),
       );
@@ -90,7 +90,7 @@ export class AttributionPassThread implements OnApplicationShutdown {
     // Never what keeps the process alive: the app's server and pool do that.
     worker.unref();
     worker.on('message', (reply: PassReply) => {
-      if (reply.error === undefined) this.failedStarts = 0;
+      if (reply.error === undefined) this.deathsInARow = 0;
       this.settle(reply);
     });
     worker.on('error', (error) => this.logger.error(`Attribution pass thread failed: ${error}`));
@@ -107,7 +107,7 @@ export class AttributionPassThread implements OnApplicationShutdown {
   private backOff(): void {
     const delay = Math.min(
       RESTART_BACKOFF_MS.max,
-      RESTART_BACKOFF_MS.first * 2 ** this.failedStarts++,
+      RESTART_BACKOFF_MS.first * 2 ** this.deathsInARow++,
     );
     this.restartAt = performance.now() + delay;
     this.logger.error(`Attribution pass thread died during a pass; next start in ${delay} ms`);
