@@ -43,7 +43,16 @@ export function useAppFixture(
   });
   fixture.http = () => request(fixture.app.getHttpServer());
   fixture.reset = async () => {
-    await fixture.db.pool.query(`TRUNCATE ${WRITTEN_TABLES.join(', ')}`);
+    // The app's start-up partition maintenance may still be at work on these tables, and
+    // PostgreSQL may break the deadlock that makes by failing the TRUNCATE: try again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await fixture.db.pool.query(`TRUNCATE ${WRITTEN_TABLES.join(', ')}`);
+        return;
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== '40P01' || attempt === 5) throw error;
+      }
+    }
   };
   return fixture;
 }
