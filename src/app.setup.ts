@@ -178,7 +178,13 @@ export function buildOpenApiConfig() {
       API_KEY_SCHEME,
     )
     .addBearerAuth(
-      { type: 'http', scheme: 'bearer', description: 'A key from API_KEYS' },
+      // bearerFormat is left out: Nest's default says JWT, and the keys are opaque strings.
+      {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: undefined,
+        description: 'A key from API_KEYS',
+      },
       BEARER_SCHEME,
     )
     .build();

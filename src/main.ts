@@ -7,6 +7,8 @@ import { AppConfig } from './config/app-config';
 import { loadConfigOrExit } from './config/load-config-or-exit';
 import { resolveDatabase } from './persistence/database-location';
 
+const MIN_SAFE_API_KEY_LENGTH = 16;
+
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
   Logger.overrideLogger(nestLogLevels(config));
@@ -19,6 +21,13 @@ async function serve(config: AppConfig): Promise<void> {
   if (config.apiKeys.length === 0) {
     logger.warn(
       'API_KEYS is not set: the read endpoints answer 401 until you set API_KEYS=<key>[,<key>...] (keys of 16+ characters)',
+    );
+  }
+  // Short keys still work (the operator chose them); guessing one is what the warning is about.
+  const shortKeys = config.apiKeys.filter((key) => key.length < MIN_SAFE_API_KEY_LENGTH).length;
+  if (shortKeys > 0) {
+    logger.warn(
+      `API_KEYS holds ${shortKeys} key(s) shorter than ${MIN_SAFE_API_KEY_LENGTH} characters: easy to guess, use random keys of 32+ characters`,
     );
   }
   const database = await resolveDatabase(config.database);

@@ -99,8 +99,10 @@ describe('GET /v1/events/conversions', () => {
       .expect(200);
   });
 
-  it('needs an API key', async () => {
-    await fixture.http().get('/v1/events/conversions').expect(401);
+  it('needs an API key, and its 401 names the scheme', async () => {
+    const response = await fixture.http().get('/v1/events/conversions').expect(401);
+    expect(response.headers['www-authenticate']).toBe('Bearer realm="api"');
+    expect(response.body.error.code).toBe('unauthorized');
   });
 
   it('credits the last touch by default, counts linked visitors for their user, and (direct) without touchpoints', async () => {
@@ -169,6 +171,9 @@ describe('GET /v1/events/conversions', () => {
     const google = await report({ attribution: 'linear', utm_source: 'google' });
     expect(google.totals).toEqual({ conversions: 0.5, value_by_currency: { EUR: 50 } });
     expect(google.by_source.map((row: { source: string }) => row.source)).toEqual(['google']);
+    // Sources are stored lower-cased, so the filter is case-insensitive.
+    const capitalised = await report({ attribution: 'linear', utm_source: 'Google' });
+    expect(capitalised.totals).toEqual(google.totals);
     const campaign = await report({ utm_campaign: 'nov' });
     expect(campaign.totals.conversions).toBe(2);
     const leads = await report({ event_type: 'generate_lead' });

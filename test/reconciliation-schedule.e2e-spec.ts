@@ -101,7 +101,7 @@ describe('scheduled reconciliation on two replicas sharing one database', () => 
       .get('/v1/reconciliation/runs/00000000-0000-4000-8000-000000000000')
       .set('X-API-Key', KEY)
       .expect(404);
-    await request(server).get('/v1/reconciliation/runs/nope').set('X-API-Key', KEY).expect(400);
+    await request(server).get('/v1/reconciliation/runs/nope').set('X-API-Key', KEY).expect(404);
     await request(server).get('/v1/reconciliation/runs?limit=0').set('X-API-Key', KEY).expect(400);
     await request(server).get('/v1/reconciliation/runs').expect(401);
   });

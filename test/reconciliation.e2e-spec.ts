@@ -126,6 +126,23 @@ describe('GET /v1/events/reconcile against GA4', () => {
     });
   });
 
+  it('counts our bots too with include_bots=true, and says so in the notes', async () => {
+    fake.timeZone = 'UTC';
+    fake.rows = [{ date: d3, eventName: 'purchase', count: 1 }];
+    const range = `?start_date=${d3}&end_date=${d3}`;
+    const purchases = (body: Report) => body.rows.filter((r) => r.event_type === 'purchase');
+    const without = await reconcile(range, 200);
+    expect(purchases(without.body)).toEqual([
+      row(d3, 'purchase', 'purchase', 1, 0, -1, -100, 'missing_in_db'),
+    ]);
+    const withBots = await reconcile(`${range}&include_bots=true`, 200);
+    expect(purchases(withBots.body)).toEqual([
+      row(d3, 'purchase', 'purchase', 1, 1, 0, 0, 'match'),
+    ]);
+    expect(withBots.body.notes.join(' ')).toContain('include_bots=true');
+    await reconcile(`${range}&include_bots=yes`, 400);
+  });
+
   it('buckets our events in the property time zone, not UTC', async () => {
     fake.timeZone = 'UTC';
     const { body } = await reconcile(`?start_date=${d1}&end_date=${d3}`, 200);

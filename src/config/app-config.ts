@@ -148,8 +148,6 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     isTimeZone(config.reportTimeZone),
     `must be an IANA time zone such as Europe/Berlin, got "${config.reportTimeZone}"`,
   );
-  for (const key of config.apiKeys)
-    read.check('API_KEYS', key.length >= 16, 'must hold keys of at least 16 characters');
   const funnelsFile = read.optionalString('FUNNELS_FILE');
   if (funnelsFile !== undefined) {
     const result = readFunnelsFile(absolute(funnelsFile, cwd));

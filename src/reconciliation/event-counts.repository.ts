@@ -8,7 +8,7 @@ export interface DailyTypeCount {
   count: number;
 }
 
-/** Our side of the reconciliation: stored events per day (in a given zone) and type, bots excluded. */
+/** Our side of the reconciliation: stored events per day (in a given zone) and type, bots excluded unless asked for. */
 @Injectable()
 export class EventCountsRepository {
   constructor(@InjectReportDatabase() private readonly database: Sql) {}
@@ -18,6 +18,7 @@ export class EventCountsRepository {
     endDate: string;
     timeZone: string;
     eventTypes: readonly string[];
+    includeBots?: boolean;
   }): Promise<DailyTypeCount[]> {
     if (query.eventTypes.length === 0) return [];
     const rows = await this.database.query<{ date: string; event_type: string; count: number }>(
@@ -25,7 +26,7 @@ export class EventCountsRepository {
        FROM events
        WHERE occurred_at >= (?::date)::timestamp AT TIME ZONE ?
          AND occurred_at < ((?::date) + 1)::timestamp AT TIME ZONE ?
-         AND NOT is_bot
+         AND (? OR NOT is_bot)
          AND event_type IN (SELECT json_array_elements_text(?::json))
        GROUP BY 1, 2`,
       [
@@ -34,6 +35,7 @@ export class EventCountsRepository {
         query.timeZone,
         query.endDate,
         query.timeZone,
+        query.includeBots ?? false,
         JSON.stringify(query.eventTypes),
       ],
     );
@@ -45,14 +47,14 @@ export class EventCountsRepository {
    * property's zone is not known before GA4 answers, so the range is widened by the
    * largest UTC offsets; a type found only in the margin yields no row unless GA4 has it.
    */
-  async typesAround(startDate: string, endDate: string): Promise<string[]> {
+  async typesAround(startDate: string, endDate: string, includeBots = false): Promise<string[]> {
     const rows = await this.database.query<{ event_type: string }>(
       `SELECT DISTINCT event_type FROM events
        WHERE occurred_at >= (?::date)::timestamp AT TIME ZONE 'UTC' - interval '14 hours'
          AND occurred_at < ((?::date) + 1)::timestamp AT TIME ZONE 'UTC' + interval '14 hours'
-         AND NOT is_bot
+         AND (? OR NOT is_bot)
        ORDER BY event_type`,
-      [startDate, endDate],
+      [startDate, endDate, includeBots],
     );
     return rows.map((row) => row.event_type);
   }

@@ -1,4 +1,5 @@
-import { Controller, Get, Param, ParseUUIDPipe, Query } from '@nestjs/common';
+import { Controller, Get, Param, Query } from '@nestjs/common';
+import { isUUID } from 'class-validator';
 import {
   ApiBadGatewayResponse,
   ApiBadRequestResponse,
@@ -9,7 +10,7 @@ import {
   ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import { RequireApiKey } from '../common/http/api-key.guard';
-import { NotFoundError, ValidationFailedError } from '../common/http/domain-error';
+import { NotFoundError } from '../common/http/domain-error';
 import { ErrorResponseDto } from '../common/http/error-response.dto';
 import { ReconcileQueryDto } from './dto/reconcile-query.dto';
 import { ReconciliationReportDto } from './dto/reconciliation-report.dto';
@@ -53,7 +54,9 @@ export class ReconciliationController {
     description: 'GA4 is not configured: the message names the variables to set',
   })
   reconcile(@Query() query: ReconcileQueryDto): Promise<ReconciliationReportDto> {
-    return this.reconciliation.reconcile(this.reconciliation.resolveRange(query));
+    return this.reconciliation.reconcile(this.reconciliation.resolveRange(query), {
+      includeBots: query.include_bots ?? false,
+    });
   }
 
   /**
@@ -77,19 +80,10 @@ export class ReconciliationController {
    */
   @Get('v1/reconciliation/runs/:id')
   @ApiOkResponse({ type: ReconciliationRunDto })
-  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'The id is not a UUID' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No run with this id' })
-  async getRun(
-    @Param(
-      'id',
-      new ParseUUIDPipe({
-        exceptionFactory: () =>
-          new ValidationFailedError([{ field: 'id', message: 'id must be a UUID' }]),
-      }),
-    )
-    id: string,
-  ): Promise<ReconciliationRunDto> {
-    const run = await this.runs.find(id);
+  async getRun(@Param('id') id: string): Promise<ReconciliationRunDto> {
+    // Ids are UUIDs: any other id names no run (a 404, as for an unknown UUID).
+    const run = isUUID(id) ? await this.runs.find(id) : null;
     if (!run) throw new NotFoundError(`No reconciliation run ${id}`);
     return run;
   }

@@ -32,20 +32,28 @@ export class ReconciliationService {
     );
   }
 
-  async reconcile(range: { startDate: string; endDate: string }): Promise<ReconciliationReport> {
+  async reconcile(
+    range: { startDate: string; endDate: string },
+    { includeBots = false }: { includeBots?: boolean } = {},
+  ): Promise<ReconciliationReport> {
     const client = this.ga4.client();
     const { eventNameMap } = this.config.ga4;
     const eventTypes =
       this.config.reconciliation.eventTypes ??
-      (await this.counts.typesAround(range.startDate, range.endDate));
+      (await this.counts.typesAround(range.startDate, range.endDate, includeBots));
     const ga4 = await client.eventCounts({
       startDate: range.startDate,
       endDate: range.endDate,
       eventNames: [...new Set(eventTypes.map((type) => ga4NameFor(type, eventNameMap)))],
     });
-    const db = await this.counts.dailyCounts({ ...range, timeZone: ga4.timeZone, eventTypes });
+    const db = await this.counts.dailyCounts({
+      ...range,
+      timeZone: ga4.timeZone,
+      eventTypes,
+      includeBots,
+    });
     const { warningPct, criticalPct } = this.config.reconciliation;
-    return {
+    const report = {
       start_date: range.startDate,
       end_date: range.endDate,
       time_zone: ga4.timeZone,
@@ -66,5 +74,10 @@ export class ReconciliationService {
         now: new Date(),
       }),
     };
+    if (includeBots)
+      report.notes.push(
+        'Our counts include events flagged as bots (include_bots=true); GA4 leaves known bots out of its own.',
+      );
+    return report;
   }
 }

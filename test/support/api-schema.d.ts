@@ -1078,7 +1078,7 @@ export interface operations {
     getConversions: {
         parameters: {
             query?: {
-                /** @description Only credit given to touchpoints from this source. */
+                /** @description Only credit given to touchpoints from this source (case-insensitive: sources are stored lower-cased). */
                 utm_source?: string;
                 /** @description Only credit given to touchpoints of this campaign. */
                 utm_campaign?: string;
@@ -1136,6 +1136,8 @@ export interface operations {
                 start_date?: string;
                 /** @description Last day (inclusive), `YYYY-MM-DD`; default yesterday (in REPORT_TIMEZONE). */
                 end_date?: string;
+                /** @description Count our events flagged as bots too (GA4 leaves known bots out of its own counts). */
+                include_bots?: boolean;
             };
             header?: never;
             path?: never;
@@ -1257,15 +1259,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReconciliationRunDto"];
-                };
-            };
-            /** @description The id is not a UUID */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description Missing or invalid API key */

@@ -25,6 +25,8 @@ export class GlobalExceptionFilter implements ExceptionFilter {
     if (mapped.retryAfterSeconds !== undefined) {
       adapter.setHeader(reply, 'Retry-After', String(mapped.retryAfterSeconds));
     }
+    // RFC 9110: a 401 names the scheme that would work (X-API-Key is the other way in).
+    if (mapped.status === 401) adapter.setHeader(reply, 'WWW-Authenticate', 'Bearer realm="api"');
     adapter.reply(reply, mapped.body, mapped.status);
   }
 }

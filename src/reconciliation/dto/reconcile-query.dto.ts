@@ -1,4 +1,5 @@
 import { IsOptional, IsString } from 'class-validator';
+import { IsOptionalQueryBoolean } from '../../common/dto/query-boolean';
 
 export class ReconcileQueryDto {
   /**
@@ -16,4 +17,8 @@ export class ReconcileQueryDto {
   @IsOptional()
   @IsString()
   end_date?: string;
+
+  /** Count our events flagged as bots too (GA4 leaves known bots out of its own counts). */
+  @IsOptionalQueryBoolean()
+  include_bots?: boolean = false;
 }

@@ -1,14 +1,18 @@
 import { Transform, Type } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { DateRangeQueryDto } from '../../common/dto/date-range-query.dto';
+import { IsOptionalQueryBoolean } from '../../common/dto/query-boolean';
 import { ATTRIBUTION_MODELS, AttributionModel } from '../attribution-models';
 
 export class ConversionsQueryDto extends DateRangeQueryDto {
   /**
-   * Only credit given to touchpoints from this source.
+   * Only credit given to touchpoints from this source (case-insensitive: sources are stored lower-cased).
    * @example "google"
    */
   @IsOptional()
+  @Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' ? value.toLowerCase() : value,
+  )
   @IsString()
   @MaxLength(256)
   utm_source?: string;
@@ -48,10 +52,6 @@ export class ConversionsQueryDto extends DateRangeQueryDto {
   lookback_days?: number = 30;
 
   /** Count events flagged as bots, as conversions and as touchpoints. */
-  @IsOptional()
-  @Transform(({ value }: { value: unknown }) =>
-    value === 'true' ? true : value === 'false' ? false : value,
-  )
-  @IsBoolean()
+  @IsOptionalQueryBoolean()
   include_bots?: boolean = false;
 }
