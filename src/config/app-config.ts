@@ -25,6 +25,8 @@ export interface DatabaseConfig {
   transactionPooling: boolean;
   /** Where reports read (a read replica); unset: `url`. */
   reportUrl: string | undefined;
+  /** Apply pending migrations to DATABASE_URL at start (never through a transaction pooler). */
+  migrateOnStart: boolean;
   embeddedDataDir: string;
   embeddedPort: number;
 }
@@ -95,6 +97,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
       statementTimeoutMs: read.int('DB_STATEMENT_TIMEOUT_MS', 5_000, { min: 100, max: 600_000 }),
       transactionPooling: read.bool('DB_TRANSACTION_POOLING', false),
       reportUrl: read.optionalString('REPORT_DATABASE_URL'),
+      migrateOnStart: read.bool('MIGRATE_ON_START', true),
       embeddedDataDir: absolute(read.string('EMBEDDED_DATABASE_DIR', '.data'), cwd),
       embeddedPort: read.int('EMBEDDED_DATABASE_PORT', 54329, { min: 1, max: 65535 }),
     },

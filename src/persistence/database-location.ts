@@ -11,8 +11,9 @@ export interface ResolvedDatabase {
 }
 
 /**
- * `DATABASE_URL` when set; otherwise the embedded PostgreSQL, started and migrated
- * here so that `npm start` works on a machine without a database server.
+ * `DATABASE_URL` when set (migrated here unless MIGRATE_ON_START=false or it is a
+ * transaction pooler); otherwise the embedded PostgreSQL, started and migrated here so
+ * that `npm start` works on a machine without a database server.
  */
 export async function resolveDatabase(
   config: DatabaseConfig,
@@ -20,7 +21,16 @@ export async function resolveDatabase(
 ): Promise<ResolvedDatabase> {
   if (config.url !== undefined) {
     logger.log(`Using PostgreSQL at ${redact(config.url)} (DATABASE_URL)`);
-    return { database: { ...config, url: config.url }, stop: () => Promise.resolve() };
+    const database = { ...config, url: config.url };
+    if (config.transactionPooling) {
+      if (config.migrateOnStart)
+        logger.log(
+          'Migrations are not applied through a transaction pooler: run `npm run migrate` against the server itself',
+        );
+    } else if (config.migrateOnStart) {
+      logApplied(logger, await migrateDatabase(database));
+    }
+    return { database, stop: () => Promise.resolve() };
   }
   logger.log(
     `DATABASE_URL is not set: starting the embedded PostgreSQL (data in ${config.embeddedDataDir})`,
@@ -32,14 +42,17 @@ export async function resolveDatabase(
   });
   const database = { ...config, url: embedded.url };
   try {
-    const applied = await migrateDatabase(database);
-    if (applied.length > 0) logger.log(`Applied migrations: ${applied.join(', ')}`);
+    logApplied(logger, await migrateDatabase(database));
   } catch (error) {
     await embedded.stop();
     throw error;
   }
   logger.log(`Using the embedded PostgreSQL at ${redact(embedded.url)}`);
   return { database, stop: () => embedded.stop() };
+}
+
+function logApplied(logger: Logger, applied: string[]): void {
+  if (applied.length > 0) logger.log(`Applied migrations: ${applied.join(', ')}`);
 }
 
 export function redact(url: string): string {

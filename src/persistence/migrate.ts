@@ -1,13 +1,35 @@
 import { MikroORM } from '@mikro-orm/postgresql';
+import { Client } from 'pg';
 import { ConnectableDatabase, createOrmOptions } from './orm-options';
 
-/** Applies pending migrations and returns their names. */
+// Session-level, on a connection of its own: a transaction held open for the lock would
+// make any migration that waits for older transactions wait for the lock's own.
+const MIGRATIONS_LOCK = "hashtext('conversion-tracking:migrations')";
+
+/**
+ * Applies pending migrations and returns their names. Replicas starting together take
+ * turns on an advisory lock: the first applies them, the others then find none pending.
+ */
 export async function migrateDatabase(database: ConnectableDatabase): Promise<string[]> {
-  const orm = await MikroORM.init({ ...createOrmOptions(database), pool: { min: 0, max: 1 } });
+  const lock = new Client({
+    connectionString: database.url,
+    connectionTimeoutMillis: database.connectTimeoutMs,
+    application_name: 'conversion-tracking-migrate',
+  });
+  // Should the lock's session die, migrating goes on without it: the error must not crash the process.
+  lock.on('error', () => undefined);
+  await lock.connect();
   try {
-    const applied = await orm.getMigrator().up();
-    return applied.map((migration) => migration.name);
+    await lock.query(`SELECT pg_advisory_lock(${MIGRATIONS_LOCK})`);
+    const orm = await MikroORM.init({ ...createOrmOptions(database), pool: { min: 0, max: 1 } });
+    try {
+      const applied = await orm.getMigrator().up();
+      return applied.map((migration) => migration.name);
+    } finally {
+      await orm.close(true);
+    }
   } finally {
-    await orm.close(true);
+    // Ending the session releases the lock, whatever happened.
+    await lock.end();
   }
 }

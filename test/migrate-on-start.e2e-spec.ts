@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { Client } from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../src/config/app-config';
+import { resolveDatabase } from '../src/persistence/database-location';
+import { migrationsList } from '../migrations';
+import { adminQuery, withDatabase } from './support/postgres-admin';
+
+/** Starting on an empty DATABASE_URL: what `npm run start:prod` does before it serves. */
+describe('migrations at start (MIGRATE_ON_START)', () => {
+  const adminUrl = inject('adminDatabaseUrl');
+  const name = `ct_test_empty_${randomBytes(6).toString('hex')}`;
+  const url = withDatabase(adminUrl, name);
+  const quiet = new Logger('test');
+  quiet.log = () => undefined;
+
+  const appliedMigrations = async (): Promise<number | null> => {
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ table: string | null }>(
+        "SELECT to_regclass('mikro_orm_migrations')::text AS table",
+      );
+      if (rows[0].table === null) return null;
+      const count = await client.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM mikro_orm_migrations',
+      );
+      return count.rows[0].n;
+    } finally {
+      await client.end();
+    }
+  };
+  const start = (env: Record<string, string>) =>
+    resolveDatabase(loadConfig({ DATABASE_URL: url, ...env }).database, quiet);
+
+  beforeAll(() => adminQuery(adminUrl, [`CREATE DATABASE ${name}`]));
+  afterAll(() => adminQuery(adminUrl, [`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]));
+
+  it('leaves the database alone when turned off, or when DATABASE_URL is a transaction pooler', async () => {
+    await start({ MIGRATE_ON_START: 'false' });
+    await start({ DB_TRANSACTION_POOLING: 'true' });
+    expect(await appliedMigrations()).toBeNull();
+  });
+
+  it('applies every migration once when replicas start together on an empty database', async () => {
+    const applied: string[] = [];
+    const spy = new Logger('spy');
+    spy.log = (message: unknown) => {
+      applied.push(String(message));
+    };
+    await Promise.all(
+      [1, 2, 3].map(() => resolveDatabase(loadConfig({ DATABASE_URL: url }).database, spy)),
+    );
+    expect(await appliedMigrations()).toBe(migrationsList.length);
+    // One replica applied them all; the others waited for it and found none pending.
+    expect(applied.filter((line) => line.startsWith('Applied migrations:'))).toHaveLength(1);
+  });
+});
