@@ -18,7 +18,11 @@ describe('when the database is unavailable', () => {
     await proxy.start();
     const viaProxy = new URL(db.url);
     viaProxy.host = `127.0.0.1:${proxy.port}`;
-    app = await createTestApp(viaProxy.toString(), { DB_CONNECT_TIMEOUT_MS: '1000' });
+    // Statements time out after 1 s on the server, and the driver gives up 1 s later.
+    app = await createTestApp(viaProxy.toString(), {
+      DB_CONNECT_TIMEOUT_MS: '1000',
+      DB_STATEMENT_TIMEOUT_MS: '1000',
+    });
   });
   afterAll(async () => {
     await app?.close();
@@ -64,5 +68,30 @@ describe('when the database is unavailable', () => {
     await track(event).expect(200);
     await request(app.getHttpServer()).get('/ready').expect(200);
     expect(await countEvents()).toBe(2);
+  });
+
+  it('answers 503 within a bounded time when the database stops answering, then drops the connections left waiting', async () => {
+    await track().expect(200);
+    proxy.freeze();
+    const event = anEvent();
+    const started = Date.now();
+    const refused = await track(event);
+    expect(refused.status).toBe(503);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(refused.headers['retry-after']).toBeDefined();
+    expect(refused.body.error.code).toBe('database_unavailable');
+    await request(app.getHttpServer()).get('/ready').expect(503);
+
+    // Those connections never answer again; reused, each would time out in turn.
+    proxy.abandonOpenConnections();
+    const retried = await track(event).expect(200);
+    await request(app.getHttpServer()).get('/ready').expect(200);
+    // The first attempt never reached the server: stored once, by the retry.
+    const { rows } = await db.pool.query(
+      'SELECT count(*)::int AS n FROM events WHERE event_id = $1',
+      [event.event_id],
+    );
+    expect(rows[0].n).toBe(1);
+    expect(retried.body.event_id).toBe(event.event_id);
   });
 });

@@ -1,6 +1,7 @@
 import { Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import type { Socket } from 'node:net';
 import type { PoolConfig } from 'pg';
 import { DatabaseConfig } from '../config/app-config';
 import { migrationsList } from '../../migrations';
@@ -25,7 +26,8 @@ export function createOrmOptions(database: ConnectableDatabase): Options<Postgre
       createTimeoutMillis: database.connectTimeoutMs,
       idleTimeoutMillis: 30_000,
     },
-    driverOptions: { connection: connectionOptions(database) },
+    // knex's own pool option (MikroORM's `pool` type does not know it): checked on acquire.
+    driverOptions: { connection: connectionOptions(database), pool: { validate: isUsable } },
     migrations: {
       tableName: 'mikro_orm_migrations',
       path: 'dist/migrations',
@@ -52,6 +54,12 @@ function connectionOptions(database: ConnectableDatabase): PoolConfig {
   const common = {
     connectionTimeoutMillis: database.connectTimeoutMs,
     application_name: 'conversion-tracking',
+    // statement_timeout cannot fire for a query the server never received (a partition, a
+    // frozen server or proxy): past it and a margin the driver gives up by itself (503).
+    query_timeout: database.statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS,
+    // Finds connections whose peer vanished while they sat idle in the pool.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
   };
   if (database.transactionPooling) return common;
   return {
@@ -63,4 +71,16 @@ function connectionOptions(database: ConnectableDatabase): PoolConfig {
     // of the SQL goes through MikroORM, which inlines values, so it keeps custom plans.
     options: '-c plan_cache_mode=force_generic_plan',
   };
+}
+
+const QUERY_TIMEOUT_MARGIN_MS = 1_000;
+
+/**
+ * A connection whose query timed out in the driver still waits for that query's answer,
+ * and every later query would queue behind it: such a connection is dropped, not reused.
+ */
+function isUsable(connection: { readyForQuery?: boolean; connection?: { stream?: Socket } }) {
+  if (connection.readyForQuery !== false) return true;
+  connection.connection?.stream?.destroy();
+  return false;
 }

@@ -1,12 +1,14 @@
 import { AddressInfo, Server, Socket, createConnection, createServer } from 'node:net';
 
 /**
- * A TCP proxy in front of PostgreSQL that a test can cut and restore, to make the
- * database "go away" for the application without touching the real server.
+ * A TCP proxy in front of PostgreSQL that a test can cut and restore, or freeze, to make the database "go away" for the application without touching the real
+ * server.
  */
 export class TcpProxy {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
+  private frozen = false;
+  private readonly abandoned = new Set<Socket>();
   port = 0;
 
   constructor(
@@ -19,10 +21,14 @@ export class TcpProxy {
       const upstream = createConnection({ host: this.targetHost, port: this.targetPort });
       for (const socket of [client, upstream]) {
         this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('close', () => {
+          this.sockets.delete(socket);
+          this.abandoned.delete(socket);
+        });
         socket.on('error', () => socket.destroy());
       }
-      client.pipe(upstream).pipe(client);
+      this.forward(client, upstream);
+      this.forward(upstream, client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -42,5 +48,25 @@ export class TcpProxy {
   /** Listens again on the same port. */
   restore(): Promise<void> {
     return this.start(this.port);
+  }
+
+  /** Connections stay open, but nothing goes through: a server or network that stopped answering. */
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  /**
+   * The connections open now never answer again (a peer that silently lost them, as
+   * behind a NAT or a failover); new connections go through.
+   */
+  abandonOpenConnections(): void {
+    for (const socket of this.sockets) this.abandoned.add(socket);
+    this.frozen = false;
+  }
+
+  private forward(from: Socket, to: Socket): void {
+    from.on('data', (chunk: Buffer) => {
+      if (!this.frozen && !this.abandoned.has(from)) to.write(chunk);
+    });
   }
 }

@@ -15,8 +15,24 @@ const UNAVAILABLE_NODE_CODES = new Set([
   'EAI_AGAIN',
 ]);
 
-// SQLSTATE classes/codes meaning "the server can't serve you right now".
-const UNAVAILABLE_SQLSTATES = new Set(['57014', '57P01', '57P02', '57P03', '53300', '55P03']);
+// SQLSTATE codes meaning "the server can't serve you right now": cancelled or shut down
+// (57…), a lock not granted in time (55P03), and what refuses a new connection to a
+// database that is closed to connections (55000), gone (3D000) or no longer lets us in
+// (28000, 28P01); the client can do nothing about any of them but retry later.
+const UNAVAILABLE_SQLSTATES = new Set([
+  '57014',
+  '57P01',
+  '57P02',
+  '57P03',
+  '55P03',
+  '55000',
+  '3D000',
+  '28000',
+  '28P01',
+]);
+// Connection exceptions (08…) and insufficient resources (53…: too many connections,
+// disk full, out of memory) are whole classes.
+const UNAVAILABLE_SQLSTATE_CLASSES = ['08', '53'];
 // Deadlock and serialization failure: the transaction lost a race and may simply run again.
 const CONFLICT_SQLSTATES = new Set(['40P01', '40001']);
 const REJECTED_TEXT_SQLSTATES = new Set(['22021', '22P05', '22P02', '2202E']);
@@ -27,6 +43,7 @@ const UNAVAILABLE_MESSAGES = [
   /Timeout acquiring a connection/i,
   /Client has encountered a connection error/i,
   /Connection ended unexpectedly/i,
+  /Query read timeout/i, // pg's query_timeout: the server did not answer in time
   /the database system is (starting up|shutting down)/i,
 ];
 
@@ -38,7 +55,7 @@ export function classifyDatabaseError(error: unknown): DatabaseErrorKind | undef
     if (
       UNAVAILABLE_NODE_CODES.has(code) ||
       UNAVAILABLE_SQLSTATES.has(code) ||
-      code.startsWith('08')
+      UNAVAILABLE_SQLSTATE_CLASSES.includes(code.slice(0, 2))
     ) {
       return 'unavailable';
     }

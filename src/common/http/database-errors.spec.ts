@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { classifyDatabaseError } from './database-errors';
+
+const pgError = (code: string, message = 'from PostgreSQL') =>
+  Object.assign(new Error(message), { code });
+
+describe('classifyDatabaseError', () => {
+  it.each([
+    ['57P01', 'terminating connection due to administrator command'],
+    ['55000', 'database "conversions" is not currently accepting connections'],
+    ['3D000', 'database "conversions" does not exist'],
+    ['28P01', 'password authentication failed for user "tracker"'],
+    ['53300', 'sorry, too many clients already'],
+    ['53100', 'could not extend file: No space left on device'],
+    ['08006', 'connection failure'],
+    ['ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432'],
+  ])('counts %s (%s) as the database being unavailable', (code, message) => {
+    expect(classifyDatabaseError(pgError(code, message))).toBe('unavailable');
+  });
+
+  it('counts the driver giving up on an unanswered query as unavailable, through the ORM wrapper', () => {
+    const wrapped = Object.assign(new Error('wrapped'), {
+      previous: new Error('Query read timeout'),
+    });
+    expect(classifyDatabaseError(wrapped)).toBe('unavailable');
+  });
+
+  it('keeps conflicts, rejected text and everything else apart', () => {
+    expect(classifyDatabaseError(pgError('40P01'))).toBe('conflict');
+    expect(classifyDatabaseError(pgError('22021'))).toBe('rejected_text');
+    expect(classifyDatabaseError(pgError('23505'))).toBeUndefined();
+    expect(classifyDatabaseError(pgError('42P01'))).toBeUndefined();
+    expect(classifyDatabaseError('not an error')).toBeUndefined();
+  });
+});
