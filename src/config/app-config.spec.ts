@@ -31,7 +31,18 @@ describe('loadConfig', () => {
     expect(config.http.port).toBe(8080);
     expect(config.http.trustProxy).toBe('10.0.0.1, 10.0.0.2');
     expect(() => loadConfig({ TRUST_PROXY: '2' })).toThrow(/TRUST_PROXY.*hop count/);
-    expect(loadConfig({ TRUST_PROXY: 'true' }).http.trustProxy).toBe(true);
+    expect(() => loadConfig({ TRUST_PROXY: 'proxy.internal' })).toThrow(/TRUST_PROXY has "proxy/);
+    expect(() => loadConfig({ TRUST_PROXY: '10.0.0.1, 300.1.1.1' })).toThrow(/300\.1\.1\.1/);
+    // Booleans read as every other boolean setting does.
+    for (const yes of ['true', 'TRUE', '1', 'yes']) {
+      expect(loadConfig({ TRUST_PROXY: yes }).http.trustProxy).toBe(true);
+    }
+    for (const no of ['false', '0', 'no', '']) {
+      expect(loadConfig({ TRUST_PROXY: no }).http.trustProxy).toBe(false);
+    }
+    expect(loadConfig({ TRUST_PROXY: 'loopback, fd00::/8' }).http.trustProxy).toBe(
+      'loopback, fd00::/8',
+    );
     expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8' }).http.trustProxy).toBe('10.0.0.0/8');
   });
 

@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
-import { Env, EnvReader } from './env-parsers';
+import ipaddr from 'ipaddr.js';
+import { Env, EnvReader, parseBoolean } from './env-parsers';
 import { isValidOriginPattern } from '../common/http/origin-matcher';
 import { DEFAULT_FUNNELS, FunnelDefinition, readFunnelsFile } from './funnels-file';
 import {
@@ -165,13 +166,23 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
       `has an invalid origin "${origin}" (expected e.g. https://shop.example.com or https://*.example.com)`,
     );
   }
-  // Fastify (since 5.12) trusts nobody for a hop count: it cannot tell the proxy from a
-  // client that sends enough X-Forwarded-For entries. Refused rather than silently ignored.
-  read.check(
-    'TRUST_PROXY',
-    !/^\d+$/.test(String(config.http.trustProxy)),
-    "must be true, false or the proxies' addresses/CIDRs (a hop count cannot tell a proxy from a client)",
-  );
+  const { trustProxy } = config.http;
+  if (typeof trustProxy === 'string') {
+    // Fastify (since 5.12) trusts nobody for a hop count: it cannot tell the proxy from a
+    // client that sends enough X-Forwarded-For entries. Refused rather than silently ignored.
+    read.check(
+      'TRUST_PROXY',
+      !/^\d+$/.test(trustProxy),
+      "must be true, false or the proxies' addresses/CIDRs (a hop count cannot tell a proxy from a client)",
+    );
+    for (const entry of trustProxy.split(',').map((item) => item.trim())) {
+      read.check(
+        'TRUST_PROXY',
+        /^\d+$/.test(trustProxy) || isProxyAddress(entry),
+        `has "${entry}", which is neither true/false nor an IP address, a CIDR or loopback/linklocal/uniquelocal`,
+      );
+    }
+  }
   read.check(
     'REPORT_DATABASE_URL',
     config.database.reportUrl === undefined || config.database.url !== undefined,
@@ -202,9 +213,20 @@ function isTimeZone(zone: string): boolean {
 }
 
 function parseTrustProxy(value: string | undefined): boolean | string {
-  if (value === undefined || value.toLowerCase() === 'false') return false;
-  if (value.toLowerCase() === 'true') return true;
-  return value;
+  if (value === undefined || value.trim() === '') return false;
+  return parseBoolean(value) ?? value;
+}
+
+/** What Fastify's trustProxy list takes: addresses, CIDRs and proxy-addr's named ranges. */
+function isProxyAddress(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  if (ipaddr.isValid(entry)) return true;
+  try {
+    ipaddr.parseCIDR(entry);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function absolute(path: string, cwd: string): string {

@@ -11,6 +11,14 @@ export class InvalidEnvironmentError extends Error {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
+/** true / 1 / yes and false / 0 / no, in any case; anything else is not a boolean. */
+export function parseBoolean(value: string): boolean | undefined {
+  const word = value.trim().toLowerCase();
+  if (['true', '1', 'yes'].includes(word)) return true;
+  if (['false', '0', 'no'].includes(word)) return false;
+  return undefined;
+}
+
 export class EnvReader {
   readonly problems: string[] = [];
 
@@ -60,11 +68,11 @@ export class EnvReader {
   }
 
   bool(name: string, fallback: boolean): boolean {
-    const value = this.raw(name)?.toLowerCase();
+    const value = this.raw(name);
     if (value === undefined) return fallback;
-    if (['true', '1', 'yes'].includes(value)) return true;
-    if (['false', '0', 'no'].includes(value)) return false;
-    return this.fail(name, `must be true or false, got "${value}"`, fallback);
+    return (
+      parseBoolean(value) ?? this.fail(name, `must be true or false, got "${value}"`, fallback)
+    );
   }
 
   list(name: string): string[] {
