@@ -159,7 +159,15 @@ export function createOpenApiDocument(app: NestFastifyApplication): OpenAPIObjec
   for (const path of Object.values(document.paths)) {
     for (const method of ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'] as const) {
       const operation = path[method];
-      if (operation && operation.security === undefined) operation.security = [];
+      if (!operation) continue;
+      if (operation.security === undefined) operation.security = [];
+      // The Swagger plugin puts a handler's whole doc comment in `summary`: its first
+      // paragraph is the summary (a title, for generated clients), the rest the description.
+      const [summary, ...rest] = (operation.summary ?? '').split(/\n\s*\n/);
+      if (rest.length > 0 && operation.description === undefined) {
+        operation.summary = summary.trim();
+        operation.description = rest.join('\n\n').trim();
+      }
     }
   }
   return document;

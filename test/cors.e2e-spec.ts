@@ -20,9 +20,9 @@ describe('CORS allow-list on the public endpoints', () => {
     await db?.drop();
   });
 
-  const preflight = (origin: string) =>
+  const preflight = (origin: string, path = '/v1/events/track') =>
     request(app.getHttpServer())
-      .options('/v1/events/track')
+      .options(path)
       .set('Origin', origin)
       .set('Access-Control-Request-Method', 'POST')
       .set('Access-Control-Request-Headers', 'content-type,x-request-id');
@@ -88,11 +88,33 @@ describe('CORS allow-list on the public endpoints', () => {
     },
   );
 
+  it.each(['/v1/events/track/batch', '/v1/events/funnel'])(
+    'answers the preflight of %s the same way',
+    async (path) => {
+      const response = await preflight('https://shop.example.com', path).expect(200);
+      expect(response.headers['access-control-allow-origin']).toBe('https://shop.example.com');
+      expect(response.headers['access-control-allow-credentials']).toBe('true');
+      await preflight('https://evil.com', path).expect(403);
+    },
+  );
+
+  it('allows a header the page asks for beyond the usual ones', async () => {
+    const response = await preflight('https://shop.example.com')
+      .set('Access-Control-Request-Headers', 'content-type, X-Requested-With, bad header')
+      .expect(200);
+    const allowed = response.headers['access-control-allow-headers'].toLowerCase().split(/,\s*/);
+    expect(allowed).toEqual(expect.arrayContaining(['content-type', 'x-requested-with']));
+    expect(allowed).not.toContain('bad header');
+  });
+
   it('sends the origin and credentials headers on the actual POST from an allowed origin', async () => {
     const event = anEvent();
     const response = await postFrom('https://shop.example.com', event).expect(200);
     expect(response.headers['access-control-allow-origin']).toBe('https://shop.example.com');
     expect(response.headers['access-control-allow-credentials']).toBe('true');
+    // so that the page can read them
+    expect(response.headers['access-control-expose-headers']).toMatch(/X-Request-Id/);
+    expect(response.headers['access-control-expose-headers']).toMatch(/Retry-After/);
     expect(await stored(event.event_id)).toBe(1);
   });
 

@@ -1,7 +1,7 @@
-import { Body, Controller, HttpCode, Options, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { RouteConfig } from '@nestjs/platform-fastify';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { PUBLIC_ENDPOINT, PUBLIC_PREFLIGHT } from '../common/http/public-endpoint';
+import { CorsPreflight, PUBLIC_ENDPOINT } from '../common/http/public-endpoint';
 import { PublicEndpointErrors } from '../common/http/public-endpoint-errors';
 import { FunnelStageResponseDto } from './dto/funnel-stage-response.dto';
 import { UpdateFunnelStageDto } from './dto/update-funnel-stage.dto';
@@ -32,9 +32,6 @@ export class FunnelController {
    *
    * Answers an allowed Origin with its CORS headers (credentials allowed, never `*`); refuses others with 403.
    */
-  @Options('funnel')
-  @HttpCode(200)
-  @RouteConfig(PUBLIC_PREFLIGHT)
-  @ApiOkResponse({ description: 'Preflight accepted; see the Access-Control-Allow-* headers' })
+  @CorsPreflight('funnel')
   preflightFunnelStage(): void {}
 }

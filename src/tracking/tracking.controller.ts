@@ -1,7 +1,7 @@
-import { Body, Controller, HttpCode, Options, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { RouteConfig } from '@nestjs/platform-fastify';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { PUBLIC_ENDPOINT, PUBLIC_PREFLIGHT } from '../common/http/public-endpoint';
+import { CorsPreflight, PUBLIC_ENDPOINT } from '../common/http/public-endpoint';
 import { PublicEndpointErrors } from '../common/http/public-endpoint-errors';
 import { TrackBatchDto } from './dto/track-batch.dto';
 import { TrackBatchResponseDto } from './dto/track-batch-response.dto';
@@ -54,9 +54,14 @@ export class TrackingController {
    *
    * Answers an allowed Origin with its CORS headers (credentials allowed, never `*`); refuses others with 403.
    */
-  @Options('track')
-  @HttpCode(200)
-  @RouteConfig(PUBLIC_PREFLIGHT)
-  @ApiOkResponse({ description: 'Preflight accepted; see the Access-Control-Allow-* headers' })
+  @CorsPreflight('track')
   preflightTrackEvent(): void {}
+
+  /**
+   * CORS preflight for the batch endpoint
+   *
+   * Answers an allowed Origin with its CORS headers (credentials allowed, never `*`); refuses others with 403.
+   */
+  @CorsPreflight('track/batch')
+  preflightTrackEventBatch(): void {}
 }

@@ -66,16 +66,14 @@ export interface paths {
         put?: never;
         /**
          * Track a conversion event
-         *
-         *     Records one event durably, with full attribution, and answers after it is committed.
+         * @description Records one event durably, with full attribution, and answers after it is committed.
          *     Public (no auth). Accepts `application/json` and `text/plain` (sendBeacon) bodies.
          */
         post: operations["trackEvent"];
         delete?: never;
         /**
          * CORS preflight for the tracking endpoint
-         *
-         *     Answers an allowed Origin with its CORS headers (credentials allowed, never `*`); refuses others with 403.
+         * @description Answers an allowed Origin with its CORS headers (credentials allowed, never `*`); refuses others with 403.
          */
         options: operations["preflightTrackEvent"];
         head?: never;
@@ -93,12 +91,15 @@ export interface paths {
         put?: never;
         /**
          * Track up to 100 events
-         *
-         *     Each event is validated and stored on its own; the response has one result per event, in order.
+         * @description Each event is validated and stored on its own; the response has one result per event, in order.
          */
         post: operations["trackEventBatch"];
         delete?: never;
-        options?: never;
+        /**
+         * CORS preflight for the batch endpoint
+         * @description Answers an allowed Origin with its CORS headers (credentials allowed, never `*`); refuses others with 403.
+         */
+        options: operations["preflightTrackEventBatch"];
         head?: never;
         patch?: never;
         trace?: never;
@@ -112,8 +113,7 @@ export interface paths {
         };
         /**
          * Get conversions with attribution
-         *
-         *     Conversions in the date range, credited to the touchpoints (source, medium, campaign) that led to them
+         * @description Conversions in the date range, credited to the touchpoints (source, medium, campaign) that led to them
          *     under the chosen attribution model, with totals, per event type and per day.
          */
         get: operations["getConversions"];
@@ -134,8 +134,7 @@ export interface paths {
         };
         /**
          * Reconcile event counts with GA4
-         *
-         *     GA4's daily event counts (Data API runReport) against ours, per day of the GA4 property and event type,
+         * @description GA4's daily event counts (Data API runReport) against ours, per day of the GA4 property and event type,
          *     with the differences, their status against the thresholds, and notes explaining the gaps.
          */
         get: operations["reconcile"];
@@ -156,8 +155,7 @@ export interface paths {
         };
         /**
          * List reconciliation runs
-         *
-         *     Stored scheduled and command-line runs, newest first, with their outcome.
+         * @description Stored scheduled and command-line runs, newest first, with their outcome.
          */
         get: operations["listRuns"];
         put?: never;
@@ -177,8 +175,7 @@ export interface paths {
         };
         /**
          * Get a reconciliation run
-         *
-         *     One stored run with its full report, or its error.
+         * @description One stored run with its full report, or its error.
          */
         get: operations["getRun"];
         put?: never;
@@ -198,8 +195,7 @@ export interface paths {
         };
         /**
          * Get the browser tracker
-         *
-         *     A dependency-free script for pages: keeps a visitor id, keeps the landing page's UTM parameters and
+         * @description A dependency-free script for pages: keeps a visitor id, keeps the landing page's UTM parameters and
          *     click ids for the session, and exposes `ct.track(event_type, fields)` (fetch with keepalive and
          *     credentials, falling back to sendBeacon) and `ct.beacon(event_type, fields)`. Cacheable for an hour,
          *     revalidated by ETag.
@@ -224,16 +220,14 @@ export interface paths {
         put?: never;
         /**
          * Update a funnel stage
-         *
-         *     Moves a visitor or user forward to a stage (skipping allowed); a stage at or behind the current
+         * @description Moves a visitor or user forward to a stage (skipping allowed); a stage at or behind the current
          *     one changes nothing. Public, same CORS, limits and error envelope as tracking.
          */
         post: operations["updateFunnelStage"];
         delete?: never;
         /**
          * CORS preflight for the funnel endpoint
-         *
-         *     Answers an allowed Origin with its CORS headers (credentials allowed, never `*`); refuses others with 403.
+         * @description Answers an allowed Origin with its CORS headers (credentials allowed, never `*`); refuses others with 403.
          */
         options: operations["preflightFunnelStage"];
         head?: never;
@@ -249,8 +243,7 @@ export interface paths {
         };
         /**
          * Get a funnel report
-         *
-         *     Per stage: subjects that entered the funnel within the range and reached the stage (or a later one),
+         * @description Per stage: subjects that entered the funnel within the range and reached the stage (or a later one),
          *     conversion from the previous and the first stage, and the median time from the previous stage.
          */
         get: operations["getFunnelReport"];
@@ -1018,6 +1011,81 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["TrackBatchResponseDto"];
                 };
+            };
+            /** @description Validation failed; every failing field is listed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Origin not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Body over TRACK_MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Neither application/json nor text/plain */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Rate limit per client IP; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Database unavailable; nothing stored; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    preflightTrackEventBatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Checked against CORS_ORIGINS; absent for server-to-server calls */
+                Origin?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Preflight accepted; see the Access-Control-Allow-* headers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation failed; every failing field is listed */
             400: {

@@ -4,9 +4,19 @@ import { createOriginMatcher } from './origin-matcher';
 import { PublicRouteConfig } from './public-endpoint';
 
 const ALLOW_METHODS = 'POST, OPTIONS';
-const ALLOW_HEADERS =
-  'Content-Type, Authorization, X-Request-Id, X-API-Key, Accept, Accept-Language, Content-Language';
+const ALLOW_HEADERS = [
+  'Content-Type',
+  'Authorization',
+  'X-Request-Id',
+  'X-API-Key',
+  'Accept',
+  'Accept-Language',
+  'Content-Language',
+];
+// What a page may read of an answer: when to retry, and the id to quote in a report.
+const EXPOSE_HEADERS = 'Retry-After, X-Request-Id';
 const PREFLIGHT_MAX_AGE_SECONDS = '86400';
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
  * CORS for the public endpoints, as an allow-list: an allowed Origin is echoed with
@@ -30,10 +40,26 @@ export function registerPublicCors(
     if (!isAllowed(origin)) return new OriginNotAllowedError();
     reply.header('Access-Control-Allow-Origin', origin);
     reply.header('Access-Control-Allow-Credentials', 'true');
-    if (request.method === 'OPTIONS') {
-      reply.header('Access-Control-Allow-Methods', ALLOW_METHODS);
-      reply.header('Access-Control-Allow-Headers', ALLOW_HEADERS);
-      reply.header('Access-Control-Max-Age', PREFLIGHT_MAX_AGE_SECONDS);
+    if (request.method !== 'OPTIONS') {
+      reply.header('Access-Control-Expose-Headers', EXPOSE_HEADERS);
+      return;
     }
+    reply.header('Access-Control-Allow-Methods', ALLOW_METHODS);
+    reply.header('Access-Control-Allow-Headers', allowedHeaders(request));
+    reply.header('Access-Control-Max-Age', PREFLIGHT_MAX_AGE_SECONDS);
   }
+}
+
+/**
+ * The usual headers plus whatever else the page asks for: the origin is what is checked,
+ * and a header a tracker adds (X-Requested-With, say) must not fail its preflight.
+ */
+function allowedHeaders(request: FastifyRequest): string {
+  const requested = String(request.headers['access-control-request-headers'] ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => HEADER_NAME.test(name));
+  const known = new Set(ALLOW_HEADERS.map((name) => name.toLowerCase()));
+  const extra = requested.filter((name) => !known.has(name.toLowerCase()));
+  return [...ALLOW_HEADERS, ...new Set(extra.map((name) => name.toLowerCase()))].join(', ');
 }
