@@ -102,6 +102,8 @@ describe('deriveAttribution', () => {
     ['https://www.linkedin.com/feed', 'linkedin', 'social', 'organic_social'],
     ['https://news.ycombinator.com/item?id=1', 'news.ycombinator.com', 'referral', 'referral'],
     ['https://www.partner.example.net/', 'partner.example.net', 'referral', 'referral'],
+    // GA4 counts video sites as Organic Video, which this service reports as other.
+    ['https://www.youtube.com/watch?v=1', 'youtube', 'referral', 'other'],
   ])('classifies referrer %s as %s / %s', (referrer, source, medium, channel) => {
     expect(derive({}, referrer)).toEqual({ source, medium, campaign: null, channel });
   });
@@ -142,6 +144,15 @@ describe('deriveChannel (GA4 default channel grouping)', () => {
     ['e-mail', 'blast', 'email'],
     ['partner.example', 'referral', 'referral'],
     ['partner', 'affiliate', 'other'],
+    // Display and video come before the organic rules (GA4's order); neither is a channel here.
+    ['google', 'display', 'other'],
+    ['facebook', 'banner', 'other'],
+    ['google', 'video', 'other'],
+    ['youtube', 'cpc', 'other'],
+    ['youtube', 'referral', 'other'],
+    ['google', 'cpm', 'paid_search'], // cpm is a paid medium first
+    ['news.example', 'app', 'referral'],
+    ['e-mail', 'referral', 'referral'], // Referral comes before Email
   ])('%s / %s → %s', (source, medium, channel) => {
     expect(deriveChannel(source, medium)).toBe(channel);
   });

@@ -72,16 +72,24 @@ export function deriveAttribution(
     const known = knownSourceForHost(referrerHost);
     if (known?.category === 'search') return withChannel(known.name, 'organic', campaign);
     if (known?.category === 'social') return withChannel(known.name, 'social', campaign);
+    if (known?.category === 'video') return withChannel(known.name, 'referral', campaign);
     return withChannel(referrerHost.replace(/^www\./, ''), 'referral', campaign);
   }
   return withChannel('(direct)', '(none)', campaign);
 }
 
 const PAID_MEDIUM = /^(.*cp.*|ppc|retargeting|paid.*)$/;
+const DISPLAY_MEDIUM = /^(display|banner|expandable|interstitial|cpm)$/;
 const SOCIAL_MEDIUM = /^(social|social-network|social-media|sm|social network|social media)$/;
+const VIDEO_MEDIUM = /video/;
+const REFERRAL_MEDIUM = /^(referral|app|link)$/;
 const EMAIL = /^(email|e-mail|e_mail|e mail)$/;
 
-/** GA4's default channel grouping, folded into the channels this service reports. */
+/**
+ * GA4's default channel grouping, its rules in its order, folded into the channels this
+ * service reports: GA4's Paid Video, Display, Paid Other, Organic Video, Affiliates and
+ * the like are `other` here.
+ */
 export function deriveChannel(source: string, medium: string): Channel {
   const category = sourceCategory(source);
   if (source === '(direct)' && (medium === '(none)' || medium === '(not set)')) return 'direct';
@@ -90,10 +98,12 @@ export function deriveChannel(source: string, medium: string): Channel {
     if (category === 'social') return 'paid_social';
     return 'other';
   }
-  if (category === 'search' || medium === 'organic') return 'organic_search';
+  if (DISPLAY_MEDIUM.test(medium)) return 'other';
   if (category === 'social' || SOCIAL_MEDIUM.test(medium)) return 'organic_social';
+  if (category === 'video' || VIDEO_MEDIUM.test(medium)) return 'other';
+  if (category === 'search' || medium === 'organic') return 'organic_search';
+  if (REFERRAL_MEDIUM.test(medium)) return 'referral';
   if (EMAIL.test(source) || EMAIL.test(medium)) return 'email';
-  if (medium === 'referral') return 'referral';
   return 'other';
 }
 

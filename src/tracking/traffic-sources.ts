@@ -1,8 +1,8 @@
 /**
- * Hosts and `utm_source` names of known search engines and social sites, after
+ * Hosts and `utm_source` names of known search engines, social and video sites, after
  * GA4's source categories (the lists behind its default channel grouping).
  */
-export type SourceCategory = 'search' | 'social';
+export type SourceCategory = 'search' | 'social' | 'video';
 
 interface KnownSource {
   name: string;
@@ -50,7 +50,6 @@ const KNOWN_SOURCES: KnownSource[] = [
   { name: 'linkedin', category: 'social', host: exactly('linkedin.com', 'lnkd.in') },
   { name: 'pinterest', category: 'social', host: anyTld('pinterest') },
   { name: 'reddit', category: 'social', host: exactly('reddit.com', 'redd.it') },
-  { name: 'youtube', category: 'social', host: exactly('youtube.com', 'youtu.be') },
   { name: 'tiktok', category: 'social', host: exactly('tiktok.com') },
   { name: 'snapchat', category: 'social', host: exactly('snapchat.com') },
   { name: 'whatsapp', category: 'social', host: exactly('whatsapp.com', 'wa.me') },
@@ -63,6 +62,10 @@ const KNOWN_SOURCES: KnownSource[] = [
   { name: 'discord', category: 'social', host: exactly('discord.com', 'discord.gg') },
   { name: 'bluesky', category: 'social', host: exactly('bsky.app') },
   { name: 'mastodon', category: 'social', host: exactly('mastodon.social') },
+  { name: 'youtube', category: 'video', host: exactly('youtube.com', 'youtu.be') },
+  { name: 'vimeo', category: 'video', host: exactly('vimeo.com') },
+  { name: 'dailymotion', category: 'video', host: exactly('dailymotion.com') },
+  { name: 'twitch', category: 'video', host: exactly('twitch.tv') },
 ];
 
 const BY_NAME = new Map<string, KnownSource>();
