@@ -267,6 +267,10 @@ describe('POST /v1/events/track', () => {
 
     it('requires visitor_id or user_id', async () => {
       await rejects(anEvent({ visitor_id: undefined }), ['visitor_id']);
+      const missing = await track(anEvent({ visitor_id: undefined })).expect(400);
+      expect(missing.body.error.details).toEqual([
+        { field: 'visitor_id', message: 'visitor_id or user_id is required' },
+      ]);
       await rejects(anEvent({ visitor_id: '' }), ['visitor_id']);
       await rejects(anEvent({ visitor_id: 'x'.repeat(129) }), ['visitor_id']);
       await track(anEvent({ visitor_id: undefined, user_id: 'u1' })).expect(200);
@@ -309,6 +313,10 @@ describe('POST /v1/events/track', () => {
       await rejects(anEvent({ value: -1 }), ['value']);
       await rejects(anEvent({ value: '10' }), ['value']);
       await rejects(anEvent({ value: 10, currency: undefined }), ['currency']);
+      const noCurrency = await track(anEvent({ value: 10, currency: undefined })).expect(400);
+      expect(noCurrency.body.error.details).toEqual([
+        { field: 'currency', message: 'currency is required when value is given' },
+      ]);
       await rejects(anEvent({ currency: 'eur' }), ['currency']);
       await rejects(anEvent({ currency: 'EURO' }), ['currency']);
     });

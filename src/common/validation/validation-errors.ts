@@ -14,9 +14,12 @@ export function toFieldErrors(errors: ValidationError[], parent = ''): FieldErro
   return errors.flatMap((error) => {
     const field = [parent, error.property].filter(Boolean).join('.') || 'body';
     // Decorators register bottom-up, so the last message is the top-most rule a field
-    // breaks (type before format): report that one, the most fundamental.
-    const messages = Object.values(error.constraints ?? {});
-    const own = messages.length > 0 ? [{ field, message: messages[messages.length - 1] }] : [];
+    // breaks (type before format): report that one, the most fundamental. A missing
+    // field says so (class-validator files IsDefined apart from the others).
+    const { isDefined, ...rest } = error.constraints ?? {};
+    const messages = Object.values(rest);
+    const message = isDefined ?? messages[messages.length - 1];
+    const own = message === undefined ? [] : [{ field, message }];
     return [...own, ...toFieldErrors(error.children ?? [], field)];
   });
 }
