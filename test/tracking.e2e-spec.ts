@@ -367,9 +367,17 @@ describe('POST /v1/events/track', () => {
         .expect(400);
       expect(response.body).toMatchObject({
         success: false,
-        error: { code: 'malformed_body' },
+        error: { code: 'malformed_body', message: 'The body is not valid JSON' },
         request_id: expect.any(String),
       });
+      // The same words for a sendBeacon body, which is not application/json.
+      const beacon = await fixture
+        .http()
+        .post('/v1/events/track')
+        .set('Content-Type', 'text/plain;charset=UTF-8')
+        .send('{"event_type": "pur')
+        .expect(400);
+      expect(beacon.body.error.message).toBe('The body is not valid JSON');
     });
 
     it('answers prototype-pollution keys with 400', async () => {

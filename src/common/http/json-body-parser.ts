@@ -18,12 +18,23 @@ export function depthLimitedJsonParser(fastify: FastifyInstance) {
   ) => void;
   return (request: FastifyRequest, body: string | Buffer, done: Done): void =>
     parse(request, body, (error, value) => {
-      if (error) return done(error);
+      if (error) return done(withNeutralWording(error));
       if (nestedDeeperThan(value, MAX_JSON_DEPTH)) {
         return done(new BadRequestException(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`));
       }
       done(null, value);
     });
+}
+
+// Fastify words these for application/json; text/plain bodies (sendBeacon) are parsed the same way.
+const NEUTRAL_MESSAGES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'The body is not valid JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'The body is empty; a JSON object is expected',
+};
+
+function withNeutralWording(error: Error): Error {
+  const message = NEUTRAL_MESSAGES[(error as { code?: string }).code ?? ''];
+  return message === undefined ? error : Object.assign(error, { message });
 }
 
 export function nestedDeeperThan(value: unknown, maxDepth: number): boolean {
