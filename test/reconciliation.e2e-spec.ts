@@ -240,6 +240,12 @@ describe('GET /v1/events/reconcile against GA4', () => {
     expect(fake.runReportCalls).toHaveLength(2);
   });
 
+  it('ends a range given only a start of today on today, not on yesterday before it', async () => {
+    const today = day(0);
+    const { body } = await reconcile(`?start_date=${today}`, 200);
+    expect(body).toMatchObject({ start_date: today, end_date: today });
+  });
+
   it('validates dates and needs an API key', async () => {
     await reconcile('?start_date=2026-02-30', 400);
     await reconcile(`?start_date=${d3}&end_date=${d1}`, 400);

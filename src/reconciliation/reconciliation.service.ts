@@ -1,5 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { addDays, dateInZone, resolveDateRange } from '../common/validation/date-range';
+import {
+  addDays,
+  dateInZone,
+  isCalendarDate,
+  resolveDateRange,
+} from '../common/validation/date-range';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { Ga4Clients } from '../ga4/ga4-clients';
@@ -22,12 +27,18 @@ export class ReconciliationService {
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  /** Validated dates, defaulting to the 7 days ending yesterday (in REPORT_TIMEZONE). */
+  /**
+   * Validated dates, defaulting to the 7 days ending yesterday (in REPORT_TIMEZONE); a
+   * start date alone after yesterday ends on itself (today's figures are provisional).
+   */
   resolveRange(query: { start_date?: string; end_date?: string }, now = new Date()) {
     const timeZone = this.config.reportTimeZone;
     const yesterday = addDays(dateInZone(now, timeZone), -1);
+    const start = query.start_date;
+    const defaultEnd =
+      start !== undefined && isCalendarDate(start) && start > yesterday ? start : yesterday;
     return resolveDateRange(
-      { start_date: query.start_date, end_date: query.end_date ?? yesterday },
+      { start_date: start, end_date: query.end_date ?? defaultEnd },
       { timeZone, now, defaultDays: 6 },
     );
   }

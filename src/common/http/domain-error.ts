@@ -66,7 +66,7 @@ export class DatabaseUnavailableError extends DomainError {
   readonly code = 'database_unavailable';
   override readonly retryAfterSeconds = 5;
   constructor(reason: string) {
-    super(`The database is unavailable (${reason}); nothing was stored, retry later`);
+    super(`The database is unavailable (${reason}); nothing was changed, retry later`);
   }
 }
 
