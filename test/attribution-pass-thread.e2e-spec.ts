@@ -5,6 +5,7 @@ import {
   AttributionPassThread,
   PassThreadDownError,
 } from '../src/reporting/rollup/attribution-pass-thread';
+import { settingsFingerprint } from '../src/reporting/rollup/attribution-pass';
 import { freePort } from './support/free-port';
 import { passWorkerOf } from './support/pass-thread';
 import { TestDatabase, createTestDatabase } from './support/test-database';
@@ -31,6 +32,10 @@ describe('AttributionPassThread', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
+    // What the refresher does at start: the rollup is claimed for these settings.
+    await db.pool.query('INSERT INTO attribution_state (id, fingerprint) VALUES (1, $1)', [
+      settingsFingerprint({ timeZone: 'UTC', conversionTypes: undefined }),
+    ]);
   });
   afterEach(async () => {
     await Promise.all(threads.splice(0).map((thread) => thread.onApplicationShutdown()));

@@ -7,6 +7,7 @@ import { CreditFilters, ReportTallies, reportBody, tallyConversions } from './co
 import { ConversionsRepository } from './conversions.repository';
 import { ConversionsQueryDto } from './dto/conversions-query.dto';
 import { ConversionsReportDto } from './dto/conversions-report.dto';
+import { isSettingsMismatch } from './rollup/attribution-pass';
 import { PassThreadDownError } from './rollup/attribution-pass-thread';
 import { AttributionRefresher } from './rollup/attribution-refresher';
 import { ROLLUP_LOOKBACK_DAYS } from './rollup/conversion-credits';
@@ -72,7 +73,7 @@ export class ReportingService {
     try {
       return await this.tallyFromRollup(query);
     } catch (error) {
-      if (!(error instanceof PassThreadDownError)) throw error;
+      if (!(error instanceof PassThreadDownError) && !isSettingsMismatch(error)) throw error;
       this.logger.warn(`Rollup not brought up to date (${error.message}): reading raw events`);
       return this.tallyFromEvents(query);
     }

@@ -8,11 +8,35 @@ import {
 } from './attribution-refresh.repository';
 import { ROLLUP_LOOKBACK_DAYS, creditTuples, rollupDeltas } from './conversion-credits';
 
-/** What credit depends on besides the events: part of the refresher's fingerprint. */
+/** Bump when the way credit is computed changes: stored credit is then rebuilt. */
+const CREDIT_VERSION = 1;
+
+/** What credit depends on besides the events. */
 export interface PassSettings {
   timeZone: string;
   /** Undefined: every type except page_view. */
   conversionTypes: readonly string[] | undefined;
+}
+
+/** Stored with the rollup: credit folded under other settings is not this process's to extend. */
+export function settingsFingerprint(settings: PassSettings): string {
+  return JSON.stringify({
+    version: CREDIT_VERSION,
+    lookbackDays: ROLLUP_LOOKBACK_DAYS,
+    timeZone: settings.timeZone,
+    conversionTypes: settings.conversionTypes ?? null,
+  });
+}
+
+/**
+ * The rollup was restarted by a process with other settings (a replica started since
+ * with another CONVERSION_EVENT_TYPES or REPORT_TIMEZONE): this one must neither fold
+ * into it nor read it. Crosses the thread boundary by name.
+ */
+export const SETTINGS_MISMATCH = 'AttributionSettingsMismatch';
+
+export function isSettingsMismatch(error: unknown): error is Error {
+  return error instanceof Error && error.name === SETTINGS_MISMATCH;
 }
 
 /** How many marks a pass took, and the milliseconds it spent computing credit. */
@@ -33,6 +57,12 @@ export async function foldMarks(
   settings: PassSettings,
 ): Promise<PassOutcome> {
   await repository.lock(sql);
+  if ((await repository.fingerprint(sql)) !== settingsFingerprint(settings)) {
+    throw Object.assign(
+      new Error('The attribution rollup was restarted with other settings by another process'),
+      { name: SETTINGS_MISMATCH },
+    );
+  }
   const marks = await repository.takeMarks(sql, limit);
   if (marks.length === 0) return { taken: 0, computeMs: 0 };
   const events = await repository.subjectEvents(sql, marks, {

@@ -11,7 +11,7 @@ import { MetricsService } from '../../metrics/metrics.service';
 import { Database } from '../../persistence/database';
 import { AttributionPassThread, PassThreadDownError } from './attribution-pass-thread';
 import { AttributionRefreshRepository } from './attribution-refresh.repository';
-import { ROLLUP_LOOKBACK_DAYS } from './conversion-credits';
+import { isSettingsMismatch, settingsFingerprint } from './attribution-pass';
 
 /** Marks folded per transaction when a report waits: large enough to amortise round trips. */
 const MARKS_PER_PASS = 2_000;
@@ -35,8 +35,6 @@ const BACKGROUND_PACE = {
   quiet: { computeTargetMs: 50, dutyCycle: 0.9 },
 };
 const BACKGROUND_MARKS_RANGE = { min: 20, max: MARKS_PER_PASS };
-/** Bump when the way credit is computed changes: stored credit is then rebuilt. */
-const CREDIT_VERSION = 1;
 
 /**
  * Keeps the daily attribution rollup exact. Writes of events and links mark the
@@ -55,6 +53,7 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
   private backgroundMarks = BACKGROUND_MARKS_RANGE.min;
   private eventsSeen = 0;
   private lastPassAt = performance.now();
+  private warnedOfOtherSettings = false;
 
   constructor(
     private readonly database: Database,
@@ -115,7 +114,8 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
       outcome = await pass;
     } catch (error) {
       // A thread that is down has said so once; its refusals would repeat every interval.
-      if (!(error instanceof PassThreadDownError))
+      if (isSettingsMismatch(error)) this.warnOfOtherSettingsOnce();
+      else if (!(error instanceof PassThreadDownError))
         this.logger.warn(`Attribution refresh failed, retrying later: ${String(error)}`);
     }
     const busyMs = performance.now() - started;
@@ -125,6 +125,15 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
       Math.min(BACKGROUND_MARKS_RANGE.max, Math.max(BACKGROUND_MARKS_RANGE.min, limit * scale)),
     );
     this.scheduleBackground(Math.ceil((busyMs * (1 - pace.dutyCycle)) / pace.dutyCycle));
+  }
+
+  private warnOfOtherSettingsOnce(): void {
+    if (this.warnedOfOtherSettings) return;
+    this.warnedOfOtherSettings = true;
+    this.logger.warn(
+      'Another replica restarted the attribution rollup with other settings (CONVERSION_EVENT_TYPES or REPORT_TIMEZONE): ' +
+        'this one leaves the rollup to it and answers reports from raw events; restart it with the same settings',
+    );
   }
 
   /** Events accepted per second since the last look: the traffic the refresher must not slow. */
@@ -150,11 +159,9 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
   }
 
   private fingerprint(): string {
-    return JSON.stringify({
-      version: CREDIT_VERSION,
-      lookbackDays: ROLLUP_LOOKBACK_DAYS,
+    return settingsFingerprint({
       timeZone: this.config.reportTimeZone,
-      conversionTypes: this.config.conversionEventTypes ?? null,
+      conversionTypes: this.config.conversionEventTypes,
     });
   }
 }
