@@ -29,6 +29,9 @@ describe('loadConfig', () => {
     });
     expect(config.http.corsOrigins).toEqual(['https://a.com', 'https://*.b.com']);
     expect(config.http.port).toBe(8080);
+    // Any positive body limit is the operator's to choose, however small.
+    expect(loadConfig({ TRACK_MAX_BODY_BYTES: '200' }).tracking.maxBodyBytes).toBe(200);
+    expect(() => loadConfig({ TRACK_MAX_BODY_BYTES: '0' })).toThrow(/TRACK_MAX_BODY_BYTES/);
     expect(config.http.trustProxy).toBe('10.0.0.1, 10.0.0.2');
     expect(() => loadConfig({ TRUST_PROXY: '2' })).toThrow(/TRUST_PROXY.*hop count/);
     expect(() => loadConfig({ TRUST_PROXY: 'proxy.internal' })).toThrow(/TRUST_PROXY has "proxy/);
