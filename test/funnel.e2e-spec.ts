@@ -232,6 +232,31 @@ describe('funnels', () => {
       ]);
     });
 
+    it('links them through the funnel endpoint too, when it is given both ids', async () => {
+      await moveTo({ visitor_id: 'anon-3', stage: 'signup' }).expect(200);
+      const both = await moveTo({ visitor_id: 'anon-3', user_id: 'carol', stage: 'visit' }).expect(
+        200,
+      );
+      // The visitor's signup is now the user's: visit lies behind it.
+      expect(both.body).toMatchObject({
+        stage: 'visit',
+        previous_stage: 'signup',
+        advanced: false,
+      });
+      expect(await progressOf('visitor', 'anon-3')).toEqual([]);
+      expect(await progressOf('user', 'carol')).toEqual([
+        { funnel: 'default', stage: 'signup', stage_index: 2 },
+      ]);
+      const later = await track({ event_type: 'purchase', visitor_id: 'anon-3' }).expect(200);
+      expect(later.body.funnel_updates[0]).toMatchObject({
+        previous_stage: 'signup',
+        advanced: true,
+      });
+      expect(await progressOf('user', 'carol')).toEqual([
+        { funnel: 'default', stage: 'customer', stage_index: 3 },
+      ]);
+    });
+
     it('keeps the user’s further stage and the earliest first-reached times when merging', async () => {
       const early = new Date(Date.now() - 3_600_000).toISOString();
       await track({ event_type: 'purchase', user_id: 'bob', visitor_id: undefined }).expect(200);

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Sql } from '../persistence/database';
+import { MARK_FOR_ATTRIBUTION } from '../reporting/rollup/mark-for-attribution.sql';
 import { FunnelUpdateDto } from './dto/funnel-update.dto';
 import { FUNNEL_UPDATES_BY_EVENT, advanceFunnelsCtes, targetsJson } from './funnel-advance.sql';
 import { StageRef } from './funnel-catalog';
@@ -23,6 +24,27 @@ export class FunnelRepository {
     await sql.query('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [
       subjectLockKey(subject),
     ]);
+  }
+
+  /**
+   * Links a visitor to a user, as an event carrying both ids does, marking the visitor's
+   * events for the attribution refresher; true when the link is new.
+   */
+  async link(sql: Sql, visitorId: string, userId: string): Promise<boolean> {
+    const rows = await sql.query<{ linked: number }>(
+      `WITH linked AS (
+         INSERT INTO identity_links (visitor_id, user_id) VALUES (?, ?)
+         ON CONFLICT DO NOTHING
+         RETURNING visitor_id
+       ), inserted AS (
+         SELECT NULL::text AS user_id, NULL::text AS visitor_id, NULL::timestamptz AS occurred_at,
+                false AS is_bot
+         WHERE false
+       ), marked AS (${MARK_FOR_ATTRIBUTION})
+       SELECT count(*)::int AS linked FROM linked`,
+      [visitorId, userId],
+    );
+    return rows[0]?.linked === 1;
   }
 
   /** The user a visitor was most recently linked to, if any. */

@@ -48,8 +48,7 @@ export class FunnelService {
     if (event.newLink && event.visitorId !== null) {
       await this.funnels.lockSubject(sql, { type: 'visitor', id: event.visitorId });
       await this.funnels.lockSubject(sql, user);
-      await this.funnels.mergeVisitorIntoUser(sql, event.visitorId, event.userId);
-      await this.funnels.recordLinkMerge(sql, event.visitorId, event.userId);
+      await this.mergeNewLink(sql, event.visitorId, event.userId);
     } else {
       await this.funnels.lockSubject(sql, user);
     }
@@ -64,6 +63,12 @@ export class FunnelService {
         occurredAt: event.occurredAt,
       },
     });
+  }
+
+  /** A new link's visitor progress carried over to the user, and recorded to be merged again. */
+  private async mergeNewLink(sql: Sql, visitorId: string, userId: string): Promise<void> {
+    await this.funnels.mergeVisitorIntoUser(sql, visitorId, userId);
+    await this.funnels.recordLinkMerge(sql, visitorId, userId);
   }
 
   /**
@@ -137,7 +142,8 @@ export class FunnelService {
    * Locks and returns the subject: the user when known, else the user the visitor was
    * linked to, else the visitor. The visitor is locked before its link is read, so a
    * link being made (under the same lock) is seen once it commits and the visitor is
-   * never moved on its own after its progress was merged.
+   * never moved on its own after its progress was merged. Both ids link the two, as an
+   * event carrying both does: the visitor's progress counts for the user.
    */
   private async lockSubject(
     sql: Sql,
@@ -146,7 +152,12 @@ export class FunnelService {
   ): Promise<Subject> {
     if (userId !== null) {
       const user: Subject = { type: 'user', id: userId };
+      // Visitor before user, everywhere: two paths never wait on each other's second lock.
+      if (visitorId !== null)
+        await this.funnels.lockSubject(sql, { type: 'visitor', id: visitorId });
       await this.funnels.lockSubject(sql, user);
+      if (visitorId !== null && (await this.funnels.link(sql, visitorId, userId)))
+        await this.mergeNewLink(sql, visitorId, userId);
       return user;
     }
     if (visitorId === null) {
