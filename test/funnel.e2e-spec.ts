@@ -315,6 +315,30 @@ describe('funnels', () => {
       );
     });
 
+    it('links a visitor to a user through tracking and the funnel endpoint at once', async () => {
+      // Both paths store the link, then lock the visitor, then the user; each pair races.
+      const pairs = Array.from({ length: 20 }, (_, i) => ({
+        visitor_id: `racing-visitor-${i}`,
+        user_id: `racing-user-${i}`,
+      }));
+      for (const pair of pairs) {
+        await moveTo({ visitor_id: pair.visitor_id, stage: 'lead' }).expect(200);
+      }
+      const responses = await Promise.all(
+        pairs.flatMap((pair) => [
+          track({ event_type: 'sign_up', ...pair }),
+          moveTo({ ...pair, stage: 'visit' }),
+        ]),
+      );
+      expect(responses.map((r) => r.status)).toEqual(Array(40).fill(200));
+      for (const pair of pairs) {
+        expect(await progressOf('visitor', pair.visitor_id)).toEqual([]);
+        expect(await progressOf('user', pair.user_id)).toEqual([
+          { funnel: 'default', stage: 'signup', stage_index: 2 },
+        ]);
+      }
+    });
+
     it('stores one outcome for concurrent repeats of one event_id', async () => {
       const responses = await Promise.all(
         Array.from({ length: 10 }, () =>

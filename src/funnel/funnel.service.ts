@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { classifyDatabaseError } from '../common/http/database-errors';
 import { ValidationFailedError } from '../common/http/domain-error';
 import { Database, Sql } from '../persistence/database';
+import { retryOnConflict } from '../persistence/retry-on-conflict';
 import { FunnelStageResponseDto } from './dto/funnel-stage-response.dto';
 import { FunnelUpdateDto } from './dto/funnel-update.dto';
 import { UpdateFunnelStageDto } from './dto/update-funnel-stage.dto';
@@ -112,23 +113,25 @@ export class FunnelService {
   async updateStage(dto: UpdateFunnelStageDto): Promise<FunnelStageResponseDto> {
     const target = this.catalog.resolve(dto.funnel ?? DEFAULT_FUNNEL, dto.stage);
     const eventId = dto.event_id ?? randomUUID();
-    const update = await this.database.transaction(async (sql) => {
-      await this.requests.lock(sql, eventId);
-      const earlier = await this.requests.find(sql, eventId);
-      if (earlier) return earlier;
-      const subject = await this.lockSubject(sql, dto.visitor_id ?? null, dto.user_id ?? null);
-      const [moved] = await this.funnels.advance(sql, {
-        subject,
-        targets: [target],
-        cause: {
-          eventId,
-          eventType: null,
-          occurredAt: dto.occurred_at == null ? new Date() : new Date(dto.occurred_at),
-        },
-      });
-      await this.requests.save(sql, eventId, moved, dto.properties ?? null);
-      return moved;
-    });
+    const update = await retryOnConflict(() =>
+      this.database.transaction(async (sql) => {
+        await this.requests.lock(sql, eventId);
+        const earlier = await this.requests.find(sql, eventId);
+        if (earlier) return earlier;
+        const subject = await this.lockSubject(sql, dto.visitor_id ?? null, dto.user_id ?? null);
+        const [moved] = await this.funnels.advance(sql, {
+          subject,
+          targets: [target],
+          cause: {
+            eventId,
+            eventType: null,
+            occurredAt: dto.occurred_at == null ? new Date() : new Date(dto.occurred_at),
+          },
+        });
+        await this.requests.save(sql, eventId, moved, dto.properties ?? null);
+        return moved;
+      }),
+    );
     return {
       success: true,
       funnel: update.funnel,
@@ -152,12 +155,16 @@ export class FunnelService {
   ): Promise<Subject> {
     if (userId !== null) {
       const user: Subject = { type: 'user', id: userId };
-      // Visitor before user, everywhere: two paths never wait on each other's second lock.
-      if (visitorId !== null)
-        await this.funnels.lockSubject(sql, { type: 'visitor', id: visitorId });
+      if (visitorId === null) {
+        await this.funnels.lockSubject(sql, user);
+        return user;
+      }
+      // The order of a first-link tracked event: the link row, then the visitor's lock,
+      // then the user's. Taken in another order, the two paths could deadlock.
+      const newLink = await this.funnels.link(sql, visitorId, userId);
+      await this.funnels.lockSubject(sql, { type: 'visitor', id: visitorId });
       await this.funnels.lockSubject(sql, user);
-      if (visitorId !== null && (await this.funnels.link(sql, visitorId, userId)))
-        await this.mergeNewLink(sql, visitorId, userId);
+      if (newLink) await this.mergeNewLink(sql, visitorId, userId);
       return user;
     }
     if (visitorId === null) {

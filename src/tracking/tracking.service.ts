@@ -6,7 +6,6 @@ import {
   DomainError,
   ValidationFailedError,
 } from '../common/http/domain-error';
-import { classifyDatabaseError } from '../common/http/database-errors';
 import { toDomainError } from '../common/http/error-mapping';
 import { fastTransform } from '../common/validation/fast-check';
 import { VALIDATOR_OPTIONS, validationFailed } from '../common/validation/validation-errors';
@@ -22,6 +21,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { Database } from '../persistence/database';
+import { retryOnConflict } from '../persistence/retry-on-conflict';
 import { KnownLinks } from './known-links';
 import { NewEvent, buildNewEvent } from './new-event';
 import { RequestContext } from './request-context';
@@ -125,20 +125,6 @@ export class TrackingService {
       funnel_updates: response.funnel_updates,
       error: null,
     };
-  }
-}
-
-/**
- * A deadlock with a concurrent group (both touch the subject's funnel rows and links)
- * rolls the whole transaction back, so running it again is safe and almost always wins.
- */
-async function retryOnConflict<T>(work: () => Promise<T>, attempts = 3): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await work();
-    } catch (error) {
-      if (attempt >= attempts || classifyDatabaseError(error) !== 'conflict') throw error;
-    }
   }
 }
 
