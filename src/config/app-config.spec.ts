@@ -37,7 +37,8 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ TRUST_PROXY: 'proxy.internal' })).toThrow(/TRUST_PROXY has "proxy/);
     expect(() => loadConfig({ TRUST_PROXY: '10.0.0.1, 300.1.1.1' })).toThrow(/300\.1\.1\.1/);
     // Booleans read as every other boolean setting does.
-    for (const yes of ['true', 'TRUE', '1', 'yes']) {
+    expect(() => loadConfig({ TRUST_PROXY: '1' })).toThrow(/TRUST_PROXY.*hop count/);
+    for (const yes of ['true', 'TRUE', 'yes']) {
       expect(loadConfig({ TRUST_PROXY: yes }).http.trustProxy).toBe(true);
     }
     for (const no of ['false', '0', 'no', '']) {
@@ -47,6 +48,14 @@ describe('loadConfig', () => {
       'loopback, fd00::/8',
     );
     expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8' }).http.trustProxy).toBe('10.0.0.0/8');
+  });
+
+  it('reads a value quoted as a shell would need it, as docker --env-file passes it on', () => {
+    expect(loadConfig({ RECONCILE_CRON: '"0 6 * * *"' }).reconciliation.cron).toBe('0 6 * * *');
+    expect(loadConfig({ REPORT_TIMEZONE: "'Europe/Berlin'" }).reportTimeZone).toBe('Europe/Berlin');
+    expect(loadConfig({ GA4_EVENT_NAME_MAP: '{"sign_up":"signup"}' }).ga4.eventNameMap).toEqual({
+      sign_up: 'signup',
+    });
   });
 
   it('names every invalid variable at once', () => {

@@ -214,6 +214,9 @@ function isTimeZone(zone: string): boolean {
 
 function parseTrustProxy(value: string | undefined): boolean | string {
   if (value === undefined || value.trim() === '') return false;
+  // "1" is Express's hop count as often as a boolean: read as true it would trust the
+  // client-written end of X-Forwarded-For, so it is refused as a hop count below.
+  if (/^\s*\d+\s*$/.test(value) && value.trim() !== '0') return value.trim();
   return parseBoolean(value) ?? value;
 }
 

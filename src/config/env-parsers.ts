@@ -11,6 +11,16 @@ export class InvalidEnvironmentError extends Error {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
+/**
+ * A value wrapped in one pair of matching quotes loses them: .env.example quotes values
+ * with spaces and `*` (RECONCILE_CRON) so a shell can source it, and `docker --env-file`
+ * or a Kubernetes config map keeps such quotes as part of the value.
+ */
+function unquote(value: string | undefined): string | undefined {
+  const match = value === undefined ? null : /^(["'])(.*)\1$/s.exec(value);
+  return match ? match[2].trim() : value;
+}
+
 /** true / 1 / yes and false / 0 / no, in any case; anything else is not a boolean. */
 export function parseBoolean(value: string): boolean | undefined {
   const word = value.trim().toLowerCase();
@@ -25,7 +35,7 @@ export class EnvReader {
   constructor(private readonly env: Env) {}
 
   private raw(name: string): string | undefined {
-    const value = this.env[name]?.trim();
+    const value = unquote(this.env[name]?.trim());
     return value === undefined || value === '' ? undefined : value;
   }
 

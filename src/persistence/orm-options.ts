@@ -1,6 +1,7 @@
 import { Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { PoolConfig } from 'pg';
 import { DatabaseConfig } from '../config/app-config';
@@ -57,7 +58,8 @@ function connectionOptions(database: ConnectableDatabase): PoolConfig {
     // statement_timeout cannot fire for a query the server never received (a partition, a
     // frozen server or proxy): past it and a margin the driver gives up by itself (503).
     query_timeout: database.statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS,
-    // Finds connections whose peer vanished while they sat idle in the pool.
+    // Lets the kernel find, after its own probe interval and count (minutes, by default),
+    // connections whose peer vanished while they sat idle in the pool.
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
   };
@@ -74,13 +76,30 @@ function connectionOptions(database: ConnectableDatabase): PoolConfig {
 }
 
 const QUERY_TIMEOUT_MARGIN_MS = 1_000;
+// A query that failed is handed back before its ReadyForQuery arrives, which may come in
+// the next read: a healthy connection is ready again well within this.
+const SETTLE_MS = 100;
+
+type PooledClient = EventEmitter & { readyForQuery?: boolean; connection?: { stream?: Socket } };
 
 /**
  * A connection whose query timed out in the driver still waits for that query's answer,
  * and every later query would queue behind it: such a connection is dropped, not reused.
  */
-function isUsable(connection: { readyForQuery?: boolean; connection?: { stream?: Socket } }) {
-  if (connection.readyForQuery !== false) return true;
-  connection.connection?.stream?.destroy();
-  return false;
+async function isUsable(client: PooledClient): Promise<boolean> {
+  if (client.readyForQuery !== false) return true;
+  // pg emits 'drain' once it is ready for a query with none queued.
+  const settled = await new Promise<boolean>((resolve) => {
+    const onDrain = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      client.off('drain', onDrain);
+      resolve(false);
+    }, SETTLE_MS);
+    client.once('drain', onDrain);
+  });
+  if (!settled) client.connection?.stream?.destroy();
+  return settled;
 }

@@ -73,7 +73,8 @@ export class ReportingService {
     try {
       return await this.tallyFromRollup(query);
     } catch (error) {
-      if (!(error instanceof PassThreadDownError) && !isSettingsMismatch(error)) throw error;
+      if (isSettingsMismatch(error)) return this.tallyFromEvents(query); // the refresher said so once
+      if (!(error instanceof PassThreadDownError)) throw error;
       this.logger.warn(`Rollup not brought up to date (${error.message}): reading raw events`);
       return this.tallyFromEvents(query);
     }

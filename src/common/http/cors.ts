@@ -44,6 +44,8 @@ export function registerPublicCors(
       reply.header('Access-Control-Expose-Headers', EXPOSE_HEADERS);
       return;
     }
+    // The answer reflects the requested headers: a shared cache must key on them too.
+    reply.header('Vary', 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
     reply.header('Access-Control-Allow-Methods', ALLOW_METHODS);
     reply.header('Access-Control-Allow-Headers', allowedHeaders(request));
     reply.header('Access-Control-Max-Age', PREFLIGHT_MAX_AGE_SECONDS);

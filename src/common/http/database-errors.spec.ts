@@ -30,6 +30,7 @@ describe('classifyDatabaseError', () => {
     expect(classifyDatabaseError(pgError('22021'))).toBe('rejected_text');
     expect(classifyDatabaseError(pgError('23505'))).toBeUndefined();
     expect(classifyDatabaseError(pgError('42P01'))).toBeUndefined();
+    expect(classifyDatabaseError(pgError('55000', 'cannot do that now'))).toBeUndefined();
     expect(classifyDatabaseError('not an error')).toBeUndefined();
   });
 });

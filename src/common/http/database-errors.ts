@@ -17,15 +17,14 @@ const UNAVAILABLE_NODE_CODES = new Set([
 
 // SQLSTATE codes meaning "the server can't serve you right now": cancelled or shut down
 // (57…), a lock not granted in time (55P03), and what refuses a new connection to a
-// database that is closed to connections (55000), gone (3D000) or no longer lets us in
-// (28000, 28P01); the client can do nothing about any of them but retry later.
+// database that is gone (3D000) or no longer lets us in (28000, 28P01); the client can
+// do nothing about any of them but retry later.
 const UNAVAILABLE_SQLSTATES = new Set([
   '57014',
   '57P01',
   '57P02',
   '57P03',
   '55P03',
-  '55000',
   '3D000',
   '28000',
   '28P01',
@@ -44,6 +43,8 @@ const UNAVAILABLE_MESSAGES = [
   /Client has encountered a connection error/i,
   /Connection ended unexpectedly/i,
   /Query read timeout/i, // pg's query_timeout: the server did not answer in time
+  // 55000 (object not in prerequisite state) also names programming errors: only this one.
+  /is not currently accepting connections/i,
   /the database system is (starting up|shutting down)/i,
 ];
 

@@ -18,13 +18,18 @@ export interface PassSettings {
   conversionTypes: readonly string[] | undefined;
 }
 
-/** Stored with the rollup: credit folded under other settings is not this process's to extend. */
+/**
+ * Stored with the rollup: credit folded under other settings is not this process's to
+ * extend. Spellings of the same settings (types in another order, Etc/UTC for UTC) agree.
+ */
 export function settingsFingerprint(settings: PassSettings): string {
+  const types = settings.conversionTypes;
   return JSON.stringify({
     version: CREDIT_VERSION,
     lookbackDays: ROLLUP_LOOKBACK_DAYS,
-    timeZone: settings.timeZone,
-    conversionTypes: settings.conversionTypes ?? null,
+    timeZone: new Intl.DateTimeFormat('en-US', { timeZone: settings.timeZone }).resolvedOptions()
+      .timeZone,
+    conversionTypes: types === undefined ? null : [...new Set(types)].sort(),
   });
 }
 
