@@ -16,6 +16,7 @@ import { depthLimitedJsonParser } from './common/http/json-body-parser';
 import { RateLimitedError } from './common/http/domain-error';
 import { PublicRouteConfig } from './common/http/public-endpoint';
 import { generateRequestId, registerRequestIdHeader } from './common/http/request-id';
+import { refineOpenApiDocument } from './common/openapi/refine-document';
 import { registerHttpMetrics } from './metrics/http-metrics';
 import { MetricsService } from './metrics/metrics.service';
 import { ConnectableDatabase } from './persistence/orm-options';
@@ -155,22 +156,7 @@ export function createOpenApiDocument(app: NestFastifyApplication): OpenAPIObjec
     // Handler names are verb-first and unique, so they serve as operationIds as they are.
     operationIdFactory: (_controllerKey: string, methodKey: string) => methodKey,
   });
-  // An operation without a key says so explicitly (`security: []`): public, not forgotten.
-  for (const path of Object.values(document.paths)) {
-    for (const method of ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'] as const) {
-      const operation = path[method];
-      if (!operation) continue;
-      if (operation.security === undefined) operation.security = [];
-      // The Swagger plugin puts a handler's whole doc comment in `summary`: its first
-      // paragraph is the summary (a title, for generated clients), the rest the description.
-      const [summary, ...rest] = (operation.summary ?? '').split(/\n\s*\n/);
-      if (rest.length > 0 && operation.description === undefined) {
-        operation.summary = summary.trim();
-        operation.description = rest.join('\n\n').trim();
-      }
-    }
-  }
-  return document;
+  return refineOpenApiDocument(document);
 }
 
 export function buildOpenApiConfig() {

@@ -51,7 +51,8 @@ export class ReconciliationController {
   })
   @ApiServiceUnavailableResponse({
     type: ErrorResponseDto,
-    description: 'GA4 is not configured: the message names the variables to set',
+    description:
+      'GA4 is not configured (the message names the variables to set), or the database is unavailable (see Retry-After)',
   })
   reconcile(@Query() query: ReconcileQueryDto): Promise<ReconciliationReportDto> {
     return this.reconciliation.reconcile(this.reconciliation.resolveRange(query), {

@@ -406,7 +406,7 @@ export interface components {
             duplicate: boolean;
             funnel_updates: components["schemas"]["FunnelUpdateDto"][];
             /** @description Why the event was rejected; null when it was stored. */
-            error: components["schemas"]["ErrorBodyDto"] | null;
+            error: (components["schemas"]["ErrorBodyDto"] | null) | null;
         };
         TrackBatchResponseDto: {
             success: boolean;
@@ -620,7 +620,7 @@ export interface components {
             started_at: string;
             finished_at: string | null;
             /** @description The last failure, if any. */
-            error: components["schemas"]["RunErrorDto"] | null;
+            error: (components["schemas"]["RunErrorDto"] | null) | null;
         };
         ReconciliationRunsPageDto: {
             runs: components["schemas"]["ReconciliationRunSummaryDto"][];
@@ -661,9 +661,9 @@ export interface components {
             started_at: string;
             finished_at: string | null;
             /** @description The last failure, if any. */
-            error: components["schemas"]["RunErrorDto"] | null;
+            error: (components["schemas"]["RunErrorDto"] | null) | null;
             /** @description The stored report of a successful run. */
-            report: components["schemas"]["ReconciliationReportDto"] | null;
+            report: (components["schemas"]["ReconciliationReportDto"] | null) | null;
         };
         UpdateFunnelStageDto: {
             /**
@@ -784,6 +784,15 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     getHealth: {
@@ -801,6 +810,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthResponseDto"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
         };
@@ -822,9 +840,20 @@ export interface operations {
                     "application/json": components["schemas"]["ReadinessResponseDto"];
                 };
             };
+            /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description Database unreachable or migrations pending */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -846,6 +875,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["TrackEventDto"];
+                "text/plain": components["schemas"]["TrackEventDto"];
             };
         };
         responses: {
@@ -896,6 +926,17 @@ export interface operations {
             /** @description Rate limit per client IP; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -905,6 +946,8 @@ export interface operations {
             /** @description Database unavailable; nothing stored; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -932,53 +975,8 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation failed; every failing field is listed */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
             /** @description Origin not allowed */
             403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Body over TRACK_MAX_BODY_BYTES */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Neither application/json nor text/plain */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Rate limit per client IP; see Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Database unavailable; nothing stored; see Retry-After */
-            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1001,6 +999,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["TrackBatchDto"];
+                "text/plain": components["schemas"]["TrackBatchDto"];
             };
         };
         responses: {
@@ -1051,6 +1050,17 @@ export interface operations {
             /** @description Rate limit per client IP; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -1060,6 +1070,8 @@ export interface operations {
             /** @description Database unavailable; nothing stored; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1087,53 +1099,8 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation failed; every failing field is listed */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
             /** @description Origin not allowed */
             403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Body over TRACK_MAX_BODY_BYTES */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Neither application/json nor text/plain */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Rate limit per client IP; see Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Database unavailable; nothing stored; see Retry-After */
-            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1146,6 +1113,12 @@ export interface operations {
     getConversions: {
         parameters: {
             query?: {
+                /** @description First day (inclusive), `YYYY-MM-DD` in REPORT_TIMEZONE; default 30 days before `end_date`. */
+                start_date?: string;
+                /** @description Last day (inclusive), `YYYY-MM-DD` in REPORT_TIMEZONE; default today. */
+                end_date?: string;
+                /** @description Days before a conversion in which touchpoints count, 1–90. */
+                lookback_days?: number;
                 /** @description Only credit given to touchpoints from this source (case-insensitive: sources are stored lower-cased). */
                 utm_source?: string;
                 /** @description Only credit given to touchpoints of this campaign. */
@@ -1154,14 +1127,8 @@ export interface operations {
                 event_type?: string;
                 /** @description How a conversion's credit is shared among its touchpoints. */
                 attribution?: "last_touch" | "first_touch" | "linear" | "position_based" | "time_decay";
-                /** @description Days before a conversion in which touchpoints count, 1–90. */
-                lookback_days?: number;
                 /** @description Count events flagged as bots, as conversions and as touchpoints. */
                 include_bots?: boolean;
-                /** @description First day (inclusive), `YYYY-MM-DD` in REPORT_TIMEZONE; default 30 days before `end_date`. */
-                start_date?: string;
-                /** @description Last day (inclusive), `YYYY-MM-DD` in REPORT_TIMEZONE; default today. */
-                end_date?: string;
             };
             header?: never;
             path?: never;
@@ -1189,6 +1156,26 @@ export interface operations {
             /** @description Missing or invalid API key */
             401: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1242,6 +1229,17 @@ export interface operations {
             /** @description GA4 quota exhausted; Retry-After says when to try again */
             429: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -1257,9 +1255,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description GA4 is not configured: the message names the variables to set */
+            /** @description GA4 is not configured (the message names the variables to set), or the database is unavailable (see Retry-After) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1308,6 +1308,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     getRun: {
@@ -1347,6 +1367,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     getTracker: {
@@ -1374,6 +1414,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     updateFunnelStage: {
@@ -1389,6 +1438,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["UpdateFunnelStageDto"];
+                "text/plain": components["schemas"]["UpdateFunnelStageDto"];
             };
         };
         responses: {
@@ -1439,6 +1489,17 @@ export interface operations {
             /** @description Rate limit per client IP; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -1448,6 +1509,8 @@ export interface operations {
             /** @description Database unavailable; nothing stored; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1475,53 +1538,8 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation failed; every failing field is listed */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
             /** @description Origin not allowed */
             403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Body over TRACK_MAX_BODY_BYTES */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Neither application/json nor text/plain */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Rate limit per client IP; see Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Database unavailable; nothing stored; see Retry-After */
-            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1576,6 +1594,26 @@ export interface operations {
             /** @description No such funnel */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

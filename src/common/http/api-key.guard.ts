@@ -6,7 +6,12 @@ import {
   UseGuards,
   applyDecorators,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiSecurity, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiSecurity,
+  ApiServiceUnavailableResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { AppConfig } from '../../config/app-config';
 import { InjectConfig } from '../../config/config.module';
@@ -62,5 +67,10 @@ export function RequireApiKey(): ClassDecorator & MethodDecorator {
     ApiSecurity(API_KEY_SCHEME),
     ApiBearerAuth(BEARER_SCHEME),
     ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Missing or invalid API key' }),
+    // Every read goes to the database (a handler may document its own 503 over this one).
+    ApiServiceUnavailableResponse({
+      type: ErrorResponseDto,
+      description: 'Database unavailable; see Retry-After',
+    }),
   );
 }

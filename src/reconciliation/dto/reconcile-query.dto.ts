@@ -1,11 +1,13 @@
 import { IsOptional, IsString } from 'class-validator';
 import { IsOptionalQueryBoolean } from '../../common/dto/query-boolean';
+import { ApiPropertyOptional } from '@nestjs/swagger';
 
 export class ReconcileQueryDto {
   /**
    * First day (inclusive), `YYYY-MM-DD`, a day of the GA4 property; default 6 days before `end_date`.
    * @example "2026-11-18"
    */
+  @ApiPropertyOptional({ format: 'date' })
   @IsOptional()
   @IsString()
   start_date?: string;
@@ -14,6 +16,7 @@ export class ReconcileQueryDto {
    * Last day (inclusive), `YYYY-MM-DD`; default yesterday (in REPORT_TIMEZONE).
    * @example "2026-11-24"
    */
+  @ApiPropertyOptional({ format: 'date' })
   @IsOptional()
   @IsString()
   end_date?: string;

@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { RUN_STATUSES, RUN_TRIGGERS } from '../reconciliation-run.entity';
@@ -9,6 +9,7 @@ export class RunsQueryDto {
    * Runs per page, 1–100.
    * @example 20
    */
+  @ApiPropertyOptional({ type: 'integer' })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -20,6 +21,7 @@ export class RunsQueryDto {
    * Runs to skip (newest first).
    * @example 0
    */
+  @ApiPropertyOptional({ type: 'integer' })
   @IsOptional()
   @Type(() => Number)
   @IsInt()

@@ -3,6 +3,7 @@ import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-va
 import { DateRangeQueryDto } from '../../common/dto/date-range-query.dto';
 import { IsOptionalQueryBoolean } from '../../common/dto/query-boolean';
 import { ATTRIBUTION_MODELS, AttributionModel } from '../attribution-models';
+import { ApiPropertyOptional } from '@nestjs/swagger';
 
 export class ConversionsQueryDto extends DateRangeQueryDto {
   /**
@@ -44,6 +45,7 @@ export class ConversionsQueryDto extends DateRangeQueryDto {
    * Days before a conversion in which touchpoints count, 1–90.
    * @example 30
    */
+  @ApiPropertyOptional({ type: 'integer' })
   @IsOptional()
   @Type(() => Number)
   @IsInt()

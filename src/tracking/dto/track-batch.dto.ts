@@ -1,6 +1,7 @@
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsObject } from 'class-validator';
 import { registerFastCheck } from '../../common/validation/fast-check';
 import { TrackEventDto } from './track-event.dto';
+import { ApiProperty } from '@nestjs/swagger';
 
 export const MAX_BATCH_EVENTS = 100;
 
@@ -9,6 +10,7 @@ export class TrackBatchDto {
    * 1–100 events, each validated and stored on its own: one bad event does not lose the others.
    * Items are checked one by one by the service, so this DTO only checks the envelope.
    */
+  @ApiProperty({ maxItems: MAX_BATCH_EVENTS })
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_BATCH_EVENTS)

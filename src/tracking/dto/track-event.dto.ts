@@ -14,6 +14,7 @@ import { registerFastCheck } from '../../common/validation/fast-check';
 import { GA4_EVENT_NAME } from '../../common/validation/patterns';
 import { IsHttpUrl, IsStorableText } from '../../common/validation/text-validators';
 import { isPlainlyValidTrackEvent } from './track-event.fast-check';
+import { ApiProperty } from '@nestjs/swagger';
 
 /** One event, as browsers and back ends send it. */
 export class TrackEventDto extends SubjectEventFieldsDto {
@@ -21,6 +22,7 @@ export class TrackEventDto extends SubjectEventFieldsDto {
    * The event's name; GA4's naming rule, so names map 1:1 to GA4.
    * @example "purchase"
    */
+  @ApiProperty({ pattern: GA4_EVENT_NAME.source })
   @IsString()
   @Length(1, 40)
   @Matches(GA4_EVENT_NAME, {

@@ -1,0 +1,108 @@
+import type {
+  OpenAPIObject,
+  OperationObject,
+  ReferenceObject,
+  ResponseObject,
+  SchemaObject,
+} from '@nestjs/swagger';
+
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'] as const;
+const ERROR_RESPONSE = { $ref: '#/components/schemas/ErrorResponseDto' };
+const RETRY_AFTER = {
+  description: 'Seconds to wait before trying again',
+  schema: { type: 'integer' },
+} as const;
+// Request bodies the service refuses unknown fields in (a typo must not lose data).
+const CLOSED_REQUEST_SCHEMAS = ['TrackEventDto', 'TrackBatchDto', 'UpdateFunnelStageDto'];
+
+/**
+ * What Nest's generator leaves out or words loosely, set right for client generators
+ * and stock OpenAPI 3.0 validators. Each step is a plain rewrite of the document.
+ */
+export function refineOpenApiDocument(document: OpenAPIObject): OpenAPIObject {
+  for (const [method, operation] of operations(document)) {
+    // An operation without a key says so explicitly (`security: []`): public, not forgotten.
+    operation.security ??= [];
+    splitSummary(operation);
+    if (method === 'options') keepPreflightResponses(operation);
+    else documentCommonResponses(operation);
+    acceptTextPlainBodies(operation);
+  }
+  for (const name of CLOSED_REQUEST_SCHEMAS) {
+    const schema = document.components?.schemas?.[name] as SchemaObject | undefined;
+    if (schema) schema.additionalProperties = false;
+  }
+  visitSchemas(document.components?.schemas ?? {}, nullableForValidators);
+  return document;
+}
+
+function* operations(document: OpenAPIObject): Generator<[string, OperationObject]> {
+  for (const path of Object.values(document.paths)) {
+    for (const method of METHODS) {
+      const operation = path[method];
+      if (operation) yield [method, operation];
+    }
+  }
+}
+
+/** The Swagger plugin puts a handler's whole doc comment in `summary`: its first paragraph is the summary. */
+function splitSummary(operation: OperationObject): void {
+  const [summary, ...rest] = (operation.summary ?? '').split(/\n\s*\n/);
+  if (rest.length > 0 && operation.description === undefined) {
+    operation.summary = summary.trim();
+    operation.description = rest.join('\n\n').trim();
+  }
+}
+
+/** Any operation may meet an unexpected failure; 429 and 503 say when to come back. */
+function documentCommonResponses(operation: OperationObject): void {
+  operation.responses['500'] ??= {
+    description: 'Unexpected failure; nothing internal is shown, the request_id identifies it',
+    content: { 'application/json': { schema: ERROR_RESPONSE } },
+  };
+  for (const status of ['429', '503']) {
+    const response = operation.responses[status] as ResponseObject | undefined;
+    if (response) response.headers = { 'Retry-After': RETRY_AFTER, ...response.headers };
+  }
+}
+
+/** A preflight is answered before any body is read: 200, or 403 for an origin not allowed. */
+function keepPreflightResponses(operation: OperationObject): void {
+  for (const status of Object.keys(operation.responses)) {
+    if (status !== '200' && status !== '403') delete operation.responses[status];
+  }
+}
+
+/** navigator.sendBeacon sends JSON as text/plain; the service parses both the same way. */
+function acceptTextPlainBodies(operation: OperationObject): void {
+  const body = operation.requestBody as { content?: Record<string, unknown> } | undefined;
+  const json = body?.content?.['application/json'];
+  if (body?.content && json) body.content['text/plain'] = json;
+}
+
+/**
+ * Nest writes a nullable object as `nullable` beside `allOf: [$ref]`, which a validator
+ * applies to `null` too (and fails); and a nullable enum without `null` among its values,
+ * which OpenAPI 3.0 requires. Both are rewritten so that `null` validates.
+ */
+function nullableForValidators(schema: SchemaObject): void {
+  if (schema.nullable !== true) return;
+  if (schema.allOf?.length === 1) {
+    schema.anyOf = [schema.allOf[0], { enum: [null] }];
+    delete schema.allOf;
+  }
+  if (schema.enum && !schema.enum.includes(null)) schema.enum.push(null);
+}
+
+function visitSchemas(
+  schemas: Record<string, SchemaObject | ReferenceObject>,
+  visit: (schema: SchemaObject) => void,
+): void {
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (node === null || typeof node !== 'object') return;
+    visit(node);
+    Object.values(node).forEach(walk);
+  };
+  walk(schemas);
+}
