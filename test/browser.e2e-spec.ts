@@ -117,6 +117,27 @@ describe('a real browser on the tracking path', () => {
     await page.close();
   });
 
+  it('tracks from a visitor whose clock runs 10 minutes fast, on a page address over 2,048 characters', async () => {
+    const page = await browser.newPage();
+    // The service refuses an occurred_at over 5 minutes ahead: the tracker sends none.
+    await page.clock.install({ time: Date.now() + 10 * 60_000 });
+    await page.goto(`${allowed.origin}/search?q=${'x'.repeat(3_000)}`);
+    await page.waitForFunction(() => 'ct' in window);
+    const visitorId = await page.evaluate(
+      () => (window as unknown as { ct: { visitorId: string } }).ct.visitorId,
+    );
+    const answer = await page.evaluate(() =>
+      (window as unknown as { ct: { track(type: string): Promise<unknown> } }).ct.track(
+        'page_view',
+      ),
+    );
+    expect(answer).toMatchObject({ success: true });
+    // The profile keeps one visitor id for the origin: this page's view is the only one.
+    const views = (await stored(visitorId)).filter((event) => event.event_type === 'page_view');
+    expect(views).toEqual([{ event_type: 'page_view', utm_source: null, origin: allowed.origin }]);
+    await page.close();
+  });
+
   it('is blocked by the browser on an origin not on the allow-list, and nothing is stored', async () => {
     const page = await browser.newPage();
     await page.goto(`${foreign.origin}/`);

@@ -40,17 +40,23 @@
   });
   if (found) store('sessionStorage', 'ct_landing', JSON.stringify(landing));
   else landing = JSON.parse(store('sessionStorage', 'ct_landing') || '{}');
+  // Only URLs the service accepts: an app referrer or a huge address would fail the event.
+  function webUrl(u) {
+    return /^https?:\/\//i.test(u || '') && u.length <= 2048 ? u : undefined;
+  }
+  // No occurred_at: a visitor's clock may be wrong, the service's is not.
   function event(type, fields) {
     var e = {
         event_type: type,
         event_id: id(),
         visitor_id: visitor,
         session_id: session,
-        page_url: w.location.href,
-        occurred_at: new Date().toISOString(),
       },
+      page = webUrl(w.location.href),
+      ref = webUrl(d.referrer),
       k;
-    if (d.referrer) e.referrer = d.referrer;
+    if (page) e.page_url = page;
+    if (ref) e.referrer = ref;
     for (k in landing) e[k] = landing[k];
     for (k in fields || {}) e[k] = fields[k];
     return JSON.stringify(e);
