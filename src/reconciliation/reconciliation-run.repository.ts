@@ -67,9 +67,10 @@ export class ReconciliationRunRepository {
     outcome: { report: ReconciliationReport } | { error: { code: string; message: string } },
   ): Promise<void> {
     const succeeded = 'report' in outcome;
+    // clock_timestamp(), not now(): a scheduled run finishes in the transaction it started in.
     await sql.query(
       `UPDATE reconciliation_runs
-       SET status = ?, attempts = attempts + 1, finished_at = now(), report = ?::jsonb, error = ?::jsonb
+       SET status = ?, attempts = attempts + 1, finished_at = clock_timestamp(), report = ?::jsonb, error = ?::jsonb
        WHERE id = ?`,
       [
         succeeded ? 'succeeded' : 'failed',
