@@ -148,3 +148,62 @@ describe('a scheduled run while GA4 cannot be reached', () => {
     await request(app.getHttpServer()).get('/health').expect(200);
   });
 });
+
+describe('a retry that finds another replica holding the schedule lock', () => {
+  const fake = new FakeGa4();
+  let db: TestDatabase;
+  let app: NestFastifyApplication;
+  const failedRun = async () =>
+    (
+      await db.pool.query<{ id: string }>(
+        "SELECT id FROM reconciliation_runs WHERE status = 'failed'",
+      )
+    ).rows[0];
+
+  beforeAll(async () => {
+    await fake.start();
+    db = await createTestDatabase();
+    fake.failures.push({ status: 403, grpcStatus: 'PERMISSION_DENIED', message: 'Not yet.' });
+    app = await createTestApp(db.url, {
+      API_KEYS: KEY,
+      ...fake.env(),
+      RECONCILE_CRON: '* * * * * *',
+      RECONCILE_RETRY_DELAY_MS: '300',
+      RECONCILE_EVENT_TYPES: 'purchase',
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+    await fake.stop();
+  });
+
+  it('waits for its turn instead of being dropped', async () => {
+    let failed: { id: string } | undefined;
+    while (!(failed = await failedRun())) await sleep(20);
+    // Held as another replica's run would hold it, past the retry's 300 ms delay.
+    const holder = await db.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(
+        "SELECT pg_advisory_xact_lock(hashtext('conversion-tracking:reconciliation-schedule'))",
+      );
+      await sleep(1_000);
+      await holder.query('COMMIT');
+    } finally {
+      holder.release();
+    }
+    await expect
+      .poll(
+        async () =>
+          (
+            await db.pool.query('SELECT status, attempts FROM reconciliation_runs WHERE id = $1', [
+              failed!.id,
+            ])
+          ).rows[0],
+        { timeout: 5_000 },
+      )
+      .toEqual({ status: 'succeeded', attempts: 2 });
+    await app.get(ReconciliationScheduler).beforeApplicationShutdown();
+  });
+});

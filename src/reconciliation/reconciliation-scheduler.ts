@@ -69,16 +69,22 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
     await this.attempt({ scheduledFor, startDate, endDate }, 0);
   }
 
-  /** One attempt, under the lock; `runId` undefined means the tick is still to be claimed. */
-  private async attempt(
-    run: { scheduledFor: Date; startDate: string; endDate: string; runId?: string },
-    retry: number,
-  ): Promise<void> {
-    let failed = false;
+  /**
+   * One attempt, under the lock; `runId` undefined means the tick is still to be claimed.
+   * A failed run, or an attempt the database did not let happen (its failure cannot be
+   * stored then), is tried again with backoff; a retry that finds another replica holding
+   * the lock waits its turn without using up an attempt.
+   */
+  private async attempt(run: ScheduledRun, retry: number): Promise<void> {
+    let outcome = 'done' as 'done' | 'failed' | 'deferred';
     let runId = run.runId;
     try {
       await this.database.transaction(async (sql) => {
-        if (!(await this.runs.tryLockSchedule(sql))) return;
+        if (!(await this.runs.tryLockSchedule(sql))) {
+          // A tick not yet claimed is another replica's to take; a known run waits.
+          if (runId !== undefined) outcome = 'deferred';
+          return;
+        }
         runId ??= await this.runs.claimTick(sql, run);
         if (runId === undefined) return;
         try {
@@ -86,23 +92,37 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
           await this.runs.finish(sql, runId, { report });
           this.logger.log(`Reconciliation ${run.startDate}..${run.endDate}: ${report.status}`);
         } catch (error) {
-          failed = true;
+          outcome = 'failed';
           const message = await this.runs.fail(sql, runId, error);
           this.logger.warn(`Reconciliation ${run.startDate}..${run.endDate} failed: ${message}`);
         }
       });
     } catch (error) {
+      // The claim rolled back with the rest: the next attempt claims the tick again.
+      outcome = 'failed';
+      runId = run.runId;
       this.logger.error(`Scheduled reconciliation could not run: ${String(error)}`);
-      return;
     }
-    if (failed && runId !== undefined && retry < MAX_RETRIES) {
-      const delay = this.config.reconciliation.retryDelayMs * 2 ** retry;
-      const timer = setTimeout(() => {
-        this.retries.delete(timer);
-        this.running = this.running.then(() => this.attempt({ ...run, runId }, retry + 1));
-      }, delay);
-      timer.unref();
-      this.retries.add(timer);
-    }
+    if (outcome === 'deferred') this.retryLater({ ...run, runId }, retry);
+    else if (outcome === 'failed' && retry < MAX_RETRIES)
+      this.retryLater({ ...run, runId }, retry + 1);
   }
+
+  private retryLater(run: ScheduledRun, retry: number): void {
+    const delay = this.config.reconciliation.retryDelayMs * 2 ** Math.max(retry - 1, 0);
+    const timer = setTimeout(() => {
+      this.retries.delete(timer);
+      this.running = this.running.then(() => this.attempt(run, retry));
+    }, delay);
+    timer.unref();
+    this.retries.add(timer);
+  }
+}
+
+interface ScheduledRun {
+  scheduledFor: Date;
+  startDate: string;
+  endDate: string;
+  /** Set once the tick is claimed (stored as a run). */
+  runId?: string;
 }
