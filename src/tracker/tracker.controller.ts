@@ -32,7 +32,16 @@ export class TrackerController {
       .header('Cache-Control', 'public, max-age=3600')
       .header('ETag', ETAG)
       .header('Content-Type', 'application/javascript; charset=utf-8');
-    if (ifNoneMatch === ETAG) void reply.status(304).send();
+    if (matchesEtag(ifNoneMatch)) void reply.status(304).send();
     else void reply.status(200).send(SCRIPT);
   }
+}
+
+/** If-None-Match as RFC 9110 reads it: `*`, or a list of tags compared weakly (W/ ignored). */
+function matchesEtag(ifNoneMatch: string | undefined): boolean {
+  if (ifNoneMatch === undefined) return false;
+  return ifNoneMatch
+    .split(',')
+    .map((tag) => tag.trim().replace(/^W\//, ''))
+    .some((tag) => tag === '*' || tag === ETAG);
 }
