@@ -179,8 +179,12 @@ describe('a retry that finds another replica holding the schedule lock', () => {
   });
 
   it('waits for its turn instead of being dropped', async () => {
-    let failed: { id: string } | undefined;
-    while (!(failed = await failedRun())) await sleep(20);
+    let failed = await failedRun();
+    while (!failed) {
+      await sleep(20);
+      failed = await failedRun();
+    }
+    const failedId = failed.id;
     // Held as another replica's run would hold it, past the retry's 300 ms delay.
     const holder = await db.pool.connect();
     try {
@@ -198,7 +202,7 @@ describe('a retry that finds another replica holding the schedule lock', () => {
         async () =>
           (
             await db.pool.query('SELECT status, attempts FROM reconciliation_runs WHERE id = $1', [
-              failed!.id,
+              failedId,
             ])
           ).rows[0],
         { timeout: 5_000 },
