@@ -106,6 +106,18 @@ describe('funnels', () => {
       expect(await progressOf('visitor', 'v3')).toEqual([]);
     });
 
+    it('lists an unknown funnel or stage with the body’s other failing fields', async () => {
+      const fieldsOf = async (body: Record<string, unknown>) =>
+        ((await moveTo(body).expect(400)).body.error.details as { field: string }[])
+          .map((detail) => detail.field)
+          .sort();
+      expect(await fieldsOf({ visitor_id: '', funnel: 'nope', stage: 'x' })).toEqual([
+        'funnel',
+        'visitor_id',
+      ]);
+      expect(await fieldsOf({ visitor_id: '', stage: 'trial' })).toEqual(['stage', 'visitor_id']);
+    });
+
     it('validates the body like tracking does', async () => {
       const response = await moveTo({ stage: 5, occurred_at: 'yesterday', extra: true }).expect(
         400,

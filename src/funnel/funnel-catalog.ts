@@ -1,5 +1,8 @@
-import { ValidationFailedError } from '../common/http/domain-error';
+import { FieldError, ValidationFailedError } from '../common/http/domain-error';
 import { FunnelDefinition } from '../config/funnels-file';
+
+/** The funnel a funnel update names when it names none. */
+export const DEFAULT_FUNNEL = 'default';
 
 export interface StageRef {
   funnel: string;
@@ -36,23 +39,27 @@ export class FunnelCatalog {
 
   /** The stage an explicit update names; a 400 listing the valid names when there is none. */
   resolve(funnelName: string, stageName: string): StageRef {
+    const problem = this.funnelProblem(funnelName) ?? this.stageProblem(funnelName, stageName);
+    if (problem) throw new ValidationFailedError([problem]);
+    const stageIndex = this.byName.get(funnelName)!.stages.findIndex((s) => s.name === stageName);
+    return { funnel: funnelName, stage: stageName, stageIndex };
+  }
+
+  /** Why `funnelName` names no funnel, listing the valid ones; undefined when it does. */
+  funnelProblem(funnelName: string): FieldError | undefined {
+    if (this.byName.has(funnelName)) return undefined;
+    const valid = this.funnels.map((f) => f.name).join(', ');
+    return { field: 'funnel', message: `unknown funnel "${funnelName}"; valid funnels: ${valid}` };
+  }
+
+  /** Why `stageName` is no stage of that funnel (undefined too when the funnel is unknown). */
+  stageProblem(funnelName: string, stageName: string): FieldError | undefined {
     const funnel = this.byName.get(funnelName);
-    if (!funnel) {
-      const valid = this.funnels.map((f) => f.name).join(', ');
-      throw new ValidationFailedError([
-        { field: 'funnel', message: `unknown funnel "${funnelName}"; valid funnels: ${valid}` },
-      ]);
-    }
-    const stageIndex = funnel.stages.findIndex((stage) => stage.name === stageName);
-    if (stageIndex < 0) {
-      const valid = funnel.stages.map((s) => s.name).join(', ');
-      throw new ValidationFailedError([
-        {
-          field: 'stage',
-          message: `unknown stage "${stageName}" in funnel "${funnelName}"; valid stages: ${valid}`,
-        },
-      ]);
-    }
-    return { funnel: funnel.name, stage: stageName, stageIndex };
+    if (!funnel || funnel.stages.some((stage) => stage.name === stageName)) return undefined;
+    const valid = funnel.stages.map((s) => s.name).join(', ');
+    return {
+      field: 'stage',
+      message: `unknown stage "${stageName}" in funnel "${funnelName}"; valid stages: ${valid}`,
+    };
   }
 }

@@ -15,6 +15,7 @@ import { FunnelUpdateRequest } from './funnel-update-request.entity';
 import { FunnelUpdateRequestRepository } from './funnel-update-request.repository';
 import { FunnelController } from './funnel.controller';
 import { FunnelRepository } from './funnel.repository';
+import { FunnelStageConstraint } from './dto/funnel-stage.constraint';
 import { FunnelService } from './funnel.service';
 import { LinkMergeSweeper } from './link-merge-sweeper';
 
@@ -36,6 +37,7 @@ import { LinkMergeSweeper } from './link-merge-sweeper';
       inject: [APP_CONFIG],
     },
     FunnelService,
+    FunnelStageConstraint,
     LinkMergeSweeper,
     FunnelRepository,
     FunnelUpdateRequestRepository,

@@ -7,7 +7,7 @@ import { retryOnConflict } from '../persistence/retry-on-conflict';
 import { FunnelStageResponseDto } from './dto/funnel-stage-response.dto';
 import { FunnelUpdateDto } from './dto/funnel-update.dto';
 import { UpdateFunnelStageDto } from './dto/update-funnel-stage.dto';
-import { FunnelCatalog, StageRef } from './funnel-catalog';
+import { DEFAULT_FUNNEL, FunnelCatalog, StageRef } from './funnel-catalog';
 import { FunnelRepository, RecordedLinkMerge } from './funnel.repository';
 import { FunnelUpdateRequestRepository } from './funnel-update-request.repository';
 import { Subject } from './subject';
@@ -21,8 +21,6 @@ export interface TrackedEventForFunnels {
   /** True when this event created the visitor→user link. */
   newLink: boolean;
 }
-
-export const DEFAULT_FUNNEL = 'default';
 
 @Injectable()
 export class FunnelService {

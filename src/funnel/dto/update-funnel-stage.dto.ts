@@ -1,6 +1,7 @@
 import { IsOptional, IsString, Length } from 'class-validator';
 import { SubjectEventFieldsDto } from '../../common/dto/subject-event-fields.dto';
 import { IsStorableText } from '../../common/validation/text-validators';
+import { IsFunnelOrStage } from './funnel-stage.constraint';
 
 /** An explicit move of a visitor or user to a funnel stage. */
 export class UpdateFunnelStageDto extends SubjectEventFieldsDto {
@@ -12,6 +13,7 @@ export class UpdateFunnelStageDto extends SubjectEventFieldsDto {
   @IsString()
   @Length(1, 64)
   @IsStorableText()
+  @IsFunnelOrStage()
   funnel?: string;
 
   /**
@@ -21,5 +23,6 @@ export class UpdateFunnelStageDto extends SubjectEventFieldsDto {
   @IsString()
   @Length(1, 64)
   @IsStorableText()
+  @IsFunnelOrStage()
   stage!: string;
 }
