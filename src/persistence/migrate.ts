@@ -5,6 +5,9 @@ import { ConnectableDatabase, createOrmOptions } from './orm-options';
 // Session-level, on a connection of its own: a transaction held open for the lock would
 // make any migration that waits for older transactions wait for the lock's own.
 const MIGRATIONS_LOCK = "hashtext('conversion-tracking:migrations')";
+// Long enough for another replica's migrations; a lock never released (taken through a
+// transaction pooler, whose server session outlives ours) must not hang a start forever.
+const LOCK_WAIT = '10min';
 
 /**
  * Applies pending migrations and returns their names. Replicas starting together take
@@ -20,7 +23,15 @@ export async function migrateDatabase(database: ConnectableDatabase): Promise<st
   lock.on('error', () => undefined);
   await lock.connect();
   try {
-    await lock.query(`SELECT pg_advisory_lock(${MIGRATIONS_LOCK})`);
+    await lock.query(`SET lock_timeout = '${LOCK_WAIT}'`);
+    await lock.query(`SELECT pg_advisory_lock(${MIGRATIONS_LOCK})`).catch((error: unknown) => {
+      if ((error as { code?: string }).code !== '55P03') throw error;
+      throw new Error(
+        `Waited ${LOCK_WAIT} for the migrations lock: another process holds it (a replica migrating, ` +
+          'or a lock taken through a transaction pooler: run `npm run migrate` against the server itself)',
+        { cause: error },
+      );
+    });
     const orm = await MikroORM.init({ ...createOrmOptions(database), pool: { min: 0, max: 1 } });
     try {
       const applied = await orm.getMigrator().up();
@@ -29,7 +40,9 @@ export async function migrateDatabase(database: ConnectableDatabase): Promise<st
       await orm.close(true);
     }
   } finally {
-    // Ending the session releases the lock, whatever happened.
+    // Said explicitly (a pooler in session mode keeps the server session), then ending
+    // the session releases it whatever happened.
+    await lock.query(`SELECT pg_advisory_unlock(${MIGRATIONS_LOCK})`).catch(() => undefined);
     await lock.end();
   }
 }
