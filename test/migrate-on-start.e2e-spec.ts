@@ -4,6 +4,7 @@ import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../src/config/app-config';
 import { resolveDatabase } from '../src/persistence/database-location';
+import { migrateDatabase } from '../src/persistence/migrate';
 import { migrationsList } from '../migrations';
 import { adminQuery, withDatabase } from './support/postgres-admin';
 
@@ -41,6 +42,20 @@ describe('migrations at start (MIGRATE_ON_START)', () => {
     await start({ MIGRATE_ON_START: 'false' });
     await start({ DB_TRANSACTION_POOLING: 'true' });
     expect(await appliedMigrations()).toBeNull();
+  });
+
+  it('gives up waiting for a migrations lock nobody releases, saying who may hold it', async () => {
+    const holder = new Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query("SELECT pg_advisory_lock(hashtext('conversion-tracking:migrations'))");
+      const database = { ...loadConfig({ DATABASE_URL: url }).database, url };
+      await expect(migrateDatabase(database, { lockWait: '300ms' })).rejects.toThrow(
+        /Waited 300ms for the migrations lock: another process holds it/,
+      );
+    } finally {
+      await holder.end();
+    }
   });
 
   it('applies every migration once when replicas start together on an empty database', async () => {

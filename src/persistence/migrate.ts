@@ -13,7 +13,10 @@ const LOCK_WAIT = '10min';
  * Applies pending migrations and returns their names. Replicas starting together take
  * turns on an advisory lock: the first applies them, the others then find none pending.
  */
-export async function migrateDatabase(database: ConnectableDatabase): Promise<string[]> {
+export async function migrateDatabase(
+  database: ConnectableDatabase,
+  { lockWait = LOCK_WAIT }: { lockWait?: string } = {},
+): Promise<string[]> {
   const lock = new Client({
     connectionString: database.url,
     connectionTimeoutMillis: database.connectTimeoutMs,
@@ -23,11 +26,11 @@ export async function migrateDatabase(database: ConnectableDatabase): Promise<st
   lock.on('error', () => undefined);
   await lock.connect();
   try {
-    await lock.query(`SET lock_timeout = '${LOCK_WAIT}'`);
+    await lock.query(`SET lock_timeout = '${lockWait}'`);
     await lock.query(`SELECT pg_advisory_lock(${MIGRATIONS_LOCK})`).catch((error: unknown) => {
       if ((error as { code?: string }).code !== '55P03') throw error;
       throw new Error(
-        `Waited ${LOCK_WAIT} for the migrations lock: another process holds it (a replica migrating, ` +
+        `Waited ${lockWait} for the migrations lock: another process holds it (a replica migrating, ` +
           'or a lock taken through a transaction pooler: run `npm run migrate` against the server itself)',
         { cause: error },
       );
