@@ -112,32 +112,15 @@ describe('scheduled reconciliation on two replicas sharing one database', () => 
 });
 
 describe('a scheduled run while GA4 cannot be reached', () => {
-  const fake = new FakeGa4();
-  let db: TestDatabase;
-  let app: NestFastifyApplication;
-
-  beforeAll(async () => {
-    await fake.start();
-    db = await createTestDatabase();
-    app = await createTestApp(db.url, {
-      API_KEYS: KEY,
-      ...fake.env(),
-      GA4_API_URL: 'http://127.0.0.1:9', // nothing listens there; the token endpoint is the fake's
-      GA4_TIMEOUT_MS: '300',
-      GA4_RETRIES: '0',
-      RECONCILE_CRON: '* * * * * *',
-      RECONCILE_EVENT_TYPES: 'purchase',
-    });
-  });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    await fake.stop();
+  const service = scheduledService({
+    GA4_API_URL: 'http://127.0.0.1:9', // nothing listens there; the token endpoint is the fake's
+    GA4_TIMEOUT_MS: '300',
+    GA4_RETRIES: '0',
   });
 
   it('records the run as failed with the reason, and the process stays healthy', async () => {
     await sleep(2_500);
-    const { body } = await request(app.getHttpServer())
+    const { body } = await request(service.app.getHttpServer())
       .get('/v1/reconciliation/runs')
       .set('X-API-Key', KEY)
       .expect(200);
@@ -145,38 +128,20 @@ describe('a scheduled run while GA4 cannot be reached', () => {
     expect(failed.length).toBeGreaterThan(0);
     expect(failed[0].error).toMatchObject({ code: 'ga4_unavailable' });
     expect(failed[0].error?.message).toContain('cannot connect');
-    await request(app.getHttpServer()).get('/health').expect(200);
+    await request(service.app.getHttpServer()).get('/health').expect(200);
   });
 });
 
 describe('a retry that finds another replica holding the schedule lock', () => {
-  const fake = new FakeGa4();
-  let db: TestDatabase;
-  let app: NestFastifyApplication;
+  const service = scheduledService({ RECONCILE_RETRY_DELAY_MS: '300' }, (fake) =>
+    fake.failures.push({ status: 403, grpcStatus: 'PERMISSION_DENIED', message: 'Not yet.' }),
+  );
   const failedRun = async () =>
     (
-      await db.pool.query<{ id: string }>(
+      await service.db.pool.query<{ id: string }>(
         "SELECT id FROM reconciliation_runs WHERE status = 'failed'",
       )
     ).rows[0];
-
-  beforeAll(async () => {
-    await fake.start();
-    db = await createTestDatabase();
-    fake.failures.push({ status: 403, grpcStatus: 'PERMISSION_DENIED', message: 'Not yet.' });
-    app = await createTestApp(db.url, {
-      API_KEYS: KEY,
-      ...fake.env(),
-      RECONCILE_CRON: '* * * * * *',
-      RECONCILE_RETRY_DELAY_MS: '300',
-      RECONCILE_EVENT_TYPES: 'purchase',
-    });
-  });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    await fake.stop();
-  });
 
   it('waits for its turn instead of being dropped', async () => {
     let failed = await failedRun();
@@ -186,7 +151,7 @@ describe('a retry that finds another replica holding the schedule lock', () => {
     }
     const failedId = failed.id;
     // Held as another replica's run would hold it, past the retry's 300 ms delay.
-    const holder = await db.pool.connect();
+    const holder = await service.db.pool.connect();
     try {
       await holder.query('BEGIN');
       await holder.query(
@@ -201,13 +166,41 @@ describe('a retry that finds another replica holding the schedule lock', () => {
       .poll(
         async () =>
           (
-            await db.pool.query('SELECT status, attempts FROM reconciliation_runs WHERE id = $1', [
-              failedId,
-            ])
+            await service.db.pool.query(
+              'SELECT status, attempts FROM reconciliation_runs WHERE id = $1',
+              [failedId],
+            )
           ).rows[0],
         { timeout: 5_000 },
       )
       .toEqual({ status: 'succeeded', attempts: 2 });
-    await app.get(ReconciliationScheduler).beforeApplicationShutdown();
+    await service.app.get(ReconciliationScheduler).beforeApplicationShutdown();
   });
 });
+
+/** A fake GA4, a fresh database and one service reconciling every second, for one describe. */
+function scheduledService(
+  env: Record<string, string>,
+  beforeStart: (fake: FakeGa4) => unknown = () => undefined,
+) {
+  const fake = new FakeGa4();
+  const service = {} as { db: TestDatabase; app: NestFastifyApplication };
+  beforeAll(async () => {
+    await fake.start();
+    service.db = await createTestDatabase();
+    beforeStart(fake);
+    service.app = await createTestApp(service.db.url, {
+      API_KEYS: KEY,
+      ...fake.env(),
+      RECONCILE_CRON: '* * * * * *',
+      RECONCILE_EVENT_TYPES: 'purchase',
+      ...env,
+    });
+  });
+  afterAll(async () => {
+    await service.app?.close();
+    await service.db?.drop();
+    await fake.stop();
+  });
+  return service;
+}

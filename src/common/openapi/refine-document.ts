@@ -1,10 +1,4 @@
-import type {
-  OpenAPIObject,
-  OperationObject,
-  ReferenceObject,
-  ResponseObject,
-  SchemaObject,
-} from '@nestjs/swagger';
+import type { OpenAPIObject, OperationObject, ResponseObject, SchemaObject } from '@nestjs/swagger';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'] as const;
 const ERROR_RESPONSE = { $ref: '#/components/schemas/ErrorResponseDto' };
@@ -32,7 +26,7 @@ export function refineOpenApiDocument(document: OpenAPIObject): OpenAPIObject {
     const schema = document.components?.schemas?.[name] as SchemaObject | undefined;
     if (schema) schema.additionalProperties = false;
   }
-  visitSchemas(document.components?.schemas ?? {}, nullableForValidators);
+  nullablesForValidators(document.components?.schemas ?? {});
   return document;
 }
 
@@ -83,26 +77,17 @@ function acceptTextPlainBodies(operation: OperationObject): void {
 /**
  * Nest writes a nullable object as `nullable` beside `allOf: [$ref]`, which a validator
  * applies to `null` too (and fails); and a nullable enum without `null` among its values,
- * which OpenAPI 3.0 requires. Both are rewritten so that `null` validates.
+ * which OpenAPI 3.0 requires. Both are rewritten, at any depth, so that `null` validates.
  */
-function nullableForValidators(schema: SchemaObject): void {
-  if (schema.nullable !== true) return;
-  if (schema.allOf?.length === 1) {
+function nullablesForValidators(node: unknown): void {
+  if (Array.isArray(node)) return node.forEach(nullablesForValidators);
+  if (node === null || typeof node !== 'object') return;
+  const schema = node as SchemaObject;
+  if (schema.nullable === true && schema.allOf?.length === 1) {
     schema.anyOf = [schema.allOf[0], { enum: [null] }];
     delete schema.allOf;
   }
-  if (schema.enum && !schema.enum.includes(null)) schema.enum.push(null);
-}
-
-function visitSchemas(
-  schemas: Record<string, SchemaObject | ReferenceObject>,
-  visit: (schema: SchemaObject) => void,
-): void {
-  const walk = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(walk);
-    if (node === null || typeof node !== 'object') return;
-    visit(node);
-    Object.values(node).forEach(walk);
-  };
-  walk(schemas);
+  if (schema.nullable === true && schema.enum && !schema.enum.includes(null))
+    schema.enum.push(null);
+  Object.values(node).forEach(nullablesForValidators);
 }
