@@ -451,6 +451,9 @@ function nextPrefix() {
   return `${RUN_TAG}-${prefixCount}`;
 }
 
+/** Written once by the service at start, not per event: see findDataTables. */
+const SERVICE_SETTINGS_TABLE = 'attribution_state';
+
 /**
  * The tables the service writes to: every table still empty right after the migrations
  * (events, identity_links, and whatever the service stores per event as it grows, e.g.
@@ -459,8 +462,6 @@ function nextPrefix() {
  * running service's refresher takes the rollup for another replica's and stops folding, so
  * the runs after the first would measure it idle.
  */
-const SERVICE_STATE_TABLES = ['attribution_state'];
-
 async function findDataTables(db) {
   const { rows } = await db.query(
     "SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables WHERE schemaname = current_schema()",
@@ -468,7 +469,7 @@ async function findDataTables(db) {
   const empty = [];
   for (const { name } of rows) {
     const { rowCount } = await db.query(`SELECT 1 FROM ${name} LIMIT 1`);
-    if (rowCount === 0 && !SERVICE_STATE_TABLES.some((table) => name.endsWith(`.${table}`))) empty.push(name);
+    if (rowCount === 0 && !name.endsWith(`.${SERVICE_SETTINGS_TABLE}`)) empty.push(name);
   }
   if (!empty.some((name) => name.endsWith('.events'))) throw new Error('no empty events table after the migrations');
   return empty;
