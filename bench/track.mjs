@@ -1,10 +1,13 @@
 // `npm run bench:track`: throughput and latency of POST /v1/events/track, measured side by
-// side with three plain-Fastify references in the same run (method: shared/BENCHMARKS.md).
+// side with three plain-Fastify references in the same run (method: shared/BENCHMARKS.md),
+// and with the service's own ceiling (bench/service-ceiling.mjs: the service with its
+// database write answered at once), which tells the cost of its request path from the cost
+// of its write.
 //
 //   npx nest build && node bench/track.mjs [--connections 10,50,200] [--duration 10]
 //                                          [--warmup 5] [--rounds 1] [--threads 2]
 //                                          [--processes 1,2]
-//                                          [--targets service,raw,single,group]
+//                                          [--targets service,ceiling,raw,single,group]
 //                                          [--database ct_bench] [--pgbouncer] [--verbose]
 //
 // It installs wrk if missing, recreates the database ct_bench (--database) on the server of
@@ -46,12 +49,17 @@ const LUA_SCRIPT = fileURLToPath(new URL('track.lua', import.meta.url));
 const REFERENCE_SERVER = fileURLToPath(new URL('reference-server.mjs', import.meta.url));
 // The service runs as a deployment runs it: with the node arguments of `npm run start:prod`.
 const SERVICE_ARGS = startProdArgs();
+// The service with its database write answered at once (bench/service-ceiling.mjs), same node arguments.
+const CEILING_ARGS = SERVICE_ARGS.map((arg) => (arg === SERVICE_MAIN ? 'bench/service-ceiling.mjs' : arg));
 
 const DEFAULT_BENCH_DATABASE = 'ct_bench';
 const ROUTE = '/v1/events/track';
 const POOL_SIZE = 10; // the service's default DB_POOL_SIZE, per process; the references use the same
-const ALL_TARGETS = ['service', 'raw', 'single', 'group'];
+const ALL_TARGETS = ['service', 'ceiling', 'raw', 'single', 'group'];
 const REFERENCES = ['raw', 'single', 'group'];
+const DATABASE_TARGETS = ['service', 'single', 'group'];
+/** Targets that run only as one process (the ceiling replaces a method of one app in one process). */
+const SINGLE_PROCESS_TARGETS = ['ceiling'];
 const MAX_FORWARDED_LINES = 20; // per child process; the rest is only counted
 // Linux's USER_HZ: the unit of the CPU times in /proc/<pid>/stat.
 const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
@@ -85,7 +93,7 @@ async function main() {
       console.log(`\n# ${plural(processes, 'process', 'processes')} per target`);
       const targets = [];
       try {
-        for (const name of options.targets) targets.push(await startTarget(name, targetsUrl, processes, pooler !== undefined));
+        for (const name of targetsFor(options, processes)) targets.push(await startTarget(name, targetsUrl, processes, pooler !== undefined));
         for (const target of targets) await probe(target);
         results.push(...(await runAllRounds(targets, db, options, processes)));
       } finally {
@@ -123,7 +131,7 @@ function readOptions() {
     console.log(
       'usage: node bench/track.mjs [--connections 10,50,200] [--duration 10] [--warmup 5]\n' +
         '                            [--rounds 1] [--threads 2] [--processes 1,2]\n' +
-        '                            [--targets service,raw,single,group] [--database ct_bench] [--pgbouncer] [--verbose]',
+        '                            [--targets service,ceiling,raw,single,group] [--database ct_bench] [--pgbouncer] [--verbose]',
     );
     process.exit(0);
   }
@@ -237,8 +245,8 @@ async function startTarget(name, databaseUrl, processes, pooled) {
     DB_POOL_SIZE: String(POOL_SIZE),
   };
   let args = [REFERENCE_SERVER, '--mode', name, '--processes', String(processes)];
-  if (name === 'service') {
-    args = SERVICE_ARGS;
+  if (name === 'service' || name === 'ceiling') {
+    args = name === 'service' ? SERVICE_ARGS : CEILING_ARGS;
     // No rate limit (all load comes from one address), no per-request info logs; WORKERS > 1:
     // node:cluster, a primary that does not serve and WORKERS workers, each with its own pool.
     Object.assign(env, { RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'warn', CORS_ORIGINS: '', WORKERS: String(processes) });
@@ -250,7 +258,7 @@ async function startTarget(name, databaseUrl, processes, pooled) {
   const tree = processTree(child.pid);
   const pids = processes > 1 ? ` (primary + ${processes} workers: ${[...tree.keys()].slice(1).join(', ')})` : '';
   console.log(`started ${name.padEnd(7)} pid ${child.pid}${pids}, http://127.0.0.1:${port}${ROUTE}`);
-  return { name, child, processes, url: `http://127.0.0.1:${port}${ROUTE}`, usesDatabase: name !== 'raw' };
+  return { name, child, processes, url: `http://127.0.0.1:${port}${ROUTE}`, usesDatabase: DATABASE_TARGETS.includes(name) };
 }
 
 /**
@@ -589,7 +597,7 @@ function report(results, options) {
     for (const connections of options.connections) {
       const level = `${connections} connections, ${plural(processes, 'process', 'processes')}`;
       const atLevel = results.filter((r) => r.connections === connections && r.processes === processes);
-      const rows = options.targets.map((target) => summarize(target, atLevel.filter((r) => r.target === target)));
+      const rows = targetsFor(options, processes).map((target) => summarize(target, atLevel.filter((r) => r.target === target)));
       console.log(`\n## ${level}, ${multiple ? `median of ${options.rounds} rounds` : '1 round'}\n`);
       printTable(
         ['target', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'socket errors', 'server CPU', 'durability (rows ≥ 2xx)'],
@@ -599,6 +607,11 @@ function report(results, options) {
       if (ratios.length > 0) {
         console.log(`\nservice / reference${multiple ? ' (median of the per-round ratios)' : ''}:\n`);
         printTable(['ratio', 'req/s', 'p99'], ratios.map((r) => [r.name, fmtRatio(r.rps), fmtRatio(r.p99)]));
+      }
+      const writeCosts = writeCostRatios(atLevel, options);
+      if (writeCosts.length > 0) {
+        console.log(`\nwhat the durable write leaves of each server's own ceiling (with it ÷ without it${multiple ? ', median of the per-round ratios' : ''}):\n`);
+        printTable(['ratio', 'req/s', 'p99'], writeCosts.map((r) => [r.name, fmtRatio(r.rps), fmtRatio(r.p99)]));
       }
       for (const r of rows) {
         if (r.durabilityFailed) failures.push(`${r.target} at ${level}: rows missing for 2xx answers`);
@@ -647,22 +660,33 @@ function summarize(target, runs) {
 /** Service ÷ reference within each round (side by side is what counts), then the median. */
 function serviceRatios(runs, options) {
   if (!options.targets.includes('service')) return [];
+  return REFERENCES.filter((t) => options.targets.includes(t)).map((reference) => ratio(runs, options, 'service', reference));
+}
+
+/**
+ * Each server with its durable write ÷ the same server without it: the service against its
+ * ceiling, the group-commit reference against raw (the reference's request path alone).
+ */
+function writeCostRatios(runs, options) {
+  const pairs = [
+    ['service', 'ceiling'],
+    ['group', 'raw'],
+  ];
+  return pairs
+    .filter((pair) => pair.every((target) => runs.some((r) => r.target === target)))
+    .map(([withWrite, without]) => ratio(runs, options, withWrite, without));
+}
+
+/** a ÷ b within each round, then the median over the rounds. */
+function ratio(runs, options, a, b) {
   const byRound = (target, round) => runs.find((r) => r.target === target && r.round === round)?.measured;
-  const ratios = [];
-  for (const reference of REFERENCES.filter((t) => options.targets.includes(t))) {
-    const perRound = [];
-    for (let round = 1; round <= options.rounds; round++) {
-      const service = byRound('service', round);
-      const other = byRound(reference, round);
-      perRound.push({ rps: service.requestsPerSecond / other.requestsPerSecond, p99: service.p99Ms / other.p99Ms });
-    }
-    ratios.push({
-      name: `service/${reference}`,
-      rps: median(perRound.map((r) => r.rps)),
-      p99: median(perRound.map((r) => r.p99)),
-    });
+  const perRound = [];
+  for (let round = 1; round <= options.rounds; round++) {
+    const top = byRound(a, round);
+    const bottom = byRound(b, round);
+    perRound.push({ rps: top.requestsPerSecond / bottom.requestsPerSecond, p99: top.p99Ms / bottom.p99Ms });
   }
-  return ratios;
+  return { name: `${a}/${b}`, rps: median(perRound.map((r) => r.rps)), p99: median(perRound.map((r) => r.p99)) };
 }
 
 function rotate(items, by) {
@@ -677,6 +701,11 @@ const fmtCpu = (percent, usPerRequest) => `${Math.round(percent)}% · ${Math.rou
 /** A cluster's CPU split: " (primary 1% + workers 90% + 89%)"; nothing for a single process. */
 const fmtPerProcess = ({ perProcessPercent: [primary, ...workers] }) =>
   workers.length === 0 ? '' : ` (primary ${Math.round(primary)}% + workers ${workers.map((p) => `${Math.round(p)}%`).join(' + ')})`;
+/** The targets started for a process count: single-process targets only run at 1. */
+function targetsFor(options, processes) {
+  return options.targets.filter((t) => processes === 1 || !SINGLE_PROCESS_TARGETS.includes(t));
+}
+
 const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 
 // ---------------------------------------------------------------------------------------
