@@ -11,12 +11,14 @@ import 'reflect-metadata';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { createApp } = require('../dist/src/app.setup.js');
+const { Logger } = require('@nestjs/common');
+const { createApp, nestLogLevels } = require('../dist/src/app.setup.js');
 const { loadConfigOrExit } = require('../dist/src/config/load-config-or-exit.js');
 const { resolveDatabase } = require('../dist/src/persistence/database-location.js');
 const { EventBatcher } = require('../dist/src/tracking/event-batcher.js');
 
 const config = loadConfigOrExit();
+Logger.overrideLogger(nestLogLevels(config));
 if (config.http.workers > 1) {
   console.error('service-ceiling.mjs runs one process (WORKERS=1)');
   process.exit(2);
