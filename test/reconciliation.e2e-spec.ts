@@ -224,6 +224,19 @@ describe('GET /v1/events/reconcile against GA4', () => {
     expect(fake.runReportCalls).toHaveLength(2);
   });
 
+  it('passes a lasting 503 on as 502 with its status and message', async () => {
+    for (let i = 0; i < 2; i++) {
+      fake.failures.push({
+        status: 503,
+        grpcStatus: 'UNAVAILABLE',
+        message: 'The service is currently unavailable.',
+      });
+    }
+    const { body } = await reconcile(`?start_date=${d1}&end_date=${d3}`, 502);
+    expect(body.error.code).toBe('ga4_unavailable');
+    expect(body.error.message).toContain('503 UNAVAILABLE: The service is currently unavailable.');
+  });
+
   it('answers 502 within a bounded time when GA4 does not answer', async () => {
     fake.delayMs = 3_000;
     const started = Date.now();
@@ -250,6 +263,26 @@ describe('GET /v1/events/reconcile against GA4', () => {
     await reconcile('?start_date=2026-02-30', 400);
     await reconcile(`?start_date=${d3}&end_date=${d1}`, 400);
     await fixture.http().get('/v1/events/reconcile').expect(401);
+  });
+});
+
+describe('GET /v1/events/reconcile when the token endpoint answers without a token', () => {
+  // An app of its own: the others hold a cached token and would not ask again.
+  const fixture = useAppFixture(() => ({ ...fake.env(), API_KEYS: KEY, GA4_RETRIES: '0' }));
+  afterAll(() => fake.reset());
+
+  it('answers 502, not 500', async () => {
+    fake.tokenAnswer = { token_type: 'Bearer', expires_in: 3599 };
+    const { body } = await fixture
+      .http()
+      .get(`/v1/events/reconcile?start_date=${day(8)}&end_date=${day(6)}`)
+      .set('X-API-Key', KEY)
+      .expect(502);
+    expect(body.error).toMatchObject({
+      code: 'ga4_unavailable',
+      message: 'GA4 is unavailable: the token endpoint answered without an access_token',
+    });
+    expect(fake.runReportCalls).toHaveLength(0);
   });
 });
 

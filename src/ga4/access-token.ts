@@ -1,6 +1,7 @@
 import { sign } from 'node:crypto';
 import { ServiceAccount } from './service-account';
 import { Ga4HttpOptions, ga4Fetch } from './ga4-http';
+import { Ga4UnavailableError } from './ga4.errors';
 
 export const ANALYTICS_READONLY_SCOPE = 'https://www.googleapis.com/auth/analytics.readonly';
 /** A token is renewed this long before it expires, so no request carries one about to lapse. */
@@ -48,7 +49,7 @@ export class AccessTokenSource {
     });
     const json = response as { access_token?: unknown; expires_in?: unknown };
     if (typeof json.access_token !== 'string') {
-      throw new Error('the token endpoint answered without an access_token');
+      throw new Ga4UnavailableError('the token endpoint answered without an access_token');
     }
     const expiresIn = typeof json.expires_in === 'number' ? json.expires_in : ASSERTION_LIFETIME_S;
     this.cached = { token: json.access_token, expiresAt: this.now() + expiresIn * 1000 };

@@ -65,7 +65,8 @@ function toGa4Error(response: Response, text: string): Error {
     // not JSON: fall back to the status line
   }
   const error = body.error;
-  const status = typeof error === 'object' ? (error.status ?? '') : statusName(response.status);
+  const status =
+    (typeof error === 'object' ? error.status : undefined) || statusName(response.status);
   const message =
     typeof error === 'object'
       ? (error.message ?? response.statusText)
@@ -77,7 +78,8 @@ function toGa4Error(response: Response, text: string): Error {
       retryAfter > 0 ? Math.ceil(retryAfter) : DEFAULT_QUOTA_RETRY_AFTER_S,
     );
   }
-  if (response.status === 503 || status === 'UNAVAILABLE') return new Ga4UnavailableError(message);
+  if (response.status === 503 || status === 'UNAVAILABLE')
+    return new Ga4UnavailableError(`${response.status} ${status}: ${message}`);
   return new Ga4ResponseError(response.status, status, message);
 }
 
@@ -91,6 +93,8 @@ function statusName(httpStatus: number): string {
       return 'PERMISSION_DENIED';
     case 404:
       return 'NOT_FOUND';
+    case 503:
+      return 'UNAVAILABLE';
     default:
       return `HTTP_${httpStatus}`;
   }

@@ -37,6 +37,8 @@ export class FakeGa4 {
   readonly failures: Failure[] = [];
   /** When set, runReport waits this long before answering. */
   delayMs = 0;
+  /** When set, the token endpoint answers 200 with this body instead of a token. */
+  tokenAnswer: Record<string, unknown> | undefined;
   keyFile = '';
   private server!: Server;
   private readonly tokens = new Set<string>();
@@ -95,6 +97,7 @@ export class FakeGa4 {
     this.metadata = {};
     this.timeZone = 'UTC';
     this.delayMs = 0;
+    this.tokenAnswer = undefined;
   }
 
   get runReportCalls() {
@@ -121,6 +124,7 @@ export class FakeGa4 {
 
   private token(text: string, res: ServerResponse): void {
     this.calls.push({ path: '/token', body: {} });
+    if (this.tokenAnswer !== undefined) return json(res, 200, this.tokenAnswer);
     const form = new URLSearchParams(text);
     const assertion = form.get('assertion') ?? '';
     if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
