@@ -380,14 +380,25 @@ describe('POST /v1/events/track', () => {
       expect(beacon.body.error.message).toBe('The body is not valid JSON');
     });
 
-    it('answers prototype-pollution keys with 400', async () => {
-      await fixture
-        .http()
-        .post('/v1/events/track')
-        .set('Content-Type', 'application/json')
-        .send('{"event_type":"a","visitor_id":"v","__proto__":{"polluted":true}}')
-        .expect(400);
+    it('answers prototype-pollution keys with 400, saying so', async () => {
+      const refused = [
+        '{"event_type":"a","visitor_id":"v","__proto__":{"polluted":true}}',
+        '{"event_type":"a","visitor_id":"v","properties":{"constructor":{"prototype":1}}}',
+      ];
+      for (const body of refused) {
+        const response = await fixture
+          .http()
+          .post('/v1/events/track')
+          .set('Content-Type', 'application/json')
+          .send(body)
+          .expect(400);
+        expect(response.body.error).toMatchObject({
+          code: 'malformed_body',
+          message: 'The body has a __proto__ or constructor.prototype key, which is refused',
+        });
+      }
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      expect(await countEvents()).toBe(0);
     });
 
     it('answers other content types with 415', async () => {

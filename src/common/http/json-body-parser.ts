@@ -18,7 +18,7 @@ export function depthLimitedJsonParser(fastify: FastifyInstance) {
   ) => void;
   return (request: FastifyRequest, body: string | Buffer, done: Done): void =>
     parse(request, body, (error, value) => {
-      if (error) return done(withNeutralWording(error));
+      if (error) return done(withNeutralWording(error, body));
       if (nestedDeeperThan(value, MAX_JSON_DEPTH)) {
         return done(new BadRequestException(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`));
       }
@@ -32,9 +32,27 @@ const NEUTRAL_MESSAGES: Record<string, string> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'The body is empty; a JSON object is expected',
 };
 
-function withNeutralWording(error: Error): Error {
-  const message = NEUTRAL_MESSAGES[(error as { code?: string }).code ?? ''];
+const FORBIDDEN_KEY_MESSAGE =
+  'The body has a __proto__ or constructor.prototype key, which is refused';
+
+/**
+ * Fastify gives one error for invalid JSON and for JSON refused for a prototype-poisoning
+ * key; on that (error) path only, parsing again tells the client which it was.
+ */
+function withNeutralWording(error: Error, body: string | Buffer): Error {
+  const code = (error as { code?: string }).code ?? '';
+  let message = NEUTRAL_MESSAGES[code];
+  if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' && isJson(body)) message = FORBIDDEN_KEY_MESSAGE;
   return message === undefined ? error : Object.assign(error, { message });
+}
+
+function isJson(body: string | Buffer): boolean {
+  try {
+    JSON.parse(body.toString());
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function nestedDeeperThan(value: unknown, maxDepth: number): boolean {
