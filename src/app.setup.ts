@@ -35,6 +35,13 @@ export async function createApp(
   return app;
 }
 
+/**
+ * An idle keep-alive connection outlives the idle timeouts of common load balancers (60 s),
+ * so they close it first and never send a request on a connection being closed (Node's
+ * default, 5 s, makes them do so now and then: a 502 at the balancer).
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
 function createFastifyAdapter(config: AppConfig): FastifyAdapter {
   return new FastifyAdapter({
     bodyLimit: config.tracking.maxBodyBytes,
@@ -43,10 +50,10 @@ function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // Slow clients may not hold a socket forever: a request must arrive whole within
-    // HTTP_REQUEST_TIMEOUT_MS (Node checks every second, not its default 30 s), an idle
-    // socket closes; keep-alive outlives typical load-balancer idle timeouts.
-    serverFactory: (handler: RequestListener) =>
-      createServer(
+    // HTTP_REQUEST_TIMEOUT_MS (Node checks every second, not its default 30 s). With a
+    // serverFactory, Fastify leaves every server timeout to it.
+    serverFactory: (handler: RequestListener) => {
+      const server = createServer(
         {
           requestTimeout: config.http.requestTimeoutMs,
           headersTimeout: config.http.requestTimeoutMs,
@@ -54,10 +61,10 @@ function createFastifyAdapter(config: AppConfig): FastifyAdapter {
           maxHeaderSize: 16_384,
         },
         handler,
-      ),
-    requestTimeout: config.http.requestTimeoutMs,
-    connectionTimeout: 2 * config.http.requestTimeoutMs,
-    keepAliveTimeout: 72_000,
+      );
+      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+      return server;
+    },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     logger: false,

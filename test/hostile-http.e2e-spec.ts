@@ -84,6 +84,17 @@ describe('hostile HTTP: headers, slow clients, what logs and answers reveal', ()
     expect(response === '' || /^HTTP\/1\.1 408/.test(response)).toBe(true);
   });
 
+  it('keeps an idle connection open longer than load balancers do (72 s)', async () => {
+    const { response } = await rawExchange(
+      port,
+      ['GET /health HTTP/1.1\r\nHost: x\r\n\r\n'],
+      0,
+      1_500,
+    );
+    expect(response).toMatch(/^HTTP\/1\.1 200/);
+    expect(response).toMatch(/\r\nKeep-Alive: timeout=72\r\n/);
+  });
+
   it('ignores a forged X-Forwarded-For without TRUST_PROXY', async () => {
     const event = anEvent();
     const response = await fetch(`http://127.0.0.1:${port}/v1/events/track`, {
