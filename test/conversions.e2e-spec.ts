@@ -201,6 +201,12 @@ describe('GET /v1/events/conversions', () => {
     ['?start_date=2026-02-30', 'start_date'],
     ['?end_date=foo', 'end_date'],
     ['?end_date=2026-13-01', 'end_date'],
+    // The day after it has a five-digit year, which once made the day-by-day walk endless.
+    ['?end_date=9999-12-31', 'end_date'],
+    // A NUL would cut the SQL text short: PostgreSQL refuses it as a protocol error (was 503).
+    ['?utm_source=%00', 'utm_source'],
+    ['?utm_campaign=a%00b', 'utm_campaign'],
+    ['?event_type=%00', 'event_type'],
     ['?start_date=2026-03-02&end_date=2026-03-01', 'end_date'],
     ['?start_date=2024-01-01&end_date=2025-06-01', 'end_date'],
     ['?attribution=u_shaped', 'attribution'],

@@ -66,6 +66,18 @@ describe('date helpers', () => {
     expect(isCalendarDate('2026-13-01')).toBe(false);
   });
 
+  it('keeps dates where walking a range day by day as text stays in order', () => {
+    expect(isCalendarDate('1970-01-01')).toBe(true);
+    expect(isCalendarDate('9998-12-31')).toBe(true);
+    expect(isCalendarDate('1969-12-31')).toBe(false);
+    expect(isCalendarDate('9999-12-31')).toBe(false);
+    // A default start 30 days before an end in January 1970 stops at the epoch.
+    expect(
+      resolveDateRange({ end_date: '1970-01-10' }, { timeZone: 'UTC', now, defaultDays: 30 })
+        .startDate,
+    ).toBe('1970-01-01');
+  });
+
   it('adds days across month ends and tells the date in a zone', () => {
     expect(addDays('2026-03-01', -1)).toBe('2026-02-28');
     expect(dateInZone(new Date('2026-11-26T02:00:00Z'), 'America/Los_Angeles')).toBe('2026-11-25');

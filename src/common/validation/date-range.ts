@@ -10,6 +10,13 @@ export interface DateRange {
 
 const DAY_MS = 86_400_000;
 export const MAX_RANGE_DAYS = 366;
+/**
+ * No event predates the epoch (each is checked against the time it arrives), and the day
+ * after 9998-12-31 still has a four-digit year: reports walk a range day by day as
+ * `YYYY-MM-DD` text, which the expanded years of JavaScript dates would not keep in order.
+ */
+const EARLIEST_DATE = '1970-01-01';
+const LATEST_DATE = '9998-12-31';
 
 /**
  * A report's date range: real calendar dates, end not before start, at most 366 days;
@@ -23,12 +30,16 @@ export function resolveDateRange(
   for (const field of ['start_date', 'end_date'] as const) {
     const value = query[field];
     if (value !== undefined && !isCalendarDate(value)) {
-      problems.push({ field, message: `${field} must be a real date in YYYY-MM-DD form` });
+      problems.push({
+        field,
+        message: `${field} must be a real date in YYYY-MM-DD form, from ${EARLIEST_DATE} to ${LATEST_DATE}`,
+      });
     }
   }
   if (problems.length > 0) throw new ValidationFailedError(problems);
   const endDate = query.end_date ?? dateInZone(options.now, options.timeZone);
-  const startDate = query.start_date ?? addDays(endDate, -options.defaultDays);
+  const startDate =
+    query.start_date ?? maxDate(addDays(endDate, -options.defaultDays), EARLIEST_DATE);
   const days = (Date.parse(endDate) - Date.parse(startDate)) / DAY_MS + 1;
   if (days < 1) {
     throw new ValidationFailedError([
@@ -47,10 +58,14 @@ export function resolveDateRange(
 }
 
 export function isCalendarDate(value: string): boolean {
-  // PostgreSQL's dates start at year 1.
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || value.startsWith('0000')) return false;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || value < EARLIEST_DATE || value > LATEST_DATE)
+    return false;
   const time = Date.parse(`${value}T00:00:00Z`);
   return !Number.isNaN(time) && new Date(time).toISOString().slice(0, 10) === value;
+}
+
+function maxDate(a: string, b: string): string {
+  return a > b ? a : b;
 }
 
 /** The calendar date of an instant in a time zone. */
