@@ -4,6 +4,7 @@ import { DateRangeQueryDto } from '../../common/dto/date-range-query.dto';
 import { IsOptionalQueryBoolean } from '../../common/dto/query-boolean';
 import { ATTRIBUTION_MODELS, AttributionModel } from '../attribution-models';
 import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsStorableText } from '../../common/validation/text-validators';
 
 export class ConversionsQueryDto extends DateRangeQueryDto {
   /**
@@ -16,6 +17,7 @@ export class ConversionsQueryDto extends DateRangeQueryDto {
   )
   @IsString()
   @MaxLength(256)
+  @IsStorableText()
   utm_source?: string;
 
   /**
@@ -25,6 +27,7 @@ export class ConversionsQueryDto extends DateRangeQueryDto {
   @IsOptional()
   @IsString()
   @MaxLength(256)
+  @IsStorableText()
   utm_campaign?: string;
 
   /**
@@ -34,6 +37,7 @@ export class ConversionsQueryDto extends DateRangeQueryDto {
   @IsOptional()
   @IsString()
   @MaxLength(40)
+  @IsStorableText()
   event_type?: string;
 
   /** How a conversion's credit is shared among its touchpoints. */
