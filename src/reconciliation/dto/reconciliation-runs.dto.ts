@@ -26,6 +26,8 @@ export class RunsQueryDto {
   @Type(() => Number)
   @IsInt()
   @Min(0)
+  // A million runs is centuries of daily ones; beyond PostgreSQL's bigint it would be a 500.
+  @Max(1_000_000)
   offset?: number;
 }
 
