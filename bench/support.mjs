@@ -100,9 +100,20 @@ export function median(values) {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
+// As src/persistence/database-location.ts: node-postgres also reads secrets from the query.
+const SECRET_PARAMETER = /pass|key|secret|token/i;
+
 export function redact(url) {
   const parsed = new URL(url);
   if (parsed.password) parsed.password = '***';
+  const query = parsed.search.slice(1);
+  const masked = query.split('&').map(maskIfSecret).join('&');
+  if (masked !== query) parsed.search = masked;
   return parsed.toString();
+}
+
+function maskIfSecret(pair) {
+  const [name] = new URLSearchParams(pair).keys();
+  return name !== undefined && SECRET_PARAMETER.test(name) ? `${pair.split('=')[0]}=***` : pair;
 }
 

@@ -84,8 +84,25 @@ function logApplied(logger: Logger, applied: string[]): void {
   if (applied.length > 0) logger.log(`Applied migrations: ${applied.join(', ')}`);
 }
 
+/**
+ * node-postgres reads every query parameter as a connection setting, so a secret can sit
+ * there too (`?password=`, `?sslpassword=`, `?sslkey=`): a parameter whose name says so is
+ * masked like the password of `user:pass@host`.
+ */
+const SECRET_PARAMETER = /pass|key|secret|token/i;
+
+/** The URL fit for a log line. `url` must parse (loadConfig refuses one that does not). */
 export function redact(url: string): string {
   const parsed = new URL(url);
   if (parsed.password) parsed.password = '***';
+  const query = parsed.search.slice(1);
+  const masked = query.split('&').map(maskIfSecret).join('&');
+  if (masked !== query) parsed.search = masked;
   return parsed.toString();
+}
+
+/** One `name=value` pair; pair by pair so that the others keep their encoding. */
+function maskIfSecret(pair: string): string {
+  const [name] = new URLSearchParams(pair).keys();
+  return name !== undefined && SECRET_PARAMETER.test(name) ? `${pair.split('=')[0]}=***` : pair;
 }
