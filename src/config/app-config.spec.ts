@@ -83,6 +83,46 @@ describe('loadConfig', () => {
       expect(message).toContain(name);
   });
 
+  it('refuses a database URL that does not parse, naming the variable but not the value', () => {
+    const valid = 'postgresql://postgres@127.0.0.1:5432/db';
+    for (const [env, name] of [
+      [{ DATABASE_URL: 'postgresql://postgres@127.0.0.1:notaport/db' }, 'DATABASE_URL'],
+      [{ DATABASE_URL: 'postgres://app:pa#ss@db:5432/db' }, 'DATABASE_URL'],
+      [{ DATABASE_URL: 'postgresql://app@db:99999/db' }, 'DATABASE_URL'],
+      [
+        { DATABASE_URL: valid, REPORT_DATABASE_URL: 'postgresql://r@replica:port/db' },
+        'REPORT_DATABASE_URL',
+      ],
+    ] as const) {
+      let error: unknown;
+      try {
+        loadConfig(env);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(InvalidEnvironmentError);
+      expect((error as InvalidEnvironmentError).problems).toEqual([
+        expect.stringMatching(new RegExp(`^${name} is not a valid URL`)),
+      ]);
+      expect((error as Error).message).not.toContain('pa#ss');
+    }
+  });
+
+  it('keeps accepting the database URLs it accepted, unchanged', () => {
+    for (const url of [
+      'postgresql://postgres@127.0.0.1:5432/postgres',
+      'postgres://app:s3cret@db.internal/conversions?sslmode=require',
+      'postgresql://postgres@127.0.0.1:5432/db?password=TOPSECRET',
+      'postgresql:///conversions?host=/var/run/postgresql',
+    ]) {
+      const config = loadConfig({ DATABASE_URL: url, REPORT_DATABASE_URL: url });
+      expect(config.database).toMatchObject({ url, reportUrl: url });
+    }
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(
+      /DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL$/,
+    );
+  });
+
   it('stops on a bad FUNNELS_FILE, naming it and the reason', () => {
     expect(() => loadConfig({ FUNNELS_FILE: '/nonexistent/funnels.json' })).toThrow(
       /FUNNELS_FILE cannot read/,

@@ -192,15 +192,28 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     ['DATABASE_URL', config.database.url],
     ['REPORT_DATABASE_URL', config.database.reportUrl],
   ] as const) {
-    if (url !== undefined)
-      read.check(
-        name,
-        /^postgres(ql)?:\/\//.test(url),
-        'must be a postgres:// or postgresql:// URL',
-      );
+    if (url === undefined) continue;
+    const postgres = /^postgres(ql)?:\/\//.test(url);
+    read.check(name, postgres, 'must be a postgres:// or postgresql:// URL');
+    // The value stays out of the message: it may hold the password.
+    read.check(
+      name,
+      !postgres || isUrl(url),
+      'is not a valid URL (check the host and port, and percent-encode / ? # @ in the user name and password)',
+    );
   }
   read.assertValid();
   return config;
+}
+
+/** MikroORM and the start-up log read the URL with `new URL()`: one it refuses would crash boot. */
+function isUrl(value: string): boolean {
+  try {
+    new URL(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isTimeZone(zone: string): boolean {
