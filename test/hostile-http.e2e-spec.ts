@@ -95,6 +95,21 @@ describe('hostile HTTP: headers, slow clients, what logs and answers reveal', ()
     expect(response).toMatch(/\r\nKeep-Alive: timeout=72\r\n/);
   });
 
+  it('answers a path climbing out of the docs with 404 in the envelope, not a logged 500', async () => {
+    const errorsBefore = logged.filter((line) => line.includes('failed [request')).length;
+    for (const path of ['/docs/../openapi.json', '/docs/%2e%2e/%2e%2e/package.json']) {
+      const { response } = await rawExchange(
+        port,
+        [`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`],
+        0,
+        1_000,
+      );
+      expect(response).toMatch(/^HTTP\/1\.1 404/);
+      expect(response).toContain('"code":"not_found"');
+    }
+    expect(logged.filter((line) => line.includes('failed [request')).length).toBe(errorsBefore);
+  });
+
   it('ignores a forged X-Forwarded-For without TRUST_PROXY', async () => {
     const event = anEvent();
     const response = await fetch(`http://127.0.0.1:${port}/v1/events/track`, {

@@ -61,10 +61,11 @@ export function mapError(error: unknown, requestId: string): MappedError {
       unexpected: false,
     };
   }
-  if (error instanceof HttpException) {
-    const status = error.getStatus();
-    const code = codeForFrameworkStatus(status);
-    if (code) return { status, body: envelope(code, error.message, requestId), unexpected: false };
+  const client = clientError(error);
+  if (client) {
+    const code = codeForFrameworkStatus(client.status);
+    if (code)
+      return { ...client, body: envelope(code, client.message, requestId), unexpected: false };
   }
   return {
     status: HttpStatus.INTERNAL_SERVER_ERROR,
@@ -88,6 +89,21 @@ export function toDomainError(error: unknown): DomainError | undefined {
     case undefined:
       return undefined;
   }
+}
+
+/**
+ * A client error raised by Nest, or by a Fastify plugin in the http-errors style (a
+ * `statusCode` on the error): @fastify/static refuses a path that climbs out of its root
+ * (`/docs/../x`) with 403, answered as not found, since nothing is served there.
+ */
+function clientError(error: unknown): { status: number; message: string } | undefined {
+  if (error instanceof HttpException) return { status: error.getStatus(), message: error.message };
+  if (!(error instanceof Error)) return undefined;
+  const status = (error as { statusCode?: unknown }).statusCode;
+  if (typeof status !== 'number' || status < 400 || status > 499) return undefined;
+  return status === 403
+    ? { status: 404, message: 'Not found' }
+    : { status, message: error.message };
 }
 
 /** Errors raised by Fastify or Nest themselves (routing, body parsing, limits). */
