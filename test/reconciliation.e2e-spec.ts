@@ -237,6 +237,65 @@ describe('GET /v1/events/reconcile against GA4', () => {
     expect(body.error.message).toContain('503 UNAVAILABLE: The service is currently unavailable.');
   });
 
+  it('answers 502 naming the zone when GA4 reports a time zone that is not IANA', async () => {
+    fake.timeZone = 'Mars/Olympus';
+    const { body } = await reconcile(`?start_date=${d1}&end_date=${d3}`, 502);
+    expect(body.error).toMatchObject({
+      code: 'ga4_unavailable',
+      message:
+        'GA4 is unavailable: runReport answered metadata.timeZone "Mars/Olympus", which is not an IANA time zone',
+    });
+  });
+
+  it.each([
+    ['a string', '4'],
+    ['negative', -1],
+    ['not an integer', 2.5],
+    ['absurdly large', 1e12],
+  ])('answers 502 after one request when rowCount is %s', async (_, rowCount) => {
+    fake.rows = [
+      { date: d1, eventName: 'purchase', count: 1 },
+      { date: d2, eventName: 'purchase', count: 2 },
+      { date: d3, eventName: 'page_view', count: 1 },
+      { date: d3, eventName: 'sign_up_completed', count: 4 },
+    ];
+    fake.rowCount = rowCount;
+    const { body } = await reconcile(`?start_date=${d1}&end_date=${d3}`, 502);
+    expect(body.error).toMatchObject({
+      code: 'ga4_unavailable',
+      message: `GA4 is unavailable: runReport answered rowCount ${JSON.stringify(rowCount)}, which is not a row count`,
+    });
+    expect(fake.runReportCalls).toHaveLength(1);
+  });
+
+  it('answers 502 when a page has no rows while rowCount says more remain', async () => {
+    fake.rows = [
+      { date: d2, eventName: 'purchase', count: 2 },
+      { date: d3, eventName: 'page_view', count: 1 },
+    ];
+    fake.rowCount = 10;
+    const { body } = await reconcile(`?start_date=${d1}&end_date=${d3}`, 502);
+    expect(body.error.message).toBe(
+      'GA4 is unavailable: runReport answered no rows at offset 2 although rowCount is 10',
+    );
+    expect(fake.runReportCalls.map((call) => call.body.offset)).toEqual(['0', '2']);
+  });
+
+  it('gives up after 100 pages, saying a larger GA4_PAGE_SIZE needs fewer', async () => {
+    // 201 rows at GA4_PAGE_SIZE=2 take 101 pages.
+    const names = ['page_view', 'purchase', 'sign_up_completed'];
+    fake.rows = Array.from({ length: 201 }, (_, i) => ({
+      date: day(10 + Math.floor(i / 3)),
+      eventName: names[i % 3],
+      count: 1,
+    }));
+    const { body } = await reconcile(`?start_date=${day(76)}&end_date=${d3}`, 502);
+    expect(body.error.message).toBe(
+      'GA4 is unavailable: runReport still had rows after 100 pages (read 200 of rowCount 201); a larger GA4_PAGE_SIZE needs fewer pages',
+    );
+    expect(fake.runReportCalls).toHaveLength(100);
+  });
+
   it('answers 502 within a bounded time when GA4 does not answer', async () => {
     fake.delayMs = 3_000;
     const started = Date.now();

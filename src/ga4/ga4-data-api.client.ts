@@ -1,20 +1,31 @@
 import { AccessTokenSource } from './access-token';
 import { Ga4Client, Ga4EventCounts, Ga4EventCountsQuery } from './ga4-client';
 import { Ga4HttpOptions, ga4Fetch } from './ga4-http';
-import { Ga4ResponseError } from './ga4.errors';
+import { Ga4ResponseError, Ga4UnavailableError } from './ga4.errors';
 import { ServiceAccount } from './service-account';
 
 /** The subset of the Data API v1beta RunReportResponse read here (proto3 JSON: defaults omitted). */
 interface RunReportResponse {
   rows?: { dimensionValues?: { value?: string }[]; metricValues?: { value?: string }[] }[];
-  rowCount?: number;
+  // As parsed, unchecked: a malformed value must become a GA4 failure, not a wrong loop.
+  rowCount?: unknown;
   metadata?: {
-    timeZone?: string;
+    timeZone?: unknown;
     subjectToThresholding?: boolean;
     dataLossFromOtherRow?: boolean;
     samplingMetadatas?: unknown[];
   };
 }
+
+/**
+ * Most runReport pages read for one report. At the default GA4_PAGE_SIZE of 10,000 that
+ * is a million (date, event name) rows, a year of some 2,700 event names: beyond any real
+ * property. A GA4 (or proxy) that keeps promising more rows is given up on after this many
+ * requests, not followed until the property's quota is gone.
+ */
+const MAX_PAGES = 100;
+/** RunReportResponse.row_count is an int32 on the wire. */
+const MAX_ROW_COUNT = 2 ** 31 - 1;
 
 /**
  * GA4 Data API v1beta `runReport`: dimensions date × eventName, metric eventCount,
@@ -37,24 +48,23 @@ export class Ga4DataApiClient implements Ga4Client {
       rows: [],
       metadata: { subjectToThresholding: false, sampled: false, dataLossFromOtherRow: false },
     };
-    for (let offset = 0; ;) {
+    for (let offset = 0, pages = 1; ; pages++) {
       const page = await this.runReport(query, offset);
-      const meta = page.metadata ?? {};
-      counts.timeZone = meta.timeZone ?? counts.timeZone;
-      counts.metadata.subjectToThresholding ||= meta.subjectToThresholding ?? false;
-      counts.metadata.dataLossFromOtherRow ||= meta.dataLossFromOtherRow ?? false;
-      counts.metadata.sampled ||= (meta.samplingMetadatas ?? []).length > 0;
-      const rows = page.rows ?? [];
-      for (const row of rows) {
-        const [date = '', eventName = ''] = (row.dimensionValues ?? []).map((d) => d.value ?? '');
-        counts.rows.push({
-          date: `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}`,
-          eventName,
-          count: Number(row.metricValues?.[0]?.value ?? '0'),
-        });
+      const added = addPage(counts, page);
+      offset += added;
+      const rowCount = checkedRowCount(page.rowCount);
+      if (offset >= rowCount) return counts;
+      // Asking again after a page without rows would get the same empty page, forever.
+      if (added === 0) {
+        throw new Ga4UnavailableError(
+          `runReport answered no rows at offset ${offset} although rowCount is ${rowCount}`,
+        );
       }
-      offset += rows.length;
-      if (rows.length === 0 || offset >= (page.rowCount ?? 0)) return counts;
+      if (pages >= MAX_PAGES) {
+        throw new Ga4UnavailableError(
+          `runReport still had rows after ${MAX_PAGES} pages (read ${offset} of rowCount ${rowCount}); a larger GA4_PAGE_SIZE needs fewer pages`,
+        );
+      }
     }
   }
 
@@ -96,4 +106,49 @@ export class Ga4DataApiClient implements Ga4Client {
       return call();
     }
   }
+}
+
+/** Adds a page's rows and metadata to `counts`; returns how many rows it held. */
+function addPage(counts: Ga4EventCounts, page: RunReportResponse): number {
+  const meta = page.metadata ?? {};
+  if (meta.timeZone !== undefined) counts.timeZone = checkedTimeZone(meta.timeZone);
+  counts.metadata.subjectToThresholding ||= meta.subjectToThresholding ?? false;
+  counts.metadata.dataLossFromOtherRow ||= meta.dataLossFromOtherRow ?? false;
+  counts.metadata.sampled ||= (meta.samplingMetadatas ?? []).length > 0;
+  const rows = page.rows ?? [];
+  for (const row of rows) {
+    const [date = '', eventName = ''] = (row.dimensionValues ?? []).map((d) => d.value ?? '');
+    counts.rows.push({
+      date: `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}`,
+      eventName,
+      count: Number(row.metricValues?.[0]?.value ?? '0'),
+    });
+  }
+  return rows.length;
+}
+
+/** The property's time zone: days are bucketed in it, so an unknown zone is a GA4 failure. */
+function checkedTimeZone(zone: unknown): string {
+  try {
+    if (typeof zone === 'string') {
+      new Intl.DateTimeFormat('en-US', { timeZone: zone });
+      return zone;
+    }
+  } catch {
+    // reported below
+  }
+  throw new Ga4UnavailableError(
+    `runReport answered metadata.timeZone ${JSON.stringify(zone)}, which is not an IANA time zone`,
+  );
+}
+
+/** rowCount drives the paging, so anything but a plausible count is a GA4 failure. */
+function checkedRowCount(rowCount: unknown): number {
+  if (rowCount === undefined) return 0; // proto3 JSON omits a zero
+  if (typeof rowCount === 'number' && Number.isInteger(rowCount)) {
+    if (rowCount >= 0 && rowCount <= MAX_ROW_COUNT) return rowCount;
+  }
+  throw new Ga4UnavailableError(
+    `runReport answered rowCount ${JSON.stringify(rowCount)}, which is not a row count`,
+  );
 }

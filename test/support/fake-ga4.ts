@@ -33,6 +33,8 @@ export class FakeGa4 {
   timeZone = 'UTC';
   rows: FakeGa4Row[] = [];
   metadata: Record<string, unknown> = {};
+  /** When set, runReport answers this as rowCount instead of the number of matching rows. */
+  rowCount: unknown;
   /** Failures to answer runReport with, one per call, before answering normally. */
   readonly failures: Failure[] = [];
   /** When set, runReport waits this long before answering. */
@@ -95,6 +97,7 @@ export class FakeGa4 {
     this.failures.length = 0;
     this.rows = [];
     this.metadata = {};
+    this.rowCount = undefined;
     this.timeZone = 'UTC';
     this.delayMs = 0;
     this.tokenAnswer = undefined;
@@ -197,6 +200,7 @@ export class FakeGa4 {
     const offset = Number(body.offset ?? 0);
     const limit = Number(body.limit ?? 10_000);
     const page = matching.slice(offset, offset + limit);
+    const rowCount = this.rowCount ?? matching.length;
     json(res, 200, {
       dimensionHeaders: [{ name: 'date' }, { name: 'eventName' }],
       metricHeaders: [{ name: 'eventCount', type: 'TYPE_INTEGER' }],
@@ -208,7 +212,7 @@ export class FakeGa4 {
             })),
           }
         : {}),
-      ...(matching.length > 0 ? { rowCount: matching.length } : {}),
+      ...(rowCount !== 0 ? { rowCount } : {}),
       metadata: { currencyCode: 'USD', timeZone: this.timeZone, ...this.metadata },
       kind: 'analyticsData#runReport',
     });
