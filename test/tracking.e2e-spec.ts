@@ -311,6 +311,9 @@ describe('POST /v1/events/track', () => {
 
     it('requires value to be a finite number ≥ 0 with an ISO-4217 currency', async () => {
       await rejects(anEvent({ value: -1 }), ['value']);
+      // Two events near the double's limit once made the reports' value totals null.
+      await rejects(anEvent({ value: 1e308 }), ['value']);
+      await rejects(anEvent({ value: 1e15 + 1 }), ['value']);
       await rejects(anEvent({ value: '10' }), ['value']);
       await rejects(anEvent({ value: 10, currency: undefined }), ['currency']);
       const noCurrency = await track(anEvent({ value: 10, currency: undefined })).expect(400);

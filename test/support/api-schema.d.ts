@@ -328,7 +328,7 @@ export interface components {
             /** @example https://www.google.com/ */
             referrer?: string;
             /**
-             * @description Monetary value; requires `currency`.
+             * @description Monetary value, 0 to 10^15; requires `currency`.
              * @example 49.9
              */
             value?: number;

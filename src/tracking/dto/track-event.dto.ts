@@ -4,6 +4,7 @@ import {
   IsString,
   Length,
   Matches,
+  Max,
   MaxLength,
   Min,
   ValidateIf,
@@ -13,7 +14,7 @@ import { SubjectEventFieldsDto } from '../../common/dto/subject-event-fields.dto
 import { registerFastCheck } from '../../common/validation/fast-check';
 import { GA4_EVENT_NAME } from '../../common/validation/patterns';
 import { IsHttpUrl, IsStorableText } from '../../common/validation/text-validators';
-import { isPlainlyValidTrackEvent } from './track-event.fast-check';
+import { MAX_EVENT_VALUE, isPlainlyValidTrackEvent } from './track-event.fast-check';
 import { ApiProperty } from '@nestjs/swagger';
 
 /** One event, as browsers and back ends send it. */
@@ -111,12 +112,13 @@ export class TrackEventDto extends SubjectEventFieldsDto {
   referrer?: string;
 
   /**
-   * Monetary value; requires `currency`.
+   * Monetary value, 0 to 10^15; requires `currency`.
    * @example 49.9
    */
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
+  @Max(MAX_EVENT_VALUE)
   value?: number;
 
   /**

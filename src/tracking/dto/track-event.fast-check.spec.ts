@@ -121,7 +121,12 @@ const fieldValue: Record<string, fc.Arbitrary<unknown>> = {
   msclkid: text,
   page_url: fc.oneof(url, jsonish),
   referrer: url,
-  value: fc.oneof(fc.double({ noNaN: true }), fc.integer(), jsonish),
+  value: fc.oneof(
+    fc.double({ noNaN: true }),
+    fc.integer(),
+    fc.constantFrom(1e15, 1e15 + 0.5, 1e16),
+    jsonish,
+  ),
   currency: fc.oneof(fc.constantFrom('EUR', 'usd', 'EURO', 'E1R'), text, jsonish),
   properties: fc.oneof(
     fc.dictionary(fc.string({ maxLength: 5 }), fc.jsonValue({ maxDepth: 6 })),

@@ -34,6 +34,11 @@ const KNOWN_FIELDS = new Set([
 ]);
 const ISO_OPTIONS = { strict: true, strictSeparator: true };
 const PROPERTIES_LIMITS = { maxBytes: 8192, maxDepth: 5 };
+/**
+ * Far above any real order, low enough that the reports' per-currency sums of values stay
+ * finite doubles: two events near 1e308 made a total Infinity, answered as null.
+ */
+export const MAX_EVENT_VALUE = 1e15;
 
 /**
  * The track body in its ordinary shape, checked by hand at a fraction of
@@ -69,7 +74,10 @@ export function isPlainlyValidTrackEvent(
     )
   )
     return false;
-  if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= 0))
+  if (
+    value !== undefined &&
+    !(typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_EVENT_VALUE)
+  )
     return false;
   if ((value !== undefined || currency !== undefined) && !isCurrency(currency)) return false;
   return properties === undefined || jsonObjectProblem(properties, PROPERTIES_LIMITS) === undefined;
