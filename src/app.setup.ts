@@ -1,11 +1,11 @@
 import rateLimit from '@fastify/rate-limit';
-import { Logger, type LogLevel } from '@nestjs/common';
+import { Logger, NotFoundException, type LogLevel } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ModuleRef, NestFactory } from '@nestjs/core';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { useContainer } from 'class-validator';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RequestListener, createServer } from 'node:http';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
@@ -14,6 +14,7 @@ import { registerPublicCors } from './common/http/cors';
 import { registerSecurityHeaders } from './common/http/security-headers';
 import { depthLimitedJsonParser } from './common/http/json-body-parser';
 import { RateLimitedError } from './common/http/domain-error';
+import { mapError } from './common/http/error-mapping';
 import { PublicRouteConfig } from './common/http/public-endpoint';
 import { generateRequestId, registerRequestIdHeader } from './common/http/request-id';
 import { refineOpenApiDocument } from './common/openapi/refine-document';
@@ -65,10 +66,25 @@ function createFastifyAdapter(config: AppConfig): FastifyAdapter {
       server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
       return server;
     },
+    frameworkErrors: answerRoutingError,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     logger: false,
   });
+}
+
+/**
+ * Errors Fastify's router answers by itself, outside Nest's filters: a URL whose
+ * percent-encoding is broken or whose parameter is over maxParamLength names no resource,
+ * so it is a 404 in the same envelope as any unknown path.
+ */
+function answerRoutingError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const routing = ['FST_ERR_BAD_URL', 'FST_ERR_MAX_PARAM_LENGTH'].includes(error.code);
+  const mapped = mapError(
+    routing ? new NotFoundException(`Not found: ${error.message}`) : error,
+    String(request.id),
+  );
+  void reply.code(mapped.status).send(mapped.body);
 }
 
 async function configureApp(app: NestFastifyApplication, config: AppConfig): Promise<void> {

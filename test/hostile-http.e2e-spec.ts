@@ -110,6 +110,20 @@ describe('hostile HTTP: headers, slow clients, what logs and answers reveal', ()
     expect(logged.filter((line) => line.includes('failed [request')).length).toBe(errorsBefore);
   });
 
+  it('answers URLs the router cannot read with 404 in the envelope', async () => {
+    for (const path of ['/v1/funnels/%E0%A4%A', `/v1/reconciliation/runs/${'a'.repeat(5_000)}`]) {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+        headers: { 'X-API-Key': KEY },
+      });
+      expect(response.status).toBe(404);
+      expect(await response.json()).toMatchObject({
+        success: false,
+        error: { code: 'not_found' },
+        request_id: expect.any(String),
+      });
+    }
+  });
+
   it('ignores a forged X-Forwarded-For without TRUST_PROXY', async () => {
     const event = anEvent();
     const response = await fetch(`http://127.0.0.1:${port}/v1/events/track`, {
