@@ -54,14 +54,19 @@ describe('POST /v1/events/track', () => {
     });
   });
 
-  it('drops the keys Nest strips from properties, as it did before the fast check', async () => {
-    const event = anEvent({ properties: { keep: 1, constructor: 'x', list: [{ prototype: 2 }] } });
-    await track(event).expect(200);
-    const { rows } = await fixture.db.pool.query(
-      'SELECT properties FROM events WHERE event_id = $1',
-      [event.event_id],
-    );
-    expect(rows[0].properties).toEqual({ keep: 1, list: [{}] });
+  it('refuses keys Nest would strip from properties, naming where, rather than storing less', async () => {
+    const cases = [
+      [{ keep: 1, constructor: 'x' }, 'properties.constructor'],
+      [{ keep: 1, list: [{ prototype: 2 }] }, 'properties.list.0.prototype'],
+    ] as const;
+    for (const [properties, field] of cases) {
+      const response = await track(anEvent({ properties })).expect(400);
+      expect(response.body.error).toMatchObject({
+        code: 'validation_failed',
+        details: [{ field, message: 'keys named __proto__, prototype, constructor are refused' }],
+      });
+    }
+    expect(await countEvents()).toBe(0);
   });
 
   it('links the visitor to the user when an event carries both', async () => {

@@ -2,13 +2,14 @@ import { ArgumentMetadata, Injectable, ValidationPipe } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
 import { InjectConfig } from '../../config/config.module';
 import { ValidationFailedError } from '../http/domain-error';
-import { fastTransform } from './fast-check';
+import { STRIPPED_KEYS, fastTransform, strippedKeyPath } from './fast-check';
 import { VALIDATOR_OPTIONS, validationFailed } from './validation-errors';
 
 /**
  * The global pipe: DTO validation with every failing field named, unknown fields
  * refused, and a body that is not a JSON object (an array, a string, null) refused
- * as a whole rather than field by field. A body that its DTO's fast check accepts
+ * as a whole rather than field by field, and so is a body with a key Nest would strip
+ * (STRIPPED_KEYS). A body that its DTO's fast check accepts
  * (see fast-check.ts) becomes the DTO without the full validation.
  */
 @Injectable()
@@ -23,6 +24,12 @@ export class ApiValidationPipe extends ValidationPipe {
       (typeof value !== 'object' || value === null || Array.isArray(value))
     ) {
       throw new ValidationFailedError([{ field: 'body', message: 'must be a JSON object' }]);
+    }
+    const stripped = metadata.type === 'body' ? strippedKeyPath(value) : undefined;
+    if (stripped !== undefined) {
+      throw new ValidationFailedError([
+        { field: stripped, message: `keys named ${STRIPPED_KEYS.join(', ')} are refused` },
+      ]);
     }
     const dto = metadata.metatype as (new () => object) | undefined;
     if (metadata.type === 'body' && dto !== undefined) {

@@ -24,23 +24,28 @@ export function fastTransform<T extends object>(
   config: AppConfig,
 ): T | undefined {
   const check = checks.get(dto);
-  if (check === undefined || !check(body, config) || hasStrippedKey(body)) return undefined;
+  if (check === undefined || !check(body, config) || strippedKeyPath(body) !== undefined)
+    return undefined;
   return Object.assign(new dto(), body);
 }
 
 /**
  * Nest's ValidationPipe deletes these keys at any depth before class-transformer runs
- * (which throws on some of them), so a body holding one must take that path to keep its
- * answer and stored properties unchanged.
+ * (which throws on some of them): the pipe refuses a body holding one (see
+ * ApiValidationPipe), since storing it without them would answer 200 for other data.
  */
-const STRIPPED_KEYS = ['__proto__', 'prototype', 'constructor'];
+export const STRIPPED_KEYS = ['__proto__', 'prototype', 'constructor'];
 
-function hasStrippedKey(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (Array.isArray(value)) return value.some(hasStrippedKey);
-  for (const key of STRIPPED_KEYS) if (Object.hasOwn(value, key)) return true;
-  for (const key in value) if (hasStrippedKey((value as Record<string, unknown>)[key])) return true;
-  return false;
+/** Where in `value` the first of STRIPPED_KEYS sits (`properties.constructor`), if anywhere. */
+export function strippedKeyPath(value: unknown, path = ''): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const at = (key: string) => (path === '' ? key : `${path}.${key}`);
+  for (const key of STRIPPED_KEYS) if (Object.hasOwn(value, key)) return at(key);
+  for (const key in value) {
+    const found = strippedKeyPath((value as Record<string, unknown>)[key], at(key));
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 /**
