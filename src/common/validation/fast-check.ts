@@ -36,14 +36,16 @@ export function fastTransform<T extends object>(
  */
 export const STRIPPED_KEYS = ['__proto__', 'prototype', 'constructor'];
 
-/** Where in `value` the first of STRIPPED_KEYS sits (`properties.constructor`), if anywhere. */
-export function strippedKeyPath(value: unknown, path = ''): string | undefined {
+/**
+ * Where in `value` the first of STRIPPED_KEYS sits (`properties.constructor`), if anywhere.
+ * It walks every body: the path is only built on the way back from a find.
+ */
+export function strippedKeyPath(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  const at = (key: string) => (path === '' ? key : `${path}.${key}`);
-  for (const key of STRIPPED_KEYS) if (Object.hasOwn(value, key)) return at(key);
+  for (const key of STRIPPED_KEYS) if (Object.hasOwn(value, key)) return key;
   for (const key in value) {
-    const found = strippedKeyPath((value as Record<string, unknown>)[key], at(key));
-    if (found !== undefined) return found;
+    const found = strippedKeyPath((value as Record<string, unknown>)[key]);
+    if (found !== undefined) return `${key}.${found}`;
   }
   return undefined;
 }
