@@ -6,6 +6,7 @@ import { Migration20261126163320 } from './Migration20261126163320';
 import { Migration20261126164836 } from './Migration20261126164836';
 import { Migration20261126202845 } from './Migration20261126202845';
 import { Migration20261127001456 } from './Migration20261127001456';
+import { Migration20261127151500 } from './Migration20261127151500';
 
 /**
  * Every migration, in order. Listed explicitly so that the compiled service, the test
@@ -21,4 +22,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126164836', class: Migration20261126164836 },
   { name: 'Migration20261126202845', class: Migration20261126202845 },
   { name: 'Migration20261127001456', class: Migration20261127001456 },
+  { name: 'Migration20261127151500', class: Migration20261127151500 },
 ];

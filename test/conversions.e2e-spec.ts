@@ -261,3 +261,40 @@ describe('CONVERSION_EVENT_TYPES', () => {
     ]);
   });
 });
+
+describe('the rollup with touchpoint texts of many bytes', () => {
+  const fixture = useAppFixture({ API_KEYS: KEY });
+  /** 256 characters of 4 bytes each: within the fields' limits, 1 KB of UTF-8. */
+  const wide = (seed: number) =>
+    Array.from({ length: 256 }, (_, i) =>
+      String.fromCodePoint(0x1f300 + ((i * 7 + seed) % 0x700)),
+    ).join('');
+
+  it('folds an event whose source, medium and campaign are each 256 four-byte characters', async () => {
+    const [source, medium, campaign] = [wide(1), wide(2), wide(3)];
+    await fixture
+      .http()
+      .post('/v1/events/track')
+      .send(
+        anEvent({
+          event_type: 'purchase',
+          value: 5,
+          currency: 'EUR',
+          utm_source: source,
+          utm_medium: medium,
+          utm_campaign: campaign,
+          page_url: 'https://shop.example.com/',
+        }),
+      )
+      .expect(200);
+    // The default report reads the rollup: the row once made its index entry too large.
+    const { body } = await fixture
+      .http()
+      .get('/v1/events/conversions')
+      .set('X-API-Key', KEY)
+      .expect(200);
+    expect(body.by_source).toEqual([
+      { source, medium, campaign, conversions: 1, value_by_currency: { EUR: 5 } },
+    ]);
+  });
+});

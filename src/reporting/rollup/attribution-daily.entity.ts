@@ -4,12 +4,14 @@ import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/core';
  * Attributed conversions per day (in REPORT_TIMEZONE), model, conversion type, credited
  * touchpoint and currency, at the default lookback with bots excluded: the sums the
  * default reports read instead of raw events. Kept exact by the attribution refresher.
+ * The unique key holds hashes of the touchpoint's texts: the texts themselves (up to 256
+ * characters of up to 4 bytes each) could exceed a btree row's 2,704 bytes.
  */
 @Entity({ tableName: 'attribution_daily' })
 @Index({
   name: 'attribution_daily_key',
   expression:
-    'create unique index "attribution_daily_key" on "attribution_daily" ("model", "day", "event_type", "source", "medium", "campaign", "currency") nulls not distinct',
+    'create unique index "attribution_daily_key" on "attribution_daily" ("model", "day", "event_type", md5("source"), md5("medium"), md5("campaign"), "currency") nulls not distinct',
 })
 export class AttributionDaily {
   @PrimaryKey({ type: 'bigint', autoincrement: true })

@@ -196,7 +196,7 @@ export class AttributionRefreshRepository {
          (model, day, event_type, source, medium, campaign, currency, conversions, value_micros, valued)
        SELECT * FROM json_to_recordset(?::json) AS d(model text, day date, event_type text, source text,
          medium text, campaign text, currency text, conversions bigint, value_micros numeric, valued int)
-       ON CONFLICT (model, day, event_type, source, medium, campaign, currency) DO UPDATE
+       ON CONFLICT (model, day, event_type, md5(source), md5(medium), md5(campaign), currency) DO UPDATE
        SET conversions = r.conversions + excluded.conversions,
            value_micros = r.value_micros + excluded.value_micros,
            valued = r.valued + excluded.valued
