@@ -116,7 +116,7 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
       // A thread that is down has said so once; its refusals would repeat every interval.
       if (isSettingsMismatch(error)) this.warnOfOtherSettingsOnce();
       else if (!(error instanceof PassThreadDownError))
-        this.logger.warn(`Attribution refresh failed, retrying later: ${String(error)}`);
+        this.logger.warn(`Attribution refresh failed, retrying later: ${tail(error)}`);
     }
     const busyMs = performance.now() - started;
     if (outcome.taken < limit) return this.scheduleBackground(this.config.reportRefreshIntervalMs);
@@ -164,4 +164,13 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
       conversionTypes: this.config.conversionEventTypes,
     });
   }
+}
+
+/**
+ * A failed statement's message is its whole SQL (client text included) then the reason:
+ * logged every interval while it fails, only the end, where the reason is, is kept.
+ */
+function tail(error: unknown, max = 300): string {
+  const text = String(error);
+  return text.length > max ? `…${text.slice(-max)}` : text;
 }
