@@ -23,14 +23,14 @@ export async function resolveDatabase(
   if (config.url !== undefined) {
     logger.log(`Using PostgreSQL at ${redact(config.url)} (DATABASE_URL)`);
     const database = { ...config, url: config.url };
-    if (config.transactionPooling) {
-      if (config.migrateOnStart)
-        logger.log(
-          'Migrations are not applied through a transaction pooler: run `npm run migrate` against the server itself',
-        );
-    } else if (config.migrateOnStart) {
+    if (!config.transactionPooling && config.migrateOnStart) {
       logApplied(logger, await migrateDatabase(database));
+      return { database, stop: () => Promise.resolve() };
     }
+    if (config.transactionPooling && config.migrateOnStart)
+      logger.log(
+        'Migrations are not applied through a transaction pooler: run `npm run migrate` against the server itself',
+      );
     if (!(await hasSchema(database))) {
       throw new Error(
         'The database has no schema yet and this start does not migrate it ' +
