@@ -1,9 +1,8 @@
 import { Logger } from '@nestjs/common';
-import { Client } from 'pg';
 import { DatabaseConfig } from '../config/app-config';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { ConnectableDatabase } from './orm-options';
-import { migrateDatabase } from './migrate';
+import { hasSchema, migrateDatabase } from './migrate';
 
 export interface ResolvedDatabase {
   database: ConnectableDatabase;
@@ -56,28 +55,6 @@ export async function resolveDatabase(
   }
   logger.log(`Using the embedded PostgreSQL at ${redact(embedded.url)}`);
   return { database, stop: () => embedded.stop() };
-}
-
-/**
- * Whether migrations were ever applied. Later pending ones only make /ready answer 503;
- * with none at all the service cannot start (its jobs read their tables at start).
- */
-async function hasSchema(database: ConnectableDatabase): Promise<boolean> {
-  const client = new Client({
-    connectionString: database.url,
-    connectionTimeoutMillis: database.connectTimeoutMs,
-    application_name: 'conversion-tracking-start',
-  });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ migrated: boolean }>(
-      "SELECT to_regclass('mikro_orm_migrations') IS NOT NULL AS migrated",
-    );
-    return rows[0].migrated;
-  } finally {
-    await client.end();
-  }
 }
 
 function logApplied(logger: Logger, applied: string[]): void {

@@ -17,14 +17,8 @@ export async function migrateDatabase(
   database: ConnectableDatabase,
   { lockWait = LOCK_WAIT }: { lockWait?: string } = {},
 ): Promise<string[]> {
-  const lock = new Client({
-    connectionString: database.url,
-    connectionTimeoutMillis: database.connectTimeoutMs,
-    application_name: 'conversion-tracking-migrate',
-  });
-  // Should the lock's session die, migrating goes on without it: the error must not crash the process.
-  lock.on('error', () => undefined);
-  await lock.connect();
+  // Should the lock's session die, migrating goes on without it.
+  const lock = await openSession(database, 'conversion-tracking-migrate');
   try {
     await lock.query(`SET lock_timeout = '${lockWait}'`);
     await lock.query(`SELECT pg_advisory_lock(${MIGRATIONS_LOCK})`).catch((error: unknown) => {
@@ -48,4 +42,32 @@ export async function migrateDatabase(
     await lock.query(`SELECT pg_advisory_unlock(${MIGRATIONS_LOCK})`).catch(() => undefined);
     await lock.end();
   }
+}
+
+/**
+ * Whether migrations were ever applied. Later pending ones only make /ready answer 503;
+ * with none at all the service cannot start (its jobs read their tables at start).
+ */
+export async function hasSchema(database: ConnectableDatabase): Promise<boolean> {
+  const client = await openSession(database, 'conversion-tracking-start');
+  try {
+    const { rows } = await client.query<{ migrated: boolean }>(
+      "SELECT to_regclass('mikro_orm_migrations') IS NOT NULL AS migrated",
+    );
+    return rows[0].migrated;
+  } finally {
+    await client.end();
+  }
+}
+
+/** A connection of its own, outside the ORM's pool; a session that dies later must not crash the process. */
+async function openSession(database: ConnectableDatabase, name: string): Promise<Client> {
+  const client = new Client({
+    connectionString: database.url,
+    connectionTimeoutMillis: database.connectTimeoutMs,
+    application_name: name,
+  });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
 }
