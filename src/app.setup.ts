@@ -10,6 +10,7 @@ import { RequestListener, createServer } from 'node:http';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
 import { API_KEY_SCHEME, BEARER_SCHEME } from './common/http/api-key.guard';
+import { answerClientError } from './common/http/client-error-handler';
 import { registerPublicCors } from './common/http/cors';
 import { registerSecurityHeaders } from './common/http/security-headers';
 import { depthLimitedJsonParser } from './common/http/json-body-parser';
@@ -67,6 +68,7 @@ function createFastifyAdapter(config: AppConfig): FastifyAdapter {
       return server;
     },
     frameworkErrors: answerRoutingError,
+    clientErrorHandler: answerClientError,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     logger: false,

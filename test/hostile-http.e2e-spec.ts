@@ -34,6 +34,20 @@ function rawExchange(port: number, chunks: string[], gapMs = 0, maxMs = 10_000) 
   });
 }
 
+/** The raw answer's body is the error envelope with `code`, its request id the one in the header. */
+function expectEnvelope(response: string, code: string) {
+  const [head, body] = response.split('\r\n\r\n');
+  expect(head).toMatch(/\r\nContent-Type: application\/json/i);
+  const parsed = JSON.parse(body) as {
+    success: boolean;
+    error: { code: string };
+    request_id: string;
+  };
+  expect(parsed.success).toBe(false);
+  expect(parsed.error.code).toBe(code);
+  expect(head).toContain(`\r\nX-Request-Id: ${parsed.request_id}\r\n`);
+}
+
 describe('hostile HTTP: headers, slow clients, what logs and answers reveal', () => {
   let db: TestDatabase;
   let app: NestFastifyApplication;
@@ -70,7 +84,21 @@ describe('hostile HTTP: headers, slow clients, what logs and answers reveal', ()
       `GET /health HTTP/1.1\r\nHost: x\r\nCookie: ${'a'.repeat(64 * 1024)}\r\n\r\n`,
     ]);
     expect(response).toMatch(/^HTTP\/1\.1 431/);
+    expectEnvelope(response, 'headers_too_large');
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+  });
+
+  it('answers a request HTTP cannot parse with 400 in the envelope, and closes the connection', async () => {
+    for (const request of [
+      'GARBAGE\r\n\r\n',
+      'POST /v1/events/track HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\n12345',
+      'POST /v1/events/track HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+    ]) {
+      const { response } = await rawExchange(port, [request]);
+      expect(response).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+      expect(response).toMatch(/\r\nConnection: close\r\n/);
+      expectEnvelope(response, 'malformed_request');
+    }
   });
 
   it('closes a slow-loris connection within the request timeout', async () => {
@@ -81,7 +109,10 @@ describe('hostile HTTP: headers, slow clients, what logs and answers reveal', ()
       );
     const { closedAfterMs, response } = await rawExchange(port, dribble, 200, 15_000);
     expect(closedAfterMs).toBeLessThan(4_000);
-    expect(response === '' || /^HTTP\/1\.1 408/.test(response)).toBe(true);
+    if (response !== '') {
+      expect(response).toMatch(/^HTTP\/1\.1 408/);
+      expectEnvelope(response, 'request_timeout');
+    }
   });
 
   it('keeps an idle connection open longer than load balancers do (72 s)', async () => {

@@ -2,6 +2,9 @@
 export type ErrorCode =
   | 'validation_failed'
   | 'malformed_body'
+  | 'malformed_request'
+  | 'request_timeout'
+  | 'headers_too_large'
   | 'unauthorized'
   | 'origin_not_allowed'
   | 'not_found'

@@ -21,7 +21,12 @@ export function statusForCode(code: ErrorCode): number {
   switch (code) {
     case 'validation_failed':
     case 'malformed_body':
+    case 'malformed_request':
       return HttpStatus.BAD_REQUEST;
+    case 'request_timeout':
+      return HttpStatus.REQUEST_TIMEOUT;
+    case 'headers_too_large':
+      return 431; // Request Header Fields Too Large, which HttpStatus does not name
     case 'unauthorized':
       return HttpStatus.UNAUTHORIZED;
     case 'origin_not_allowed':
