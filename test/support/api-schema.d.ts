@@ -406,7 +406,7 @@ export interface components {
             duplicate: boolean;
             funnel_updates: components["schemas"]["FunnelUpdateDto"][];
             /** @description Why the event was rejected; null when it was stored. */
-            error: (components["schemas"]["ErrorBodyDto"] | null) | null;
+            error: (components["schemas"]["ErrorBodyDto"] | (never | null)) | null;
         };
         TrackBatchResponseDto: {
             success: boolean;
@@ -620,7 +620,7 @@ export interface components {
             started_at: string;
             finished_at: string | null;
             /** @description The last failure, if any. */
-            error: (components["schemas"]["RunErrorDto"] | null) | null;
+            error: (components["schemas"]["RunErrorDto"] | (never | null)) | null;
         };
         ReconciliationRunsPageDto: {
             runs: components["schemas"]["ReconciliationRunSummaryDto"][];
@@ -661,9 +661,9 @@ export interface components {
             started_at: string;
             finished_at: string | null;
             /** @description The last failure, if any. */
-            error: (components["schemas"]["RunErrorDto"] | null) | null;
+            error: (components["schemas"]["RunErrorDto"] | (never | null)) | null;
             /** @description The stored report of a successful run. */
-            report: (components["schemas"]["ReconciliationReportDto"] | null) | null;
+            report: (components["schemas"]["ReconciliationReportDto"] | (never | null)) | null;
         };
         UpdateFunnelStageDto: {
             /**

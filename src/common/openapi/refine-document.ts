@@ -6,6 +6,7 @@ const RETRY_AFTER = {
   description: 'Seconds to wait before trying again',
   schema: { type: 'integer' },
 } as const;
+const NULL_ONLY = { type: 'object', nullable: true, enum: [null] } as SchemaObject;
 // Request bodies the service refuses unknown fields in (a typo must not lose data).
 const CLOSED_REQUEST_SCHEMAS = ['TrackEventDto', 'TrackBatchDto', 'UpdateFunnelStageDto'];
 
@@ -78,13 +79,15 @@ function acceptTextPlainBodies(operation: OperationObject): void {
  * Nest writes a nullable object as `nullable` beside `allOf: [$ref]`, which a validator
  * applies to `null` too (and fails); and a nullable enum without `null` among its values,
  * which OpenAPI 3.0 requires. Both are rewritten, at any depth, so that `null` validates.
+ * The `null` branch carries its own `type` and `nullable`: in OpenAPI 3.0.3 `nullable`
+ * only widens a `type` given beside it, so a bare `{enum: [null]}` would match nothing.
  */
 function nullablesForValidators(node: unknown): void {
   if (Array.isArray(node)) return node.forEach(nullablesForValidators);
   if (node === null || typeof node !== 'object') return;
   const schema = node as SchemaObject;
   if (schema.nullable === true && schema.allOf?.length === 1) {
-    schema.anyOf = [schema.allOf[0], { enum: [null] }];
+    schema.anyOf = [schema.allOf[0], NULL_ONLY];
     delete schema.allOf;
   }
   if (schema.nullable === true && schema.enum && !schema.enum.includes(null))
