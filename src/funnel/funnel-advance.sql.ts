@@ -9,7 +9,12 @@
  * one subject apply one at a time and never move back. One statement may touch a
  * (funnel, subject) row only once: callers never put two events of one subject in it.
  *
- * Defines CTEs `targets`, `current_progress`, `advanced`, `reached`, `moved`;
+ * Every stage an event meets is recorded with the earliest time it was met, whether or
+ * not it moves the funnel, so the order events arrive in does not change when each stage
+ * was first reached, nor when the subject entered the funnel.
+ *
+ * Defines CTEs `targets`, `current_progress`, `advanced`, `moved_by`, `reached`,
+ * `backdated`, `moved`;
  * `FUNNEL_UPDATES_BY_EVENT` renders the outcome of every target per event as JSON.
  */
 export function advanceFunnelsCtes(targetsQuery: string): string {
@@ -43,9 +48,28 @@ export function advanceFunnelsCtes(targetsQuery: string): string {
     JOIN subject s ON s.subject_type = a.subject_type AND s.subject_id = a.subject_id
     JOIN targets t ON t.event_id = s.event_id AND t.funnel = a.funnel
   ), reached AS (
-    INSERT INTO funnel_stage_reached (funnel, subject_type, subject_id, stage, stage_index, reached_at, event_id)
-    SELECT funnel, subject_type, subject_id, stage, stage_index, occurred_at, event_id FROM moved_by
-    ON CONFLICT DO NOTHING
+    -- Every stage an event meets, moving the funnel or not: an event that arrives after a
+    -- later stage's (a batch, a retry, an offline client) still tells when its stage was
+    -- first reached. Written only when it is new or earlier, so a repeat takes no row lock.
+    INSERT INTO funnel_stage_reached AS r (funnel, subject_type, subject_id, stage, stage_index, reached_at, event_id)
+    SELECT t.funnel, s.subject_type, s.subject_id, t.stage, t.stage_index, s.occurred_at, s.event_id
+    FROM targets t JOIN subject s USING (event_id)
+    WHERE NOT EXISTS (
+      SELECT FROM funnel_stage_reached e
+      WHERE e.funnel = t.funnel AND e.subject_type = s.subject_type AND e.subject_id = s.subject_id
+        AND e.stage = t.stage AND e.reached_at <= s.occurred_at
+    )
+    ON CONFLICT (funnel, subject_type, subject_id, stage) DO UPDATE
+      SET reached_at = excluded.reached_at, event_id = excluded.event_id
+      WHERE excluded.reached_at < r.reached_at
+  ), backdated AS (
+    -- A stage met before the subject was thought to have entered the funnel moves its entry back.
+    UPDATE funnel_progress p SET entered_at = s.occurred_at, updated_at = now()
+    FROM targets t JOIN subject s USING (event_id)
+    JOIN current_progress c ON c.event_id = t.event_id AND c.funnel = t.funnel
+    WHERE c.stage_index >= t.stage_index
+      AND p.funnel = t.funnel AND p.subject_type = s.subject_type AND p.subject_id = s.subject_id
+      AND p.entered_at > s.occurred_at
   ), moved AS (
     INSERT INTO funnel_transitions (funnel, subject_type, subject_id, from_stage, to_stage, cause_event_id, cause_event_type, occurred_at)
     SELECT funnel, subject_type, subject_id, previous_stage, stage, event_id, event_type, occurred_at FROM moved_by
