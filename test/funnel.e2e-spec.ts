@@ -319,12 +319,11 @@ describe('funnels', () => {
         (r.body.funnel_updates ?? [r.body]).filter((u: { advanced: boolean }) => u.advanced),
       );
       expect(advanced).toHaveLength(history.length);
+      // Every stage met is recorded, moved to or passed by the time it arrived.
       const reached = await fixture.db.pool.query(
         "SELECT stage FROM funnel_stage_reached WHERE subject_id = 'carol'",
       );
-      expect(reached.rows.map((r) => r.stage).sort()).toEqual(
-        history.map((m) => m.to_stage).sort(),
-      );
+      expect(reached.rows.map((r) => r.stage).sort()).toEqual([...STAGES].sort());
     });
 
     it('links a visitor to a user through tracking and the funnel endpoint at once', async () => {
@@ -359,6 +358,89 @@ describe('funnels', () => {
       );
       expect(new Set(responses.map((r) => JSON.stringify(r.body))).size).toBe(1);
       expect(await historyOf('visitor', 'v20')).toHaveLength(1);
+    });
+  });
+
+  describe('events arriving out of order', () => {
+    const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000).toISOString();
+    const reachedOf = async (subjectType: string, subjectId: string) =>
+      (
+        await fixture.db.pool.query(
+          `SELECT stage, reached_at, event_id FROM funnel_stage_reached
+           WHERE subject_type = $1 AND subject_id = $2 ORDER BY stage_index`,
+          [subjectType, subjectId],
+        )
+      ).rows.map((r) => ({ ...r, reached_at: r.reached_at.toISOString() }));
+    const enteredAt = async (subjectType: string, subjectId: string) =>
+      (
+        await fixture.db.pool.query(
+          'SELECT entered_at FROM funnel_progress WHERE subject_type = $1 AND subject_id = $2',
+          [subjectType, subjectId],
+        )
+      ).rows[0]?.entered_at.toISOString();
+
+    it('moves a batch’s person through the funnel in the order the batch gives, across a link', async () => {
+      for (let run = 0; run < 6; run++) {
+        const ids = { visitor_id: `batch-visitor-${run}`, user_id: `batch-user-${run}` };
+        const events = [
+          anEvent({
+            event_type: 'page_view',
+            visitor_id: ids.visitor_id,
+            occurred_at: hoursAgo(4),
+          }),
+          anEvent({
+            event_type: 'generate_lead',
+            visitor_id: ids.visitor_id,
+            occurred_at: hoursAgo(3),
+          }),
+          anEvent({ event_type: 'sign_up', ...ids, occurred_at: hoursAgo(2) }),
+          anEvent({ event_type: 'purchase', visitor_id: ids.visitor_id, occurred_at: hoursAgo(1) }),
+        ];
+        const response = await post('/v1/events/track/batch', { events }).expect(200);
+
+        expect(
+          response.body.results.map((r: { funnel_updates: unknown[] }) => r.funnel_updates),
+        ).toEqual(
+          ['visit', 'lead', 'signup', 'customer'].map((stage, i) => [
+            { funnel: 'default', stage, previous_stage: STAGES[i - 1] ?? null, advanced: true },
+          ]),
+        );
+        expect(await historyOf('user', ids.user_id)).toEqual(
+          events.map((event, i) => ({
+            from_stage: STAGES[i - 1] ?? null,
+            to_stage: STAGES[i],
+            cause_event_id: event.event_id,
+            cause_event_type: event.event_type,
+          })),
+        );
+        expect((await reachedOf('user', ids.user_id)).map((r) => r.stage)).toEqual(STAGES);
+      }
+    });
+
+    it('records when a stage behind the current one was first reached, and when the subject entered', async () => {
+      const signUp = anEvent({ event_type: 'sign_up', user_id: 'late', occurred_at: hoursAgo(2) });
+      const visit = anEvent({ event_type: 'page_view', user_id: 'late', occurred_at: hoursAgo(4) });
+      const laterVisit = anEvent({
+        event_type: 'page_view',
+        user_id: 'late',
+        occurred_at: hoursAgo(3),
+      });
+      await post('/v1/events/track', signUp).expect(200);
+      const late = await post('/v1/events/track', visit).expect(200);
+      await post('/v1/events/track', laterVisit).expect(200);
+
+      // Stages still only move forward: the late visit moves nothing.
+      expect(late.body.funnel_updates).toEqual([
+        { funnel: 'default', stage: 'visit', previous_stage: 'signup', advanced: false },
+      ]);
+      expect(await progressOf('user', 'late')).toEqual([
+        { funnel: 'default', stage: 'signup', stage_index: 2 },
+      ]);
+      expect(await reachedOf('user', 'late')).toEqual([
+        { stage: 'visit', reached_at: visit.occurred_at, event_id: visit.event_id },
+        { stage: 'signup', reached_at: signUp.occurred_at, event_id: signUp.event_id },
+      ]);
+      expect(await enteredAt('user', 'late')).toBe(visit.occurred_at);
     });
   });
 });

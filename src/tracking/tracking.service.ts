@@ -80,27 +80,40 @@ export class TrackingService {
 
   /**
    * Validates each event on its own, so a bad event costs only itself, then hands the
-   * valid ones to the group commit together, in request order (a repeated event_id:
-   * the first is stored, the later ones are duplicates). A database outage fails the
-   * whole request (503); events already committed come back as duplicates on retry.
+   * valid ones to the group commit together. Two orders are kept: a repeated event_id
+   * waits for its first occurrence (the first is stored, the later ones are duplicates,
+   * whatever the commit order), and an event that moves a funnel or links a visitor to a
+   * user waits for the earlier such events of the same visitor or user, so that a
+   * person's funnel moves in the order the batch gives. A database outage fails the whole
+   * request (503); events already committed come back as duplicates on retry.
    */
   async trackBatch(dto: TrackBatchDto, request: RequestContext): Promise<TrackBatchResponseDto> {
     const checked = await Promise.all(dto.events.map((raw) => validateEvent(raw, this.config)));
-    // A repeated event_id waits for its first occurrence, so the first one is the one
-    // stored and the repeats are reported as duplicates, whatever the commit order.
-    const firstById = new Map<string, Promise<unknown>>();
+    const previous = new Map<string, Promise<unknown>>();
     const results = await Promise.all(
       checked.map((event, index) => {
         if (event instanceof ValidationFailedError) return Promise.resolve(rejected(index, event));
-        const first = event.event_id === undefined ? undefined : firstById.get(event.event_id);
-        const outcome = first
-          ? first.catch(() => undefined).then(() => this.trackOneOfBatch(index, event, request))
-          : this.trackOneOfBatch(index, event, request);
-        if (event.event_id !== undefined && !first) firstById.set(event.event_id, outcome);
+        const keys = this.orderKeys(event);
+        const before = keys.flatMap((key) => previous.get(key) ?? []);
+        const outcome = Promise.all(before.map((p) => p.catch(() => undefined))).then(() =>
+          this.trackOneOfBatch(index, event, request),
+        );
+        for (const key of keys) previous.set(key, outcome);
         return outcome;
       }),
     );
     return { success: true, results };
+  }
+
+  /** What an event of a batch must wait for: its event_id's first occurrence, its person's earlier moves. */
+  private orderKeys(event: TrackEventDto): string[] {
+    const keys = event.event_id == null ? [] : [`e:${event.event_id}`];
+    const linking = event.visitor_id != null && event.user_id != null;
+    if (linking || this.funnels.stagesFor(event.event_type).length > 0) {
+      if (event.visitor_id != null) keys.push(`v:${event.visitor_id}`);
+      if (event.user_id != null) keys.push(`u:${event.user_id}`);
+    }
+    return keys;
   }
 
   /** A client's mistake in one event becomes that event's error; an outage fails the request. */
