@@ -33,6 +33,30 @@ const options = {
 };
 
 describe('buildConversionReport', () => {
+  it.each(['last_touch', 'first_touch', 'linear', 'position_based', 'time_decay'] as const)(
+    'credits a value shared among touchpoints exactly, to the cent (%s)',
+    (model) => {
+      const shared = conversion({
+        value: '49.99',
+        touchpoints: [touch('p1', 3), touch('p2', 2), touch('p3', 1)],
+      });
+      const cent = conversion({
+        value: '0.01',
+        currency: 'USD',
+        touchpoints: [touch('p1', 3), touch('p2', 2), touch('p3', 1)],
+      });
+      const report = buildConversionReport([shared, cent], { ...options, model });
+      expect(report.totals.value_by_currency).toEqual({ EUR: 49.99, USD: 0.01 });
+      const micros = (currency: string) =>
+        report.by_source.reduce(
+          (sum, row) => sum + Math.round((row.value_by_currency[currency] ?? 0) * 1e6),
+          0,
+        );
+      expect(micros('EUR')).toBe(49_990_000);
+      expect(micros('USD')).toBe(10_000);
+    },
+  );
+
   it('splits each conversion by the model and sums exactly per source, type and day', () => {
     const report = buildConversionReport(
       [

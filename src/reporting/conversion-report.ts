@@ -1,7 +1,7 @@
 import { addDays } from '../common/validation/date-range';
 import { AttributionModel } from './attribution-models';
 import { Conversion, Credit, attributeConversion } from './attribute-conversions';
-import { creditedMicros, fromMicros } from './money';
+import { fromMicros, splitMicros, toMicros } from './money';
 
 export interface CreditFilters {
   /** Only credit given to touchpoints from this source. */
@@ -26,11 +26,6 @@ export interface ConversionReportBody {
 export class Tally {
   shares = 0;
   readonly values = new Map<string, bigint>();
-
-  add(share: number, value: string | null, currency: string | null): void {
-    if (value === null || currency === null) this.addCredited(share, null, 0n);
-    else this.addCredited(share, currency, creditedMicros(value, share));
-  }
 
   /** Credit already summed: `micros` of `currency` (null: credit without a value). */
   addCredited(shares: number, currency: string | null, micros: bigint): void {
@@ -79,18 +74,27 @@ export function tallyConversions(
 ): ReportTallies {
   const tallies = emptyTallies();
   for (const conversion of conversions) {
-    for (const credit of attributeConversion(conversion, options.model, options.lookbackDays)) {
+    const credits = attributeConversion(conversion, options.model, options.lookbackDays);
+    // Split before filtering, so a credit carries the same part of the value either way.
+    const currency = conversion.value === null ? null : conversion.currency;
+    const parts =
+      currency === null
+        ? undefined
+        : splitMicros(
+            toMicros(conversion.value!),
+            credits.map((credit) => credit.share),
+          );
+    for (const [i, credit] of credits.entries()) {
       if (!passes(credit, options.filters)) continue;
       const { share } = credit;
-      const { value, currency } = conversion;
-      tallies.totals.add(share, value, currency);
-      tallyOf(tallies.bySource, sourceKey(credit.source, credit.medium, credit.campaign)).add(
-        share,
-        value,
-        currency,
-      );
-      tallyOf(tallies.byEventType, conversion.eventType).add(share, value, currency);
-      tallyOf(tallies.daily, conversion.date).add(share, null, null);
+      const micros = parts?.[i] ?? 0n;
+      tallies.totals.addCredited(share, currency, micros);
+      tallyOf(
+        tallies.bySource,
+        sourceKey(credit.source, credit.medium, credit.campaign),
+      ).addCredited(share, currency, micros);
+      tallyOf(tallies.byEventType, conversion.eventType).addCredited(share, currency, micros);
+      tallyOf(tallies.daily, conversion.date).addCredited(share, null, 0n);
     }
   }
   return tallies;

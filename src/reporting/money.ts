@@ -17,12 +17,13 @@ export function fromMicros(micros: bigint): number {
   return Number(negative ? `-${text}` : text);
 }
 
-/** The part of `value` (numeric text) that a credit of `share` millionths carries, in micros. */
-export function creditedMicros(value: string, share: number): bigint {
-  return shareOfMicros(toMicros(value), share);
-}
-
-/** The part of `micros` that a credit of `share` millionths carries. */
-export function shareOfMicros(micros: bigint, share: number): bigint {
-  return (micros * BigInt(share)) / MICROS;
+/**
+ * `micros` split among credits whose shares (millionths) sum to one whole: each part is
+ * rounded down and the last credit (the latest touchpoint) takes what rounding left, as
+ * it does for the shares themselves, so the parts always add up to the value.
+ */
+export function splitMicros(micros: bigint, shares: readonly number[]): bigint[] {
+  const parts = shares.map((share) => (micros * BigInt(share)) / MICROS);
+  if (parts.length > 0) parts[parts.length - 1] += micros - parts.reduce((a, b) => a + b, 0n);
+  return parts;
 }

@@ -9,7 +9,7 @@ import {
 import { ROLLUP_LOOKBACK_DAYS, creditTuples, rollupDeltas } from './conversion-credits';
 
 /** Bump when the way credit is computed changes: stored credit is then rebuilt. */
-const CREDIT_VERSION = 1;
+const CREDIT_VERSION = 2; // 2: a shared value's rounding remainder goes to the last touchpoint
 
 /** What credit depends on besides the events. */
 export interface PassSettings {

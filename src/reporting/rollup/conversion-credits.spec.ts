@@ -23,6 +23,16 @@ function conversion(overrides: Partial<Conversion> = {}): Conversion {
 }
 
 describe('creditTuples', () => {
+  it('gives every model the whole value, to the millionth, however it is shared', () => {
+    const tuples = creditTuples(conversion({ value: '49.99' }));
+    for (const model of ['last_touch', 'first_touch', 'linear', 'position_based', 'time_decay']) {
+      const credited = tuples
+        .filter((tuple) => tuple[0] === model)
+        .reduce((sum, tuple) => sum + BigInt(tuple[8]), 0n);
+      expect(credited, model).toBe(49_990_000n);
+    }
+  });
+
   it('credits every model at the 30-day lookback, values in micros of the currency', () => {
     const tuples = creditTuples(conversion());
     const byModel = (model: string) => tuples.filter((tuple) => tuple[0] === model);
