@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { anEvent } from './support/event-factory';
 import { useAppFixture } from './support/app-fixture';
@@ -85,6 +87,26 @@ describe('POST /v1/events/track', () => {
       .send(JSON.stringify(event))
       .expect(200);
     expect(await countEvents()).toBe(1);
+  });
+
+  it('takes null for any optional field as it takes the field left out, as openapi.json says', async () => {
+    const document = JSON.parse(readFileSync(join(__dirname, '..', 'openapi.json'), 'utf8')) as {
+      components: { schemas: Record<string, { required: string[]; properties: object }> };
+    };
+    const schema = document.components.schemas.TrackEventDto;
+    const optional = Object.keys(schema.properties).filter(
+      (name) => !schema.required.includes(name) && name !== 'visitor_id',
+    );
+    expect(optional).toEqual(
+      expect.arrayContaining(['event_id', 'value', 'currency', 'properties']),
+    );
+    const allNull = Object.fromEntries(optional.map((name) => [name, null]));
+    const response = await track({ event_type: 'page_view', visitor_id: 'v_nulls', ...allNull });
+    expect(response.status).toBe(200);
+    const { rows } = await fixture.db.pool.query(
+      'SELECT visitor_id, value, properties FROM events',
+    );
+    expect(rows).toEqual([{ visitor_id: 'v_nulls', value: null, properties: null }]);
   });
 
   it('generates an event_id when none is given, and defaults occurred_at to the receive time', async () => {

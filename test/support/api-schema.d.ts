@@ -292,71 +292,75 @@ export interface components {
             details: components["schemas"]["FieldErrorDto"][];
         };
         ErrorResponseDto: {
-            /** @description Always false for errors. */
-            success: boolean;
+            /**
+             * @description Always false for errors.
+             * @enum {boolean}
+             */
+            success: false;
             error: components["schemas"]["ErrorBodyDto"];
             /** @description Echoed in the X-Request-Id header; quote it when reporting a problem. */
             request_id: string;
         };
         TrackEventDto: {
             /**
+             * @description Idempotency key: a repeat with an id already stored stores nothing new.
+             * @example 6f1c2a9e-5b1d-4f57-9a43-2f8f3b1f0c11
+             */
+            event_id?: string | null;
+            /**
+             * Format: date-time
+             * @description When it happened, ISO-8601 with an offset; defaults to the time it was received.
+             * @example 2026-11-26T10:15:00Z
+             */
+            occurred_at?: string | null;
+            /**
              * @description The event's name; GA4's naming rule, so names map 1:1 to GA4.
              * @example purchase
              */
             event_type: string;
-            /** @example s_1732611000 */
-            session_id?: string;
-            /** @example google */
-            utm_source?: string;
-            /** @example cpc */
-            utm_medium?: string;
-            /** @example black_friday */
-            utm_campaign?: string;
-            utm_term?: string;
-            utm_content?: string;
-            /** @description Google Ads click id. */
-            gclid?: string;
-            /** @description Meta click id. */
-            fbclid?: string;
-            /** @description Microsoft Ads click id. */
-            msclkid?: string;
             /**
              * @description The page the event happened on; UTM parameters and click ids are read from its query.
              * @example https://shop.example.com/checkout?utm_source=google&utm_medium=cpc
              */
-            page_url?: string;
+            page_url?: string | null;
             /** @example https://www.google.com/ */
-            referrer?: string;
+            referrer?: string | null;
+            /** @example s_1732611000 */
+            session_id?: string | null;
+            /** @example google */
+            utm_source?: string | null;
+            /** @example cpc */
+            utm_medium?: string | null;
+            /** @example black_friday */
+            utm_campaign?: string | null;
+            utm_term?: string | null;
+            utm_content?: string | null;
+            /** @description Google Ads click id. */
+            gclid?: string | null;
+            /** @description Meta click id. */
+            fbclid?: string | null;
+            /** @description Microsoft Ads click id. */
+            msclkid?: string | null;
             /**
              * @description Monetary value, 0 to 10^15; requires `currency`.
              * @example 49.9
              */
-            value?: number;
+            value?: number | null;
             /**
              * @description ISO-4217 code, required with `value`.
              * @example EUR
              */
-            currency?: string;
-            /**
-             * @description Idempotency key: a repeat with an id already stored stores nothing new.
-             * @example 6f1c2a9e-5b1d-4f57-9a43-2f8f3b1f0c11
-             */
-            event_id?: string;
+            currency?: string | null;
             /**
              * @description Anonymous browser id; `visitor_id` or `user_id` is required.
              * @example v_8f14e45f
              */
-            visitor_id?: string;
+            visitor_id?: string | null;
             /**
              * @description Known user id; it is the subject when given, and an event with both ids links the visitor to the user.
              * @example user_42
              */
-            user_id?: string;
-            /**
-             * @description When it happened, ISO-8601 with an offset; defaults to the time it was received.
-             * @example 2026-11-26T10:15:00Z
-             */
-            occurred_at?: string;
+            user_id?: string | null;
             /**
              * @description Free-form properties: a JSON object, at most 8 KB serialized and 5 levels deep.
              * @example {
@@ -366,7 +370,7 @@ export interface components {
              */
             properties?: {
                 [key: string]: unknown;
-            };
+            } | null;
         };
         FunnelUpdateDto: {
             /** @example default */
@@ -379,7 +383,8 @@ export interface components {
             advanced: boolean;
         };
         TrackEventResponseDto: {
-            success: boolean;
+            /** @enum {boolean} */
+            success: true;
             /**
              * @description The stored event's id: the `event_id` sent, or one generated for it.
              * @example 6f1c2a9e-5b1d-4f57-9a43-2f8f3b1f0c11
@@ -387,7 +392,7 @@ export interface components {
             event_id: string;
             /** @description True when an event with this `event_id` was already stored; nothing new was stored. */
             duplicate: boolean;
-            /** @description Funnels this event advanced. */
+            /** @description Every funnel stage this event reaches, with whether it moved the funnel (`advanced`). */
             funnel_updates: components["schemas"]["FunnelUpdateDto"][];
         };
         TrackBatchDto: {
@@ -409,7 +414,8 @@ export interface components {
             error: (components["schemas"]["ErrorBodyDto"] | (never | null)) | null;
         };
         TrackBatchResponseDto: {
-            success: boolean;
+            /** @enum {boolean} */
+            success: true;
             /** @description One result per event, in request order. */
             results: components["schemas"]["TrackBatchResultDto"][];
         };
@@ -479,25 +485,34 @@ export interface components {
             event_type: string;
         };
         DailyConversionsDto: {
-            /** @example 2026-11-26 */
+            /**
+             * Format: date
+             * @example 2026-11-26
+             */
             date: string;
             /** @example 3.5 */
             conversions: number;
         };
         ConversionsReportDto: {
             /**
+             * Format: date
+             * @example 2026-10-27
+             */
+            start_date: string;
+            /**
+             * Format: date
+             * @example 2026-11-26
+             */
+            end_date: string;
+            /**
              * @example last_touch
              * @enum {string}
              */
             attribution: "last_touch" | "first_touch" | "linear" | "position_based" | "time_decay";
-            /** @example 2026-10-27 */
-            start_date: string;
-            /** @example 2026-11-26 */
-            end_date: string;
-            /** @example UTC */
-            timezone: string;
             /** @example 30 */
             lookback_days: number;
+            /** @example UTC */
+            timezone: string;
             filters: components["schemas"]["ConversionFiltersDto"];
             totals: components["schemas"]["ConversionTotalsDto"];
             /** @description Credit per touchpoint source, medium and campaign, largest first; `(direct)` when a conversion had no touchpoint. */
@@ -530,22 +545,25 @@ export interface components {
         };
         ReconciliationRowDto: {
             /**
-             * @example warning
-             * @enum {string}
+             * Format: date
+             * @example 2026-11-20
              */
-            status: "match" | "warning" | "critical" | "missing_in_ga4" | "missing_in_db";
-            /** @example 2026-11-20 */
             date: string;
-            /** @example purchase */
-            event_type: string;
-            /** @example purchase */
-            ga4_event_name: string;
             /** @example 120 */
             ga4_count: number;
             /** @example 126 */
             db_count: number;
             /** @example 6 */
             difference: number;
+            /**
+             * @example warning
+             * @enum {string}
+             */
+            status: "match" | "warning" | "critical" | "missing_in_ga4" | "missing_in_db";
+            /** @example purchase */
+            event_type: string;
+            /** @example purchase */
+            ga4_event_name: string;
             /** @example 5 */
             difference_pct: number | null;
             /** @description Within the last 48 hours: GA4 may still be processing the day. */
@@ -558,14 +576,20 @@ export interface components {
         };
         ReconciliationReportDto: {
             /**
+             * Format: date
+             * @example 2026-11-18
+             */
+            start_date: string;
+            /**
+             * Format: date
+             * @example 2026-11-24
+             */
+            end_date: string;
+            /**
              * @example discrepancies
              * @enum {string}
              */
             status: "ok" | "discrepancies";
-            /** @example 2026-11-18 */
-            start_date: string;
-            /** @example 2026-11-24 */
-            end_date: string;
             /**
              * @description The GA4 property's time zone, in which both sides' days are counted.
              * @example America/Los_Angeles
@@ -597,10 +621,31 @@ export interface components {
              */
             trigger: "schedule" | "command";
             /**
+             * Format: date-time
+             * @description The cron tick of a scheduled run.
+             */
+            scheduled_for: string | null;
+            /**
+             * Format: date
+             * @example 2026-11-23
+             */
+            start_date: string;
+            /**
+             * Format: date
+             * @example 2026-11-25
+             */
+            end_date: string;
+            /**
              * @example succeeded
              * @enum {string}
              */
             status: "running" | "succeeded" | "failed";
+            /** @example 1 */
+            attempts: number;
+            /** Format: date-time */
+            started_at: string;
+            /** Format: date-time */
+            finished_at: string | null;
             /**
              * @description The report's status, once the run succeeded.
              * @example ok
@@ -609,27 +654,17 @@ export interface components {
             report_status: "ok" | "discrepancies" | null;
             /** @example 3f2b8a4e-8c1d-4a9e-9b7a-2d1c0e5f6a7b */
             id: string;
-            /** @description The cron tick of a scheduled run. */
-            scheduled_for: string | null;
-            /** @example 2026-11-23 */
-            start_date: string;
-            /** @example 2026-11-25 */
-            end_date: string;
-            /** @example 1 */
-            attempts: number;
-            started_at: string;
-            finished_at: string | null;
             /** @description The last failure, if any. */
             error: (components["schemas"]["RunErrorDto"] | (never | null)) | null;
         };
         ReconciliationRunsPageDto: {
-            runs: components["schemas"]["ReconciliationRunSummaryDto"][];
             /** @example 20 */
             limit: number;
             /** @example 0 */
             offset: number;
             /** @example 42 */
             total: number;
+            runs: components["schemas"]["ReconciliationRunSummaryDto"][];
         };
         ReconciliationRunDto: {
             /**
@@ -638,10 +673,31 @@ export interface components {
              */
             trigger: "schedule" | "command";
             /**
+             * Format: date-time
+             * @description The cron tick of a scheduled run.
+             */
+            scheduled_for: string | null;
+            /**
+             * Format: date
+             * @example 2026-11-23
+             */
+            start_date: string;
+            /**
+             * Format: date
+             * @example 2026-11-25
+             */
+            end_date: string;
+            /**
              * @example succeeded
              * @enum {string}
              */
             status: "running" | "succeeded" | "failed";
+            /** @example 1 */
+            attempts: number;
+            /** Format: date-time */
+            started_at: string;
+            /** Format: date-time */
+            finished_at: string | null;
             /**
              * @description The report's status, once the run succeeded.
              * @example ok
@@ -650,16 +706,6 @@ export interface components {
             report_status: "ok" | "discrepancies" | null;
             /** @example 3f2b8a4e-8c1d-4a9e-9b7a-2d1c0e5f6a7b */
             id: string;
-            /** @description The cron tick of a scheduled run. */
-            scheduled_for: string | null;
-            /** @example 2026-11-23 */
-            start_date: string;
-            /** @example 2026-11-25 */
-            end_date: string;
-            /** @example 1 */
-            attempts: number;
-            started_at: string;
-            finished_at: string | null;
             /** @description The last failure, if any. */
             error: (components["schemas"]["RunErrorDto"] | (never | null)) | null;
             /** @description The stored report of a successful run. */
@@ -667,35 +713,36 @@ export interface components {
         };
         UpdateFunnelStageDto: {
             /**
+             * @description Idempotency key: a repeat with an id already stored stores nothing new.
+             * @example 6f1c2a9e-5b1d-4f57-9a43-2f8f3b1f0c11
+             */
+            event_id?: string | null;
+            /**
+             * Format: date-time
+             * @description When it happened, ISO-8601 with an offset; defaults to the time it was received.
+             * @example 2026-11-26T10:15:00Z
+             */
+            occurred_at?: string | null;
+            /**
              * @description The funnel; `default` when omitted.
              * @example default
              */
-            funnel?: string;
+            funnel?: string | null;
             /**
              * @description The stage to move to: ahead of the current one advances, at or behind it changes nothing.
              * @example signup
              */
             stage: string;
             /**
-             * @description Idempotency key: a repeat with an id already stored stores nothing new.
-             * @example 6f1c2a9e-5b1d-4f57-9a43-2f8f3b1f0c11
-             */
-            event_id?: string;
-            /**
              * @description Anonymous browser id; `visitor_id` or `user_id` is required.
              * @example v_8f14e45f
              */
-            visitor_id?: string;
+            visitor_id?: string | null;
             /**
              * @description Known user id; it is the subject when given, and an event with both ids links the visitor to the user.
              * @example user_42
              */
-            user_id?: string;
-            /**
-             * @description When it happened, ISO-8601 with an offset; defaults to the time it was received.
-             * @example 2026-11-26T10:15:00Z
-             */
-            occurred_at?: string;
+            user_id?: string | null;
             /**
              * @description Free-form properties: a JSON object, at most 8 KB serialized and 5 levels deep.
              * @example {
@@ -705,10 +752,11 @@ export interface components {
              */
             properties?: {
                 [key: string]: unknown;
-            };
+            } | null;
         };
         FunnelStageResponseDto: {
-            success: boolean;
+            /** @enum {boolean} */
+            success: true;
             /** @example default */
             funnel: string;
             /**
@@ -725,10 +773,10 @@ export interface components {
             advanced: boolean;
         };
         FunnelReportStageDto: {
-            /** @example signup */
-            stage: string;
             /** @description Subjects (counted once each) that reached this stage or a later one. */
             subjects: number;
+            /** @example signup */
+            stage: string;
             /**
              * @description Share of the previous stage's subjects that reached this one, 0–1; null for the first stage or when the previous stage is empty.
              * @example 0.4
@@ -746,12 +794,18 @@ export interface components {
             median_seconds_from_previous: number | null;
         };
         FunnelReportResponseDto: {
+            /**
+             * Format: date
+             * @example 2026-11-01
+             */
+            start_date: string;
+            /**
+             * Format: date
+             * @example 2026-11-26
+             */
+            end_date: string;
             /** @example default */
             funnel: string;
-            /** @example 2026-11-01 */
-            start_date: string;
-            /** @example 2026-11-26 */
-            end_date: string;
             /** @example UTC */
             timezone: string;
             /** @description Every stage in order, from the subjects that entered the funnel within the range. */

@@ -1,3 +1,4 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import {
   IsDefined,
   IsISO8601,
@@ -10,7 +11,11 @@ import {
 } from 'class-validator';
 import { IsWithinEventTimeWindow } from '../validation/event-time-window.constraint';
 import { IsJsonObject } from '../validation/json-object.validator';
-import { ISO_WITH_OFFSET, NO_CONTROL_CHARS } from '../validation/patterns';
+import {
+  ISO_WITH_OFFSET,
+  NO_CONTROL_CHARS,
+  NO_CONTROL_CHARS_PATTERN,
+} from '../validation/patterns';
 import { IsStorableText } from '../validation/text-validators';
 
 /**
@@ -22,6 +27,7 @@ export abstract class SubjectEventFieldsDto {
    * Idempotency key: a repeat with an id already stored stores nothing new.
    * @example "6f1c2a9e-5b1d-4f57-9a43-2f8f3b1f0c11"
    */
+  @ApiPropertyOptional({ pattern: NO_CONTROL_CHARS_PATTERN })
   @IsOptional()
   @IsString()
   @Length(1, 128)
@@ -54,6 +60,7 @@ export abstract class SubjectEventFieldsDto {
    * When it happened, ISO-8601 with an offset; defaults to the time it was received.
    * @example "2026-11-26T10:15:00Z"
    */
+  @ApiPropertyOptional({ format: 'date-time' })
   @IsOptional()
   @IsString()
   @Matches(ISO_WITH_OFFSET, {

@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { ErrorCode } from './domain-error';
 
 export class FieldErrorDto {
@@ -19,6 +20,7 @@ export class ErrorBodyDto {
 /** The one error envelope every endpoint uses. */
 export class ErrorResponseDto {
   /** Always false for errors. */
+  @ApiProperty({ enum: [false] })
   success!: false;
   error!: ErrorBodyDto;
   /** Echoed in the X-Request-Id header; quote it when reporting a problem. */

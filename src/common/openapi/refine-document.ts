@@ -25,7 +25,10 @@ export function refineOpenApiDocument(document: OpenAPIObject): OpenAPIObject {
   }
   for (const name of CLOSED_REQUEST_SCHEMAS) {
     const schema = document.components?.schemas?.[name] as SchemaObject | undefined;
-    if (schema) schema.additionalProperties = false;
+    if (schema) {
+      schema.additionalProperties = false;
+      optionalMeansNullable(schema);
+    }
   }
   nullablesForValidators(document.components?.schemas ?? {});
   return document;
@@ -37,6 +40,13 @@ function* operations(document: OpenAPIObject): Generator<[string, OperationObjec
       const operation = path[method];
       if (operation) yield [method, operation];
     }
+  }
+}
+
+/** class-validator's `@IsOptional` lets `null` through as it does an absent field: say so. */
+function optionalMeansNullable(schema: SchemaObject): void {
+  for (const [name, property] of Object.entries(schema.properties ?? {})) {
+    if (!schema.required?.includes(name) && !('$ref' in property)) property.nullable = true;
   }
 }
 

@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { DateRangeQueryDto } from '../../common/dto/date-range-query.dto';
 
 export class FunnelReportQueryDto extends DateRangeQueryDto {}
@@ -6,6 +7,7 @@ export class FunnelReportStageDto {
   /** @example "signup" */
   stage!: string;
   /** Subjects (counted once each) that reached this stage or a later one. */
+  @ApiProperty({ type: 'integer' })
   subjects!: number;
   /**
    * Share of the previous stage's subjects that reached this one, 0–1; null for the first stage or when the previous stage is empty.
@@ -28,8 +30,10 @@ export class FunnelReportResponseDto {
   /** @example "default" */
   funnel!: string;
   /** @example "2026-11-01" */
+  @ApiProperty({ format: 'date' })
   start_date!: string;
   /** @example "2026-11-26" */
+  @ApiProperty({ format: 'date' })
   end_date!: string;
   /** @example "UTC" */
   timezone!: string;

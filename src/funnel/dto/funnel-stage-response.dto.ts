@@ -1,4 +1,6 @@
+import { ApiProperty } from '@nestjs/swagger';
 export class FunnelStageResponseDto {
+  @ApiProperty({ enum: [true] })
   success!: true;
   /** @example "default" */
   funnel!: string;

@@ -11,13 +11,16 @@ export class ReconciliationThresholdsDto {
 
 export class ReconciliationSummaryDto {
   /** @example 980 */
+  @ApiProperty({ type: 'integer' })
   ga4_total!: number;
   /** @example 1012 */
+  @ApiProperty({ type: 'integer' })
   db_total!: number;
   /**
    * `db_total − ga4_total`.
    * @example 32
    */
+  @ApiProperty({ type: 'integer' })
   difference!: number;
   /**
    * `difference / ga4_total × 100`, 2 decimals; null when GA4 counted none.
@@ -28,16 +31,20 @@ export class ReconciliationSummaryDto {
 
 export class ReconciliationRowDto {
   /** @example "2026-11-20" */
+  @ApiProperty({ format: 'date' })
   date!: string;
   /** @example "purchase" */
   event_type!: string;
   /** @example "purchase" */
   ga4_event_name!: string;
   /** @example 120 */
+  @ApiProperty({ type: 'integer' })
   ga4_count!: number;
   /** @example 126 */
+  @ApiProperty({ type: 'integer' })
   db_count!: number;
   /** @example 6 */
+  @ApiProperty({ type: 'integer' })
   difference!: number;
   /** @example 5 */
   difference_pct!: number | null;
@@ -55,8 +62,10 @@ export class Ga4MetadataDto {
 
 export class ReconciliationReportDto {
   /** @example "2026-11-18" */
+  @ApiProperty({ format: 'date' })
   start_date!: string;
   /** @example "2026-11-24" */
+  @ApiProperty({ format: 'date' })
   end_date!: string;
   /**
    * The GA4 property's time zone, in which both sides' days are counted.

@@ -44,16 +44,22 @@ export class ReconciliationRunSummaryDto {
   @ApiProperty({ enum: RUN_TRIGGERS, example: 'schedule' })
   trigger!: (typeof RUN_TRIGGERS)[number];
   /** The cron tick of a scheduled run. */
+  @ApiProperty({ format: 'date-time', nullable: true })
   scheduled_for!: string | null;
   /** @example "2026-11-23" */
+  @ApiProperty({ format: 'date' })
   start_date!: string;
   /** @example "2026-11-25" */
+  @ApiProperty({ format: 'date' })
   end_date!: string;
   @ApiProperty({ enum: RUN_STATUSES, example: 'succeeded' })
   status!: (typeof RUN_STATUSES)[number];
   /** @example 1 */
+  @ApiProperty({ type: 'integer' })
   attempts!: number;
+  @ApiProperty({ format: 'date-time' })
   started_at!: string;
+  @ApiProperty({ format: 'date-time', nullable: true })
   finished_at!: string | null;
   /** The report's status, once the run succeeded. */
   @ApiProperty({ enum: ['ok', 'discrepancies'], nullable: true, example: 'ok' })
@@ -70,9 +76,12 @@ export class ReconciliationRunDto extends ReconciliationRunSummaryDto {
 export class ReconciliationRunsPageDto {
   runs!: ReconciliationRunSummaryDto[];
   /** @example 20 */
+  @ApiProperty({ type: 'integer' })
   limit!: number;
   /** @example 0 */
+  @ApiProperty({ type: 'integer' })
   offset!: number;
   /** @example 42 */
+  @ApiProperty({ type: 'integer' })
   total!: number;
 }

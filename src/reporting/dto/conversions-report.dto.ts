@@ -34,6 +34,7 @@ export class EventTypeConversionsDto extends ConversionTotalsDto {
 
 export class DailyConversionsDto {
   /** @example "2026-11-26" */
+  @ApiProperty({ format: 'date' })
   date!: string;
   /** @example 3.5 */
   conversions!: number;
@@ -48,14 +49,17 @@ export class ConversionFiltersDto {
 
 export class ConversionsReportDto {
   /** @example "2026-10-27" */
+  @ApiProperty({ format: 'date' })
   start_date!: string;
   /** @example "2026-11-26" */
+  @ApiProperty({ format: 'date' })
   end_date!: string;
   /** @example "UTC" */
   timezone!: string;
   @ApiProperty({ enum: ATTRIBUTION_MODELS, example: 'last_touch' })
   attribution!: AttributionModel;
   /** @example 30 */
+  @ApiProperty({ type: 'integer' })
   lookback_days!: number;
   filters!: ConversionFiltersDto;
   totals!: ConversionTotalsDto;

@@ -1,6 +1,8 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { FunnelUpdateDto } from '../../funnel/dto/funnel-update.dto';
 
 export class TrackEventResponseDto {
+  @ApiProperty({ enum: [true] })
   success!: true;
   /**
    * The stored event's id: the `event_id` sent, or one generated for it.
@@ -9,6 +11,6 @@ export class TrackEventResponseDto {
   event_id!: string;
   /** True when an event with this `event_id` was already stored; nothing new was stored. */
   duplicate!: boolean;
-  /** Funnels this event advanced. */
+  /** Every funnel stage this event reaches, with whether it moved the funnel (`advanced`). */
   funnel_updates!: FunnelUpdateDto[];
 }

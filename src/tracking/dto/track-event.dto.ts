@@ -12,10 +12,10 @@ import {
 } from 'class-validator';
 import { SubjectEventFieldsDto } from '../../common/dto/subject-event-fields.dto';
 import { registerFastCheck } from '../../common/validation/fast-check';
-import { GA4_EVENT_NAME } from '../../common/validation/patterns';
+import { GA4_EVENT_NAME, HTTP_URL_PATTERN } from '../../common/validation/patterns';
 import { IsHttpUrl, IsStorableText } from '../../common/validation/text-validators';
 import { MAX_EVENT_VALUE, isPlainlyValidTrackEvent } from './track-event.fast-check';
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 
 /** One event, as browsers and back ends send it. */
 export class TrackEventDto extends SubjectEventFieldsDto {
@@ -96,6 +96,7 @@ export class TrackEventDto extends SubjectEventFieldsDto {
    * The page the event happened on; UTM parameters and click ids are read from its query.
    * @example "https://shop.example.com/checkout?utm_source=google&utm_medium=cpc"
    */
+  @ApiPropertyOptional({ pattern: HTTP_URL_PATTERN })
   @IsOptional()
   @IsString()
   @MaxLength(2048)
@@ -104,6 +105,7 @@ export class TrackEventDto extends SubjectEventFieldsDto {
   page_url?: string;
 
   /** @example "https://www.google.com/" */
+  @ApiPropertyOptional({ pattern: HTTP_URL_PATTERN })
   @IsOptional()
   @IsString()
   @MaxLength(2048)
