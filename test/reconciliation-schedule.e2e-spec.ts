@@ -183,6 +183,36 @@ describe('a retry that finds another replica holding the schedule lock', () => {
   });
 });
 
+describe('a scheduled run waiting on GA4 when the service stops', () => {
+  let ga4!: FakeGa4;
+  const service = scheduledService({ GA4_TIMEOUT_MS: '60000', GA4_RETRIES: '0' }, (fake) => {
+    ga4 = fake;
+    fake.delayMs = 60_000;
+  });
+
+  it('stops waiting, stores the run as failed with the reason, and lets the process stop at once', async () => {
+    // The run's claim commits with its outcome; what shows it is under way is GA4's call.
+    await expect
+      .poll(() => ga4.calls.filter((call) => call.path.endsWith(':runReport')).length, {
+        timeout: 5_000,
+      })
+      .toBe(1);
+    const started = Date.now();
+    await service.app.close();
+    expect(Date.now() - started).toBeLessThan(3_000);
+    const { rows } = await service.db.pool.query('SELECT status, error FROM reconciliation_runs');
+    expect(rows).toEqual([
+      {
+        status: 'failed',
+        error: expect.objectContaining({
+          code: 'ga4_unavailable',
+          message: expect.stringContaining('shutting down'),
+        }),
+      },
+    ]);
+  });
+});
+
 /** A fake GA4, a fresh database and one service reconciling every second, for one describe. */
 function scheduledService(
   env: Record<string, string>,

@@ -24,11 +24,11 @@ export class AccessTokenSource {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async token(): Promise<string> {
+  async token(signal?: AbortSignal): Promise<string> {
     if (this.cached && this.cached.expiresAt - RENEW_BEFORE_EXPIRY_MS > this.now()) {
       return this.cached.token;
     }
-    this.pending ??= this.exchange().finally(() => (this.pending = undefined));
+    this.pending ??= this.exchange(signal).finally(() => (this.pending = undefined));
     return this.pending;
   }
 
@@ -37,7 +37,7 @@ export class AccessTokenSource {
     this.cached = undefined;
   }
 
-  private async exchange(): Promise<string> {
+  private async exchange(signal?: AbortSignal): Promise<string> {
     const body = new URLSearchParams({
       grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
       assertion: this.assertion(),
@@ -46,6 +46,7 @@ export class AccessTokenSource {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body: body.toString(),
+      signal,
     });
     const json = response as { access_token?: unknown; expires_in?: unknown };
     if (typeof json.access_token !== 'string') {

@@ -16,6 +16,8 @@ export interface Ga4EventCountsQuery {
   endDate: string;
   /** GA4 event names to count; the report is filtered to them. */
   eventNames: readonly string[];
+  /** Aborted when the caller no longer waits (the service is stopping). */
+  signal?: AbortSignal;
 }
 
 /** What the reconciliation needs from GA4; the Data API client implements it. */

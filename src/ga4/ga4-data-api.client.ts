@@ -92,10 +92,11 @@ export class Ga4DataApiClient implements Ga4Client {
       (await ga4Fetch(url, this.options.http, {
         method: 'POST',
         headers: {
-          Authorization: `Bearer ${await this.tokens.token()}`,
+          Authorization: `Bearer ${await this.tokens.token(query.signal)}`,
           'Content-Type': 'application/json',
         },
         body,
+        signal: query.signal,
       })) as RunReportResponse;
     try {
       return await call();

@@ -27,15 +27,26 @@ const MAX_HONOURED_RETRY_AFTER_MS = 5_000;
 export async function ga4Fetch(
   url: string,
   options: Ga4HttpOptions,
-  init: RequestInit,
+  init: RequestInit & { signal?: AbortSignal },
 ): Promise<unknown> {
+  const { signal: stop, ...request } = init;
   let failure: Error = new Ga4UnavailableError('no attempt was made');
   for (let attempt = 0; attempt <= options.retries; attempt++) {
-    if (attempt > 0) await sleep(options.backoffMs * 2 ** (attempt - 1));
+    try {
+      if (attempt > 0)
+        await sleep(options.backoffMs * 2 ** (attempt - 1), undefined, { signal: stop });
+    } catch {
+      throw stopped();
+    }
+    const timeout = AbortSignal.timeout(options.timeoutMs);
     let response: Response;
     try {
-      response = await fetch(url, { ...init, signal: AbortSignal.timeout(options.timeoutMs) });
+      response = await fetch(url, {
+        ...request,
+        signal: stop ? AbortSignal.any([timeout, stop]) : timeout,
+      });
     } catch (error) {
+      if (stop?.aborted) throw stopped();
       failure = new Ga4UnavailableError(describeFetchFailure(error, options.timeoutMs));
       continue;
     }
@@ -55,6 +66,11 @@ export async function ga4Fetch(
     if (retryAfterMs > MAX_HONOURED_RETRY_AFTER_MS) break; // the caller is better told to come back later
   }
   throw failure;
+}
+
+/** The caller gave up (the service is stopping): no more attempts. */
+function stopped(): Error {
+  return new Ga4UnavailableError('the request was stopped: the service is shutting down');
 }
 
 function toGa4Error(response: Response, text: string): Error {

@@ -30,6 +30,8 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
   private readonly retries = new Set<NodeJS.Timeout>();
   private nextTick: Date | undefined;
   private running: Promise<void> = Promise.resolve();
+  /** Aborted at shutdown: a run waiting on GA4 fails at once (and is stored so) rather than holding the exit. */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly registry: SchedulerRegistry,
@@ -60,6 +62,7 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
   async beforeApplicationShutdown(): Promise<void> {
     if (this.registry.doesExist('cron', JOB_NAME)) await this.registry.getCronJob(JOB_NAME).stop();
     this.retries.forEach(clearTimeout);
+    this.stopping.abort();
     await this.running;
   }
 
@@ -88,7 +91,9 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
         runId ??= await this.runs.claimTick(sql, run);
         if (runId === undefined) return;
         try {
-          const report = await this.reconciliation.reconcile(run);
+          const report = await this.reconciliation.reconcile(run, {
+            signal: this.stopping.signal,
+          });
           await this.runs.finish(sql, runId, { report });
           this.logger.log(`Reconciliation ${run.startDate}..${run.endDate}: ${report.status}`);
         } catch (error) {
@@ -103,6 +108,7 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
       runId = run.runId;
       this.logger.error(`Scheduled reconciliation could not run: ${String(error)}`);
     }
+    if (this.stopping.signal.aborted) return;
     if (outcome === 'deferred') this.retryLater({ ...run, runId }, retry);
     else if (outcome === 'failed' && retry < MAX_RETRIES)
       this.retryLater({ ...run, runId }, retry + 1);

@@ -45,7 +45,7 @@ export class ReconciliationService {
 
   async reconcile(
     range: { startDate: string; endDate: string },
-    { includeBots = false }: { includeBots?: boolean } = {},
+    { includeBots = false, signal }: { includeBots?: boolean; signal?: AbortSignal } = {},
   ): Promise<ReconciliationReport> {
     const client = this.ga4.client();
     const { eventNameMap } = this.config.ga4;
@@ -56,6 +56,7 @@ export class ReconciliationService {
       startDate: range.startDate,
       endDate: range.endDate,
       eventNames: [...new Set(eventTypes.map((type) => ga4NameFor(type, eventNameMap)))],
+      signal,
     });
     const db = await this.counts.dailyCounts({
       ...range,
