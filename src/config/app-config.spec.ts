@@ -67,6 +67,7 @@ describe('loadConfig', () => {
         CORS_ORIGINS: '*',
         DATABASE_URL: 'mysql://x',
         LOG_LEVEL: 'loud',
+        DB_POOL_SIZE: '1',
       });
     } catch (caught) {
       error = caught;
@@ -79,6 +80,7 @@ describe('loadConfig', () => {
       'CORS_ORIGINS',
       'DATABASE_URL',
       'LOG_LEVEL',
+      'DB_POOL_SIZE',
     ])
       expect(message).toContain(name);
   });
