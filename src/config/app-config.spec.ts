@@ -202,4 +202,30 @@ describe('loadConfig', () => {
       expect(problems).toContain(name);
     }
   });
+
+  it.each([
+    ['GA4_PROPERTY_ID', { GA4_PROPERTY_ID: 'abc' }],
+    ['GA4_PROPERTY_ID', { GA4_PROPERTY_ID: '-5' }],
+    ['GA4_CREDENTIALS_FILE', { GA4_CREDENTIALS_FILE: '/nonexistent/key.json' }],
+    ['RECONCILE_EVENT_TYPES', { RECONCILE_EVENT_TYPES: 'purchase, bad type!' }],
+    ['GA4_EVENT_NAME_MAP', { GA4_EVENT_NAME_MAP: '{"sign up!":"signup"}' }],
+    ['GA4_EVENT_NAME_MAP', { GA4_EVENT_NAME_MAP: '{"sign_up":"bad name!"}' }],
+    ['GA4_EVENT_NAME_MAP', { GA4_EVENT_NAME_MAP: '{"a_one":"shared","a_two":"shared"}' }],
+    ['RECONCILE_CRON', { RECONCILE_CRON: '0 0 30 2 *' }],
+    ['HOST', { HOST: 'not a host!' }],
+  ])('stops on an invalid %s (%j), naming it', (name, env) => {
+    let error: unknown;
+    try {
+      loadConfig(env);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(InvalidEnvironmentError);
+    expect((error as InvalidEnvironmentError).problems.join('\n')).toContain(name);
+  });
+
+  it('accepts host names and addresses for HOST', () => {
+    for (const host of ['0.0.0.0', '::', '127.0.0.1', 'localhost', 'api.internal.example.com'])
+      expect(loadConfig({ HOST: host }).http.host).toBe(host);
+  });
 });

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { Env, EnvReader, parseBoolean } from './env-parsers';
@@ -9,6 +10,10 @@ import {
   readGa4Config,
   readReconciliationConfig,
 } from './reconciliation-config';
+
+/** A DNS host name (RFC 1123 labels), for HOST when it is not an address. */
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -131,6 +136,11 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     'EVENT_RETENTION_DAYS',
     retentionDays === undefined || retentionDays * 24 >= maxEventAgeHours,
     `must cover TRACK_MAX_EVENT_AGE_HOURS (${maxEventAgeHours} h): events the API accepts must not be dropped at once`,
+  );
+  read.check(
+    'HOST',
+    isIP(config.http.host) !== 0 || HOST_NAME.test(config.http.host),
+    `must be an IP address or a host name, got "${config.http.host}"`,
   );
   const conversionTypes = read.list('CONVERSION_EVENT_TYPES');
   if (conversionTypes.length > 0) {

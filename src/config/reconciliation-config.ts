@@ -1,5 +1,13 @@
 import { CronTime } from 'cron';
+import { resolve } from 'node:path';
+import { GA4_EVENT_NAME } from '../common/validation/patterns';
+import { readServiceAccount } from '../ga4/service-account';
 import { EnvReader } from './env-parsers';
+
+/** GA4's event-name rule with its 40-character limit: our types and GA4's names both follow it. */
+function isEventName(name: unknown): name is string {
+  return typeof name === 'string' && name.length <= 40 && GA4_EVENT_NAME.test(name);
+}
 
 export const GA4_DEFAULT_API_URL = 'https://analyticsdata.googleapis.com';
 
@@ -35,9 +43,23 @@ export function readGa4Config(read: EnvReader): Ga4Config {
     /^https?:\/\/[^/]+/.test(apiUrl),
     `must be an http(s) URL, got "${apiUrl}"`,
   );
+  const propertyId = read.optionalString('GA4_PROPERTY_ID');
+  read.check(
+    'GA4_PROPERTY_ID',
+    propertyId === undefined || /^[1-9]\d{0,19}$/.test(propertyId),
+    "must be the GA4 property's numeric id (Admin → Property details), such as 123456789",
+  );
+  const credentialsFile = read.optionalString('GA4_CREDENTIALS_FILE');
+  if (credentialsFile !== undefined) {
+    try {
+      readServiceAccount(resolve(credentialsFile));
+    } catch (error) {
+      read.check('GA4_CREDENTIALS_FILE', false, (error as Error).message);
+    }
+  }
   return {
-    propertyId: read.optionalString('GA4_PROPERTY_ID'),
-    credentialsFile: read.optionalString('GA4_CREDENTIALS_FILE'),
+    propertyId,
+    credentialsFile,
     apiUrl,
     timeoutMs: read.int('GA4_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 }),
     retries: read.int('GA4_RETRIES', 2, { min: 0, max: 10 }),
@@ -48,6 +70,9 @@ export function readGa4Config(read: EnvReader): Ga4Config {
 
 export function readReconciliationConfig(read: EnvReader): ReconciliationConfig {
   const eventTypes = read.list('RECONCILE_EVENT_TYPES');
+  for (const type of eventTypes) {
+    read.check('RECONCILE_EVENT_TYPES', isEventName(type), `has an invalid event type "${type}"`);
+  }
   const config: ReconciliationConfig = {
     eventTypes: eventTypes.length > 0 ? eventTypes : undefined,
     warningPct: read.number('RECONCILE_WARNING_PCT', 5, { min: 0, max: 1_000_000 }),
@@ -63,7 +88,8 @@ export function readReconciliationConfig(read: EnvReader): ReconciliationConfig 
   );
   if (config.cron === 'off') config.cron = undefined;
   try {
-    if (config.cron !== undefined) new CronTime(config.cron, 'UTC');
+    // sendAt finds the next run: an expression that never fires (30 February) fails here, not at start.
+    if (config.cron !== undefined) new CronTime(config.cron, 'UTC').sendAt();
   } catch (error) {
     read.check(
       'RECONCILE_CRON',
@@ -88,7 +114,21 @@ function readEventNameMap(read: EnvReader): Record<string, string> {
     typeof parsed === 'object' &&
     parsed !== null &&
     !Array.isArray(parsed) &&
-    Object.values(parsed).every((name) => typeof name === 'string' && name !== '');
-  read.check('GA4_EVENT_NAME_MAP', ok, 'must map event types to non-empty GA4 event names');
-  return ok ? (parsed as Record<string, string>) : {};
+    Object.entries(parsed).every(([type, name]) => isEventName(type) && isEventName(name));
+  read.check(
+    'GA4_EVENT_NAME_MAP',
+    ok,
+    'must map event types to GA4 event names, both letters, digits and _ starting with a letter (≤ 40)',
+  );
+  if (!ok) return {};
+  const map = parsed as Record<string, string>;
+  // Two of our types read from one GA4 name would each be compared with all of its count.
+  const names = Object.values(map);
+  const repeated = names.find((name, i) => names.indexOf(name) !== i);
+  read.check(
+    'GA4_EVENT_NAME_MAP',
+    repeated === undefined,
+    `maps two event types to the GA4 name "${repeated}": each GA4 name can be compared with one type`,
+  );
+  return map;
 }
