@@ -343,6 +343,37 @@ describe('GET /v1/events/reconcile when the token endpoint answers without a tok
     });
     expect(fake.runReportCalls).toHaveLength(0);
   });
+
+  it('answers 502, not 500, when the token endpoint answers JSON null', async () => {
+    fake.tokenAnswer = null;
+    const { body } = await fixture
+      .http()
+      .get(`/v1/events/reconcile?start_date=${day(8)}&end_date=${day(6)}`)
+      .set('X-API-Key', KEY)
+      .expect(502);
+    expect(body.error).toMatchObject({
+      code: 'ga4_unavailable',
+      message: 'GA4 is unavailable: /token answered with a body that is not a JSON object',
+    });
+  });
+});
+
+describe('GET /v1/events/reconcile when the token endpoint refuses the key', () => {
+  const fixture = useAppFixture(() => ({
+    ...fake.env(),
+    GA4_CREDENTIALS_FILE: fake.foreignKeyFile(),
+    API_KEYS: KEY,
+  }));
+
+  it('answers 502 with the OAuth error code and message', async () => {
+    const { body } = await fixture
+      .http()
+      .get(`/v1/events/reconcile?start_date=${day(8)}&end_date=${day(6)}`)
+      .set('X-API-Key', KEY)
+      .expect(502);
+    expect(body.error.code).toBe('ga4_error');
+    expect(body.error.message).toContain('400 invalid_grant: Invalid JWT Signature.');
+  });
 });
 
 describe('GET /v1/events/reconcile when GA4 cannot be reached', () => {

@@ -52,13 +52,19 @@ export async function ga4Fetch(
     }
     const text = await response.text().catch(() => '');
     if (response.ok) {
+      let body: unknown;
       try {
-        return JSON.parse(text) as unknown;
+        body = JSON.parse(text);
       } catch {
+        body = undefined;
+      }
+      // Every Google answer this service reads is a JSON object; `null` or `[]` is a broken one.
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
         throw new Ga4UnavailableError(
-          `${new URL(url).pathname} answered with a body that is not JSON`,
+          `${new URL(url).pathname} answered with a body that is not a JSON object`,
         );
       }
+      return body;
     }
     failure = toGa4Error(response, text);
     if (!RETRYABLE_STATUSES.has(response.status) && !text.includes('"UNAVAILABLE"')) throw failure;
@@ -81,8 +87,8 @@ function toGa4Error(response: Response, text: string): Error {
     // not JSON: fall back to the status line
   }
   const error = body.error;
-  const status =
-    (typeof error === 'object' ? error.status : undefined) || statusName(response.status);
+  // Google's gRPC status name, or OAuth's own error code (`invalid_grant`) from the token endpoint.
+  const status = (typeof error === 'object' ? error.status : error) || statusName(response.status);
   const message =
     typeof error === 'object'
       ? (error.message ?? response.statusText)

@@ -1,5 +1,5 @@
 import { KeyObject, generateKeyPairSync, randomUUID, verify } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -40,7 +40,7 @@ export class FakeGa4 {
   /** When set, runReport waits this long before answering. */
   delayMs = 0;
   /** When set, the token endpoint answers 200 with this body instead of a token. */
-  tokenAnswer: Record<string, unknown> | undefined;
+  tokenAnswer: unknown;
   keyFile = '';
   private server!: Server;
   private readonly tokens = new Set<string>();
@@ -76,6 +76,16 @@ export class FakeGa4 {
       }),
     );
     return this;
+  }
+
+  /** A copy of the key file with another private key: the token endpoint refuses its signature. */
+  foreignKeyFile(): string {
+    const key = JSON.parse(readFileSync(this.keyFile, 'utf8')) as Record<string, unknown>;
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    key.private_key = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const file = join(mkdtempSync(join(tmpdir(), 'fake-ga4-')), 'foreign-key.json');
+    writeFileSync(file, JSON.stringify(key));
+    return file;
   }
 
   /** The environment that points the service at this fake. */
