@@ -312,6 +312,28 @@ describe('GET /v1/events/reconcile against GA4', () => {
     expect(fake.runReportCalls).toHaveLength(2);
   });
 
+  it('defaults to the 7 days ending the property’s yesterday, in its zone, not REPORT_TIMEZONE’s', async () => {
+    // At any hour of the day, one of these two is on another date than UTC (REPORT_TIMEZONE).
+    for (const zone of ['Pacific/Kiritimati', 'Pacific/Pago_Pago']) {
+      fake.timeZone = zone;
+      const today = new Intl.DateTimeFormat('en-CA', { timeZone: zone }).format(new Date());
+      const yesterday = new Date(Date.parse(`${today}T00:00:00Z`) - DAY_MS).toISOString();
+      const sixBefore = new Date(Date.parse(yesterday) - 6 * DAY_MS).toISOString();
+      const { body } = await reconcile('', 200);
+      expect(body).toMatchObject({
+        time_zone: zone,
+        start_date: sixBefore.slice(0, 10),
+        end_date: yesterday.slice(0, 10),
+      });
+      // GA4 was asked for every day the range could cover, whatever the property's zone.
+      const [asked] = fake.runReportCalls.at(-1)!.body.dateRanges as {
+        startDate: string;
+        endDate: string;
+      }[];
+      expect(asked.startDate <= body.start_date && asked.endDate >= body.end_date).toBe(true);
+    }
+  });
+
   it('ends a range given only a start of today on today, not on yesterday before it', async () => {
     const today = day(0);
     const { body } = await reconcile(`?start_date=${today}`, 200);

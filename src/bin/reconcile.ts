@@ -41,9 +41,9 @@ async function main(): Promise<number> {
   );
   try {
     const reconciliation = app.get(ReconciliationService);
-    let range;
+    let days;
     try {
-      range = reconciliation.resolveRange({
+      days = reconciliation.resolveRange({
         start_date: args['start-date'],
         end_date: args['end-date'],
       });
@@ -52,10 +52,10 @@ async function main(): Promise<number> {
       return 2;
     }
     const runs = app.get(ReconciliationRunRepository);
-    const runId = await runs.createCommandRun(range);
+    const runId = await runs.createCommandRun(days(config.reportTimeZone));
     const sql = app.get(Database);
     try {
-      const report = await reconciliation.reconcile(range);
+      const report = await reconciliation.reconcile(days);
       await runs.finish(sql, runId, { report });
       console.log(JSON.stringify(report, null, 2));
       return 0;

@@ -69,13 +69,17 @@ export class ReconciliationRunRepository {
     const succeeded = 'report' in outcome;
     // clock_timestamp(), not now(): a scheduled run finishes in the transaction it started in.
     await sql.query(
+      // A report's days are the GA4 property's, which may differ by one from the claim's.
       `UPDATE reconciliation_runs
-       SET status = ?, attempts = attempts + 1, finished_at = clock_timestamp(), report = ?::jsonb, error = ?::jsonb
+       SET status = ?, attempts = attempts + 1, finished_at = clock_timestamp(), report = ?::jsonb, error = ?::jsonb,
+           start_date = coalesce(?::date, start_date), end_date = coalesce(?::date, end_date)
        WHERE id = ?`,
       [
         succeeded ? 'succeeded' : 'failed',
         succeeded ? JSON.stringify(outcome.report) : null,
         succeeded ? null : JSON.stringify(outcome.error),
+        succeeded ? outcome.report.start_date : null,
+        succeeded ? outcome.report.end_date : null,
         id,
       ],
     );

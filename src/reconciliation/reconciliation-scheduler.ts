@@ -6,7 +6,6 @@ import {
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
-import { addDays, dateInZone } from '../common/validation/date-range';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { Database } from '../persistence/database';
@@ -67,9 +66,13 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
   }
 
   private async runTick(scheduledFor: Date): Promise<void> {
-    const endDate = addDays(dateInZone(new Date(), this.config.reportTimeZone), -1);
-    const startDate = addDays(endDate, 1 - this.config.reconciliation.lookbackDays);
+    // Stored with the claim as REPORT_TIMEZONE counts them; the report's are the property's days.
+    const { startDate, endDate } = this.lastDays(scheduledFor)(this.config.reportTimeZone);
     await this.attempt({ scheduledFor, startDate, endDate }, 0);
+  }
+
+  private lastDays(scheduledFor: Date) {
+    return this.reconciliation.lastDays(this.config.reconciliation.lookbackDays, scheduledFor);
   }
 
   /**
@@ -91,7 +94,7 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
         runId ??= await this.runs.claimTick(sql, run);
         if (runId === undefined) return;
         try {
-          const report = await this.reconciliation.reconcile(run, {
+          const report = await this.reconciliation.reconcile(this.lastDays(run.scheduledFor), {
             signal: this.stopping.signal,
           });
           await this.runs.finish(sql, runId, { report });

@@ -11,6 +11,23 @@ import { Ga4Clients } from '../ga4/ga4-clients';
 import { EventCountsRepository } from './event-counts.repository';
 import { ReconciliationBody, ga4NameFor, reconcileCounts } from './reconcile-counts';
 
+/** Days of a request as a time zone counts them (`yesterday` depends on it). */
+export type DaysInZone = (timeZone: string) => { startDate: string; endDate: string };
+
+// No time zone is more than 12 hours behind UTC or 14 ahead.
+const EARLIEST_ZONE = 'Etc/GMT+12';
+const LATEST_ZONE = 'Etc/GMT-14';
+
+function spanOf(
+  a: { startDate: string; endDate: string },
+  b: { startDate: string; endDate: string },
+): { startDate: string; endDate: string } {
+  return {
+    startDate: a.startDate < b.startDate ? a.startDate : b.startDate,
+    endDate: a.endDate > b.endDate ? a.endDate : b.endDate,
+  };
+}
+
 export interface ReconciliationReport extends ReconciliationBody {
   start_date: string;
   end_date: string;
@@ -28,36 +45,51 @@ export class ReconciliationService {
   ) {}
 
   /**
-   * Validated dates, defaulting to the 7 days ending yesterday (in REPORT_TIMEZONE); a
-   * start date alone after yesterday ends on itself (today's figures are provisional).
+   * The requested days, resolved in a time zone: defaults count back from yesterday, and
+   * yesterday is the GA4 property's, whose zone is known only once GA4 answers. Checked
+   * here in REPORT_TIMEZONE, so a bad request is a 400 before GA4 is asked. Defaults: the
+   * 7 days ending yesterday; a start date alone after yesterday ends on itself.
    */
-  resolveRange(query: { start_date?: string; end_date?: string }, now = new Date()) {
-    const timeZone = this.config.reportTimeZone;
-    const yesterday = addDays(dateInZone(now, timeZone), -1);
-    const start = query.start_date;
-    const defaultEnd =
-      start !== undefined && isCalendarDate(start) && start > yesterday ? start : yesterday;
-    return resolveDateRange(
-      { start_date: start, end_date: query.end_date ?? defaultEnd },
-      { timeZone, now, defaultDays: 6 },
-    );
+  resolveRange(query: { start_date?: string; end_date?: string }, now = new Date()): DaysInZone {
+    const inZone = (timeZone: string) => {
+      const yesterday = addDays(dateInZone(now, timeZone), -1);
+      const start = query.start_date;
+      const defaultEnd =
+        start !== undefined && isCalendarDate(start) && start > yesterday ? start : yesterday;
+      return resolveDateRange(
+        { start_date: start, end_date: query.end_date ?? defaultEnd },
+        { timeZone, now, defaultDays: 6 },
+      );
+    };
+    inZone(this.config.reportTimeZone);
+    return inZone;
+  }
+
+  /** The last `days` days ending yesterday, as of `now`, in a time zone. */
+  lastDays(days: number, now: Date): DaysInZone {
+    return (timeZone: string) => {
+      const endDate = addDays(dateInZone(now, timeZone), -1);
+      return { startDate: addDays(endDate, 1 - days), endDate };
+    };
   }
 
   async reconcile(
-    range: { startDate: string; endDate: string },
+    days: DaysInZone,
     { includeBots = false, signal }: { includeBots?: boolean; signal?: AbortSignal } = {},
   ): Promise<ReconciliationReport> {
     const client = this.ga4.client();
     const { eventNameMap } = this.config.ga4;
+    // GA4 is asked for every day the range could cover in any zone; its zone then picks them.
+    const window = spanOf(days(EARLIEST_ZONE), days(LATEST_ZONE));
     const eventTypes =
       this.config.reconciliation.eventTypes ??
-      (await this.counts.typesAround(range.startDate, range.endDate, includeBots));
+      (await this.counts.typesAround(window.startDate, window.endDate, includeBots));
     const ga4 = await client.eventCounts({
-      startDate: range.startDate,
-      endDate: range.endDate,
+      ...window,
       eventNames: [...new Set(eventTypes.map((type) => ga4NameFor(type, eventNameMap)))],
       signal,
     });
+    const range = days(ga4.timeZone);
     const db = await this.counts.dailyCounts({
       ...range,
       timeZone: ga4.timeZone,

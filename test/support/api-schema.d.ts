@@ -1243,7 +1243,7 @@ export interface operations {
             query?: {
                 /** @description First day (inclusive), `YYYY-MM-DD`, a day of the GA4 property; default 6 days before `end_date`. */
                 start_date?: string;
-                /** @description Last day (inclusive), `YYYY-MM-DD`; default yesterday (in REPORT_TIMEZONE). */
+                /** @description Last day (inclusive), `YYYY-MM-DD`, a day of the GA4 property; default the property's yesterday. */
                 end_date?: string;
                 /** @description Count our events flagged as bots too (GA4 leaves known bots out of its own counts). */
                 include_bots?: boolean;

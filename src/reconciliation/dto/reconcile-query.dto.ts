@@ -13,7 +13,7 @@ export class ReconcileQueryDto {
   start_date?: string;
 
   /**
-   * Last day (inclusive), `YYYY-MM-DD`; default yesterday (in REPORT_TIMEZONE).
+   * Last day (inclusive), `YYYY-MM-DD`, a day of the GA4 property; default the property's yesterday.
    * @example "2026-11-24"
    */
   @ApiPropertyOptional({ format: 'date' })
