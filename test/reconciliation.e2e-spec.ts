@@ -380,6 +380,31 @@ describe('GET /v1/events/reconcile when the token endpoint answers without a tok
   });
 });
 
+describe('GET /v1/events/reconcile with a key file without token_uri', () => {
+  const fixture = useAppFixture(() => ({
+    ...fake.env(),
+    GA4_CREDENTIALS_FILE: fake.selfSignedKeyFile(),
+    API_KEYS: KEY,
+  }));
+  afterAll(() => fake.reset());
+
+  it('authenticates with a self-signed JWT, without a token exchange', async () => {
+    fake.calls.length = 0;
+    const { body } = await fixture
+      .http()
+      .get(`/v1/events/reconcile?start_date=${day(8)}&end_date=${day(6)}`)
+      .set('X-API-Key', KEY)
+      .expect(200);
+    expect(body.property_id).toBe(fake.propertyId);
+    expect(fake.calls.filter((call) => call.path === '/token')).toHaveLength(0);
+    expect(fake.selfSignedClaims).toMatchObject({
+      iss: fake.clientEmail,
+      sub: fake.clientEmail,
+      aud: 'https://analyticsdata.googleapis.com/',
+    });
+  });
+});
+
 describe('GET /v1/events/reconcile when the token endpoint refuses the key', () => {
   const fixture = useAppFixture(() => ({
     ...fake.env(),

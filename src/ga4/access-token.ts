@@ -4,15 +4,21 @@ import { Ga4HttpOptions, ga4Fetch } from './ga4-http';
 import { Ga4UnavailableError } from './ga4.errors';
 
 export const ANALYTICS_READONLY_SCOPE = 'https://www.googleapis.com/auth/analytics.readonly';
+/**
+ * A self-signed JWT names the API it is for, as Google's libraries do for the Data API; it
+ * stays Google's when GA4_API_URL points at a proxy, since Google checks it.
+ */
+export const ANALYTICS_DATA_AUDIENCE = 'https://analyticsdata.googleapis.com/';
 /** A token is renewed this long before it expires, so no request carries one about to lapse. */
 const RENEW_BEFORE_EXPIRY_MS = 60_000;
 const ASSERTION_LIFETIME_S = 3_600;
 
 /**
- * OAuth 2.0 access tokens for a service account by the JWT bearer grant (RFC 7523), as
- * Google documents it: an RS256-signed assertion posted to the key file's `token_uri`.
- * One token is cached and shared until shortly before it expires; concurrent callers
- * wait for the same exchange.
+ * Bearer tokens for a service account, as Google documents them: with a `token_uri` in
+ * the key file, an OAuth 2.0 access token by the JWT bearer grant (RFC 7523: an
+ * RS256-signed assertion posted there); without one, a self-signed JWT for the Data API
+ * (AIP-4111), no exchange needed. One token is cached and shared until shortly before it
+ * expires; concurrent callers wait for the same exchange.
  */
 export class AccessTokenSource {
   private cached: { token: string; expiresAt: number } | undefined;
@@ -38,11 +44,17 @@ export class AccessTokenSource {
   }
 
   private async exchange(signal?: AbortSignal): Promise<string> {
+    const tokenUri = this.account.tokenUri;
+    if (tokenUri === undefined) {
+      const jwt = this.signed({ sub: this.account.clientEmail, aud: ANALYTICS_DATA_AUDIENCE });
+      this.cached = { token: jwt, expiresAt: this.now() + ASSERTION_LIFETIME_S * 1000 };
+      return jwt;
+    }
     const body = new URLSearchParams({
       grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
-      assertion: this.assertion(),
+      assertion: this.signed({ scope: ANALYTICS_READONLY_SCOPE, aud: tokenUri }),
     });
-    const response = await ga4Fetch(this.account.tokenUri, this.http, {
+    const response = await ga4Fetch(tokenUri, this.http, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body: body.toString(),
@@ -57,21 +69,21 @@ export class AccessTokenSource {
     return json.access_token;
   }
 
-  private assertion(): string {
+  /** An RS256 JWT from the service account, valid for an hour, with `claims` besides iss, iat and exp. */
+  private signed(claims: Record<string, string>): string {
     const issuedAt = Math.floor(this.now() / 1000);
     const header = {
       alg: 'RS256',
       typ: 'JWT',
       ...(this.account.privateKeyId ? { kid: this.account.privateKeyId } : {}),
     };
-    const claims = {
+    const payload = {
       iss: this.account.clientEmail,
-      scope: ANALYTICS_READONLY_SCOPE,
-      aud: this.account.tokenUri,
+      ...claims,
       iat: issuedAt,
       exp: issuedAt + ASSERTION_LIFETIME_S,
     };
-    const unsigned = `${base64url(header)}.${base64url(claims)}`;
+    const unsigned = `${base64url(header)}.${base64url(payload)}`;
     const signature = sign('RSA-SHA256', Buffer.from(unsigned), this.account.privateKey);
     return `${unsigned}.${signature.toString('base64url')}`;
   }

@@ -6,10 +6,9 @@ export interface ServiceAccount {
   clientEmail: string;
   privateKey: KeyObject;
   privateKeyId: string | undefined;
-  tokenUri: string;
+  /** Where to exchange a signed assertion for an access token; unset: a self-signed JWT is the token. */
+  tokenUri: string | undefined;
 }
-
-const DEFAULT_TOKEN_URI = 'https://oauth2.googleapis.com/token';
 
 /** Reads and checks a key file; throws with a message naming what is wrong. */
 export function readServiceAccount(path: string): ServiceAccount {
@@ -30,6 +29,6 @@ export function readServiceAccount(path: string): ServiceAccount {
     clientEmail: key.client_email,
     privateKey: createPrivateKey(key.private_key),
     privateKeyId: typeof key.private_key_id === 'string' ? key.private_key_id : undefined,
-    tokenUri: typeof key.token_uri === 'string' ? key.token_uri : DEFAULT_TOKEN_URI,
+    tokenUri: typeof key.token_uri === 'string' ? key.token_uri : undefined,
   };
 }

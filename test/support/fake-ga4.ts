@@ -41,6 +41,8 @@ export class FakeGa4 {
   delayMs = 0;
   /** When set, the token endpoint answers 200 with this body instead of a token. */
   tokenAnswer: unknown;
+  /** The claims of the last self-signed JWT presented, for assertions. */
+  selfSignedClaims: Record<string, unknown> | undefined;
   keyFile = '';
   private server!: Server;
   private readonly tokens = new Set<string>();
@@ -76,6 +78,52 @@ export class FakeGa4 {
       }),
     );
     return this;
+  }
+
+  /** A copy of the key file without token_uri: the client then signs its own JWT (AIP-4111). */
+  selfSignedKeyFile(): string {
+    const key = JSON.parse(readFileSync(this.keyFile, 'utf8')) as Record<string, unknown>;
+    delete key.token_uri;
+    const file = join(mkdtempSync(join(tmpdir(), 'fake-ga4-')), 'self-signed-key.json');
+    writeFileSync(file, JSON.stringify(key));
+    return file;
+  }
+
+  /**
+   * What Google accepts as a self-signed JWT for the Data API: RS256 by the account's key
+   * (its kid), iss = sub = the account, aud the API's (or a scope instead), at most an hour.
+   */
+  private isSelfSignedJwt(token: string): boolean {
+    const [header, claims, signature] = token.split('.');
+    if (!header || !claims || !signature) return false;
+    const signed = verify(
+      'RSA-SHA256',
+      Buffer.from(`${header}.${claims}`),
+      this.publicKey,
+      Buffer.from(signature, 'base64url'),
+    );
+    let head: Record<string, unknown>;
+    let body: Record<string, unknown>;
+    try {
+      head = JSON.parse(Buffer.from(header, 'base64url').toString()) as Record<string, unknown>;
+      body = JSON.parse(Buffer.from(claims, 'base64url').toString()) as Record<string, unknown>;
+    } catch {
+      return false;
+    }
+    const now = Math.floor(Date.now() / 1000);
+    this.selfSignedClaims = body;
+    return (
+      signed &&
+      head.alg === 'RS256' &&
+      head.kid === 'test-key-1' &&
+      body.iss === this.clientEmail &&
+      body.sub === this.clientEmail &&
+      (body.aud === 'https://analyticsdata.googleapis.com/') !== (body.scope === SCOPE) &&
+      typeof body.exp === 'number' &&
+      typeof body.iat === 'number' &&
+      body.exp > now &&
+      body.exp - body.iat <= 3600
+    );
   }
 
   /** A copy of the key file with another private key: the token endpoint refuses its signature. */
@@ -182,7 +230,7 @@ export class FakeGa4 {
       return googleError(res, 400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.');
     }
     this.calls.push({ path: req.url ?? '', body });
-    if (!this.tokens.has(token)) {
+    if (!this.tokens.has(token) && !this.isSelfSignedJwt(token)) {
       return googleError(
         res,
         401,
