@@ -21,10 +21,10 @@ export function advanceFunnelsCtes(targetsQuery: string): string {
   return `
   targets AS (${targetsQuery}),
   current_progress AS (
-    SELECT t.event_id, p.funnel, p.stage, p.stage_index
+    SELECT t.event_id, p.funnel, p.stage, p.stage_index, p.entered_at
     FROM targets t JOIN subject s USING (event_id)
     CROSS JOIN LATERAL (
-      SELECT funnel, stage, stage_index FROM funnel_progress p
+      SELECT funnel, stage, stage_index, entered_at FROM funnel_progress p
       WHERE p.funnel = t.funnel AND p.subject_type = s.subject_type AND p.subject_id = s.subject_id
       LIMIT 1 -- keeps it a probe of the primary key: a plan cached while the table was small would scan it
     ) p
@@ -54,22 +54,28 @@ export function advanceFunnelsCtes(targetsQuery: string): string {
     INSERT INTO funnel_stage_reached AS r (funnel, subject_type, subject_id, stage, stage_index, reached_at, event_id)
     SELECT t.funnel, s.subject_type, s.subject_id, t.stage, t.stage_index, s.occurred_at, s.event_id
     FROM targets t JOIN subject s USING (event_id)
-    WHERE NOT EXISTS (
-      SELECT FROM funnel_stage_reached e
+    LEFT JOIN LATERAL (
+      SELECT reached_at FROM funnel_stage_reached e
       WHERE e.funnel = t.funnel AND e.subject_type = s.subject_type AND e.subject_id = s.subject_id
-        AND e.stage = t.stage AND e.reached_at <= s.occurred_at
-    )
+        AND e.stage = t.stage
+      LIMIT 1 -- a probe of the primary key, as above
+    ) e ON true
+    WHERE e.reached_at IS NULL OR e.reached_at > s.occurred_at
     ON CONFLICT (funnel, subject_type, subject_id, stage) DO UPDATE
       SET reached_at = excluded.reached_at, event_id = excluded.event_id
       WHERE excluded.reached_at < r.reached_at
   ), backdated AS (
-    -- A stage met before the subject was thought to have entered the funnel moves its entry back.
-    UPDATE funnel_progress p SET entered_at = s.occurred_at, updated_at = now()
+    -- A stage met before the subject was thought to have entered the funnel moves its entry
+    -- back. An upsert, so the row is found by its key whatever plan was cached (an UPDATE
+    -- joining funnel_progress would scan it once the plan was made while it was small).
+    INSERT INTO funnel_progress AS p (funnel, subject_type, subject_id, stage_index, stage, previous_stage, entered_at, updated_at)
+    SELECT t.funnel, s.subject_type, s.subject_id, c.stage_index, c.stage, NULL, s.occurred_at, now()
     FROM targets t JOIN subject s USING (event_id)
     JOIN current_progress c ON c.event_id = t.event_id AND c.funnel = t.funnel
-    WHERE c.stage_index >= t.stage_index
-      AND p.funnel = t.funnel AND p.subject_type = s.subject_type AND p.subject_id = s.subject_id
-      AND p.entered_at > s.occurred_at
+    WHERE c.stage_index >= t.stage_index AND c.entered_at > s.occurred_at
+    ON CONFLICT (funnel, subject_type, subject_id) DO UPDATE
+      SET entered_at = excluded.entered_at, updated_at = now()
+      WHERE p.entered_at > excluded.entered_at
   ), moved AS (
     INSERT INTO funnel_transitions (funnel, subject_type, subject_id, from_stage, to_stage, cause_event_id, cause_event_type, occurred_at)
     SELECT funnel, subject_type, subject_id, previous_stage, stage, event_id, event_type, occurred_at FROM moved_by

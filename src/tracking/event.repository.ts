@@ -101,8 +101,8 @@ function claimAndStore(returning: string): string {
  * visitor. Callers put at most one event per event_id and per subject in a group.
  * Each stored event and new link also marks its identity for the attribution refresher.
  */
-const TRACK_EVENTS: PreparedStatement = {
-  name: 'track_events_v7',
+export const TRACK_EVENTS: PreparedStatement = {
+  name: 'track_events_v8',
   text: `
 WITH input AS (
   SELECT * FROM json_to_recordset($1::json)
