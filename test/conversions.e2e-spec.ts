@@ -213,6 +213,11 @@ describe('GET /v1/events/conversions', () => {
     ['?lookback_days=0', 'lookback_days'],
     ['?lookback_days=91', 'lookback_days'],
     ['?lookback_days=ten', 'lookback_days'],
+    // One value, one spelling: Number() would read each of these as 10 or 5.
+    ['?lookback_days=1e1', 'lookback_days'],
+    ['?lookback_days=%2B5', 'lookback_days'],
+    ['?lookback_days=05', 'lookback_days'],
+    ['?lookback_days=5.0', 'lookback_days'],
     ['?include_bots=maybe', 'include_bots'],
     ['?color=blue', 'color'],
   ])('answers %s with 400 naming %s', async (query, field) => {

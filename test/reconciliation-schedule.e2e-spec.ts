@@ -107,6 +107,10 @@ describe('scheduled reconciliation on two replicas sharing one database', () => 
       .expect(404);
     await request(server).get('/v1/reconciliation/runs/nope').set('X-API-Key', KEY).expect(404);
     await request(server).get('/v1/reconciliation/runs?limit=0').set('X-API-Key', KEY).expect(400);
+    await request(server)
+      .get('/v1/reconciliation/runs?limit=1e1')
+      .set('X-API-Key', KEY)
+      .expect(400);
     // Past PostgreSQL's bigint: a 400, not the 500 of an out-of-range OFFSET.
     await request(server)
       .get('/v1/reconciliation/runs?offset=99999999999999999999')

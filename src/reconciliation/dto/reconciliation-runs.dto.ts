@@ -1,6 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsOptionalQueryInteger } from '../../common/dto/query-integer';
 import { RUN_STATUSES, RUN_TRIGGERS } from '../reconciliation-run.entity';
 import { ReconciliationReportDto } from './reconciliation-report.dto';
 
@@ -9,25 +8,17 @@ export class RunsQueryDto {
    * Runs per page, 1–100.
    * @example 20
    */
-  @ApiPropertyOptional({ type: 'integer' })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 100, default: 20 })
+  @IsOptionalQueryInteger(1, 100)
   limit?: number;
 
   /**
    * Runs to skip (newest first).
    * @example 0
    */
-  @ApiPropertyOptional({ type: 'integer' })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
   // A million runs is centuries of daily ones; beyond PostgreSQL's bigint it would be a 500.
-  @Max(1_000_000)
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 1_000_000, default: 0 })
+  @IsOptionalQueryInteger(0, 1_000_000)
   offset?: number;
 }
 

@@ -1,7 +1,8 @@
-import { Transform, Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { Transform } from 'class-transformer';
+import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { DateRangeQueryDto } from '../../common/dto/date-range-query.dto';
 import { IsOptionalQueryBoolean } from '../../common/dto/query-boolean';
+import { IsOptionalQueryInteger } from '../../common/dto/query-integer';
 import { ATTRIBUTION_MODELS, AttributionModel } from '../attribution-models';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsStorableText } from '../../common/validation/text-validators';
@@ -49,12 +50,8 @@ export class ConversionsQueryDto extends DateRangeQueryDto {
    * Days before a conversion in which touchpoints count, 1–90.
    * @example 30
    */
-  @ApiPropertyOptional({ type: 'integer' })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(90)
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 90, default: 30 })
+  @IsOptionalQueryInteger(1, 90)
   lookback_days?: number = 30;
 
   /** Count events flagged as bots, as conversions and as touchpoints. */
