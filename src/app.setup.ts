@@ -192,6 +192,14 @@ export function buildOpenApiConfig() {
     )
     .setVersion('1.0.0')
     .addServer('/', 'The service this document was fetched from')
+    .addTag(
+      'tracking',
+      'Public: browsers and back ends record events (CORS allow-list, rate limit)',
+    )
+    .addTag('funnel', 'Public funnel stage updates, and the funnel report (API key)')
+    .addTag('reporting', 'Conversions with attribution by source, type and day (API key)')
+    .addTag('reconciliation', 'Our event counts against GA4’s, on demand and scheduled (API key)')
+    .addTag('operations', 'Liveness, readiness and Prometheus metrics for operators')
     .addApiKey(
       { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A key from API_KEYS' },
       API_KEY_SCHEME,

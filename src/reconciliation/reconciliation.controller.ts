@@ -5,6 +5,7 @@ import {
   ApiBadRequestResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
+  ApiParam,
   ApiServiceUnavailableResponse,
   ApiTags,
   ApiTooManyRequestsResponse,
@@ -54,7 +55,7 @@ export class ReconciliationController {
     description:
       'GA4 is not configured (the message names the variables to set), or the database is unavailable (see Retry-After)',
   })
-  reconcile(@Query() query: ReconcileQueryDto): Promise<ReconciliationReportDto> {
+  reconcileWithGa4(@Query() query: ReconcileQueryDto): Promise<ReconciliationReportDto> {
     return this.reconciliation.reconcile(this.reconciliation.resolveRange(query), {
       includeBots: query.include_bots ?? false,
     });
@@ -68,7 +69,7 @@ export class ReconciliationController {
   @Get('v1/reconciliation/runs')
   @ApiOkResponse({ type: ReconciliationRunsPageDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid limit or offset' })
-  async listRuns(@Query() query: RunsQueryDto): Promise<ReconciliationRunsPageDto> {
+  async listReconciliationRuns(@Query() query: RunsQueryDto): Promise<ReconciliationRunsPageDto> {
     const limit = query.limit ?? 20;
     const offset = query.offset ?? 0;
     return { ...(await this.runs.page(limit, offset)), limit, offset };
@@ -81,8 +82,9 @@ export class ReconciliationController {
    */
   @Get('v1/reconciliation/runs/:id')
   @ApiOkResponse({ type: ReconciliationRunDto })
+  @ApiParam({ name: 'id', format: 'uuid', description: 'The run’s id, from the run list' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No run with this id' })
-  async getRun(@Param('id') id: string): Promise<ReconciliationRunDto> {
+  async getReconciliationRun(@Param('id') id: string): Promise<ReconciliationRunDto> {
     // Ids are UUIDs: any other id names no run (a 404, as for an unknown UUID).
     const run = isUUID(id) ? await this.runs.find(id) : null;
     if (!run) throw new NotFoundError(`No reconciliation run ${id}`);

@@ -137,7 +137,7 @@ export interface paths {
          * @description GA4's daily event counts (Data API runReport) against ours, per day of the GA4 property and event type,
          *     with the differences, their status against the thresholds, and notes explaining the gaps.
          */
-        get: operations["reconcile"];
+        get: operations["reconcileWithGa4"];
         put?: never;
         post?: never;
         delete?: never;
@@ -157,7 +157,7 @@ export interface paths {
          * List reconciliation runs
          * @description Stored scheduled and command-line runs, newest first, with their outcome.
          */
-        get: operations["listRuns"];
+        get: operations["listReconciliationRuns"];
         put?: never;
         post?: never;
         delete?: never;
@@ -177,7 +177,7 @@ export interface paths {
          * Get a reconciliation run
          * @description One stored run with its full report, or its error.
          */
-        get: operations["getRun"];
+        get: operations["getReconciliationRun"];
         put?: never;
         post?: never;
         delete?: never;
@@ -832,6 +832,8 @@ export interface operations {
             /** @description Prometheus text exposition format */
             200: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -841,6 +843,8 @@ export interface operations {
             /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
             500: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -858,8 +862,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -869,6 +876,8 @@ export interface operations {
             /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
             500: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -886,8 +895,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -897,6 +909,8 @@ export interface operations {
             /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
             500: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -906,6 +920,8 @@ export interface operations {
             /** @description Database unreachable or migrations pending */
             503: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -933,8 +949,17 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -944,6 +969,14 @@ export interface operations {
             /** @description Validation failed; every failing field is listed */
             400: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -953,6 +986,8 @@ export interface operations {
             /** @description Origin not allowed */
             403: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -962,6 +997,14 @@ export interface operations {
             /** @description Body over TRACK_MAX_BODY_BYTES */
             413: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -971,6 +1014,14 @@ export interface operations {
             /** @description Neither application/json nor text/plain */
             415: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -980,6 +1031,14 @@ export interface operations {
             /** @description Rate limit per client IP; see Retry-After */
             429: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -991,6 +1050,14 @@ export interface operations {
             /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
             500: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1000,6 +1067,14 @@ export interface operations {
             /** @description Database unavailable; nothing stored; see Retry-After */
             503: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -1025,6 +1100,20 @@ export interface operations {
             /** @description Preflight accepted; see the Access-Control-Allow-* headers */
             200: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
+                    /** @description `POST, OPTIONS` */
+                    "Access-Control-Allow-Methods"?: string;
+                    /** @description The requested headers among those the endpoint reads */
+                    "Access-Control-Allow-Headers"?: string;
+                    /** @description Seconds a browser may cache this preflight */
+                    "Access-Control-Max-Age"?: number;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1032,6 +1121,8 @@ export interface operations {
             /** @description Origin not allowed */
             403: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1057,8 +1148,17 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1068,6 +1168,14 @@ export interface operations {
             /** @description Validation failed; every failing field is listed */
             400: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1077,6 +1185,8 @@ export interface operations {
             /** @description Origin not allowed */
             403: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1086,6 +1196,14 @@ export interface operations {
             /** @description Body over TRACK_MAX_BODY_BYTES */
             413: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1095,6 +1213,14 @@ export interface operations {
             /** @description Neither application/json nor text/plain */
             415: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1104,6 +1230,14 @@ export interface operations {
             /** @description Rate limit per client IP; see Retry-After */
             429: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -1115,6 +1249,14 @@ export interface operations {
             /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
             500: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1124,6 +1266,14 @@ export interface operations {
             /** @description Database unavailable; nothing stored; see Retry-After */
             503: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -1149,6 +1299,20 @@ export interface operations {
             /** @description Preflight accepted; see the Access-Control-Allow-* headers */
             200: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
+                    /** @description `POST, OPTIONS` */
+                    "Access-Control-Allow-Methods"?: string;
+                    /** @description The requested headers among those the endpoint reads */
+                    "Access-Control-Allow-Headers"?: string;
+                    /** @description Seconds a browser may cache this preflight */
+                    "Access-Control-Max-Age"?: number;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1156,6 +1320,8 @@ export interface operations {
             /** @description Origin not allowed */
             403: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1190,8 +1356,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1201,6 +1370,8 @@ export interface operations {
             /** @description Invalid dates, range, model or lookback */
             400: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1210,6 +1381,10 @@ export interface operations {
             /** @description Missing or invalid API key */
             401: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description `Bearer realm="api"` */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1219,6 +1394,8 @@ export interface operations {
             /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
             500: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1228,6 +1405,8 @@ export interface operations {
             /** @description Database unavailable; see Retry-After */
             503: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -1238,7 +1417,7 @@ export interface operations {
             };
         };
     };
-    reconcile: {
+    reconcileWithGa4: {
         parameters: {
             query?: {
                 /** @description First day (inclusive), `YYYY-MM-DD`, a day of the GA4 property; default 6 days before `end_date`. */
@@ -1254,8 +1433,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1265,6 +1447,8 @@ export interface operations {
             /** @description Invalid dates or range */
             400: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1274,6 +1458,10 @@ export interface operations {
             /** @description Missing or invalid API key */
             401: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description `Bearer realm="api"` */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1283,6 +1471,8 @@ export interface operations {
             /** @description GA4 quota exhausted; Retry-After says when to try again */
             429: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -1294,6 +1484,8 @@ export interface operations {
             /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
             500: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1303,6 +1495,8 @@ export interface operations {
             /** @description GA4 refused the request (its status and message are passed on) or could not be reached in time */
             502: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1312,6 +1506,8 @@ export interface operations {
             /** @description GA4 is not configured (the message names the variables to set), or the database is unavailable (see Retry-After) */
             503: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -1322,7 +1518,7 @@ export interface operations {
             };
         };
     };
-    listRuns: {
+    listReconciliationRuns: {
         parameters: {
             query?: {
                 /** @description Runs per page, 1–100. */
@@ -1336,8 +1532,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1347,6 +1546,8 @@ export interface operations {
             /** @description Invalid limit or offset */
             400: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1356,6 +1557,10 @@ export interface operations {
             /** @description Missing or invalid API key */
             401: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description `Bearer realm="api"` */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1365,6 +1570,8 @@ export interface operations {
             /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
             500: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1374,6 +1581,8 @@ export interface operations {
             /** @description Database unavailable; see Retry-After */
             503: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -1384,19 +1593,23 @@ export interface operations {
             };
         };
     };
-    getRun: {
+    getReconciliationRun: {
         parameters: {
             query?: never;
             header?: never;
             path: {
+                /** @description The run’s id, from the run list */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1406,6 +1619,10 @@ export interface operations {
             /** @description Missing or invalid API key */
             401: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description `Bearer realm="api"` */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1415,6 +1632,8 @@ export interface operations {
             /** @description No run with this id */
             404: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1424,6 +1643,8 @@ export interface operations {
             /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
             500: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1433,6 +1654,8 @@ export interface operations {
             /** @description Database unavailable; see Retry-After */
             503: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -1455,6 +1678,8 @@ export interface operations {
             /** @description The tracker script */
             200: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1464,6 +1689,8 @@ export interface operations {
             /** @description The cached copy (If-None-Match) is current */
             304: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1471,6 +1698,8 @@ export interface operations {
             /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
             500: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1496,8 +1725,17 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1507,6 +1745,14 @@ export interface operations {
             /** @description Validation failed; every failing field is listed */
             400: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1516,6 +1762,8 @@ export interface operations {
             /** @description Origin not allowed */
             403: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1525,6 +1773,14 @@ export interface operations {
             /** @description Body over TRACK_MAX_BODY_BYTES */
             413: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1534,6 +1790,14 @@ export interface operations {
             /** @description Neither application/json nor text/plain */
             415: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1543,6 +1807,14 @@ export interface operations {
             /** @description Rate limit per client IP; see Retry-After */
             429: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -1554,6 +1826,14 @@ export interface operations {
             /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
             500: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1563,6 +1843,14 @@ export interface operations {
             /** @description Database unavailable; nothing stored; see Retry-After */
             503: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -1588,6 +1876,20 @@ export interface operations {
             /** @description Preflight accepted; see the Access-Control-Allow-* headers */
             200: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
+                    /** @description `POST, OPTIONS` */
+                    "Access-Control-Allow-Methods"?: string;
+                    /** @description The requested headers among those the endpoint reads */
+                    "Access-Control-Allow-Headers"?: string;
+                    /** @description Seconds a browser may cache this preflight */
+                    "Access-Control-Max-Age"?: number;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1595,6 +1897,8 @@ export interface operations {
             /** @description Origin not allowed */
             403: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1619,8 +1923,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1630,6 +1937,8 @@ export interface operations {
             /** @description Invalid dates or range */
             400: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1639,6 +1948,10 @@ export interface operations {
             /** @description Missing or invalid API key */
             401: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description `Bearer realm="api"` */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1648,6 +1961,8 @@ export interface operations {
             /** @description No such funnel */
             404: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1657,6 +1972,8 @@ export interface operations {
             /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
             500: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1666,6 +1983,8 @@ export interface operations {
             /** @description Database unavailable; see Retry-After */
             503: {
                 headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After"?: number;
                     [name: string]: unknown;

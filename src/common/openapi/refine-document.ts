@@ -21,6 +21,7 @@ export function refineOpenApiDocument(document: OpenAPIObject): OpenAPIObject {
     splitSummary(operation);
     if (method === 'options') keepPreflightResponses(operation);
     else documentCommonResponses(operation);
+    documentHeaders(operation, method);
     acceptTextPlainBodies(operation);
   }
   for (const name of CLOSED_REQUEST_SCHEMAS) {
@@ -69,6 +70,65 @@ function documentCommonResponses(operation: OperationObject): void {
     const response = operation.responses[status] as ResponseObject | undefined;
     if (response) response.headers = { 'Retry-After': RETRY_AFTER, ...response.headers };
   }
+}
+
+const REQUEST_ID = {
+  description: 'The request id (yours if you sent a sane X-Request-Id), as in the error body',
+  schema: { type: 'string' },
+} as const;
+const CORS_HEADERS = {
+  'Access-Control-Allow-Origin': {
+    description: 'The request’s Origin, when it is in CORS_ORIGINS (never *)',
+    schema: { type: 'string' },
+  },
+  'Access-Control-Allow-Credentials': {
+    description: '`true`, with an allowed Origin',
+    schema: { type: 'string', enum: ['true'] },
+  },
+  Vary: { description: '`Origin`: answers differ by origin', schema: { type: 'string' } },
+} as const;
+const PREFLIGHT_HEADERS = {
+  ...CORS_HEADERS,
+  'Access-Control-Allow-Methods': { description: '`POST, OPTIONS`', schema: { type: 'string' } },
+  'Access-Control-Allow-Headers': {
+    description: 'The requested headers among those the endpoint reads',
+    schema: { type: 'string' },
+  },
+  'Access-Control-Max-Age': {
+    description: 'Seconds a browser may cache this preflight',
+    schema: { type: 'integer' },
+  },
+} as const;
+
+/**
+ * What every answer carries (X-Request-Id), what a 401 says (WWW-Authenticate), and the
+ * CORS headers of the public endpoints; a 2xx without words says what it is.
+ */
+function documentHeaders(operation: OperationObject, method: string): void {
+  const cors =
+    (method === 'post' || method === 'options') &&
+    (operation.tags?.includes('tracking') || isPublicFunnel(operation));
+  for (const [status, value] of Object.entries(operation.responses)) {
+    // A copy: Nest shares one response object among the operations a decorator was put on.
+    const response = { ...(value as ResponseObject) };
+    operation.responses[status] = response;
+    if (!response.description) response.description = status === '200' ? 'OK' : status;
+    const headers: Record<string, unknown> = { 'X-Request-Id': REQUEST_ID };
+    if (status === '401')
+      headers['WWW-Authenticate'] = {
+        description: '`Bearer realm="api"`',
+        schema: { type: 'string' },
+      };
+    // A refused origin (403) gets no CORS header at all.
+    if (cors && status !== '403')
+      Object.assign(headers, method === 'options' ? PREFLIGHT_HEADERS : CORS_HEADERS);
+    response.headers = { ...headers, ...response.headers } as ResponseObject['headers'];
+  }
+}
+
+/** The funnel tag also holds the (keyed) funnel report; the stage update is the public one. */
+function isPublicFunnel(operation: OperationObject): boolean {
+  return (operation.tags?.includes('funnel') ?? false) && (operation.security ?? []).length === 0;
 }
 
 /** A preflight is answered before any body is read: 200, or 403 for an origin not allowed. */

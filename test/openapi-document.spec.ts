@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+interface Response {
+  description: string;
+  headers?: Record<string, unknown>;
+}
+interface Operation {
+  operationId: string;
+  security: unknown[];
+  responses: Record<string, Response>;
+}
+
+const document = JSON.parse(readFileSync(join(__dirname, '..', 'openapi.json'), 'utf8')) as {
+  paths: Record<string, Record<string, Operation>>;
+  tags: { name: string; description: string }[];
+};
+const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
+  Object.entries(methods).map(([method, operation]) => ({ path, method, operation })),
+);
+const VERBS = /^(get|list|track|update|reconcile|preflight)[A-Z]/;
+
+/** What client generators read from the committed document, checked where the code cannot say it. */
+describe('openapi.json', () => {
+  it('names every operation uniquely, verb first', () => {
+    const ids = operations.map(({ operation }) => operation.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(VERBS);
+  });
+
+  it('describes every answer, with the X-Request-Id it carries', () => {
+    for (const { path, method, operation } of operations) {
+      for (const [status, response] of Object.entries(operation.responses)) {
+        expect(response.description, `${method} ${path} ${status}`).not.toBe('');
+        expect(Object.keys(response.headers ?? {}), `${method} ${path} ${status}`).toContain(
+          'X-Request-Id',
+        );
+        if (status === '401')
+          expect(Object.keys(response.headers ?? {})).toContain('WWW-Authenticate');
+      }
+    }
+  });
+
+  it('gives preflights their CORS headers, and a refused origin none', () => {
+    const preflights = operations.filter(({ method }) => method === 'options');
+    expect(preflights.length).toBeGreaterThan(0);
+    for (const { operation } of preflights) {
+      expect(Object.keys(operation.responses['200'].headers ?? {})).toEqual(
+        expect.arrayContaining([
+          'Access-Control-Allow-Origin',
+          'Access-Control-Allow-Credentials',
+          'Access-Control-Allow-Methods',
+          'Access-Control-Allow-Headers',
+          'Access-Control-Max-Age',
+          'Vary',
+        ]),
+      );
+      expect(Object.keys(operation.responses['403'].headers ?? {})).toEqual(['X-Request-Id']);
+    }
+  });
+
+  it('lists every tag it uses, with a description', () => {
+    const used = new Set(
+      operations.flatMap(({ operation }) => (operation as { tags?: string[] }).tags ?? []),
+    );
+    expect(document.tags.map((tag) => tag.name).sort()).toEqual([...used].sort());
+    for (const tag of document.tags) expect(tag.description).not.toBe('');
+  });
+});
