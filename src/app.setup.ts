@@ -12,6 +12,7 @@ import { AppConfig } from './config/app-config';
 import { API_KEY_SCHEME, BEARER_SCHEME } from './common/http/api-key.guard';
 import { answerClientError } from './common/http/client-error-handler';
 import { registerPublicCors } from './common/http/cors';
+import { registerMethodNotAllowed } from './common/http/method-not-allowed';
 import { registerSecurityHeaders } from './common/http/security-headers';
 import { depthLimitedJsonParser } from './common/http/json-body-parser';
 import { RateLimitedError } from './common/http/domain-error';
@@ -98,6 +99,7 @@ async function configureApp(app: NestFastifyApplication, config: AppConfig): Pro
   // those answers carry the security headers too.
   registerSecurityHeaders(fastify);
   registerPublicCors(fastify, config.http.corsOrigins);
+  registerMethodNotAllowed(fastify);
   if (config.tracking.rateLimitPerMinute > 0) {
     await app.register(rateLimit, {
       // Global with an allow-list rather than per-route limits: per-route limits keep

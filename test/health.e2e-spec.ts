@@ -14,6 +14,27 @@ describe('operations endpoints', () => {
     expect(response.headers['x-request-id']).toEqual(expect.any(String));
   });
 
+  it('answers a served path asked with another method 405, with Allow, and an unknown path 404', async () => {
+    const cases: [string, string, string][] = [
+      ['get', '/v1/events/track', 'OPTIONS, POST'],
+      ['delete', '/v1/funnels/default', 'GET, HEAD'],
+      ['post', '/v1/events/conversions', 'GET, HEAD'],
+      ['put', '/v1/reconciliation/runs/3f2b8a4e-8c1d-4a9e-9b7a-2d1c0e5f6a7b', 'GET, HEAD'],
+    ];
+    for (const [method, path, allow] of cases) {
+      const response = await fixture.http()[method as 'get'](path).expect(405);
+      expect(response.headers.allow).toBe(allow);
+      expect(response.body).toMatchObject({
+        success: false,
+        error: { code: 'method_not_allowed' },
+        request_id: response.headers['x-request-id'],
+      });
+      expect(response.headers['x-content-type-options']).toBe('nosniff');
+    }
+    const missing = await fixture.http().delete('/v1/no/such/path').expect(404);
+    expect(missing.body.error.code).toBe('not_found');
+  });
+
   it("sends helmet's security headers on every kind of answer", async () => {
     const answers = await Promise.all([
       fixture.http().get('/health'),

@@ -50,6 +50,10 @@ export class NotFoundError extends DomainError {
   readonly code = 'not_found';
 }
 
+export class MethodNotAllowedError extends DomainError {
+  readonly code = 'method_not_allowed';
+}
+
 export class OriginNotAllowedError extends DomainError {
   readonly code = 'origin_not_allowed';
   constructor() {
