@@ -1,6 +1,6 @@
 import { sign } from 'node:crypto';
 import { ServiceAccount } from './service-account';
-import { Ga4HttpOptions, ga4Fetch } from './ga4-http';
+import { Ga4HttpOptions, ga4Fetch, unlessStopped } from './ga4-http';
 import { Ga4UnavailableError } from './ga4.errors';
 
 export const ANALYTICS_READONLY_SCOPE = 'https://www.googleapis.com/auth/analytics.readonly';
@@ -34,8 +34,9 @@ export class AccessTokenSource {
     if (this.cached && this.cached.expiresAt - RENEW_BEFORE_EXPIRY_MS > this.now()) {
       return this.cached.token;
     }
-    this.pending ??= this.exchange(signal).finally(() => (this.pending = undefined));
-    return this.pending;
+    // One exchange for all callers, bound to none of them: each stops waiting on its own signal.
+    this.pending ??= this.exchange().finally(() => (this.pending = undefined));
+    return unlessStopped(this.pending, signal);
   }
 
   /** Forgets the token (GA4 said it is no longer valid). */
@@ -43,7 +44,7 @@ export class AccessTokenSource {
     this.cached = undefined;
   }
 
-  private async exchange(signal?: AbortSignal): Promise<string> {
+  private async exchange(): Promise<string> {
     const tokenUri = this.account.tokenUri;
     if (tokenUri === undefined) {
       const jwt = this.signed({ sub: this.account.clientEmail, aud: ANALYTICS_DATA_AUDIENCE });
@@ -58,7 +59,6 @@ export class AccessTokenSource {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body: body.toString(),
-      signal,
     });
     const json = response as { access_token?: unknown; expires_in?: unknown };
     if (typeof json.access_token !== 'string') {

@@ -79,10 +79,23 @@ function stopped(): Error {
   return new Ga4UnavailableError('the request was stopped: the service is shutting down');
 }
 
+/** `work`, or the stop error as soon as `signal` aborts (work shared with other callers goes on for them). */
+export function unlessStopped<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work;
+  if (signal.aborted) return Promise.reject(stopped());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(stopped());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 function toGa4Error(response: Response, text: string): Error {
   let body: GoogleErrorBody = {};
   try {
-    body = JSON.parse(text) as GoogleErrorBody;
+    // `null` or a bare value is no error body either: fall back to the status line.
+    body = (JSON.parse(text) as GoogleErrorBody | null) ?? {};
+    if (typeof body !== 'object') body = {};
   } catch {
     // not JSON: fall back to the status line
   }
