@@ -70,3 +70,43 @@ describe('group commit', () => {
     expect(await count("funnel_transitions WHERE subject_id = 'fb-user'")).toBe(2);
   });
 });
+
+describe('group commit with groups in flight', () => {
+  const fixture = useAppFixture({ TRACK_BATCH_MAX_WAIT_MS: '0' });
+
+  it('keeps a subject’s later events out of groups while one of its groups is in flight, so they commit in arrival order', async () => {
+    const batcher = fixture.app.get(EventBatcher);
+    const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000).toISOString();
+    const subjects = Array.from({ length: 10 }, (_, i) => `inflight-${i}`);
+    // Every statement waits on this lock after taking its snapshot, so two groups in flight
+    // at once would both read the tables as they were before either committed.
+    const holder = await fixture.db.pool.connect();
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE event_ids IN SHARE ROW EXCLUSIVE MODE');
+    const tracked = Promise.all(
+      subjects.flatMap((visitor) => [
+        batcher.track({
+          event: event({ visitor_id: visitor, event_type: 'sign_up', occurred_at: hoursAgo(1) }),
+          targets: signup,
+        }),
+        // Arrives second but happened first: its statement must see the sign-up's row, and
+        // move the subject's entry back to it.
+        batcher.track({
+          event: event({ visitor_id: visitor, occurred_at: hoursAgo(2) }),
+          targets: visit,
+        }),
+      ]),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await holder.query('COMMIT');
+    holder.release();
+    await tracked;
+    const { rows } = await fixture.db.pool.query<{ subject_id: string; late: boolean }>(
+      `SELECT p.subject_id, p.entered_at > r.reached_at AS late
+       FROM funnel_progress p JOIN funnel_stage_reached r USING (funnel, subject_type, subject_id)
+       WHERE r.stage = 'visit' AND p.subject_id LIKE 'inflight-%'`,
+    );
+    expect(rows).toHaveLength(10);
+    expect(rows.filter((row) => row.late)).toEqual([]);
+  });
+});

@@ -16,22 +16,28 @@ const MAX_IN_FLIGHT = 2;
 /**
  * Group commit: events arriving together are stored by one statement and one commit,
  * and each request is answered only after the commit of its group. A group never holds
- * two events with one event_id or one funnel subject (the later one waits for the next
- * group), so one statement never touches a row twice. When a group fails for a reason
+ * two events with one event_id or one funnel subject, nor one that a group still in
+ * flight holds (the later one waits for a later group): one statement never touches a
+ * row twice, and one subject's funnel moves commit in the order they arrived, so the
+ * statement's snapshot sees the earlier ones (their entry times). When a group fails for a reason
  * other than the database being away (a deadlock with another group, one bad row), its
  * events are retried one by one, so one event fails only its own request.
  */
-function subjectIds(item: EventToTrack): string[] {
-  const ids: string[] = [];
-  if (item.event.userId !== null) ids.push(`u:${item.event.userId}`);
-  if (item.event.visitorId !== null) ids.push(`v:${item.event.visitorId}`);
-  return ids;
+/** What two events in flight at once must not share: the event_id, and (with funnel targets) either id the statement may resolve the subject by. */
+function keysOf(item: EventToTrack): string[] {
+  const keys = [`e:${item.event.eventId}`];
+  if (item.targets.length === 0) return keys;
+  if (item.event.userId !== null) keys.push(`u:${item.event.userId}`);
+  if (item.event.visitorId !== null) keys.push(`v:${item.event.visitorId}`);
+  return keys;
 }
 
 @Injectable()
 export class EventBatcher {
   private readonly queue: Pending[] = [];
   private inFlight = 0;
+  /** event_ids and subjects of the groups in flight, with how many of them hold each. */
+  private readonly held = new Map<string, number>();
   private scheduled = false;
   private readonly maxRows: number;
   private readonly maxWaitMs: number;
@@ -65,29 +71,34 @@ export class EventBatcher {
   private flush(): void {
     if (this.inFlight >= MAX_IN_FLIGHT || this.queue.length === 0) return;
     const group = this.takeGroup();
+    if (group.length === 0) return; // all waiting on groups in flight: their end reschedules
+    const keys = group.flatMap(keysOf);
+    for (const key of keys) this.held.set(key, (this.held.get(key) ?? 0) + 1);
     this.inFlight++;
     void this.store(group).finally(() => {
+      for (const key of keys) {
+        const count = this.held.get(key)! - 1;
+        if (count === 0) this.held.delete(key);
+        else this.held.set(key, count);
+      }
       this.inFlight--;
       this.schedule();
     });
     this.schedule();
   }
 
-  /** Up to maxRows events in arrival order, leaving repeats of an event_id or a subject for later. */
+  /** Up to maxRows events in arrival order, leaving repeats of an event_id or a subject, here or in flight, for later. */
   private takeGroup(): Pending[] {
     const group: Pending[] = [];
-    const eventIds = new Set<string>();
-    const subjects = new Set<string>();
+    const taken = new Set<string>();
     for (let i = 0; i < this.queue.length && group.length < this.maxRows;) {
       const item = this.queue[i];
-      // Either id may be the subject the statement resolves (a visitor may be linked to a user).
-      const ids = item.targets.length > 0 ? subjectIds(item) : [];
-      if (eventIds.has(item.event.eventId) || ids.some((id) => subjects.has(id))) {
+      const keys = keysOf(item);
+      if (keys.some((key) => taken.has(key) || this.held.has(key))) {
         i++;
         continue;
       }
-      eventIds.add(item.event.eventId);
-      for (const id of ids) subjects.add(id);
+      for (const key of keys) taken.add(key);
       group.push(item);
       this.queue.splice(i, 1);
     }
