@@ -334,6 +334,13 @@ describe('GET /v1/events/reconcile against GA4', () => {
     }
   });
 
+  it('takes a range valid in REPORT_TIMEZONE whatever day the property’s zone is on', async () => {
+    // 366 days ending UTC's yesterday: 367 in a zone already a day ahead (here after 10:00 UTC).
+    fake.timeZone = 'Pacific/Kiritimati';
+    const { body } = await reconcile(`?start_date=${day(366)}`, 200);
+    expect(body.start_date).toBe(day(366));
+  });
+
   it('ends a range given only a start of today on today, not on yesterday before it', async () => {
     const today = day(0);
     const { body } = await reconcile(`?start_date=${today}`, 200);

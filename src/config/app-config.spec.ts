@@ -212,6 +212,13 @@ describe('loadConfig', () => {
     ['GA4_EVENT_NAME_MAP', { GA4_EVENT_NAME_MAP: '{"sign_up":"bad name!"}' }],
     ['GA4_EVENT_NAME_MAP', { GA4_EVENT_NAME_MAP: '{"a_one":"shared","a_two":"shared"}' }],
     ['RECONCILE_CRON', { RECONCILE_CRON: '0 0 30 2 *' }],
+    [
+      'RECONCILE_EVENT_TYPES',
+      {
+        GA4_EVENT_NAME_MAP: '{"signup_complete":"sign_up"}',
+        RECONCILE_EVENT_TYPES: 'sign_up,signup_complete',
+      },
+    ],
     ['HOST', { HOST: 'not a host!' }],
   ])('stops on an invalid %s (%j), naming it', (name, env) => {
     let error: unknown;

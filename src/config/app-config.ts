@@ -8,6 +8,7 @@ import {
   Ga4Config,
   ReconciliationConfig,
   readGa4Config,
+  checkComparedTypes,
   readReconciliationConfig,
 } from './reconciliation-config';
 
@@ -131,6 +132,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     ga4: readGa4Config(read),
     reconciliation: readReconciliationConfig(read),
   };
+  checkComparedTypes(read, config.ga4, config.reconciliation);
   const { retentionDays, maxEventAgeHours } = config.tracking;
   read.check(
     'EVENT_RETENTION_DAYS',

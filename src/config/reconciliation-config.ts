@@ -132,3 +132,25 @@ function readEventNameMap(read: EnvReader): Record<string, string> {
   );
   return map;
 }
+
+/**
+ * RECONCILE_EVENT_TYPES must not hold two types compared with one GA4 name (a type mapped
+ * onto another's own name): GA4's count would be compared twice.
+ */
+export function checkComparedTypes(
+  read: EnvReader,
+  ga4: Ga4Config,
+  reconciliation: ReconciliationConfig,
+): void {
+  const byName = new Map<string, string>();
+  for (const type of reconciliation.eventTypes ?? []) {
+    const name = Object.hasOwn(ga4.eventNameMap, type) ? ga4.eventNameMap[type] : type;
+    const other = byName.get(name);
+    read.check(
+      'RECONCILE_EVENT_TYPES',
+      other === undefined,
+      `compares ${other} and ${type} both with GA4's ${name} (see GA4_EVENT_NAME_MAP)`,
+    );
+    byName.set(name, type);
+  }
+}

@@ -28,6 +28,32 @@ function spanOf(
   };
 }
 
+/**
+ * Each GA4 name is compared with one of our types: a type GA4_EVENT_NAME_MAP maps onto the
+ * name another type has as its own would have GA4's whole count twice. The mapped type
+ * keeps the name; the other is left out, and a note says so.
+ */
+export function oneTypePerGa4Name(
+  types: readonly string[],
+  nameMap: Readonly<Record<string, string>>,
+): { compared: string[]; notes: string[] } {
+  const owner = new Map<string, string>();
+  const mappedFirst = [...types].sort(
+    (a, b) => Number(Object.hasOwn(nameMap, b)) - Number(Object.hasOwn(nameMap, a)),
+  );
+  const notes: string[] = [];
+  for (const type of mappedFirst) {
+    const name = ga4NameFor(type, nameMap);
+    const taken = owner.get(name);
+    if (taken === undefined) owner.set(name, type);
+    else
+      notes.push(
+        `${type} is not compared: GA4's ${name} is compared with ${taken} (GA4_EVENT_NAME_MAP).`,
+      );
+  }
+  return { compared: types.filter((type) => owner.get(ga4NameFor(type, nameMap)) === type), notes };
+}
+
 export interface ReconciliationReport extends ReconciliationBody {
   start_date: string;
   end_date: string;
@@ -51,17 +77,22 @@ export class ReconciliationService {
    * 7 days ending yesterday; a start date alone after yesterday ends on itself.
    */
   resolveRange(query: { start_date?: string; end_date?: string }, now = new Date()): DaysInZone {
+    // Checked once; in another zone the same request may span a day more, which is no new error.
     const inZone = (timeZone: string) => {
       const yesterday = addDays(dateInZone(now, timeZone), -1);
       const start = query.start_date;
-      const defaultEnd =
-        start !== undefined && isCalendarDate(start) && start > yesterday ? start : yesterday;
-      return resolveDateRange(
-        { start_date: start, end_date: query.end_date ?? defaultEnd },
-        { timeZone, now, defaultDays: 6 },
-      );
+      const endDate =
+        query.end_date ??
+        (start !== undefined && isCalendarDate(start) && start > yesterday ? start : yesterday);
+      return { startDate: start ?? addDays(endDate, -6), endDate };
     };
-    inZone(this.config.reportTimeZone);
+    resolveDateRange(
+      {
+        start_date: query.start_date,
+        end_date: query.end_date ?? inZone(this.config.reportTimeZone).endDate,
+      },
+      { timeZone: this.config.reportTimeZone, now, defaultDays: 6 },
+    );
     return inZone;
   }
 
@@ -81,9 +112,11 @@ export class ReconciliationService {
     const { eventNameMap } = this.config.ga4;
     // GA4 is asked for every day the range could cover in any zone; its zone then picks them.
     const window = spanOf(days(EARLIEST_ZONE), days(LATEST_ZONE));
-    const eventTypes =
+    const { compared: eventTypes, notes: collisionNotes } = oneTypePerGa4Name(
       this.config.reconciliation.eventTypes ??
-      (await this.counts.typesAround(window.startDate, window.endDate, includeBots));
+        (await this.counts.typesAround(window.startDate, window.endDate, includeBots)),
+      eventNameMap,
+    );
     const ga4 = await client.eventCounts({
       ...window,
       eventNames: [...new Set(eventTypes.map((type) => ga4NameFor(type, eventNameMap)))],
@@ -118,6 +151,7 @@ export class ReconciliationService {
         now: new Date(),
       }),
     };
+    report.notes.push(...collisionNotes);
     if (includeBots)
       report.notes.push(
         'Our counts include events flagged as bots (include_bots=true); GA4 leaves known bots out of its own.',
