@@ -224,6 +224,12 @@ describe('GET /v1/events/conversions', () => {
     const { body } = await rawReport(query).expect(400);
     expect(body.error.code).toBe('validation_failed');
     expect(body.error.details.map((d: { field: string }) => d.field)).toContain(field);
+    if (field === 'lookback_days') {
+      expect(body.error.details).toContainEqual({
+        field,
+        message: 'lookback_days must be a whole number from 1 to 90, in plain digits',
+      });
+    }
   });
 
   it('answers from raw events, with every acknowledged event, while the rollup cannot be refreshed', async () => {

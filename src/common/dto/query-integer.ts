@@ -10,13 +10,16 @@ const DECIMAL_DIGITS = /^(0|[1-9]\d{0,15})$/;
  * would take them all), so one value has one spelling.
  */
 export function IsOptionalQueryInteger(min: number, max: number): PropertyDecorator {
+  // One message for every way to miss: "abc" fails all three checks, and any one of their
+  // own messages ("must not be greater than 90") would mislead.
+  const message = `$property must be a whole number from ${min} to ${max}, in plain digits`;
   return applyDecorators(
     IsOptional(),
     Transform(({ value }: { value: unknown }) =>
       typeof value === 'string' && DECIMAL_DIGITS.test(value) ? Number(value) : value,
     ),
-    IsInt(),
-    Min(min),
-    Max(max),
+    IsInt({ message }),
+    Min(min, { message }),
+    Max(max, { message }),
   );
 }
