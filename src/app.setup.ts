@@ -10,7 +10,7 @@ import { RequestListener, createServer } from 'node:http';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
 import { API_KEY_SCHEME, BEARER_SCHEME } from './common/http/api-key.guard';
-import { answerClientError } from './common/http/client-error-handler';
+import { answerClientError, registerHostHeaderCheck } from './common/http/client-error-handler';
 import { registerPublicCors } from './common/http/cors';
 import { registerMethodNotAllowed } from './common/http/method-not-allowed';
 import { registerSecurityHeaders } from './common/http/security-headers';
@@ -62,6 +62,7 @@ function createFastifyAdapter(config: AppConfig): FastifyAdapter {
           headersTimeout: config.http.requestTimeoutMs,
           connectionsCheckingInterval: 1_000,
           maxHeaderSize: 16_384,
+          requireHostHeader: false, // refused in the envelope instead: registerHostHeaderCheck
         },
         handler,
       );
@@ -94,6 +95,7 @@ async function configureApp(app: NestFastifyApplication, config: AppConfig): Pro
   const fastify = app.getHttpAdapter().getInstance();
   registerJsonBodyParsers(fastify);
   registerRequestIdHeader(fastify);
+  registerHostHeaderCheck(fastify);
   registerHttpMetrics(fastify, app.get(MetricsService));
   // Helmet first: the CORS hook answers refused origins and preflights itself, and
   // those answers carry the security headers too.

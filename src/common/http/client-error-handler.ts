@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { ErrorCode } from './domain-error';
 import { ErrorResponseDto } from './error-response.dto';
@@ -52,4 +53,25 @@ export function answerClientError(error: ParserError, socket: Socket): void {
     );
   }
   socket.destroy(error);
+}
+
+/**
+ * HTTP/1.1 requires a Host header (RFC 9112 §3.2). Node refuses a request without one
+ * with an empty 400 of its own, so the server lets it through (`requireHostHeader:
+ * false`) and this hook refuses it, in the envelope, like any request HTTP cannot accept.
+ */
+export function registerHostHeaderCheck(fastify: FastifyInstance): void {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (request.raw.httpVersion !== '1.1' || request.headers.host !== undefined) return done();
+    const body: ErrorResponseDto = {
+      success: false,
+      error: {
+        code: 'malformed_request',
+        message: 'An HTTP/1.1 request needs a Host header',
+        details: [],
+      },
+      request_id: String(request.id),
+    };
+    void reply.code(400).header('Connection', 'close').send(body);
+  });
 }
