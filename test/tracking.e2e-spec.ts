@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { anEvent } from './support/event-factory';
@@ -440,6 +441,29 @@ describe('POST /v1/events/track', () => {
         .expect(415);
       expect(response.body.error.code).toBe('unsupported_media_type');
       expect(await countEvents()).toBe(0);
+    });
+
+    it('answers a compressed body with 415 naming the coding, and takes identity', async () => {
+      const body = JSON.stringify(anEvent());
+      const compressed = await fixture
+        .http()
+        .post('/v1/events/track')
+        .set('Content-Type', 'application/json')
+        .set('Content-Encoding', 'gzip')
+        .send(gzipSync(body))
+        .expect(415);
+      expect(compressed.body.error).toMatchObject({
+        code: 'unsupported_media_type',
+        message: 'Content-Encoding gzip is not supported; send the body uncompressed',
+      });
+      expect(await countEvents()).toBe(0);
+      await fixture
+        .http()
+        .post('/v1/events/track')
+        .set('Content-Type', 'application/json')
+        .set('Content-Encoding', 'identity')
+        .send(body)
+        .expect(200);
     });
 
     it('answers a body over TRACK_MAX_BODY_BYTES with 413', async () => {

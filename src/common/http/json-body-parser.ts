@@ -1,4 +1,4 @@
-import { BadRequestException } from '@nestjs/common';
+import { BadRequestException, UnsupportedMediaTypeException } from '@nestjs/common';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 /** Deeper bodies are refused before any code walks them (recursive walks overflow the stack). */
@@ -16,7 +16,16 @@ export function depthLimitedJsonParser(fastify: FastifyInstance) {
     body: string | Buffer,
     done: Done,
   ) => void;
-  return (request: FastifyRequest, body: string | Buffer, done: Done): void =>
+  return (request: FastifyRequest, body: string | Buffer, done: Done): void => {
+    // A compressed body would be read as text and fail as "not JSON": say what is wrong (RFC 9110 §15.5.16).
+    const coding = request.headers['content-encoding'];
+    if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') {
+      return done(
+        new UnsupportedMediaTypeException(
+          `Content-Encoding ${coding} is not supported; send the body uncompressed`,
+        ),
+      );
+    }
     parse(request, body, (error, value) => {
       if (error) return done(withNeutralWording(error, body));
       if (nestedDeeperThan(value, MAX_JSON_DEPTH)) {
@@ -24,6 +33,7 @@ export function depthLimitedJsonParser(fastify: FastifyInstance) {
       }
       done(null, value);
     });
+  };
 }
 
 // Fastify words these for application/json; text/plain bodies (sendBeacon) are parsed the same way.
