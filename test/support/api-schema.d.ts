@@ -1011,7 +1011,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Neither application/json nor text/plain */
+            /** @description Neither application/json nor text/plain, or a compressed body (Content-Encoding) */
             415: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
@@ -1210,7 +1210,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Neither application/json nor text/plain */
+            /** @description Neither application/json nor text/plain, or a compressed body (Content-Encoding) */
             415: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
@@ -1787,7 +1787,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Neither application/json nor text/plain */
+            /** @description Neither application/json nor text/plain, or a compressed body (Content-Encoding) */
             415: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */

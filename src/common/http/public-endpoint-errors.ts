@@ -29,7 +29,8 @@ export function PublicEndpointErrors(): ClassDecorator {
     }),
     ApiUnsupportedMediaTypeResponse({
       type: ErrorResponseDto,
-      description: 'Neither application/json nor text/plain',
+      description:
+        'Neither application/json nor text/plain, or a compressed body (Content-Encoding)',
     }),
     ApiTooManyRequestsResponse({
       type: ErrorResponseDto,
