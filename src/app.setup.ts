@@ -22,6 +22,7 @@ import { generateRequestId, registerRequestIdHeader } from './common/http/reques
 import { refineOpenApiDocument } from './common/openapi/refine-document';
 import { registerHttpMetrics } from './metrics/http-metrics';
 import { MetricsService } from './metrics/metrics.service';
+import { rateLimitKey } from './tracking/client-context';
 import { ConnectableDatabase } from './persistence/orm-options';
 
 /** Builds the application without listening: shared by main.ts, the tests and the benchmarks. */
@@ -111,6 +112,7 @@ async function configureApp(app: NestFastifyApplication, config: AppConfig): Pro
         !(request.routeOptions.config as PublicRouteConfig | undefined)?.rateLimited,
       max: config.tracking.rateLimitPerMinute,
       timeWindow: 60_000,
+      keyGenerator: (request) => rateLimitKey(request.ip, request.socket.remoteAddress),
       errorResponseBuilder: (_request, context) => new RateLimitedError(context.after),
       ...sharedRateLimitStore(fastify, config.redisUrl),
     });

@@ -66,10 +66,14 @@ describe('per-IP rate limit on the public endpoints', () => {
     await track('203.0.113.77').expect(200);
     await track('203.0.113.77').expect(429);
     await track('2001:db8:abcd:12::1').expect(200);
+    // One IPv6 /64 is one client; junk in the trusted header counts as the proxy that sent it.
+    await track('2001:db8:abcd:12:ffff::2').expect(429);
+    await track('junk-1').expect(200);
+    await track('junk-2').expect(429);
     const { rows } = await db.pool.query(
-      "SELECT ip_prefix FROM events WHERE ip_prefix <> '127.0.0.0/24' ORDER BY received_at",
+      "SELECT ip_prefix FROM events WHERE ip_prefix IS DISTINCT FROM '127.0.0.0/24' ORDER BY received_at",
     );
-    expect(rows.map((r) => r.ip_prefix)).toEqual(['203.0.113.0/24', '2001:db8:abcd::/48']);
+    expect(rows.map((r) => r.ip_prefix)).toEqual(['203.0.113.0/24', '2001:db8:abcd::/48', null]);
   });
 
   it('turns off with RATE_LIMIT_PER_MINUTE=0', async () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
-import { isBotUserAgent, truncateIp } from './client-context';
+import { isBotUserAgent, rateLimitKey, truncateIp } from './client-context';
 
 /** The network as ipaddr.js alone computes it: what the plain-IPv4 shortcut must agree with. */
 function networkByIpaddr(ip: string): string | undefined {
@@ -71,5 +71,18 @@ describe('isBotUserAgent', () => {
     '',
   ])('does not flag %s', (agent) => {
     expect(isBotUserAgent(agent)).toBe(false);
+  });
+});
+
+describe('rateLimitKey', () => {
+  it('counts an IPv4 address alone, an IPv6 /64 as one client, and junk as its peer', () => {
+    expect(rateLimitKey('203.0.113.9', '10.0.0.1')).toBe('203.0.113.9');
+    expect(rateLimitKey('::ffff:203.0.113.9', undefined)).toBe('203.0.113.9');
+    expect(rateLimitKey('2001:db8:1:2:aaaa::1', undefined)).toBe('2001:db8:1:2::/64');
+    expect(rateLimitKey('2001:db8:1:2:bbbb::9', undefined)).toBe('2001:db8:1:2::/64');
+    expect(rateLimitKey('2001:db8:1:3::1', undefined)).toBe('2001:db8:1:3::/64');
+    expect(rateLimitKey('junk1', '192.0.2.7')).toBe('192.0.2.7');
+    expect(rateLimitKey('junk2', '192.0.2.7')).toBe('192.0.2.7');
+    expect(rateLimitKey(undefined, undefined)).toBe('unknown');
   });
 });

@@ -43,3 +43,24 @@ export function truncateIp(ip: string | undefined): string | undefined {
       : ipaddr.IPv6.networkAddressFromCIDR(`${address.toString()}/${prefix}`);
   return `${network.toString()}/${prefix}`;
 }
+
+/**
+ * Who the rate limit counts as one client: an IPv4 address, or an IPv6 /64 (one
+ * subscriber's network: counting each of its 2^64 addresses apart would let one client
+ * rotate past any limit). What is not an address (junk in a trusted X-Forwarded-For)
+ * counts as the peer that sent it.
+ */
+export function rateLimitKey(ip: string | undefined, peer: string | undefined): string {
+  for (const candidate of [ip, peer]) {
+    if (candidate === undefined) continue;
+    const plain = PLAIN_IPV4.exec(candidate);
+    if (plain !== null) return candidate.replace(/^::ffff:/i, '');
+    if (!ipaddr.isValid(candidate)) continue;
+    let address = ipaddr.parse(candidate);
+    if (address instanceof ipaddr.IPv6 && address.isIPv4MappedAddress())
+      address = address.toIPv4Address();
+    if (address.kind() === 'ipv4') return address.toString();
+    return `${ipaddr.IPv6.networkAddressFromCIDR(`${address.toString()}/64`).toString()}/64`;
+  }
+  return 'unknown';
+}
