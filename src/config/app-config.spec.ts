@@ -2,6 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from './app-config';
 import { InvalidEnvironmentError } from './env-parsers';
 
+/** The error loadConfig stops with for `env`; the test fails if it does not stop. */
+function refusal(env: Record<string, string>): InvalidEnvironmentError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidEnvironmentError);
+    return error as InvalidEnvironmentError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadConfig({}, '/srv/app');
@@ -59,21 +70,15 @@ describe('loadConfig', () => {
   });
 
   it('names every invalid variable at once', () => {
-    let error: unknown;
-    try {
-      loadConfig({
-        PORT: 'eighty',
-        RATE_LIMIT_PER_MINUTE: '-1',
-        CORS_ORIGINS: '*',
-        DATABASE_URL: 'mysql://x',
-        LOG_LEVEL: 'loud',
-        DB_POOL_SIZE: '1',
-      });
-    } catch (caught) {
-      error = caught;
-    }
-    expect(error).toBeInstanceOf(InvalidEnvironmentError);
-    const message = (error as Error).message;
+    const error = refusal({
+      PORT: 'eighty',
+      RATE_LIMIT_PER_MINUTE: '-1',
+      CORS_ORIGINS: '*',
+      DATABASE_URL: 'mysql://x',
+      LOG_LEVEL: 'loud',
+      DB_POOL_SIZE: '1',
+    });
+    const message = error.message;
     for (const name of [
       'PORT',
       'RATE_LIMIT_PER_MINUTE',
@@ -96,17 +101,11 @@ describe('loadConfig', () => {
         'REPORT_DATABASE_URL',
       ],
     ] as const) {
-      let error: unknown;
-      try {
-        loadConfig(env);
-      } catch (caught) {
-        error = caught;
-      }
-      expect(error).toBeInstanceOf(InvalidEnvironmentError);
-      expect((error as InvalidEnvironmentError).problems).toEqual([
+      const error = refusal(env);
+      expect(error.problems).toEqual([
         expect.stringMatching(new RegExp(`^${name} is not a valid URL`)),
       ]);
-      expect((error as Error).message).not.toContain('pa#ss');
+      expect(error.message).not.toContain('pa#ss');
     }
   });
 
@@ -177,21 +176,15 @@ describe('loadConfig', () => {
   });
 
   it('refuses bad reconciliation, GA4 and Redis settings, naming each', () => {
-    let error: unknown;
-    try {
-      loadConfig({
-        GA4_EVENT_NAME_MAP: '["purchase"]',
-        RECONCILE_CRON: 'every day',
-        RECONCILE_WARNING_PCT: '30',
-        RECONCILE_CRITICAL_PCT: '20',
-        GA4_API_URL: 'ftp://example.com',
-        REDIS_URL: 'localhost:6379',
-      });
-    } catch (caught) {
-      error = caught;
-    }
-    expect(error).toBeInstanceOf(InvalidEnvironmentError);
-    const problems = (error as InvalidEnvironmentError).problems.join('\n');
+    const error = refusal({
+      GA4_EVENT_NAME_MAP: '["purchase"]',
+      RECONCILE_CRON: 'every day',
+      RECONCILE_WARNING_PCT: '30',
+      RECONCILE_CRITICAL_PCT: '20',
+      GA4_API_URL: 'ftp://example.com',
+      REDIS_URL: 'localhost:6379',
+    });
+    const problems = error.problems.join('\n');
     for (const name of [
       'GA4_EVENT_NAME_MAP',
       'RECONCILE_CRON',
@@ -221,14 +214,8 @@ describe('loadConfig', () => {
     ],
     ['HOST', { HOST: 'not a host!' }],
   ])('stops on an invalid %s (%j), naming it', (name, env) => {
-    let error: unknown;
-    try {
-      loadConfig(env);
-    } catch (caught) {
-      error = caught;
-    }
-    expect(error).toBeInstanceOf(InvalidEnvironmentError);
-    expect((error as InvalidEnvironmentError).problems.join('\n')).toContain(name);
+    const error = refusal(env);
+    expect(error.problems.join('\n')).toContain(name);
   });
 
   it('accepts host names and addresses for HOST', () => {
