@@ -15,6 +15,14 @@ const at = (date: string, time: string) => `${date}T${time}Z`;
 
 const fake = new FakeGa4();
 beforeAll(() => fake.start());
+const UNAVAILABLE = {
+  status: 503,
+  grpcStatus: 'UNAVAILABLE',
+  message: 'The service is currently unavailable.',
+};
+/** GA4 refuses the first attempt and its one retry (GA4_RETRIES=1 here). */
+const failTwice = (failure: (typeof fake.failures)[number]) =>
+  fake.failures.push({ ...failure }, { ...failure });
 afterAll(() => fake.stop());
 
 describe('GET /v1/events/reconcile without GA4 settings', () => {
@@ -190,13 +198,11 @@ describe('GET /v1/events/reconcile against GA4', () => {
   });
 
   it('answers 502 when GA4 keeps refusing the credentials (401)', async () => {
-    for (let i = 0; i < 2; i++) {
-      fake.failures.push({
-        status: 401,
-        grpcStatus: 'UNAUTHENTICATED',
-        message: 'Request had invalid authentication credentials.',
-      });
-    }
+    failTwice({
+      status: 401,
+      grpcStatus: 'UNAUTHENTICATED',
+      message: 'Request had invalid authentication credentials.',
+    });
     const { body } = await reconcile(`?start_date=${d1}&end_date=${d3}`, 502);
     expect(body.error.message).toContain('UNAUTHENTICATED');
   });
@@ -214,24 +220,14 @@ describe('GET /v1/events/reconcile against GA4', () => {
   });
 
   it('retries a 503 and answers when GA4 recovers', async () => {
-    fake.failures.push({
-      status: 503,
-      grpcStatus: 'UNAVAILABLE',
-      message: 'The service is currently unavailable.',
-    });
+    fake.failures.push(UNAVAILABLE);
     fake.rows = [{ date: d2, eventName: 'purchase', count: 2 }];
     await reconcile(`?start_date=${d1}&end_date=${d3}`, 200);
     expect(fake.runReportCalls).toHaveLength(2);
   });
 
   it('passes a lasting 503 on as 502 with its status and message', async () => {
-    for (let i = 0; i < 2; i++) {
-      fake.failures.push({
-        status: 503,
-        grpcStatus: 'UNAVAILABLE',
-        message: 'The service is currently unavailable.',
-      });
-    }
+    failTwice(UNAVAILABLE);
     const { body } = await reconcile(`?start_date=${d1}&end_date=${d3}`, 502);
     expect(body.error.code).toBe('ga4_unavailable');
     expect(body.error.message).toContain('503 UNAVAILABLE: The service is currently unavailable.');
