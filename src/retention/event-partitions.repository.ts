@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Sql } from '../persistence/database';
 import type { CreditTuple } from '../reporting/rollup/attribution-refresh.repository';
+import { StoredCredits, unpackCredits } from '../reporting/rollup/stored-credits';
 
 /** Lets one replica at a time create partitions (two creating the same one would clash). */
 const PARTITIONS_LOCK = "hashtext('conversion-tracking:event-partitions')";
@@ -54,13 +55,13 @@ export class EventPartitionsRepository {
     partition: MonthlyPartition,
     limit: number,
   ): Promise<Map<string, CreditTuple[]>> {
-    const rows = await sql.query<{ event_id: string; credits: CreditTuple[] }>(
+    const rows = await sql.query<{ event_id: string; credits: StoredCredits }>(
       `SELECT c.event_id, c.credits FROM conversion_credits c
        JOIN ${quoted(partition)} e ON e.id = c.event_id
        LIMIT ?`,
       [limit],
     );
-    return new Map(rows.map((row) => [row.event_id, row.credits]));
+    return new Map(rows.map((row) => [row.event_id, unpackCredits(row.credits)]));
   }
 
   async deleteCredits(sql: Sql, eventIds: readonly string[]): Promise<void> {

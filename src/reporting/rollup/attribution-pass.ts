@@ -6,10 +6,16 @@ import {
   CreditTuple,
   SubjectEvent,
 } from './attribution-refresh.repository';
-import { ROLLUP_LOOKBACK_DAYS, creditTuples, rollupDeltas } from './conversion-credits';
+import {
+  ROLLUP_LOOKBACK_DAYS,
+  changedCredits,
+  creditTuples,
+  rollupDeltas,
+} from './conversion-credits';
 
 /** Bump when the way credit is computed changes: stored credit is then rebuilt. */
-const CREDIT_VERSION = 2; // 2: a shared value's rounding remainder goes to the last touchpoint
+// 2: a shared value's rounding remainder goes to the last touchpoint; 3: credit stored packed
+const CREDIT_VERSION = 3;
 
 /** What credit depends on besides the events. */
 export interface PassSettings {
@@ -97,7 +103,7 @@ export async function foldMarks(
   const deltas = rollupDeltas(before, after);
   computeMs += performance.now() - deltasStarted;
   await repository.applyDeltas(sql, deltas);
-  await repository.saveCredits(sql, after);
+  await repository.saveCredits(sql, changedCredits(before, after));
   return { taken: marks.length, computeMs };
 }
 

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Sql } from '../../persistence/database';
+import { StoredCredits, packCredits, unpackCredits } from './stored-credits';
 
 export interface Mark {
   kind: 'u' | 'v';
@@ -76,11 +77,13 @@ export class AttributionRefreshRepository {
   /**
    * The oldest marks. Marks of uncommitted writes are invisible here and taken on a
    * later pass; a visible mark's events are visible too, since they committed together.
+   * No row locks first: the caller holds the refresh lock, so no one else takes marks, and
+   * locking each row before deleting it would write a WAL record per mark for nothing.
    */
   async takeMarks(sql: Sql, limit: number): Promise<Mark[]> {
     return sql.query<Mark>(
       `DELETE FROM attribution_marks
-       WHERE seq IN (SELECT seq FROM attribution_marks ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED)
+       WHERE seq IN (SELECT seq FROM attribution_marks ORDER BY seq LIMIT ?)
        RETURNING kind, identity, since::text AS since`,
       [limit],
     );
@@ -168,17 +171,20 @@ export class AttributionRefreshRepository {
     eventIds: readonly string[],
   ): Promise<Map<string, CreditTuple[]>> {
     if (eventIds.length === 0) return new Map();
-    const rows = await sql.query<{ event_id: string; credits: CreditTuple[] }>(
+    const rows = await sql.query<{ event_id: string; credits: StoredCredits }>(
       `SELECT event_id, credits FROM conversion_credits
        WHERE event_id IN (SELECT id::uuid FROM json_array_elements_text(?::json) AS ids(id))`,
       [JSON.stringify(eventIds)],
     );
-    return new Map(rows.map((row) => [row.event_id, row.credits]));
+    return new Map(rows.map((row) => [row.event_id, unpackCredits(row.credits)]));
   }
 
   async saveCredits(sql: Sql, credits: ReadonlyMap<string, CreditTuple[]>): Promise<void> {
     if (credits.size === 0) return;
-    const rows = [...credits].map(([event_id, tuples]) => ({ event_id, credits: tuples }));
+    const rows = [...credits].map(([event_id, tuples]) => ({
+      event_id,
+      credits: packCredits(tuples),
+    }));
     await sql.query(
       `INSERT INTO conversion_credits (event_id, credits)
        SELECT event_id, credits FROM json_to_recordset(?::json) AS c(event_id uuid, credits jsonb)

@@ -1,4 +1,5 @@
 import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
+import { StoredCredits } from './stored-credits';
 
 /**
  * The credit one conversion gave, per model, as last added to the daily rollup: what
@@ -10,7 +11,7 @@ export class ConversionCredit {
   @PrimaryKey({ type: 'uuid' })
   eventId!: string;
 
-  /** Rollup keys and amounts: [model, day, event_type, source, medium, campaign, currency, millionths, value micros]. */
+  /** Rollup keys and amounts, packed (see stored-credits.ts). */
   @Property({ type: 'jsonb' })
-  credits!: unknown[];
+  credits!: StoredCredits;
 }

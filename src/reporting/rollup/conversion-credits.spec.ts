@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Conversion } from '../attribute-conversions';
 import { CreditTuple } from './attribution-refresh.repository';
-import { creditTuples, rollupDeltas } from './conversion-credits';
+import { changedCredits, creditTuples, rollupDeltas } from './conversion-credits';
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 10, 20, 12);
@@ -160,5 +160,24 @@ describe('rollupDeltas', () => {
     expect(rollupDeltas(before, new Map([['c1', [tuple('google', 1_000_000, '100')]]]))).toEqual(
       [],
     );
+  });
+});
+
+describe('changedCredits', () => {
+  it('keeps new and changed credit, in any order of tuples, and drops the same credit', () => {
+    const stored = creditTuples(conversion());
+    const changed = creditTuples(conversion({ value: '11' }));
+    const before = new Map([
+      ['same', stored],
+      ['reordered', stored],
+      ['changed', stored],
+    ]);
+    const after = new Map([
+      ['same', creditTuples(conversion())],
+      ['reordered', [...stored].reverse()],
+      ['changed', changed],
+      ['new', stored],
+    ]);
+    expect([...changedCredits(before, after).keys()]).toEqual(['changed', 'new']);
   });
 });

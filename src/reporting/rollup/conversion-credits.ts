@@ -121,3 +121,27 @@ export function rollupDeltas(
       };
     });
 }
+
+/**
+ * The conversions whose new credit differs from the stored one: a mark recomputes every
+ * conversion from its time on, and most come out the same, which would be rewritten for
+ * nothing (a row version and its WAL each).
+ */
+export function changedCredits(
+  before: ReadonlyMap<string, readonly CreditTuple[]>,
+  after: ReadonlyMap<string, CreditTuple[]>,
+): Map<string, CreditTuple[]> {
+  return new Map(
+    [...after].filter(([eventId, tuples]) => {
+      const stored = before.get(eventId);
+      return stored === undefined || !sameTuples(stored, tuples);
+    }),
+  );
+}
+
+/** Order aside: a conversion's tuples are distinct keys, so equal sets mean equal credit. */
+function sameTuples(a: readonly CreditTuple[], b: readonly CreditTuple[]): boolean {
+  if (a.length !== b.length) return false;
+  const keys = new Set(a.map((tuple) => JSON.stringify(tuple)));
+  return b.every((tuple) => keys.has(JSON.stringify(tuple)));
+}
