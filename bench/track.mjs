@@ -326,13 +326,30 @@ async function measure(target, connections, db, options) {
   const warmup = options.warmup > 0 ? await runWrk({ ...load, seconds: options.warmup, prefix: nextPrefix() }) : undefined;
   const prefix = nextPrefix();
   const cpuBefore = processTree(target.child.pid);
+  const walBefore = target.usesDatabase ? await walPosition(db) : undefined;
   const measured = await runWrk({ ...load, seconds: options.duration, prefix });
+  const walPerRequest = walBefore === undefined ? undefined : (await walBytesSince(db, walBefore)) / measured.stats.requests;
   const cpu = serverCpu(cpuBefore, processTree(target.child.pid), measured);
   if (options.verbose) console.log(measured.output.replace(/^BENCH_JSON.*\n/m, ''));
   await settle(target);
   const durability = target.usesDatabase ? await checkDurability(db, prefix, warmup, measured) : undefined;
   const marksWaiting = target.name === 'service' ? await countMarksWaiting(db) : undefined;
-  return { target: target.name, connections, warmup, measured, cpu, durability, marksWaiting };
+  return { target: target.name, connections, warmup, measured, cpu, walPerRequest, durability, marksWaiting };
+}
+
+/**
+ * WAL is what a durable write waits on (the commit's flush), so the bytes each request
+ * leaves in it say how heavy the write is, apart from how fast the box is. Read from the
+ * server's WAL position: the whole cluster's, so nothing else should write meanwhile.
+ */
+async function walPosition(db) {
+  const { rows } = await db.query('SELECT pg_current_wal_lsn()::text AS lsn');
+  return rows[0].lsn;
+}
+
+async function walBytesSince(db, lsn) {
+  const { rows } = await db.query('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::float8 AS bytes', [lsn]);
+  return rows[0].bytes;
 }
 
 /**
@@ -573,7 +590,7 @@ function parseWrkOutput(output) {
 // ---------------------------------------------------------------------------------------
 // Reporting
 
-function describe({ target, warmup, measured, cpu, durability, marksWaiting }) {
+function describe({ target, warmup, measured, cpu, walPerRequest, durability, marksWaiting }) {
   const warm = warmup ? `warm-up ${fmtInt(warmup.requestsPerSecond)}/s, ` : '';
   const stored = durability
     ? `, stored ${fmtInt(durability.measuredRows)}/${fmtInt(measured.ok2xx)} (all ${fmtInt(durability.totalRows)}/${fmtInt(durability.expectedTotal)}) ${durability.ok ? 'ok' : 'MISSING ROWS'}`
@@ -583,6 +600,7 @@ function describe({ target, warmup, measured, cpu, durability, marksWaiting }) {
     `  ${target.padEnd(7)} ${warm}measured ${fmtInt(measured.requestsPerSecond)} req/s, ` +
     `p50 ${fmtMs(measured.p50Ms)} ms, p99 ${fmtMs(measured.p99Ms)} ms` +
     (cpu ? `, server CPU ${fmtCpu(cpu.percent, cpu.usPerRequest)}${fmtPerProcess(cpu)}` : '') +
+    (walPerRequest === undefined ? '' : `, WAL ${fmtInt(walPerRequest)} B/req`) +
     (errors > 0 ? `, ${errors} non-2xx/socket errors (warm-up+measured)` : '') +
     stored +
     (marksWaiting === undefined ? '' : `, attribution marks waiting ${fmtInt(marksWaiting)}`)
@@ -600,8 +618,8 @@ function report(results, options) {
       const rows = targetsFor(options, processes).map((target) => summarize(target, atLevel.filter((r) => r.target === target)));
       console.log(`\n## ${level}, ${multiple ? `median of ${options.rounds} rounds` : '1 round'}\n`);
       printTable(
-        ['target', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'socket errors', 'server CPU', 'durability (rows ≥ 2xx)'],
-        rows.map((r) => [r.target, fmtInt(r.rps), fmtMs(r.p50), fmtMs(r.p99), fmtInt(r.non2xx), fmtInt(r.socketErrors), r.cpu, r.durability]),
+        ['target', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'socket errors', 'server CPU', 'WAL B/req', 'durability (rows ≥ 2xx)'],
+        rows.map((r) => [r.target, fmtInt(r.rps), fmtMs(r.p50), fmtMs(r.p99), fmtInt(r.non2xx), fmtInt(r.socketErrors), r.cpu, r.wal, r.durability]),
       );
       const ratios = serviceRatios(atLevel, options);
       if (ratios.length > 0) {
@@ -650,6 +668,7 @@ function summarize(target, runs) {
     cpu: runs.every((r) => r.cpu)
       ? fmtCpu(median(runs.map((r) => r.cpu.percent)), median(runs.map((r) => r.cpu.usPerRequest)))
       : 'n/a',
+    wal: runs.every((r) => r.walPerRequest !== undefined) ? fmtInt(median(runs.map((r) => r.walPerRequest))) : 'n/a',
     non2xx: sum((w) => w.non2xx),
     socketErrors: sum((w) => w.socketErrors),
     durability,
