@@ -21,6 +21,12 @@ describe('creditShares', () => {
     expect(creditShares('linear', times(2, 1), conversion)).toEqual([500_000, 500_000]);
   });
 
+  it('gives position_based exactly 40/20/40 with ten touchpoints, whose weights sum to 1 plus float noise', () => {
+    expect(
+      creditShares('position_based', times(10, 9, 8, 7, 6, 5, 4, 3, 2, 1), conversion),
+    ).toEqual([400_000, 25_000, 25_000, 25_000, 25_000, 25_000, 25_000, 25_000, 25_000, 400_000]);
+  });
+
   it('gives position_based 40/20/40, 50/50 with two touchpoints and 100% with one', () => {
     expect(creditShares('position_based', times(4, 3, 2, 1), conversion)).toEqual([
       400_000, 100_000, 100_000, 400_000,

@@ -64,7 +64,9 @@ export function creditShares(
   const weights = modelWeights(model, touchTimes, conversionTime);
   const total = weights.reduce((sum, weight) => sum + weight, 0);
   if (weights.length === 0 || total <= 0) return [];
-  const shares = weights.map((weight) => Math.floor((weight / total) * CREDIT_UNIT));
+  // The epsilon absorbs float noise: ten position-based weights sum to 1.0000000000000002,
+  // and 0.025 / that × 10^6 must floor to 25,000, not 24,999.
+  const shares = weights.map((weight) => Math.floor((weight / total) * CREDIT_UNIT + 1e-6));
   const assigned = shares.reduce((sum, share) => sum + share, 0);
   shares[shares.length - 1] += CREDIT_UNIT - assigned;
   return shares;

@@ -14,8 +14,9 @@ import {
 } from './conversion-credits';
 
 /** Bump when the way credit is computed changes: stored credit is then rebuilt. */
-// 2: a shared value's rounding remainder goes to the last touchpoint; 3: credit stored packed
-const CREDIT_VERSION = 3;
+// 2: a shared value's rounding remainder goes to the last touchpoint; 3: credit stored packed;
+// 4: shares floored without float noise
+const CREDIT_VERSION = 4;
 
 /** What credit depends on besides the events. */
 export interface PassSettings {
