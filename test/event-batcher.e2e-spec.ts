@@ -69,6 +69,32 @@ describe('group commit', () => {
     expect(rows).toEqual([{ stage: 'signup' }]);
     expect(await count("funnel_transitions WHERE subject_id = 'fb-user'")).toBe(2);
   });
+
+  it('answers a linked visitor’s event behind its user’s stage as no move, beside the user’s move in one group', async () => {
+    await fixture.db.pool.query(
+      "INSERT INTO identity_links (visitor_id, user_id) VALUES ('nm-visitor', 'nm-user')",
+    );
+    const batcher = fixture.app.get(EventBatcher);
+    await batcher.track({ event: event({ user_id: 'nm-user', event_id: 'nm-0' }), targets: visit });
+    const [byUser, byVisitor] = await Promise.all([
+      batcher.track({
+        event: event({ user_id: 'nm-user', event_type: 'sign_up', event_id: 'nm-1' }),
+        targets: signup,
+      }),
+      batcher.track({
+        event: event({ visitor_id: 'nm-visitor', event_id: 'nm-2' }),
+        targets: visit,
+      }),
+    ]);
+    expect(byUser.funnelUpdates).toEqual([
+      { funnel: 'default', stage: 'signup', previous_stage: 'visit', advanced: true },
+    ]);
+    expect(byVisitor.funnelUpdates[0]?.advanced).toBe(false);
+    const { rows } = await fixture.db.pool.query(
+      "SELECT cause_event_id FROM funnel_transitions WHERE subject_id = 'nm-user' ORDER BY id",
+    );
+    expect(rows.map((row) => row.cause_event_id)).toEqual(['nm-0', 'nm-1']);
+  });
 });
 
 describe('group commit with groups in flight', () => {

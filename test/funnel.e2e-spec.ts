@@ -417,6 +417,45 @@ describe('funnels', () => {
       }
     });
 
+    it('moves nothing for a linked visitor’s event behind the stage its user’s event reaches alongside it', async () => {
+      for (let run = 0; run < 6; run++) {
+        const ids = { visitor_id: `linked-visitor-${run}`, user_id: `linked-user-${run}` };
+        await track({ event_type: 'page_view', ...ids }).expect(200);
+        const events = [
+          anEvent({ event_type: 'sign_up', visitor_id: undefined, user_id: ids.user_id }),
+          anEvent({ event_type: 'page_view', visitor_id: ids.visitor_id }),
+          anEvent({ event_type: 'purchase', visitor_id: undefined, user_id: ids.user_id }),
+          anEvent({ event_type: 'page_view', visitor_id: ids.visitor_id }),
+        ];
+        // One batch, and the same events as concurrent single requests.
+        const answers =
+          run % 2 === 0
+            ? (await post('/v1/events/track/batch', { events }).expect(200)).body.results
+            : (
+                await Promise.all(
+                  events.map((event) => post('/v1/events/track', event).expect(200)),
+                )
+              ).map((response) => response.body);
+        const advanced = answers.map(
+          (answer: { funnel_updates: { advanced: boolean }[] }) =>
+            answer.funnel_updates[0].advanced,
+        );
+
+        expect(advanced[1]).toBe(false);
+        expect(advanced[3]).toBe(false);
+        const causes = (await historyOf('user', ids.user_id)).map((row) => row.cause_event_id);
+        expect(causes.slice(1).sort()).toEqual(
+          events
+            .filter((_, i) => advanced[i])
+            .map((event) => event.event_id)
+            .sort(),
+        );
+        expect(await progressOf('user', ids.user_id)).toEqual([
+          { funnel: 'default', stage: 'customer', stage_index: 3 },
+        ]);
+      }
+    });
+
     it('records when a stage behind the current one was first reached, and when the subject entered', async () => {
       const signUp = anEvent({ event_type: 'sign_up', user_id: 'late', occurred_at: hoursAgo(2) });
       const visit = anEvent({ event_type: 'page_view', user_id: 'late', occurred_at: hoursAgo(4) });

@@ -42,11 +42,14 @@ export function advanceFunnelsCtes(targetsQuery: string): string {
       WHERE p.stage_index < excluded.stage_index
     RETURNING p.funnel, p.subject_type, p.subject_id, p.stage, p.stage_index, p.previous_stage
   ), moved_by AS (
-    -- the event of that subject whose target moved this funnel (a group may hold other events of it)
+    -- The event whose target moved this funnel. A group may hold other events that resolve
+    -- to the same subject (a linked visitor's beside its user's), at or behind its stage: they
+    -- moved nothing. Two targeting the moved-to stage would both have been upserted, which
+    -- PostgreSQL refuses within one statement, so at most one event matches.
     SELECT a.*, s.event_id, s.event_type, s.occurred_at
     FROM advanced a
     JOIN subject s ON s.subject_type = a.subject_type AND s.subject_id = a.subject_id
-    JOIN targets t ON t.event_id = s.event_id AND t.funnel = a.funnel
+    JOIN targets t ON t.event_id = s.event_id AND t.funnel = a.funnel AND t.stage_index = a.stage_index
   ), reached AS (
     -- Every stage an event meets, moving the funnel or not: an event that arrives after a
     -- later stage's (a batch, a retry, an offline client) still tells when its stage was
