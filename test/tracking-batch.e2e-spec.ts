@@ -90,6 +90,27 @@ describe('POST /v1/events/track/batch', () => {
     expect(await storedIds()).toHaveLength(100);
   });
 
+  it('fails only the event nested too deep to read, naming its field', async () => {
+    const good = anEvent();
+    const deep = `${'{"a":'.repeat(5_000)}1${'}'.repeat(5_000)}`;
+    const body = `{"events":[${JSON.stringify(good)},${JSON.stringify(anEvent()).replace('"properties":', `"properties":${deep},"_":`)}]}`;
+    const response = await fixture
+      .http()
+      .post('/v1/events/track/batch')
+      .set('Content-Type', 'application/json')
+      .send(body)
+      .expect(200);
+
+    expect(response.body.results.map((r: { success: boolean }) => r.success)).toEqual([
+      true,
+      false,
+    ]);
+    expect(response.body.results[1].error.details).toEqual(
+      expect.arrayContaining([expect.objectContaining({ field: 'properties' })]),
+    );
+    expect(await storedIds()).toEqual([good.event_id]);
+  });
+
   it.each([
     ['no events', { events: [] }],
     [

@@ -1,14 +1,18 @@
-import { BadRequestException, UnsupportedMediaTypeException } from '@nestjs/common';
+import { UnsupportedMediaTypeException } from '@nestjs/common';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
-/** Deeper bodies are refused before any code walks them (recursive walks overflow the stack). */
+/**
+ * Deeper values are cut before any code walks them (recursive walks overflow the stack).
+ * No field accepts JSON nested anywhere near this deep (`properties` stops at 5), so a
+ * cut value still fails its own field's validation, with that field named, and in a
+ * batch only its own event fails.
+ */
 export const MAX_JSON_DEPTH = 32;
 
 type Done = (error: Error | null, value?: unknown) => void;
 
 /**
- * Fastify's own JSON parser (prototype-poisoning checks included), then a depth check
- * done with an explicit stack, so no nesting can exhaust the call stack.
+ * Fastify's own JSON parser (prototype-poisoning checks included), then the depth cut.
  */
 export function depthLimitedJsonParser(fastify: FastifyInstance) {
   const parse = fastify.getDefaultJsonParser('error', 'error') as (
@@ -28,9 +32,7 @@ export function depthLimitedJsonParser(fastify: FastifyInstance) {
     }
     parse(request, body, (error, value) => {
       if (error) return done(withNeutralWording(error, body));
-      if (nestedDeeperThan(value, MAX_JSON_DEPTH)) {
-        return done(new BadRequestException(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`));
-      }
+      cutDeeperThan(value, MAX_JSON_DEPTH);
       done(null, value);
     });
   };
@@ -65,13 +67,25 @@ function isJson(body: string | Buffer): boolean {
   }
 }
 
-export function nestedDeeperThan(value: unknown, maxDepth: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
+/**
+ * Replaces, in place, every object or array nested `maxDepth` levels below the root with
+ * an empty object, walking with an explicit stack so that no nesting exhausts the call
+ * stack. An empty object at that depth is itself too deep for any field.
+ */
+export function cutDeeperThan(value: unknown, maxDepth: number): void {
+  const stack: [Record<string, unknown>, number][] = [];
+  if (isContainer(value)) stack.push([value, 0]);
   while (stack.length > 0) {
     const [current, depth] = stack.pop()!;
-    if (current === null || typeof current !== 'object') continue;
-    if (depth >= maxDepth) return true;
-    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+    for (const key of Object.keys(current)) {
+      const child = current[key];
+      if (!isContainer(child)) continue;
+      if (depth + 1 >= maxDepth) current[key] = {};
+      else stack.push([child, depth + 1]);
+    }
   }
-  return false;
+}
+
+function isContainer(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object';
 }
