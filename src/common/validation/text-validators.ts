@@ -1,4 +1,5 @@
 import { ValidationOptions, registerDecorator } from 'class-validator';
+import { HTTP_URL_PATTERN } from './patterns';
 
 /**
  * PostgreSQL refuses `\u0000` in text and jsonb, and a lone UTF-16 surrogate cannot be
@@ -21,7 +22,11 @@ export function IsStorableText(options?: ValidationOptions): PropertyDecorator {
     });
 }
 
-/** An absolute http(s) URL, as the WHATWG URL parser (the one browsers use) reads it. */
+/**
+ * An absolute http(s) URL, as the WHATWG URL parser (the one browsers use) reads it,
+ * written out with its `//`: the parser would read `https:/host` or ` https://host` as
+ * `https://host`, but the documented pattern does not match them.
+ */
 export function IsHttpUrl(options?: ValidationOptions): PropertyDecorator {
   return (target, propertyName) =>
     registerDecorator({
@@ -33,8 +38,10 @@ export function IsHttpUrl(options?: ValidationOptions): PropertyDecorator {
     });
 }
 
+const WRITTEN_HTTP_URL = new RegExp(HTTP_URL_PATTERN);
+
 export function isHttpUrl(value: unknown): boolean {
-  if (typeof value !== 'string') return false;
+  if (typeof value !== 'string' || !WRITTEN_HTTP_URL.test(value)) return false;
   try {
     const url = new URL(value);
     return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
