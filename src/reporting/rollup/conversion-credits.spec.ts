@@ -1,26 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Conversion } from '../attribute-conversions';
 import { CreditTuple } from './attribution-refresh.repository';
+import { DAY, NOW, aConversion as conversion } from '../../../test/support/a-conversion';
 import { changedCredits, creditTuples, rollupDeltas } from './conversion-credits';
-
-const DAY = 86_400_000;
-const NOW = Date.UTC(2026, 10, 20, 12);
-
-function conversion(overrides: Partial<Conversion> = {}): Conversion {
-  return {
-    eventType: 'purchase',
-    occurredAt: NOW,
-    date: '2026-11-20',
-    value: '10.5',
-    currency: 'EUR',
-    touchpoints: [
-      { source: 'google', medium: 'cpc', campaign: 'bf', occurredAt: NOW - 40 * DAY },
-      { source: 'google', medium: 'cpc', campaign: 'bf', occurredAt: NOW - 2 * DAY },
-      { source: 'newsletter', medium: 'email', campaign: null, occurredAt: NOW - DAY },
-    ],
-    ...overrides,
-  };
-}
 
 describe('creditTuples', () => {
   it('gives every model the whole value, to the millionth, however it is shared', () => {

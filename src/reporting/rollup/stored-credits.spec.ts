@@ -1,22 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { Conversion } from '../attribute-conversions';
+import { DAY, NOW, aConversion } from '../../../test/support/a-conversion';
 import { creditTuples } from './conversion-credits';
 import { packCredits, unpackCredits } from './stored-credits';
 
-const DAY = 86_400_000;
-const NOW = Date.UTC(2026, 10, 20, 12);
-
-function conversion(overrides: Partial<Conversion> = {}): Conversion {
-  return {
-    eventType: 'purchase',
-    occurredAt: NOW,
-    date: '2026-11-20',
+/** A 49.99 EUR purchase with one google/cpc/bf touchpoint the day before. */
+const conversion = (overrides: Partial<Conversion> = {}) =>
+  aConversion({
     value: '49.99',
-    currency: 'EUR',
     touchpoints: [{ source: 'google', medium: 'cpc', campaign: 'bf', occurredAt: NOW - DAY }],
     ...overrides,
-  };
-}
+  });
 
 const sorted = (tuples: unknown[]) => tuples.map((tuple) => JSON.stringify(tuple)).sort();
 
