@@ -209,11 +209,41 @@ describe('a scheduled run waiting on GA4 when the service stops', () => {
       {
         status: 'failed',
         error: expect.objectContaining({
-          code: 'ga4_unavailable',
-          message: expect.stringContaining('shutting down'),
+          code: 'interrupted',
+          message: expect.stringContaining('stopped during the run'),
         }),
       },
     ]);
+  });
+
+  it('is run again by another replica, whose own schedule has no tick due', async () => {
+    ga4.delayMs = 0;
+    const replica = await createTestApp(service.db.url, {
+      API_KEYS: KEY,
+      ...ga4.env(),
+      RECONCILE_CRON: '0 0 0 1 1 *', // once a year: only the interrupted run can be run here
+      RECONCILE_RETRY_DELAY_MS: '200',
+      RECONCILE_EVENT_TYPES: 'purchase',
+    });
+    try {
+      await expect
+        .poll(
+          async () =>
+            (await service.db.pool.query('SELECT status, attempts FROM reconciliation_runs')).rows,
+          { timeout: 10_000, interval: 100 },
+        )
+        .toEqual([{ status: 'succeeded', attempts: 2 }]);
+      // Taken up once: later looks find nothing left to run.
+      await sleep(600);
+      expect(
+        ga4.calls.filter((call) => call.path.endsWith(':runReport')).length,
+      ).toBeLessThanOrEqual(3);
+      expect(
+        (await service.db.pool.query('SELECT attempts FROM reconciliation_runs')).rows,
+      ).toEqual([{ attempts: 2 }]);
+    } finally {
+      await replica.close();
+    }
   });
 });
 

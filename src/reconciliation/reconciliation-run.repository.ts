@@ -18,10 +18,21 @@ interface RunRow {
   error: { code: string; message: string } | null;
 }
 
+export interface InterruptedRun {
+  runId: string;
+  scheduledFor: Date;
+  startDate: string;
+  endDate: string;
+  attempts: number;
+}
+
 const COLUMNS = `id, trigger, to_char(scheduled_for AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS scheduled_for,
   start_date::text, end_date::text, status, attempts,
   to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS started_at,
   to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS finished_at, report, error`;
+
+/** The error code of a scheduled run cut short by its process stopping: a running replica takes it up. */
+export const INTERRUPTED = 'interrupted';
 
 /** Only one replica at a time works on scheduled reconciliation. */
 const SCHEDULE_LOCK = `hashtext('conversion-tracking:reconciliation-schedule')`;
@@ -83,6 +94,39 @@ export class ReconciliationRunRepository {
         id,
       ],
     );
+  }
+
+  /** Stores a run as cut short by this process stopping, for another process to take up. */
+  async interrupt(sql: Sql, id: string): Promise<void> {
+    await this.finish(sql, id, {
+      error: {
+        code: INTERRUPTED,
+        message: 'The service stopped during the run; a running replica runs it again',
+      },
+    });
+  }
+
+  /** The latest tick's run when it was cut short by a stopping process, with attempts left. */
+  async latestInterrupted(maxAttempts: number): Promise<InterruptedRun | undefined> {
+    const rows = await this.database.query<InterruptedRun & { scheduledFor: string }>(
+      `SELECT id AS "runId", scheduled_for AS "scheduledFor", start_date::text AS "startDate",
+              end_date::text AS "endDate", attempts
+       FROM reconciliation_runs
+       WHERE scheduled_for = (SELECT max(scheduled_for) FROM reconciliation_runs)
+         AND status = 'failed' AND error->>'code' = '${INTERRUPTED}' AND attempts <= ?`,
+      [maxAttempts],
+    );
+    return rows[0] && { ...rows[0], scheduledFor: new Date(rows[0].scheduledFor) };
+  }
+
+  /** Whether a run is still failed (and, for one taken over, still cut short), so still to be run again. */
+  async isStillToRetry(sql: Sql, id: string, takenOver: boolean): Promise<boolean> {
+    const rows = await sql.query<{ id: string }>(
+      `SELECT id FROM reconciliation_runs
+       WHERE id = ? AND status = 'failed' AND (NOT ? OR error->>'code' = '${INTERRUPTED}')`,
+      [id, takenOver],
+    );
+    return rows.length === 1;
   }
 
   /** Stores why a run failed (its error code and message); returns the message. */

@@ -21,12 +21,18 @@ const MAX_RETRIES = 3;
  * days ending yesterday and stores each run. Every replica's cron fires; a transaction-level
  * advisory lock lets one work at a time and the run's unique `scheduled_for` lets one
  * take each tick, so GA4 is asked once per tick. Failures are stored with their error
- * and retried with backoff; nothing here may crash the process.
+ * and retried with backoff; nothing here may crash the process. A run cut short because
+ * its process stopped (a deploy) is stored as interrupted, and every replica looks for
+ * one every RECONCILE_RETRY_DELAY_MS and at start, so the one that gets the lock first
+ * runs it again.
  */
 @Injectable()
 export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(ReconciliationScheduler.name);
   private readonly retries = new Set<NodeJS.Timeout>();
+  private takeOverTimer: NodeJS.Timeout | undefined;
+  /** Interrupted runs this process has queued to run again, so a later look does not queue them twice. */
+  private readonly takenOver = new Set<string>();
   private nextTick: Date | undefined;
   private running: Promise<void> = Promise.resolve();
   /** Aborted at shutdown: a run waiting on GA4 fails at once (and is stored so) rather than holding the exit. */
@@ -56,11 +62,18 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
     this.registry.addCronJob(JOB_NAME, job);
     this.nextTick = job.nextDate().toJSDate();
     job.start();
+    const lookForInterrupted = () => {
+      this.running = this.running.then(() => this.takeOverInterrupted());
+    };
+    lookForInterrupted();
+    this.takeOverTimer = setInterval(lookForInterrupted, this.config.reconciliation.retryDelayMs);
+    this.takeOverTimer.unref();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     if (this.registry.doesExist('cron', JOB_NAME)) await this.registry.getCronJob(JOB_NAME).stop();
     this.retries.forEach(clearTimeout);
+    clearInterval(this.takeOverTimer);
     this.stopping.abort();
     await this.running;
   }
@@ -69,6 +82,20 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
     // Stored with the claim as REPORT_TIMEZONE counts them; the report's are the property's days.
     const { startDate, endDate } = this.lastDays(scheduledFor)(this.config.reportTimeZone);
     await this.attempt({ scheduledFor, startDate, endDate }, 0);
+  }
+
+  /** Queues the latest tick's run when a stopping process cut it short; errors are only logged. */
+  private async takeOverInterrupted(): Promise<void> {
+    try {
+      const run = await this.runs.latestInterrupted(MAX_RETRIES);
+      if (run === undefined || this.takenOver.has(run.runId) || this.stopping.signal.aborted)
+        return;
+      this.takenOver.add(run.runId);
+      await this.attempt({ ...run, takenOver: true }, run.attempts);
+      this.takenOver.delete(run.runId);
+    } catch (error) {
+      this.logger.error(`Looking for an interrupted reconciliation failed: ${String(error)}`);
+    }
   }
 
   private lastDays(scheduledFor: Date) {
@@ -91,7 +118,8 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
           if (runId !== undefined) outcome = 'deferred';
           return;
         }
-        runId ??= await this.runs.claimTick(sql, run);
+        if (runId === undefined) runId = await this.runs.claimTick(sql, run);
+        else if (!(await this.runs.isStillToRetry(sql, runId, run.takenOver === true))) return;
         if (runId === undefined) return;
         try {
           const report = await this.reconciliation.reconcile(this.lastDays(run.scheduledFor), {
@@ -101,6 +129,13 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
           this.logger.log(`Reconciliation ${run.startDate}..${run.endDate}: ${report.status}`);
         } catch (error) {
           outcome = 'failed';
+          if (this.stopping.signal.aborted) {
+            await this.runs.interrupt(sql, runId);
+            this.logger.warn(
+              `Reconciliation ${run.startDate}..${run.endDate} cut short by shutdown`,
+            );
+            return;
+          }
           const message = await this.runs.fail(sql, runId, error);
           this.logger.warn(`Reconciliation ${run.startDate}..${run.endDate} failed: ${message}`);
         }
@@ -113,8 +148,9 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
     }
     if (this.stopping.signal.aborted) return;
     if (outcome === 'deferred') this.retryLater({ ...run, runId }, retry);
+    // Once this process has run it, a run taken over is its own to retry.
     else if (outcome === 'failed' && retry < MAX_RETRIES)
-      this.retryLater({ ...run, runId }, retry + 1);
+      this.retryLater({ ...run, runId, takenOver: false }, retry + 1);
   }
 
   private retryLater(run: ScheduledRun, retry: number): void {
@@ -134,4 +170,6 @@ interface ScheduledRun {
   endDate: string;
   /** Set once the tick is claimed (stored as a run). */
   runId?: string;
+  /** A run another process's shutdown cut short: run again only while it is still so. */
+  takenOver?: boolean;
 }
