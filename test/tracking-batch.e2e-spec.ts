@@ -90,6 +90,32 @@ describe('POST /v1/events/track/batch', () => {
     expect(await storedIds()).toHaveLength(100);
   });
 
+  it('fails only the event holding a key Nest would strip, naming where', async () => {
+    const good = anEvent();
+    const withKey = (key: string) =>
+      JSON.stringify(anEvent()).replace('"properties":{', `"properties":{"${key}":{"x":1},`);
+    const body = `{"events":[${JSON.stringify(good)},${withKey('__proto__')},${withKey('constructor')}]}`;
+    const response = await fixture
+      .http()
+      .post('/v1/events/track/batch')
+      .set('Content-Type', 'application/json')
+      .send(body)
+      .expect(200);
+
+    expect(
+      response.body.results.map((r: { success: boolean; error: { details: unknown } | null }) => [
+        r.success,
+        r.error?.details,
+      ]),
+    ).toEqual([
+      [true, undefined],
+      [false, [expect.objectContaining({ field: 'properties.__proto__' })]],
+      [false, [expect.objectContaining({ field: 'properties.constructor' })]],
+    ]);
+    expect(await storedIds()).toEqual([good.event_id]);
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+
   it('fails only the event nested too deep to read, naming its field', async () => {
     const good = anEvent();
     const deep = `${'{"a":'.repeat(5_000)}1${'}'.repeat(5_000)}`;

@@ -7,7 +7,7 @@ import {
   ValidationFailedError,
 } from '../common/http/domain-error';
 import { toDomainError } from '../common/http/error-mapping';
-import { fastTransform } from '../common/validation/fast-check';
+import { fastTransform, strippedKeyError, strippedKeyPath } from '../common/validation/fast-check';
 import { VALIDATOR_OPTIONS, validationFailed } from '../common/validation/validation-errors';
 import { TrackBatchDto } from './dto/track-batch.dto';
 import { TrackBatchResponseDto, TrackBatchResultDto } from './dto/track-batch-response.dto';
@@ -148,6 +148,8 @@ async function validateEvent(
 ): Promise<TrackEventDto | ValidationFailedError> {
   const fast = fastTransform(TrackEventDto, raw as Record<string, unknown>, config);
   if (fast !== undefined) return fast;
+  const stripped = strippedKeyPath(raw);
+  if (stripped !== undefined) return strippedKeyError(stripped);
   const event = plainToInstance(TrackEventDto, raw);
   const errors = await validate(event, VALIDATOR_OPTIONS);
   return errors.length > 0 ? validationFailed(errors) : event;

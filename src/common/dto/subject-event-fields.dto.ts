@@ -1,4 +1,5 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
 import {
   IsDefined,
   IsISO8601,
@@ -80,5 +81,8 @@ export abstract class SubjectEventFieldsDto {
   @IsOptional()
   @IsObject()
   @IsJsonObject({ maxBytes: 8192, maxDepth: 5 })
+  // As sent: class-transformer's copy drops keys named like Object.prototype's members
+  // (`valueOf`, `toString`…), which would store less than the client sent.
+  @Transform(({ obj }) => (obj as { properties?: unknown }).properties, { toClassOnly: true })
   properties?: Record<string, unknown>;
 }

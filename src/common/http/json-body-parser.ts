@@ -11,11 +11,12 @@ export const MAX_JSON_DEPTH = 32;
 
 type Done = (error: Error | null, value?: unknown) => void;
 
-/**
- * Fastify's own JSON parser (prototype-poisoning checks included), then the depth cut.
- */
+/** Fastify's own JSON parser, then the depth cut. */
 export function depthLimitedJsonParser(fastify: FastifyInstance) {
-  const parse = fastify.getDefaultJsonParser('error', 'error') as (
+  // `__proto__` and `constructor.prototype` keys stay plain own keys (JSON.parse never sets a
+  // prototype): the validation pipe refuses them naming where they are, and a batch's
+  // event holding one fails alone. Nothing merges a body into another object before that.
+  const parse = fastify.getDefaultJsonParser('ignore', 'ignore') as (
     request: FastifyRequest,
     body: string | Buffer,
     done: Done,
@@ -31,7 +32,7 @@ export function depthLimitedJsonParser(fastify: FastifyInstance) {
       );
     }
     parse(request, body, (error, value) => {
-      if (error) return done(withNeutralWording(error, body));
+      if (error) return done(withNeutralWording(error));
       cutDeeperThan(value, MAX_JSON_DEPTH);
       done(null, value);
     });
@@ -44,27 +45,10 @@ const NEUTRAL_MESSAGES: Record<string, string> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'The body is empty; a JSON object is expected',
 };
 
-const FORBIDDEN_KEY_MESSAGE =
-  'The body has a __proto__ or constructor.prototype key, which is refused';
-
-/**
- * Fastify gives one error for invalid JSON and for JSON refused for a prototype-poisoning
- * key; on that (error) path only, parsing again tells the client which it was.
- */
-function withNeutralWording(error: Error, body: string | Buffer): Error {
-  const code = (error as { code?: string }).code ?? '';
-  let message = NEUTRAL_MESSAGES[code];
-  if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' && isJson(body)) message = FORBIDDEN_KEY_MESSAGE;
+/** Fastify's wording for application/json, made neutral for text/plain bodies too. */
+function withNeutralWording(error: Error): Error {
+  const message = NEUTRAL_MESSAGES[(error as { code?: string }).code ?? ''];
   return message === undefined ? error : Object.assign(error, { message });
-}
-
-function isJson(body: string | Buffer): boolean {
-  try {
-    JSON.parse(body.toString());
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

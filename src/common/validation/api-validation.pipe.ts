@@ -2,14 +2,15 @@ import { ArgumentMetadata, Injectable, ValidationPipe } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
 import { InjectConfig } from '../../config/config.module';
 import { ValidationFailedError } from '../http/domain-error';
-import { STRIPPED_KEYS, fastTransform, strippedKeyPath } from './fast-check';
+import { fastTransform, strippedKeyError, strippedKeyPath } from './fast-check';
 import { VALIDATOR_OPTIONS, validationFailed } from './validation-errors';
 
 /**
  * The global pipe: DTO validation with every failing field named, unknown fields
  * refused, and a body that is not a JSON object (an array, a string, null) refused
  * as a whole rather than field by field, and so is a body with a key Nest would strip
- * (STRIPPED_KEYS). A body that its DTO's fast check accepts
+ * (STRIPPED_KEYS; a batch's events are refused one by one for those by the service). A
+ * body that its DTO's fast check accepts
  * (see fast-check.ts) becomes the DTO without the full validation.
  */
 @Injectable()
@@ -25,17 +26,14 @@ export class ApiValidationPipe extends ValidationPipe {
     ) {
       throw new ValidationFailedError([{ field: 'body', message: 'must be a JSON object' }]);
     }
-    const stripped = metadata.type === 'body' ? strippedKeyPath(value) : undefined;
-    if (stripped !== undefined) {
-      throw new ValidationFailedError([
-        { field: stripped, message: `keys named ${STRIPPED_KEYS.join(', ')} are refused` },
-      ]);
-    }
     const dto = metadata.metatype as (new () => object) | undefined;
     if (metadata.type === 'body' && dto !== undefined) {
+      // A batch's events may hold such keys: the service refuses each such event alone.
       const fast = fastTransform(dto, value as Record<string, unknown>, this.config);
       if (fast !== undefined) return fast;
     }
+    const stripped = metadata.type === 'body' ? strippedKeyPath(value) : undefined;
+    if (stripped !== undefined) throw strippedKeyError(stripped);
     return super.transform(value, metadata);
   }
 }

@@ -1,4 +1,5 @@
 import type { AppConfig } from '../../config/app-config';
+import { ValidationFailedError } from '../http/domain-error';
 
 /**
  * A DTO's fast check: true only for a body that class-validator would certainly accept
@@ -9,9 +10,17 @@ import type { AppConfig } from '../../config/app-config';
 export type FastCheck = (body: Record<string, unknown>, config: AppConfig) => boolean;
 
 const checks = new Map<abstract new () => object, FastCheck>();
+/** A batch DTO's list field, whose items the service validates one by one (a bad one fails alone). */
+const itemFields = new Map<abstract new () => object, string>();
 
-export function registerFastCheck(dto: abstract new () => object, check: FastCheck): void {
+export function registerFastCheck(
+  dto: abstract new () => object,
+  check: FastCheck,
+  options: { itemsValidatedByService?: string } = {},
+): void {
   checks.set(dto, check);
+  if (options.itemsValidatedByService !== undefined)
+    itemFields.set(dto, options.itemsValidatedByService);
 }
 
 /**
@@ -24,7 +33,11 @@ export function fastTransform<T extends object>(
   config: AppConfig,
 ): T | undefined {
   const check = checks.get(dto);
-  if (check === undefined || !check(body, config) || strippedKeyPath(body) !== undefined)
+  if (
+    check === undefined ||
+    !check(body, config) ||
+    strippedKeyPath(body, itemFields.get(dto)) !== undefined
+  )
     return undefined;
   return Object.assign(new dto(), body);
 }
@@ -36,14 +49,23 @@ export function fastTransform<T extends object>(
  */
 export const STRIPPED_KEYS = ['__proto__', 'prototype', 'constructor'];
 
+/** The refusal of a body, or of one event of a batch, holding one of STRIPPED_KEYS at `path`. */
+export function strippedKeyError(path: string): ValidationFailedError {
+  return new ValidationFailedError([
+    { field: path, message: `keys named ${STRIPPED_KEYS.join(', ')} are refused` },
+  ]);
+}
+
 /**
- * Where in `value` the first of STRIPPED_KEYS sits (`properties.constructor`), if anywhere.
- * It walks every body: the path is only built on the way back from a find.
+ * Where in `value` the first of STRIPPED_KEYS sits (`properties.constructor`), if anywhere,
+ * not looking inside the top-level field `skip`. It walks every body: the path is only
+ * built on the way back from a find.
  */
-export function strippedKeyPath(value: unknown): string | undefined {
+export function strippedKeyPath(value: unknown, skip?: string): string | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   for (const key of STRIPPED_KEYS) if (Object.hasOwn(value, key)) return key;
   for (const key in value) {
+    if (key === skip) continue;
     const found = strippedKeyPath((value as Record<string, unknown>)[key]);
     if (found !== undefined) return `${key}.${found}`;
   }

@@ -30,4 +30,4 @@ export function isPlainlyValidTrackBatch(body: Record<string, unknown>): boolean
   );
 }
 
-registerFastCheck(TrackBatchDto, isPlainlyValidTrackBatch);
+registerFastCheck(TrackBatchDto, isPlainlyValidTrackBatch, { itemsValidatedByService: 'events' });

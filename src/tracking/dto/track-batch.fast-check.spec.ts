@@ -1,7 +1,7 @@
 import { ValidationPipe } from '@nestjs/common';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fastTransform } from '../../common/validation/fast-check';
+import { fastTransform, strippedKeyPath } from '../../common/validation/fast-check';
 import { VALIDATOR_OPTIONS, validationFailed } from '../../common/validation/validation-errors';
 import { loadConfig } from '../../config/app-config';
 import { MAX_BATCH_EVENTS, TrackBatchDto } from './track-batch.dto';
@@ -70,7 +70,11 @@ describe('the track batch envelope fast check', () => {
           type: 'body',
           metatype: TrackBatchDto,
         });
-        expect(fast).toStrictEqual(full);
+        // The events as sent: the service validates each one, and refuses on its own one that
+        // holds a key Nest would have stripped (so it is not stored with less than was sent).
+        expect(fast.events).toBe(input.events);
+        if (strippedKeyPath(input) === undefined) expect(fast).toStrictEqual(full);
+        else expect(full).toBeInstanceOf(TrackBatchDto);
       }),
       { numRuns: 1_500 },
     );
