@@ -243,6 +243,12 @@ describe('POST /v1/events/track', () => {
         campaign: null,
         channel: 'direct',
       });
+      // What `document.referrer` is on a direct visit: no referrer, not a bad one.
+      expect(await stored({ referrer: '' })).toMatchObject({
+        referrer: null,
+        source: '(direct)',
+        channel: 'direct',
+      });
     });
 
     it('ignores landing-page parameters PostgreSQL cannot store instead of failing the event', async () => {

@@ -323,7 +323,10 @@ export interface components {
              * @example https://shop.example.com/checkout?utm_source=google&utm_medium=cpc
              */
             page_url?: string | null;
-            /** @example https://www.google.com/ */
+            /**
+             * @description The page the visitor came from; empty counts as absent (`document.referrer` on a direct visit).
+             * @example https://www.google.com/
+             */
             referrer?: string | null;
             /** @example s_1732611000 */
             session_id?: string | null;

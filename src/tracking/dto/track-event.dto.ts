@@ -16,6 +16,7 @@ import { GA4_EVENT_NAME, HTTP_URL_PATTERN } from '../../common/validation/patter
 import { IsHttpUrl, IsStorableText } from '../../common/validation/text-validators';
 import { MAX_EVENT_VALUE, isPlainlyValidTrackEvent } from './track-event.fast-check';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
 
 /** One event, as browsers and back ends send it. */
 export class TrackEventDto extends SubjectEventFieldsDto {
@@ -104,8 +105,14 @@ export class TrackEventDto extends SubjectEventFieldsDto {
   @IsStorableText()
   page_url?: string;
 
-  /** @example "https://www.google.com/" */
-  @ApiPropertyOptional({ pattern: HTTP_URL_PATTERN })
+  /**
+   * The page the visitor came from; empty counts as absent (`document.referrer` on a direct visit).
+   * @example "https://www.google.com/"
+   */
+  @ApiPropertyOptional({ pattern: `^$|${HTTP_URL_PATTERN}` })
+  @Transform(({ value }: { value: unknown }) => (value === '' ? undefined : value), {
+    toClassOnly: true,
+  })
   @IsOptional()
   @IsString()
   @MaxLength(2048)
