@@ -178,6 +178,11 @@ describe('GET /v1/events/conversions', () => {
     expect(campaign.totals.conversions).toBe(2);
     const leads = await report({ event_type: 'generate_lead' });
     expect(leads.totals.conversions).toBe(1);
+    // Filters left empty, as a form sends them, filter nothing.
+    const unfiltered = await report({});
+    const empty = await report({ utm_source: '', utm_campaign: '', event_type: '' });
+    expect(empty.totals).toEqual(unfiltered.totals);
+    expect(empty.filters).toEqual(unfiltered.filters);
   });
 
   it('applies the lookback window', async () => {
