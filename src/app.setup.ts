@@ -51,8 +51,6 @@ function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     bodyLimit: config.tracking.maxBodyBytes,
     trustProxy: config.http.trustProxy,
     genReqId: generateRequestId,
-    onProtoPoisoning: 'error',
-    onConstructorPoisoning: 'error',
     // Slow clients may not hold a socket forever: a request must arrive whole within
     // HTTP_REQUEST_TIMEOUT_MS (Node checks every second, not its default 30 s). With a
     // serverFactory, Fastify leaves every server timeout to it.

@@ -210,7 +210,7 @@ describe('a scheduled run waiting on GA4 when the service stops', () => {
         status: 'failed',
         error: expect.objectContaining({
           code: 'interrupted',
-          message: expect.stringContaining('stopped during the run'),
+          message: expect.stringContaining('stopped before the run was done'),
         }),
       },
     ]);
@@ -232,15 +232,69 @@ describe('a scheduled run waiting on GA4 when the service stops', () => {
             (await service.db.pool.query('SELECT status, attempts FROM reconciliation_runs')).rows,
           { timeout: 10_000, interval: 100 },
         )
-        .toEqual([{ status: 'succeeded', attempts: 2 }]);
+        .toEqual([{ status: 'succeeded', attempts: 1 }]);
       // Taken up once: later looks find nothing left to run.
-      await sleep(600);
+      await sleep(1_500);
       expect(
         ga4.calls.filter((call) => call.path.endsWith(':runReport')).length,
       ).toBeLessThanOrEqual(3);
       expect(
         (await service.db.pool.query('SELECT attempts FROM reconciliation_runs')).rows,
-      ).toEqual([{ attempts: 2 }]);
+      ).toEqual([{ attempts: 1 }]);
+    } finally {
+      await replica.close();
+    }
+  });
+});
+
+describe('a failed scheduled run waiting for its retry when the service stops', () => {
+  const fake = new FakeGa4();
+  let db: TestDatabase;
+  beforeAll(async () => {
+    await fake.start();
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.drop();
+    await fake.stop();
+  });
+  const start = (env: Record<string, string>) =>
+    createTestApp(db.url, {
+      API_KEYS: KEY,
+      ...fake.env(),
+      RECONCILE_EVENT_TYPES: 'purchase',
+      GA4_RETRIES: '0',
+      ...env,
+    });
+  const runs = async () =>
+    (await db.pool.query('SELECT status, attempts, error FROM reconciliation_runs')).rows;
+
+  it('hands the retry over, and another replica makes it', async () => {
+    fake.failures.push({ status: 403, grpcStatus: 'PERMISSION_DENIED', message: 'Not yet.' });
+    // One tick, two seconds from now; its retry would come a minute later.
+    const second = (new Date().getUTCSeconds() + 2) % 60;
+    const first = await start({
+      RECONCILE_CRON: `${second} * * * * *`,
+      RECONCILE_RETRY_DELAY_MS: '60000',
+    });
+    try {
+      await expect
+        .poll(runs, { timeout: 10_000, interval: 100 })
+        .toEqual([
+          { status: 'failed', attempts: 1, error: expect.objectContaining({ code: 'ga4_error' }) },
+        ]);
+    } finally {
+      await first.close();
+    }
+    expect(await runs()).toEqual([
+      { status: 'failed', attempts: 1, error: expect.objectContaining({ code: 'interrupted' }) },
+    ]);
+
+    const replica = await start({ RECONCILE_CRON: '0 0 0 1 1 *', RECONCILE_RETRY_DELAY_MS: '200' });
+    try {
+      await expect
+        .poll(runs, { timeout: 10_000, interval: 100 })
+        .toEqual([{ status: 'succeeded', attempts: 2, error: null }]);
     } finally {
       await replica.close();
     }

@@ -34,6 +34,12 @@ const COLUMNS = `id, trigger, to_char(scheduled_for AT TIME ZONE 'UTC', 'YYYY-MM
 /** The error code of a scheduled run cut short by its process stopping: a running replica takes it up. */
 export const INTERRUPTED = 'interrupted';
 
+const INTERRUPTED_ERROR = {
+  code: INTERRUPTED,
+  message:
+    'The service stopped before the run was done; a running replica runs it again, unless a later tick has run since',
+};
+
 /** Only one replica at a time works on scheduled reconciliation. */
 const SCHEDULE_LOCK = `hashtext('conversion-tracking:reconciliation-schedule')`;
 
@@ -96,14 +102,25 @@ export class ReconciliationRunRepository {
     );
   }
 
-  /** Stores a run as cut short by this process stopping, for another process to take up. */
+  /**
+   * Stores a run as cut short by this process stopping, for another process to take up.
+   * Not an attempt: it never got its answer.
+   */
   async interrupt(sql: Sql, id: string): Promise<void> {
-    await this.finish(sql, id, {
-      error: {
-        code: INTERRUPTED,
-        message: 'The service stopped during the run; a running replica runs it again',
-      },
-    });
+    await sql.query(
+      `UPDATE reconciliation_runs SET status = 'failed', finished_at = clock_timestamp(), error = ?::jsonb
+       WHERE id = ?`,
+      [JSON.stringify(INTERRUPTED_ERROR), id],
+    );
+  }
+
+  /** Failed runs whose retry this stopping process would have made: another process takes them up. */
+  async markInterrupted(ids: readonly string[]): Promise<void> {
+    await this.database.query(
+      `UPDATE reconciliation_runs SET error = ?::jsonb WHERE id = ANY(?::uuid[]) AND status = 'failed'`,
+      // As an array literal: the query layer would spread a JS array into a list.
+      [JSON.stringify(INTERRUPTED_ERROR), `{${ids.join(',')}}`],
+    );
   }
 
   /** The latest tick's run when it was cut short by a stopping process, with attempts left. */

@@ -15,6 +15,8 @@ import { ReconciliationService } from './reconciliation.service';
 const JOB_NAME = 'reconciliation';
 /** A failed run is tried again this many times, after RECONCILE_RETRY_DELAY_MS doubled each time. */
 const MAX_RETRIES = 3;
+/** Bounds on how often a replica looks for an interrupted run (RECONCILE_RETRY_DELAY_MS, clamped). */
+const TAKE_OVER_LOOK_MS = { min: 1_000, max: 300_000 };
 
 /**
  * Runs the reconciliation on RECONCILE_CRON (UTC) over the last RECONCILE_LOOKBACK_DAYS
@@ -22,16 +24,18 @@ const MAX_RETRIES = 3;
  * advisory lock lets one work at a time and the run's unique `scheduled_for` lets one
  * take each tick, so GA4 is asked once per tick. Failures are stored with their error
  * and retried with backoff; nothing here may crash the process. A run cut short because
- * its process stopped (a deploy) is stored as interrupted, and every replica looks for
- * one every RECONCILE_RETRY_DELAY_MS and at start, so the one that gets the lock first
- * runs it again.
+ * its process stopped (a deploy), in flight or waiting for a retry, is stored as
+ * interrupted, and every replica looks for one at start and then every
+ * RECONCILE_RETRY_DELAY_MS (within 1 s–5 min), so the one that gets the lock first runs
+ * it again.
  */
 @Injectable()
 export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(ReconciliationScheduler.name);
-  private readonly retries = new Set<NodeJS.Timeout>();
+  /** Retries waiting for their time, with the run each is for. */
+  private readonly retries = new Map<NodeJS.Timeout, ScheduledRun>();
   private takeOverTimer: NodeJS.Timeout | undefined;
-  /** Interrupted runs this process has queued to run again, so a later look does not queue them twice. */
+  /** Runs taken over whose attempts are not over yet in this process: a later look leaves them. */
   private readonly takenOver = new Set<string>();
   private nextTick: Date | undefined;
   private running: Promise<void> = Promise.resolve();
@@ -66,16 +70,28 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
       this.running = this.running.then(() => this.takeOverInterrupted());
     };
     lookForInterrupted();
-    this.takeOverTimer = setInterval(lookForInterrupted, this.config.reconciliation.retryDelayMs);
+    const { min, max } = TAKE_OVER_LOOK_MS;
+    const every = Math.min(Math.max(this.config.reconciliation.retryDelayMs, min), max);
+    this.takeOverTimer = setInterval(lookForInterrupted, every);
     this.takeOverTimer.unref();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     if (this.registry.doesExist('cron', JOB_NAME)) await this.registry.getCronJob(JOB_NAME).stop();
-    this.retries.forEach(clearTimeout);
     clearInterval(this.takeOverTimer);
     this.stopping.abort();
+    const waiting = [...this.retries].flatMap(([timer, run]) => {
+      clearTimeout(timer);
+      return run.runId === undefined ? [] : [run.runId];
+    });
+    this.retries.clear();
     await this.running;
+    // Their retries would die with this process: another replica takes them over.
+    if (waiting.length > 0) {
+      await this.runs
+        .markInterrupted(waiting)
+        .catch((error) => this.logger.error(`Could not hand over retries: ${String(error)}`));
+    }
   }
 
   private async runTick(scheduledFor: Date): Promise<void> {
@@ -92,7 +108,6 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
         return;
       this.takenOver.add(run.runId);
       await this.attempt({ ...run, takenOver: true }, run.attempts);
-      this.takenOver.delete(run.runId);
     } catch (error) {
       this.logger.error(`Looking for an interrupted reconciliation failed: ${String(error)}`);
     }
@@ -109,6 +124,8 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
    * the lock waits its turn without using up an attempt.
    */
   private async attempt(run: ScheduledRun, retry: number): Promise<void> {
+    // Queued before the shutdown began: left for another replica, untouched.
+    if (this.stopping.signal.aborted) return;
     let outcome = 'done' as 'done' | 'failed' | 'deferred';
     let runId = run.runId;
     try {
@@ -151,6 +168,7 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
     // Once this process has run it, a run taken over is its own to retry.
     else if (outcome === 'failed' && retry < MAX_RETRIES)
       this.retryLater({ ...run, runId, takenOver: false }, retry + 1);
+    else if (runId !== undefined) this.takenOver.delete(runId);
   }
 
   private retryLater(run: ScheduledRun, retry: number): void {
@@ -160,7 +178,7 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
       this.running = this.running.then(() => this.attempt(run, retry));
     }, delay);
     timer.unref();
-    this.retries.add(timer);
+    this.retries.set(timer, run);
   }
 }
 
