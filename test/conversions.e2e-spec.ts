@@ -178,11 +178,15 @@ describe('GET /v1/events/conversions', () => {
     expect(campaign.totals.conversions).toBe(2);
     const leads = await report({ event_type: 'generate_lead' });
     expect(leads.totals.conversions).toBe(1);
-    // Filters left empty, as a form sends them, filter nothing.
+    // Parameters left empty, as a form sends them, are absent: no filter, the defaults.
     const unfiltered = await report({});
-    const empty = await report({ utm_source: '', utm_campaign: '', event_type: '' });
-    expect(empty.totals).toEqual(unfiltered.totals);
-    expect(empty.filters).toEqual(unfiltered.filters);
+    const empty = await rawReport(
+      '?utm_source=&utm_campaign=&event_type=&start_date=&end_date=&attribution=&lookback_days=&include_bots=',
+    ).expect(200);
+    expect(empty.body.totals).toEqual(unfiltered.totals);
+    expect(empty.body.filters).toEqual(unfiltered.filters);
+    expect(empty.body.start_date).toBe(unfiltered.start_date);
+    expect(empty.body.attribution).toBe('last_touch');
   });
 
   it('applies the lookback window', async () => {

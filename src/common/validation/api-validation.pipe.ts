@@ -20,6 +20,10 @@ export class ApiValidationPipe extends ValidationPipe {
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    // A query parameter left empty (`?utm_source=`, as a form sends every field) is absent.
+    if (metadata.type === 'query' && typeof value === 'object' && value !== null) {
+      value = Object.fromEntries(Object.entries(value).filter(([, v]) => v !== ''));
+    }
     if (
       metadata.type === 'body' &&
       (typeof value !== 'object' || value === null || Array.isArray(value))

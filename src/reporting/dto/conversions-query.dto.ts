@@ -7,11 +7,6 @@ import { ATTRIBUTION_MODELS, AttributionModel } from '../attribution-models';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsStorableText } from '../../common/validation/text-validators';
 
-/** A filter left empty (`?utm_source=`, as a form sends it) filters nothing. */
-function emptyAsAbsent(value: unknown): unknown {
-  return value === '' ? undefined : value;
-}
-
 export class ConversionsQueryDto extends DateRangeQueryDto {
   /**
    * Only credit given to touchpoints from this source (case-insensitive: sources are stored lower-cased).
@@ -19,7 +14,7 @@ export class ConversionsQueryDto extends DateRangeQueryDto {
    */
   @IsOptional()
   @Transform(({ value }: { value: unknown }) =>
-    typeof value === 'string' ? emptyAsAbsent(value.toLowerCase()) : value,
+    typeof value === 'string' ? value.toLowerCase() : value,
   )
   @IsString()
   @MaxLength(256)
@@ -31,7 +26,6 @@ export class ConversionsQueryDto extends DateRangeQueryDto {
    * @example "black_friday"
    */
   @IsOptional()
-  @Transform(({ value }: { value: unknown }) => emptyAsAbsent(value))
   @IsString()
   @MaxLength(256)
   @IsStorableText()
@@ -42,7 +36,6 @@ export class ConversionsQueryDto extends DateRangeQueryDto {
    * @example "purchase"
    */
   @IsOptional()
-  @Transform(({ value }: { value: unknown }) => emptyAsAbsent(value))
   @IsString()
   @MaxLength(40)
   @IsStorableText()
