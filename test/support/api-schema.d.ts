@@ -365,7 +365,8 @@ export interface components {
              */
             user_id?: string | null;
             /**
-             * @description Free-form properties: a JSON object, at most 8 KB serialized and 5 levels deep.
+             * @description Free-form properties: a JSON object, at most 8 KB serialized and 5 levels deep, with
+             *     no key named `__proto__`, `prototype` or `constructor` at any depth.
              * @example {
              *       "plan": "pro",
              *       "items": 2
@@ -747,7 +748,8 @@ export interface components {
              */
             user_id?: string | null;
             /**
-             * @description Free-form properties: a JSON object, at most 8 KB serialized and 5 levels deep.
+             * @description Free-form properties: a JSON object, at most 8 KB serialized and 5 levels deep, with
+             *     no key named `__proto__`, `prototype` or `constructor` at any depth.
              * @example {
              *       "plan": "pro",
              *       "items": 2

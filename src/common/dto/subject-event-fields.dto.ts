@@ -75,7 +75,8 @@ export abstract class SubjectEventFieldsDto {
   occurred_at?: string;
 
   /**
-   * Free-form properties: a JSON object, at most 8 KB serialized and 5 levels deep.
+   * Free-form properties: a JSON object, at most 8 KB serialized and 5 levels deep, with
+   * no key named `__proto__`, `prototype` or `constructor` at any depth.
    * @example {"plan": "pro", "items": 2}
    */
   @IsOptional()
