@@ -9,9 +9,9 @@ import { VALIDATOR_OPTIONS, validationFailed } from './validation-errors';
  * The global pipe: DTO validation with every failing field named, unknown fields
  * refused, and a body that is not a JSON object (an array, a string, null) refused
  * as a whole rather than field by field, and so is a body with a key Nest would strip
- * (STRIPPED_KEYS; a batch's events are refused one by one for those by the service). A
- * body that its DTO's fast check accepts
- * (see fast-check.ts) becomes the DTO without the full validation.
+ * (STRIPPED_KEYS), except inside a batch's events, which the service checks one by one.
+ * A body that its DTO's fast check accepts (see fast-check.ts) becomes the DTO without
+ * the full validation. A query parameter left empty is absent.
  */
 @Injectable()
 export class ApiValidationPipe extends ValidationPipe {
@@ -20,7 +20,7 @@ export class ApiValidationPipe extends ValidationPipe {
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    // A query parameter left empty (`?utm_source=`, as a form sends every field) is absent.
+    // `?utm_source=`: a form sends every field, the empty ones too.
     if (metadata.type === 'query' && typeof value === 'object' && value !== null) {
       value = Object.fromEntries(Object.entries(value).filter(([, v]) => v !== ''));
     }
@@ -32,7 +32,6 @@ export class ApiValidationPipe extends ValidationPipe {
     }
     const dto = metadata.metatype as (new () => object) | undefined;
     if (metadata.type === 'body' && dto !== undefined) {
-      // A batch's events may hold such keys: the service refuses each such event alone.
       const fast = fastTransform(dto, value as Record<string, unknown>, this.config);
       if (fast !== undefined) return fast;
     }
