@@ -32,7 +32,7 @@ const COLUMNS = `id, trigger, to_char(scheduled_for AT TIME ZONE 'UTC', 'YYYY-MM
   to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS finished_at, report, error`;
 
 /** The error code of a scheduled run cut short by its process stopping: a running replica takes it up. */
-export const INTERRUPTED = 'interrupted';
+const INTERRUPTED = 'interrupted';
 
 const INTERRUPTED_ERROR = {
   code: INTERRUPTED,
@@ -125,7 +125,9 @@ export class ReconciliationRunRepository {
 
   /** The latest tick's run when it was cut short by a stopping process, with attempts left. */
   async latestInterrupted(maxAttempts: number): Promise<InterruptedRun | undefined> {
-    const rows = await this.database.query<InterruptedRun & { scheduledFor: string }>(
+    const rows = await this.database.query<
+      Omit<InterruptedRun, 'scheduledFor'> & { scheduledFor: string }
+    >(
       `SELECT id AS "runId", scheduled_for AS "scheduledFor", start_date::text AS "startDate",
               end_date::text AS "endDate", attempts
        FROM reconciliation_runs
