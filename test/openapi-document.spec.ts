@@ -42,6 +42,20 @@ describe('openapi.json', () => {
     }
   });
 
+  it('requires Retry-After on every 429 and on every 503 but the one GA4 not being set up also answers', () => {
+    const retryable = operations.flatMap(({ path, method, operation }) =>
+      ['429', '503']
+        .filter((status) => status in operation.responses)
+        .map((status) => ({ at: `${method} ${path} ${status}`, ...operation.responses[status] })),
+    );
+    expect(retryable.length).toBeGreaterThan(10);
+    for (const { at, headers } of retryable) {
+      const retryAfter = headers?.['Retry-After'] as { required?: boolean } | undefined;
+      expect(retryAfter, at).toBeDefined();
+      expect(retryAfter?.required, at).toBe(at !== 'get /v1/events/reconcile 503');
+    }
+  });
+
   it('gives preflights their CORS headers, and a refused origin none', () => {
     const preflights = operations.filter(({ method }) => method === 'options');
     expect(preflights.length).toBeGreaterThan(0);

@@ -928,7 +928,7 @@ export interface operations {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
                     "X-Request-Id"?: string;
                     /** @description Seconds to wait before trying again */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1045,7 +1045,7 @@ export interface operations {
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
                     /** @description Seconds to wait before trying again */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1081,7 +1081,7 @@ export interface operations {
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
                     /** @description Seconds to wait before trying again */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1244,7 +1244,7 @@ export interface operations {
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
                     /** @description Seconds to wait before trying again */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1280,7 +1280,7 @@ export interface operations {
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
                     /** @description Seconds to wait before trying again */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1413,7 +1413,7 @@ export interface operations {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
                     "X-Request-Id"?: string;
                     /** @description Seconds to wait before trying again */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1479,7 +1479,7 @@ export interface operations {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
                     "X-Request-Id"?: string;
                     /** @description Seconds to wait before trying again */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1589,7 +1589,7 @@ export interface operations {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
                     "X-Request-Id"?: string;
                     /** @description Seconds to wait before trying again */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1662,7 +1662,7 @@ export interface operations {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
                     "X-Request-Id"?: string;
                     /** @description Seconds to wait before trying again */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1821,7 +1821,7 @@ export interface operations {
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
                     /** @description Seconds to wait before trying again */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1857,7 +1857,7 @@ export interface operations {
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
                     /** @description Seconds to wait before trying again */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1991,7 +1991,7 @@ export interface operations {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
                     "X-Request-Id"?: string;
                     /** @description Seconds to wait before trying again */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -60,7 +60,11 @@ function splitSummary(operation: OperationObject): void {
   }
 }
 
-/** Any operation may meet an unexpected failure; 429 and 503 say when to come back. */
+/**
+ * Any operation may meet an unexpected failure; 429 and 503 say when to come back.
+ * Retry-After is required where every such answer carries it: a 503 that also stands
+ * for "GA4 is not configured" (no point retrying) has it only for its other causes.
+ */
 function documentCommonResponses(operation: OperationObject): void {
   operation.responses['500'] ??= {
     description: 'Unexpected failure; nothing internal is shown, the request_id identifies it',
@@ -68,7 +72,9 @@ function documentCommonResponses(operation: OperationObject): void {
   };
   for (const status of ['429', '503']) {
     const response = operation.responses[status] as ResponseObject | undefined;
-    if (response) response.headers = { 'Retry-After': RETRY_AFTER, ...response.headers };
+    if (!response) continue;
+    const required = !response.description.includes('not configured');
+    response.headers = { 'Retry-After': { ...RETRY_AFTER, required }, ...response.headers };
   }
 }
 
