@@ -123,12 +123,18 @@ async function configureApp(app: NestFastifyApplication, config: AppConfig): Pro
  * With REDIS_URL the per-client budget is counted in Redis, so it holds across replicas.
  * If Redis is unreachable the limit is skipped rather than refusing traffic (and it
  * says so in the log): losing tracking data is worse than a short unlimited window.
+ * A Redis whose connection stays open but goes silent (a frozen server, a partition)
+ * counts as unreachable once a command has waited 250 ms: without it every public
+ * request would wait on it forever, and so would shutdown.
  */
+const REDIS_COMMAND_TIMEOUT_MS = 250;
+
 function sharedRateLimitStore(fastify: FastifyInstance, redisUrl: string | undefined) {
   if (redisUrl === undefined) return {};
   const logger = new Logger('RateLimit');
   const redis = new Redis(redisUrl, {
     connectTimeout: 1_000,
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
   });

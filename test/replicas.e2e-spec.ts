@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anEvent } from './support/event-factory';
 import { createTestApp } from './support/test-app';
 import { TestDatabase, createTestDatabase } from './support/test-database';
+import { TcpProxy } from './support/tcp-proxy';
 
 // A Redis database of its own, emptied first, so no other test's counters interfere.
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/11';
@@ -107,4 +108,38 @@ describe('the shared rate limit when Redis is unreachable', () => {
       await request(app.getHttpServer()).post('/v1/events/track').send(anEvent()).expect(200);
     }
   });
+});
+
+describe('the shared rate limit when Redis stops answering', () => {
+  let db: TestDatabase;
+  let app: NestFastifyApplication;
+  const target = new URL(REDIS_URL);
+  const redis = new TcpProxy(target.hostname, Number(target.port || 6379));
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await redis.start();
+    const throughProxy = new URL(REDIS_URL);
+    throughProxy.port = String(redis.port);
+    app = await createTestApp(db.url, {
+      REDIS_URL: throughProxy.href,
+      RATE_LIMIT_PER_MINUTE: '1000',
+    });
+  });
+  afterAll(async () => {
+    await redis.cut();
+    await app?.close();
+    await db?.drop();
+  });
+
+  it('lets tracking through within a moment of its connection going silent, and still closes', async () => {
+    const track = () =>
+      request(app.getHttpServer()).post('/v1/events/track').send(anEvent()).expect(200);
+    await track();
+    redis.freeze();
+    const started = performance.now();
+    await track();
+    await track();
+    expect(performance.now() - started).toBeLessThan(2_000);
+  }, 20_000);
 });
