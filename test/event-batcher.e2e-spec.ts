@@ -15,6 +15,7 @@ const event = (fields: Partial<TrackEventDto>) =>
   );
 const visit = [{ funnel: 'default', stage: 'visit', stageIndex: 0 }];
 const signup = [{ funnel: 'default', stage: 'signup', stageIndex: 2 }];
+const customer = [{ funnel: 'default', stage: 'customer', stageIndex: 3 }];
 
 describe('group commit', () => {
   const fixture = useAppFixture({ TRACK_BATCH_MAX_WAIT_MS: '20' });
@@ -134,5 +135,38 @@ describe('group commit with groups in flight', () => {
     );
     expect(rows).toHaveLength(10);
     expect(rows.filter((row) => row.late)).toEqual([]);
+  });
+
+  it('keeps a later event behind an earlier one it shares a subject with, even when the earlier waits on another key', async () => {
+    const batcher = fixture.app.get(EventBatcher);
+    // A key another transaction holds uncommitted: the group that claims it waits in flight.
+    const holder = await fixture.db.pool.connect();
+    await holder.query('BEGIN');
+    await holder.query("INSERT INTO event_ids (event_id, occurred_at) VALUES ('order-0', now())");
+    const first = batcher.track({
+      event: event({ visitor_id: 'order-v', user_id: 'order-other', event_id: 'order-0' }),
+      targets: visit,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Held back by the visitor the group in flight holds; the user's purchase comes after it.
+    const signedUp = batcher.track({
+      event: event({ visitor_id: 'order-v', user_id: 'order-u', event_type: 'sign_up' }),
+      targets: signup,
+    });
+    const bought = batcher.track({
+      event: event({ user_id: 'order-u', event_type: 'purchase' }),
+      targets: customer,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await holder.query('ROLLBACK');
+    holder.release();
+    await Promise.all([first, signedUp, bought]);
+    const { rows } = await fixture.db.pool.query(
+      "SELECT from_stage, to_stage FROM funnel_transitions WHERE subject_id = 'order-u' ORDER BY id",
+    );
+    expect(rows).toEqual([
+      { from_stage: null, to_stage: 'signup' },
+      { from_stage: 'signup', to_stage: 'customer' },
+    ]);
   });
 });

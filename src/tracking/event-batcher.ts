@@ -87,18 +87,24 @@ export class EventBatcher {
     this.schedule();
   }
 
-  /** Up to maxRows events in arrival order, leaving repeats of an event_id or a subject, here or in flight, for later. */
+  /**
+   * Up to maxRows events in arrival order, leaving repeats of an event_id or a subject,
+   * here or in flight, for later. An event left for later holds back all its keys, not
+   * only the one that stopped it: a later event sharing its other subject must not
+   * overtake it.
+   */
   private takeGroup(): Pending[] {
     const group: Pending[] = [];
-    const taken = new Set<string>();
+    const seen = new Set<string>();
     for (let i = 0; i < this.queue.length && group.length < this.maxRows;) {
       const item = this.queue[i];
       const keys = keysOf(item);
-      if (keys.some((key) => taken.has(key) || this.held.has(key))) {
+      const free = keys.every((key) => !seen.has(key) && !this.held.has(key));
+      for (const key of keys) seen.add(key);
+      if (!free) {
         i++;
         continue;
       }
-      for (const key of keys) taken.add(key);
       group.push(item);
       this.queue.splice(i, 1);
     }
