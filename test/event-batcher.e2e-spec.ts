@@ -169,4 +169,36 @@ describe('group commit with groups in flight', () => {
       { from_stage: 'signup', to_stage: 'customer' },
     ]);
   });
+
+  it('moves a subject’s entry back to a linked visitor’s earlier event whose statement ran beside its user’s later one', async () => {
+    const batcher = fixture.app.get(EventBatcher);
+    const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000).toISOString();
+    await fixture.db.pool.query(
+      "INSERT INTO identity_links (visitor_id, user_id) VALUES ('entry-v', 'entry-u')",
+    );
+    // The visitor's statement takes its snapshot, then waits on a key another session holds.
+    const holder = await fixture.db.pool.connect();
+    await holder.query('BEGIN');
+    await holder.query("INSERT INTO event_ids (event_id, occurred_at) VALUES ('entry-1', now())");
+    const visited = batcher.track({
+      event: event({ visitor_id: 'entry-v', event_id: 'entry-1', occurred_at: hoursAgo(2) }),
+      targets: visit,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Keyed by the user, not the visitor: it runs at once, and commits first.
+    const signedUp = batcher.track({
+      event: event({ user_id: 'entry-u', event_type: 'sign_up', occurred_at: hoursAgo(1) }),
+      targets: signup,
+    });
+    await signedUp;
+    await holder.query('ROLLBACK');
+    holder.release();
+    await visited;
+    const { rows } = await fixture.db.pool.query(
+      `SELECT p.stage, p.entered_at = r.reached_at AS entered_at_visit
+       FROM funnel_progress p JOIN funnel_stage_reached r USING (funnel, subject_type, subject_id)
+       WHERE r.stage = 'visit' AND p.subject_id = 'entry-u'`,
+    );
+    expect(rows).toEqual([{ stage: 'signup', entered_at_visit: true }]);
+  });
 });

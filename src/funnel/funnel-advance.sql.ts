@@ -13,14 +13,21 @@
  * not it moves the funnel, so the order events arrive in does not change when each stage
  * was first reached, nor when the subject entered the funnel.
  *
- * Defines CTEs `targets`, `current_progress`, `advanced`, `moved_by`, `reached`,
+ * Defines CTEs `targets`, `entry`, `current_progress`, `advanced`, `moved_by`, `reached`,
  * `backdated`, `moved`;
  * `FUNNEL_UPDATES_BY_EVENT` renders the outcome of every target per event as JSON.
  */
 export function advanceFunnelsCtes(targetsQuery: string): string {
   return `
   targets AS (${targetsQuery}),
-  current_progress AS (
+  entry AS (
+    -- Per funnel and subject, the earliest time this statement's events met it, and the
+    -- furthest stage they target (what a row that backdated creates would hold).
+    SELECT t.funnel, s.subject_type, s.subject_id, min(s.occurred_at) AS entered_at,
+           max(t.stage_index) AS stage_index, (array_agg(t.stage ORDER BY t.stage_index DESC))[1] AS stage
+    FROM targets t JOIN subject s USING (event_id)
+    GROUP BY t.funnel, s.subject_type, s.subject_id
+  ), current_progress AS (
     SELECT t.event_id, p.funnel, p.stage, p.stage_index, p.entered_at
     FROM targets t JOIN subject s USING (event_id)
     CROSS JOIN LATERAL (
@@ -30,8 +37,9 @@ export function advanceFunnelsCtes(targetsQuery: string): string {
     ) p
   ), advanced AS (
     INSERT INTO funnel_progress AS p (funnel, subject_type, subject_id, stage_index, stage, previous_stage, entered_at, updated_at)
-    SELECT t.funnel, s.subject_type, s.subject_id, t.stage_index, t.stage, NULL, s.occurred_at, now()
+    SELECT t.funnel, s.subject_type, s.subject_id, t.stage_index, t.stage, NULL, e.entered_at, now()
     FROM targets t JOIN subject s USING (event_id)
+    JOIN entry e ON e.funnel = t.funnel AND e.subject_type = s.subject_type AND e.subject_id = s.subject_id
     LEFT JOIN current_progress c ON c.event_id = t.event_id AND c.funnel = t.funnel
     -- Already at or past the target in this snapshot: stages only move forward, so it stays a
     -- no-op whatever commits meanwhile; skipping it spares the row lock the upsert would write.
@@ -69,13 +77,23 @@ export function advanceFunnelsCtes(targetsQuery: string): string {
       WHERE excluded.reached_at < r.reached_at
   ), backdated AS (
     -- A stage met before the subject was thought to have entered the funnel moves its entry
-    -- back. An upsert, so the row is found by its key whatever plan was cached (an UPDATE
-    -- joining funnel_progress would scan it once the plan was made while it was small).
+    -- back, when nothing above moved it (that upsert took the earliest time already). The
+    -- snapshot's row, or its absence, only rules out what cannot be earlier: a statement
+    -- for the same subject that committed after the snapshot (another replica, or a
+    -- linked visitor's event beside its user's) is met by the upsert below, which reads
+    -- the row as it is now. An upsert, so the row is found by its key whatever plan was
+    -- cached (an UPDATE joining funnel_progress would scan it once the plan was made
+    -- while it was small).
     INSERT INTO funnel_progress AS p (funnel, subject_type, subject_id, stage_index, stage, previous_stage, entered_at, updated_at)
-    SELECT t.funnel, s.subject_type, s.subject_id, c.stage_index, c.stage, NULL, s.occurred_at, now()
-    FROM targets t JOIN subject s USING (event_id)
-    JOIN current_progress c ON c.event_id = t.event_id AND c.funnel = t.funnel
-    WHERE c.stage_index >= t.stage_index AND c.entered_at > s.occurred_at
+    SELECT e.funnel, e.subject_type, e.subject_id, e.stage_index, e.stage, NULL, e.entered_at, now()
+    FROM entry e
+    WHERE NOT EXISTS (
+        SELECT FROM advanced a
+        WHERE a.funnel = e.funnel AND a.subject_type = e.subject_type AND a.subject_id = e.subject_id)
+      AND NOT EXISTS (
+        SELECT FROM current_progress c JOIN subject s USING (event_id)
+        WHERE c.funnel = e.funnel AND s.subject_type = e.subject_type AND s.subject_id = e.subject_id
+          AND c.entered_at <= e.entered_at)
     ON CONFLICT (funnel, subject_type, subject_id) DO UPDATE
       SET entered_at = excluded.entered_at, updated_at = now()
       WHERE p.entered_at > excluded.entered_at
