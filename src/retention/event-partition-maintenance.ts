@@ -11,7 +11,11 @@ import { InjectConfig } from '../config/config.module';
 import { Database, Sql } from '../persistence/database';
 import { AttributionRefreshRepository } from '../reporting/rollup/attribution-refresh.repository';
 import { rollupDeltas } from '../reporting/rollup/conversion-credits';
-import { EventPartitionsRepository, MonthlyPartition } from './event-partitions.repository';
+import {
+  EventPartitionsRepository,
+  MonthlyPartition,
+  isLockTimeout,
+} from './event-partitions.repository';
 
 const JOB_NAME = 'event-partitions';
 /** Hourly, off the hour: partitions exist months ahead, so an hour late never matters. */
@@ -120,8 +124,13 @@ export class EventPartitionMaintenance
       .then(() => this.maintain())
       .then(
         () => undefined,
-        (error: unknown) =>
-          this.logger.error(`Event partition maintenance failed: ${String(error)}`),
+        (error: unknown) => {
+          if (isLockTimeout(error))
+            this.logger.warn(
+              'Event partition maintenance: events is busy (a long query); next pass retries',
+            );
+          else this.logger.error(`Event partition maintenance failed: ${String(error)}`);
+        },
       );
     return this.running;
   }

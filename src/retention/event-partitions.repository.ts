@@ -1,10 +1,18 @@
 import { Injectable } from '@nestjs/common';
+import { rootCause } from '../common/http/database-errors';
 import { Sql } from '../persistence/database';
 import type { CreditTuple } from '../reporting/rollup/attribution-refresh.repository';
 import { StoredCredits, unpackCredits } from '../reporting/rollup/stored-credits';
 
 /** Lets one replica at a time create partitions (two creating the same one would clash). */
 const PARTITIONS_LOCK = "hashtext('conversion-tracking:event-partitions')";
+/**
+ * How long partition DDL may wait for its lock on `events`. Creating or dropping a
+ * partition needs the whole table to itself, and while it waits for a running report
+ * every insert queues behind it: better to give up and try again at the next pass
+ * (partitions are made months ahead) than to stall tracking for the report's length.
+ */
+const DDL_LOCK_TIMEOUT = '200ms';
 /** Only partitions this service made: `events_YYYY_MM`, one UTC month each. */
 const MONTHLY_PARTITION = /^events_\d{4}_\d{2}$/;
 
@@ -24,6 +32,7 @@ export class EventPartitionsRepository {
    */
   async ensure(sql: Sql, from: Date, to: Date): Promise<number> {
     await sql.query(`SELECT pg_advisory_xact_lock(${PARTITIONS_LOCK})`);
+    await waitBrieflyForLocks(sql);
     const [ahead] = await sql.query<{ created: number }>(
       'SELECT ensure_event_partitions(?, ?) AS created',
       [from, to],
@@ -73,6 +82,7 @@ export class EventPartitionsRepository {
   }
 
   async drop(sql: Sql, partition: MonthlyPartition): Promise<void> {
+    await waitBrieflyForLocks(sql);
     await sql.query(`DROP TABLE IF EXISTS ${quoted(partition)}`);
   }
 
@@ -95,4 +105,14 @@ function quoted(partition: MonthlyPartition): string {
   if (!MONTHLY_PARTITION.test(partition.name))
     throw new Error(`not a monthly partition: ${partition.name}`);
   return `"${partition.name}"`;
+}
+
+/** For the rest of the transaction: a lock not granted within DDL_LOCK_TIMEOUT fails it (55P03). */
+async function waitBrieflyForLocks(sql: Sql): Promise<void> {
+  await sql.query(`SET LOCAL lock_timeout = '${DDL_LOCK_TIMEOUT}'`);
+}
+
+/** A pass that gave up waiting for the table (a long query held it): the next one will try again. */
+export function isLockTimeout(error: unknown): boolean {
+  return error instanceof Error && (rootCause(error) as { code?: unknown }).code === '55P03';
 }
