@@ -483,3 +483,44 @@ describe('funnels', () => {
     });
   });
 });
+
+describe('funnels, when a linked visitor’s statement runs beside its user’s', () => {
+  const fixture = useAppFixture();
+  const track = (overrides: Record<string, unknown>) =>
+    fixture.http().post('/v1/events/track').send(anEvent(overrides));
+
+  it('answers a linked visitor’s move that its user’s, committed meanwhile, overtook as no move from where the user stands', async () => {
+    await track({ event_type: 'generate_lead', visitor_id: 'phone', user_id: 'both' }).expect(200);
+    // The visitor's sign-up takes its snapshot, then waits on a key another session holds.
+    const holder = await fixture.db.pool.connect();
+    await holder.query('BEGIN');
+    await holder.query("INSERT INTO event_ids (event_id, occurred_at) VALUES ('phone-1', now())");
+    // then() sends it now; the answer is awaited below.
+    const signUp = track({ event_type: 'sign_up', visitor_id: 'phone', event_id: 'phone-1' }).then(
+      (response) => response,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The same user buys from a new device (the linking path, not the group commit): it
+    // commits while the sign-up waits, and moves the user past it.
+    const purchase = track({ event_type: 'purchase', visitor_id: 'laptop', user_id: 'both' }).then(
+      (response) => response,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await holder.query('ROLLBACK');
+    holder.release();
+    const [signedUp, bought] = await Promise.all([signUp, purchase]);
+    expect(bought.body.funnel_updates).toEqual([
+      { funnel: 'default', stage: 'customer', previous_stage: 'lead', advanced: true },
+    ]);
+    expect(signedUp.body.funnel_updates).toEqual([
+      { funnel: 'default', stage: 'signup', previous_stage: 'customer', advanced: false },
+    ]);
+    const { rows } = await fixture.db.pool.query(
+      "SELECT from_stage, to_stage FROM funnel_transitions WHERE subject_id = 'both' ORDER BY id",
+    );
+    expect(rows.map((move) => [move.from_stage, move.to_stage])).toEqual([
+      [null, 'lead'],
+      ['lead', 'customer'],
+    ]);
+  });
+});

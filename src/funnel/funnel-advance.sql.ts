@@ -13,21 +13,14 @@
  * not it moves the funnel, so the order events arrive in does not change when each stage
  * was first reached, nor when the subject entered the funnel.
  *
- * Defines CTEs `targets`, `entry`, `current_progress`, `advanced`, `moved_by`, `reached`,
+ * Defines CTEs `targets`, `current_progress`, `entry`, `advanced`, `moved_by`, `reached`,
  * `backdated`, `moved`;
  * `FUNNEL_UPDATES_BY_EVENT` renders the outcome of every target per event as JSON.
  */
 export function advanceFunnelsCtes(targetsQuery: string): string {
   return `
   targets AS (${targetsQuery}),
-  entry AS (
-    -- Per funnel and subject, the earliest time this statement's events met it, and the
-    -- furthest stage they target (what a row that backdated creates would hold).
-    SELECT t.funnel, s.subject_type, s.subject_id, min(s.occurred_at) AS entered_at,
-           max(t.stage_index) AS stage_index, (array_agg(t.stage ORDER BY t.stage_index DESC))[1] AS stage
-    FROM targets t JOIN subject s USING (event_id)
-    GROUP BY t.funnel, s.subject_type, s.subject_id
-  ), current_progress AS (
+  current_progress AS (
     SELECT t.event_id, p.funnel, p.stage, p.stage_index, p.entered_at
     FROM targets t JOIN subject s USING (event_id)
     CROSS JOIN LATERAL (
@@ -35,6 +28,17 @@ export function advanceFunnelsCtes(targetsQuery: string): string {
       WHERE p.funnel = t.funnel AND p.subject_type = s.subject_type AND p.subject_id = s.subject_id
       LIMIT 1 -- keeps it a probe of the primary key: a plan cached while the table was small would scan it
     ) p
+  ), entry AS (
+    -- Per funnel and subject: the earliest time this statement's events met it, the
+    -- furthest stage they target (what a row that backdated creates would hold), the entry
+    -- time the snapshot shows, and whether the snapshot had one of them move it.
+    SELECT t.funnel, s.subject_type, s.subject_id, min(s.occurred_at) AS entered_at,
+           max(t.stage_index) AS stage_index, (array_agg(t.stage ORDER BY t.stage_index DESC))[1] AS stage,
+           min(c.entered_at) AS known_entry,
+           bool_or(c.stage_index IS NULL OR c.stage_index < t.stage_index) AS expected_to_move
+    FROM targets t JOIN subject s USING (event_id)
+    LEFT JOIN current_progress c ON c.event_id = t.event_id AND c.funnel = t.funnel
+    GROUP BY t.funnel, s.subject_type, s.subject_id
   ), advanced AS (
     INSERT INTO funnel_progress AS p (funnel, subject_type, subject_id, stage_index, stage, previous_stage, entered_at, updated_at)
     SELECT t.funnel, s.subject_type, s.subject_id, t.stage_index, t.stage, NULL, e.entered_at, now()
@@ -76,43 +80,46 @@ export function advanceFunnelsCtes(targetsQuery: string): string {
       SET reached_at = excluded.reached_at, event_id = excluded.event_id
       WHERE excluded.reached_at < r.reached_at
   ), backdated AS (
-    -- A stage met before the subject was thought to have entered the funnel moves its entry
-    -- back, when nothing above moved it (that upsert took the earliest time already). The
-    -- snapshot's row, or its absence, only rules out what cannot be earlier: a statement
-    -- for the same subject that committed after the snapshot (another replica, or a
-    -- linked visitor's event beside its user's) is met by the upsert below, which reads
-    -- the row as it is now. An upsert, so the row is found by its key whatever plan was
-    -- cached (an UPDATE joining funnel_progress would scan it once the plan was made
-    -- while it was small).
+    -- What nothing above moved, when the snapshot cannot rule out that it needs its entry
+    -- moved back (a stage met before the subject was thought to have entered), or when an
+    -- event was to move it and did not: a statement for the same subject that committed
+    -- after this snapshot (another replica, the linking path) moved it at least as far.
+    -- The upsert reads the row as it is now, so its entry becomes the earliest of both
+    -- and RETURNING tells where it stands, for the answer. Outside such races it writes
+    -- only entries that move back. An upsert, so the row is found by its key whatever
+    -- plan was cached (an UPDATE joining funnel_progress would scan it once the plan was
+    -- made while it was small).
     INSERT INTO funnel_progress AS p (funnel, subject_type, subject_id, stage_index, stage, previous_stage, entered_at, updated_at)
     SELECT e.funnel, e.subject_type, e.subject_id, e.stage_index, e.stage, NULL, e.entered_at, now()
     FROM entry e
-    WHERE NOT EXISTS (
+    WHERE (e.expected_to_move OR e.known_entry > e.entered_at)
+      AND NOT EXISTS (
         SELECT FROM advanced a
         WHERE a.funnel = e.funnel AND a.subject_type = e.subject_type AND a.subject_id = e.subject_id)
-      AND NOT EXISTS (
-        SELECT FROM current_progress c JOIN subject s USING (event_id)
-        WHERE c.funnel = e.funnel AND s.subject_type = e.subject_type AND s.subject_id = e.subject_id
-          AND c.entered_at <= e.entered_at)
     ON CONFLICT (funnel, subject_type, subject_id) DO UPDATE
-      SET entered_at = excluded.entered_at, updated_at = now()
-      WHERE p.entered_at > excluded.entered_at
+      SET entered_at = LEAST(p.entered_at, excluded.entered_at), updated_at = now()
+    RETURNING p.funnel, p.subject_type, p.subject_id, p.stage
   ), moved AS (
     INSERT INTO funnel_transitions (funnel, subject_type, subject_id, from_stage, to_stage, cause_event_id, cause_event_type, occurred_at)
     SELECT funnel, subject_type, subject_id, previous_stage, stage, event_id, event_type, occurred_at FROM moved_by
   )`;
 }
 
-/** Per event: every target's outcome, the stage before being the moved-from or the unchanged current one. */
+/**
+ * Per event: every target's outcome, the stage before being the moved-from or the
+ * unchanged current one (as the row stands now when backdated read it, else as the
+ * snapshot shows it).
+ */
 export const FUNNEL_UPDATES_BY_EVENT = `
   SELECT t.event_id, json_agg(json_build_object(
       'funnel', t.funnel, 'stage', t.stage,
-      'previous_stage', CASE WHEN m.funnel IS NOT NULL THEN m.previous_stage ELSE c.stage END,
+      'previous_stage', CASE WHEN m.funnel IS NOT NULL THEN m.previous_stage ELSE coalesce(b.stage, c.stage) END,
       'advanced', m.funnel IS NOT NULL
     ) ORDER BY t.funnel) AS funnel_updates
-  FROM targets t
+  FROM targets t JOIN subject s USING (event_id)
   LEFT JOIN moved_by m ON m.event_id = t.event_id AND m.funnel = t.funnel
   LEFT JOIN current_progress c ON c.event_id = t.event_id AND c.funnel = t.funnel
+  LEFT JOIN backdated b ON b.funnel = t.funnel AND b.subject_type = s.subject_type AND b.subject_id = s.subject_id
   GROUP BY t.event_id`;
 
 export interface TargetStage {

@@ -102,7 +102,7 @@ function claimAndStore(returning: string): string {
  * Each stored event and new link also marks its identity for the attribution refresher.
  */
 export const TRACK_EVENTS: PreparedStatement = {
-  name: 'track_events_v10',
+  name: 'track_events_v11',
   text: `
 WITH input AS (
   SELECT * FROM json_to_recordset($1::json)
