@@ -43,7 +43,11 @@ async function serve(config: AppConfig): Promise<void> {
       process.exit(1);
     }, config.http.shutdownTimeoutMs);
     deadline.unref();
-    // Closes the HTTP server (waits for in-flight requests), then the connection pool.
+    // The HTTP server first: it stops accepting and waits for in-flight requests (their
+    // writes included). Nest's close() would close it only after the modules' shutdown
+    // hooks, which wait for background passes, accepting requests all the while.
+    await app.getHttpAdapter().close();
+    // Then the background work and the connection pool.
     await app.close();
     await database.stop();
     logger.log('Stopped cleanly');

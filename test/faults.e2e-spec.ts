@@ -152,6 +152,28 @@ describe('faults against the compiled service on a real PostgreSQL', () => {
     );
     expect(rows).toHaveLength(acknowledged.length);
   }, 60_000);
+
+  it('SIGTERM stops accepting at once, though a background pass holds the rest of shutdown up', async () => {
+    if (service.exitCode === null) {
+      service.kill('SIGKILL');
+      await service.waitForExit();
+    }
+    // Another replica at partition maintenance: this one's start-up pass waits for it.
+    const otherReplica = new Client({ connectionString: db.url });
+    await otherReplica.connect();
+    await otherReplica.query('BEGIN');
+    await otherReplica.query(
+      "SELECT pg_advisory_xact_lock(hashtext('conversion-tracking:event-partitions'))",
+    );
+    await service.start();
+    service.kill('SIGTERM');
+    await sleep(1_000);
+    const during = await post(service.baseUrl);
+    await otherReplica.query('ROLLBACK');
+    await otherReplica.end();
+    expect(during.status).toBe('connection_error');
+    expect(await service.waitForExit(20_000)).toBe(0);
+  }, 120_000);
 });
 
 describe('a slow database (a lock held on the events table)', () => {
