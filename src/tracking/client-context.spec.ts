@@ -21,6 +21,9 @@ describe('truncateIp', () => {
     ['::ffff:198.51.100.9', '198.51.100.0/24'],
     ['2001:db8:abcd:12:3456::1', '2001:db8:abcd::/48'],
     ['::1', '::/48'],
+    ['198.51.100.9:5555', '198.51.100.0/24'],
+    ['[2001:db8:abcd:12::5]:443', '2001:db8:abcd::/48'],
+    ['[2001:db8:abcd:12::5]', '2001:db8:abcd::/48'],
   ])('keeps only the network of %s', (ip, network) => {
     expect(truncateIp(ip)).toBe(network);
   });
@@ -84,5 +87,11 @@ describe('rateLimitKey', () => {
     expect(rateLimitKey('junk1', '192.0.2.7')).toBe('192.0.2.7');
     expect(rateLimitKey('junk2', '192.0.2.7')).toBe('192.0.2.7');
     expect(rateLimitKey(undefined, undefined)).toBe('unknown');
+  });
+
+  it('counts one client whatever port a proxy wrote beside its address', () => {
+    expect(rateLimitKey('198.51.100.9:5555', undefined)).toBe('198.51.100.9');
+    expect(rateLimitKey('198.51.100.9:6666', undefined)).toBe('198.51.100.9');
+    expect(rateLimitKey('[2001:db8:1:2::5]:443', undefined)).toBe('2001:db8:1:2::/64');
   });
 });

@@ -27,11 +27,21 @@ export function isBotUserAgent(userAgent: string | undefined): boolean {
 const PLAIN_IPV4 =
   /^(?:::ffff:)?((?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){2}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/i;
 
+// Some proxies (Azure's, IIS's ARR) append the client's port in X-Forwarded-For.
+const IPV4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/;
+const BRACKETED_IPV6 = /^\[([\da-f:.]+)\](?::\d{1,5})?$/i;
+
+/** The address without a port a proxy may have added: `198.51.100.9:5555`, `[2001:db8::5]:443`. */
+function withoutPort(ip: string): string {
+  return IPV4_WITH_PORT.exec(ip)?.[1] ?? BRACKETED_IPV6.exec(ip)?.[1] ?? ip;
+}
+
 /** The client's network, never its address: IPv4 to /24, IPv6 to /48. */
 export function truncateIp(ip: string | undefined): string | undefined {
   if (ip === undefined) return undefined;
   const plain = PLAIN_IPV4.exec(ip);
   if (plain !== null) return `${plain[1]}.0/24`;
+  if (withoutPort(ip) !== ip) return truncateIp(withoutPort(ip));
   if (!ipaddr.isValid(ip)) return undefined;
   let address = ipaddr.parse(ip);
   if (address instanceof ipaddr.IPv6 && address.isIPv4MappedAddress())
@@ -51,8 +61,9 @@ export function truncateIp(ip: string | undefined): string | undefined {
  * counts as the peer that sent it.
  */
 export function rateLimitKey(ip: string | undefined, peer: string | undefined): string {
-  for (const candidate of [ip, peer]) {
-    if (candidate === undefined) continue;
+  for (const given of [ip, peer]) {
+    if (given === undefined) continue;
+    const candidate = withoutPort(given);
     const plain = PLAIN_IPV4.exec(candidate);
     if (plain !== null) return candidate.replace(/^::ffff:/i, '');
     if (!ipaddr.isValid(candidate)) continue;
