@@ -86,6 +86,16 @@ describe('GET /v1/funnels/{funnel}', () => {
       .get('/v1/funnels/default')
       .set('Authorization', `Bearer ${KEY}`)
       .expect(200);
+    // One valid key is enough, whichever header carries it.
+    for (const [bearer, apiKey] of [
+      [KEY, 'wrong-key-0123456789'],
+      ['wrong-key-0123456789', KEY],
+    ])
+      await request(app.getHttpServer())
+        .get('/v1/funnels/default')
+        .set('Authorization', `Bearer ${bearer}`)
+        .set('X-API-Key', apiKey)
+        .expect(200);
   });
 
   it('counts subjects that entered in the range, per stage reached or passed, with conversion and median time', async () => {

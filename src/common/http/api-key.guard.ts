@@ -36,24 +36,29 @@ export class ApiKeyGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean {
-    const presented = presentedKey(context.switchToHttp().getRequest<FastifyRequest>());
-    if (presented === undefined)
+    const presented = presentedKeys(context.switchToHttp().getRequest<FastifyRequest>());
+    if (presented.length === 0)
       throw new UnauthorizedError(
         'An API key is required (Authorization: Bearer <key> or X-API-Key)',
       );
-    const candidate = digest(presented);
+    // Either header may carry the key (a proxy may add the other): one valid key is enough.
     let matched = false;
-    for (const known of this.digests) matched = timingSafeEqual(candidate, known) || matched;
+    for (const key of presented) {
+      const candidate = digest(key);
+      for (const known of this.digests) matched = timingSafeEqual(candidate, known) || matched;
+    }
     if (!matched) throw new UnauthorizedError('The API key is not valid');
     return true;
   }
 }
 
-function presentedKey(request: FastifyRequest): string | undefined {
+function presentedKeys(request: FastifyRequest): string[] {
+  const keys: string[] = [];
   const header = request.headers['x-api-key'];
-  if (typeof header === 'string' && header !== '') return header;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-  return match?.[1];
+  if (typeof header === 'string' && header !== '') keys.push(header);
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
+  if (bearer !== undefined) keys.push(bearer);
+  return keys;
 }
 
 function digest(key: string): Buffer {
