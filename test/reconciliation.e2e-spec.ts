@@ -243,6 +243,18 @@ describe('GET /v1/events/reconcile against GA4', () => {
     });
   });
 
+  it.each(['abc', '-5', '1.5', ''])(
+    'answers 502 when GA4 reports an event count of %j, rather than a report with no count',
+    async (count) => {
+      fake.rows = [{ date: d1, eventName: 'purchase', count }];
+      const { body } = await reconcile(`?start_date=${d1}&end_date=${d3}`, 502);
+      expect(body.error).toMatchObject({
+        code: 'ga4_unavailable',
+        message: `GA4 is unavailable: runReport answered eventCount ${JSON.stringify(count)}, which is not an event count`,
+      });
+    },
+  );
+
   it.each([
     ['a string', '4'],
     ['negative', -1],

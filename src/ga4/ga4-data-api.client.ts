@@ -118,14 +118,33 @@ function addPage(counts: Ga4EventCounts, page: RunReportResponse): number {
   counts.metadata.sampled ||= (meta.samplingMetadatas ?? []).length > 0;
   const rows = page.rows ?? [];
   for (const row of rows) {
-    const [date = '', eventName = ''] = (row.dimensionValues ?? []).map((d) => d.value ?? '');
+    const [date, eventName = ''] = (row.dimensionValues ?? []).map((d) => d.value ?? '');
     counts.rows.push({
-      date: `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}`,
+      date: checkedDate(date),
       eventName,
-      count: Number(row.metricValues?.[0]?.value ?? '0'),
+      count: checkedCount(row.metricValues?.[0]?.value),
     });
   }
   return rows.length;
+}
+
+/** GA4's `date` dimension is YYYYMMDD; anything else would be bucketed nowhere. */
+function checkedDate(date: unknown): string {
+  if (typeof date === 'string' && /^\d{8}$/.test(date))
+    return `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}`;
+  throw new Ga4UnavailableError(
+    `runReport answered date ${JSON.stringify(date)}, which is not a YYYYMMDD day`,
+  );
+}
+
+/** eventCount is an int64, which proto3 JSON writes as a string of digits; a report must not make up a count. */
+function checkedCount(count: unknown): number {
+  if (count === undefined) return 0; // proto3 JSON omits a zero
+  if (typeof count === 'string' && /^\d{1,15}$/.test(count)) return Number(count);
+  if (typeof count === 'number' && Number.isSafeInteger(count) && count >= 0) return count;
+  throw new Ga4UnavailableError(
+    `runReport answered eventCount ${JSON.stringify(count)}, which is not an event count`,
+  );
 }
 
 /** The property's time zone: days are bucketed in it, so an unknown zone is a GA4 failure. */

@@ -9,7 +9,8 @@ export interface FakeGa4Row {
   /** `YYYY-MM-DD`; sent as GA4 does, `YYYYMMDD`. */
   date: string;
   eventName: string;
-  count: number;
+  /** Sent as GA4 does, as a string; a string here is sent as it is (a malformed answer). */
+  count: number | string;
 }
 
 type Failure = { status: number; grpcStatus: string; message: string; retryAfter?: number };
@@ -252,7 +253,7 @@ export class FakeGa4 {
       body.dimensionFilter as { filter?: { inListFilter?: { values?: string[] } } } | undefined
     )?.filter?.inListFilter?.values;
     const matching = this.rows
-      .filter((row) => row.date >= range.startDate && row.date <= range.endDate && row.count > 0)
+      .filter((row) => row.date >= range.startDate && row.date <= range.endDate && row.count !== 0)
       .filter((row) => names === undefined || names.includes(row.eventName))
       .sort((a, b) => a.date.localeCompare(b.date) || a.eventName.localeCompare(b.eventName));
     const offset = Number(body.offset ?? 0);
