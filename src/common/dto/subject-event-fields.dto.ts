@@ -12,11 +12,7 @@ import {
 } from 'class-validator';
 import { IsWithinEventTimeWindow } from '../validation/event-time-window.constraint';
 import { IsJsonObject } from '../validation/json-object.validator';
-import {
-  ISO_WITH_OFFSET,
-  NO_CONTROL_CHARS,
-  NO_CONTROL_CHARS_PATTERN,
-} from '../validation/patterns';
+import { ISO_WITH_OFFSET, PRINTABLE, PRINTABLE_PATTERN } from '../validation/patterns';
 import { IsStorableText } from '../validation/text-validators';
 
 /**
@@ -28,11 +24,14 @@ export abstract class SubjectEventFieldsDto {
    * Idempotency key: a repeat with an id already stored stores nothing new.
    * @example "6f1c2a9e-5b1d-4f57-9a43-2f8f3b1f0c11"
    */
-  @ApiPropertyOptional({ pattern: NO_CONTROL_CHARS_PATTERN })
+  @ApiPropertyOptional({ pattern: PRINTABLE_PATTERN })
   @IsOptional()
   @IsString()
   @Length(1, 128)
-  @Matches(NO_CONTROL_CHARS, { message: 'event_id must contain only printable characters' })
+  @Matches(PRINTABLE, {
+    message:
+      'event_id must contain only printable characters (no control, zero-width or directional marks)',
+  })
   @IsStorableText()
   event_id?: string;
 

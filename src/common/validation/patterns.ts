@@ -2,9 +2,16 @@
 export const ISO_WITH_OFFSET =
   /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
-export const NO_CONTROL_CHARS = /^[^\p{Cc}]+$/u;
-/** The same as an OpenAPI pattern: \p{Cc} is U+0000–U+001F and U+007F–U+009F, which not every tool reads. */
-export const NO_CONTROL_CHARS_PATTERN = '^[^\\u0000-\\u001F\\u007F-\\u009F]+$';
+/**
+ * Text that prints: no control characters (U+0000–U+001F, U+007F–U+009F), and none of
+ * the characters that are invisible yet make two ids differ (soft hyphen, zero-width and
+ * directional marks, line and paragraph separators, bidi embeddings and isolates, word
+ * joiners, the byte-order mark, interlinear annotation marks). One source for the check
+ * and the OpenAPI pattern, so both say the same.
+ */
+export const PRINTABLE_PATTERN =
+  '^[^\\u0000-\\u001F\\u007F-\\u009F\\u00AD\\u061C\\u180E\\u200B-\\u200F\\u2028-\\u202E\\u2060-\\u206F\\uFEFF\\uFFF9-\\uFFFB]+$';
+export const PRINTABLE = new RegExp(PRINTABLE_PATTERN);
 
 /** An absolute http(s) URL's start, scheme in any case, as an OpenAPI pattern (the service also parses it). */
 export const HTTP_URL_PATTERN = '^[Hh][Tt][Tt][Pp][Ss]?://';

@@ -3,7 +3,7 @@ import type { AppConfig } from '../../config/app-config';
 import { eventTimeProblem } from '../../common/validation/event-time-window.constraint';
 import { isSimpleText } from '../../common/validation/fast-check';
 import { jsonObjectProblem } from '../../common/validation/json-object.validator';
-import { GA4_EVENT_NAME, ISO_WITH_OFFSET } from '../../common/validation/patterns';
+import { GA4_EVENT_NAME, ISO_WITH_OFFSET, PRINTABLE } from '../../common/validation/patterns';
 import { isHttpUrl } from '../../common/validation/text-validators';
 
 /** Optional text fields and their longest accepted length (see TrackEventDto). */
@@ -57,6 +57,7 @@ export function isPlainlyValidTrackEvent(
     if (value !== undefined && !isSimpleText(value, MIN_LENGTH[field] ?? 0, TEXT_FIELDS[field]))
       return false;
   }
+  if (body.event_id !== undefined && !PRINTABLE.test(body.event_id as string)) return false;
   const { visitor_id: visitor, user_id: user } = body;
   if (visitor === undefined ? user === undefined : !isSimpleText(visitor, 1, 128)) return false;
   for (const field of URL_FIELDS) {
