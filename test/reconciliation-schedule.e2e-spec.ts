@@ -267,7 +267,11 @@ describe('a failed scheduled run waiting for its retry when the service stops', 
       ...env,
     });
   const runs = async () =>
-    (await db.pool.query('SELECT status, attempts, error FROM reconciliation_runs')).rows;
+    (
+      await db.pool.query(
+        'SELECT status, attempts, error FROM reconciliation_runs ORDER BY scheduled_for',
+      )
+    ).rows;
 
   it('hands the retry over, and another replica makes it', async () => {
     fake.failures.push({ status: 403, grpcStatus: 'PERMISSION_DENIED', message: 'Not yet.' });
@@ -298,6 +302,36 @@ describe('a failed scheduled run waiting for its retry when the service stops', 
     } finally {
       await replica.close();
     }
+  });
+
+  it('hands over a retry that was due but queued behind another run when the service stops', async () => {
+    await db.pool.query('TRUNCATE reconciliation_runs');
+    const callsBefore = fake.runReportCalls.length;
+    fake.failures.push({ status: 403, grpcStatus: 'PERMISSION_DENIED', message: 'Not yet.' });
+    // Two ticks a second apart: the first fails, and its retry comes due while the second
+    // waits on a slow GA4, so it queues behind it.
+    const first = (new Date().getUTCSeconds() + 3) % 60;
+    const app = await start({
+      RECONCILE_CRON: `${first},${(first + 1) % 60} * * * * *`,
+      RECONCILE_RETRY_DELAY_MS: '1500',
+    });
+    try {
+      await expect
+        .poll(runs, { timeout: 10_000, interval: 50 })
+        .toEqual([expect.objectContaining({ status: 'failed' })]);
+      fake.delayMs = 10_000;
+      // The second tick's run is in GA4's hands (its claim commits with its outcome).
+      await expect.poll(() => fake.runReportCalls.length - callsBefore, { timeout: 5_000 }).toBe(2);
+      await sleep(1_000); // the first run's retry has come due meanwhile
+    } finally {
+      await app.close();
+      fake.delayMs = 0;
+    }
+    // Neither is lost: another replica takes over the latest (a cut-short attempt is not counted).
+    expect(await runs()).toEqual([
+      { status: 'failed', attempts: 1, error: expect.objectContaining({ code: 'interrupted' }) },
+      { status: 'failed', attempts: 0, error: expect.objectContaining({ code: 'interrupted' }) },
+    ]);
   });
 });
 

@@ -32,7 +32,7 @@ const TAKE_OVER_LOOK_MS = { min: 1_000, max: 300_000 };
 @Injectable()
 export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(ReconciliationScheduler.name);
-  /** Retries waiting for their time, with the run each is for. */
+  /** Retries waiting for their time or their turn, with the run each is for. */
   private readonly retries = new Map<NodeJS.Timeout, ScheduledRun>();
   private takeOverTimer: NodeJS.Timeout | undefined;
   /** Runs taken over whose attempts are not over yet in this process: a later look leaves them. */
@@ -173,9 +173,13 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
 
   private retryLater(run: ScheduledRun, retry: number): void {
     const delay = this.config.reconciliation.retryDelayMs * 2 ** Math.max(retry - 1, 0);
+    // Waiting until its attempt starts, not only until its time: one queued behind another
+    // run when the process stops is handed over with the others.
     const timer = setTimeout(() => {
-      this.retries.delete(timer);
-      this.running = this.running.then(() => this.attempt(run, retry));
+      this.running = this.running.then(() => {
+        this.retries.delete(timer);
+        return this.attempt(run, retry);
+      });
     }, delay);
     timer.unref();
     this.retries.set(timer, run);
