@@ -29,7 +29,16 @@ describe('per-IP rate limit on the public endpoints', () => {
 
   it('answers 429 with Retry-After in the error envelope once RATE_LIMIT_PER_MINUTE is used up', async () => {
     app = await createTestApp(db.url, { RATE_LIMIT_PER_MINUTE: '3' });
-    for (let i = 0; i < 3; i++) await track().expect(200);
+    const first = await track().expect(200);
+    // As openapi.json documents them, on every answer of a public write.
+    expect(first.headers).toMatchObject({ 'x-ratelimit-limit': '3', 'x-ratelimit-remaining': '2' });
+    const refused = await request(app.getHttpServer())
+      .post('/v1/events/track')
+      .send({ event_type: 'page_view' })
+      .expect(400);
+    expect(refused.headers).toMatchObject({ 'x-ratelimit-remaining': '1' });
+    expect(Number(refused.headers['x-ratelimit-reset'])).toBeGreaterThan(0);
+    await track().expect(200);
     const limited = await track().expect(429);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     expect(limited.body).toMatchObject({

@@ -965,6 +965,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -982,6 +988,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1010,6 +1022,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1027,6 +1045,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1044,6 +1068,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -1063,6 +1093,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1080,6 +1116,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -1164,6 +1206,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1181,6 +1229,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1209,6 +1263,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1226,6 +1286,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1243,6 +1309,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -1262,6 +1334,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1279,6 +1357,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -1741,6 +1825,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1758,6 +1848,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1786,6 +1882,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1803,6 +1905,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1820,6 +1928,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -1839,6 +1953,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1856,6 +1976,12 @@ export interface operations {
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again */
                     "Retry-After": number;
                     [name: string]: unknown;

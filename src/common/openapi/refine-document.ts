@@ -106,9 +106,25 @@ const PREFLIGHT_HEADERS = {
   },
 } as const;
 
+/** Set by the per-client rate limit on the public writes' answers (none with RATE_LIMIT_PER_MINUTE=0). */
+const RATE_LIMIT_HEADERS = {
+  'X-RateLimit-Limit': {
+    description: 'Requests a client may make per minute (RATE_LIMIT_PER_MINUTE)',
+    schema: { type: 'integer' },
+  },
+  'X-RateLimit-Remaining': {
+    description: 'Requests left in the current minute',
+    schema: { type: 'integer' },
+  },
+  'X-RateLimit-Reset': {
+    description: 'Seconds until the current minute ends',
+    schema: { type: 'integer' },
+  },
+} as const;
+
 /**
  * What every answer carries (X-Request-Id), what a 401 says (WWW-Authenticate), and the
- * CORS headers of the public endpoints; a 2xx without words says what it is.
+ * CORS and rate-limit headers of the public endpoints; a 2xx without words says what it is.
  */
 function documentHeaders(operation: OperationObject, method: string): void {
   const cors =
@@ -127,7 +143,10 @@ function documentHeaders(operation: OperationObject, method: string): void {
       };
     // A refused origin (403) gets no CORS header at all.
     if (cors && status !== '403')
-      Object.assign(headers, method === 'options' ? PREFLIGHT_HEADERS : CORS_HEADERS);
+      Object.assign(
+        headers,
+        method === 'options' ? PREFLIGHT_HEADERS : { ...CORS_HEADERS, ...RATE_LIMIT_HEADERS },
+      );
     response.headers = { ...headers, ...response.headers } as ResponseObject['headers'];
   }
 }
