@@ -146,3 +146,60 @@ describe('POST /v1/events/track/batch', () => {
     expect(await storedIds()).toEqual([]);
   });
 });
+
+describe('POST /v1/events/track/batch when the database fails part of it', () => {
+  const fixture = useAppFixture({ DB_STATEMENT_TIMEOUT_MS: '500' });
+
+  it('answers what was stored, and the event the outage refused as database_unavailable', async () => {
+    // Another session holds the first event's key uncommitted: its statement times out,
+    // which the service reads as the database being unavailable.
+    const holder = await fixture.db.pool.connect();
+    await holder.query('BEGIN');
+    await holder.query("INSERT INTO event_ids (event_id, occurred_at) VALUES ('held-1', now())");
+    try {
+      // Same visitor and a funnel stage each: the second waits for the first to end.
+      const response = await fixture
+        .http()
+        .post('/v1/events/track/batch')
+        .send({
+          events: [
+            anEvent({ event_id: 'held-1', visitor_id: 'half', event_type: 'page_view' }),
+            anEvent({ event_id: 'free-2', visitor_id: 'half', event_type: 'page_view' }),
+          ],
+        })
+        .expect(200);
+      expect(response.body.results).toEqual([
+        expect.objectContaining({
+          index: 0,
+          success: false,
+          error: expect.objectContaining({ code: 'database_unavailable' }),
+        }),
+        expect.objectContaining({ index: 1, success: true, event_id: 'free-2' }),
+      ]);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    const { rows } = await fixture.db.pool.query('SELECT event_id FROM events');
+    expect(rows).toEqual([{ event_id: 'free-2' }]);
+  });
+
+  it('answers 503 when the outage left nothing stored', async () => {
+    await fixture.reset();
+    const holder = await fixture.db.pool.connect();
+    await holder.query('BEGIN');
+    await holder.query("INSERT INTO event_ids (event_id, occurred_at) VALUES ('held-2', now())");
+    try {
+      const response = await fixture
+        .http()
+        .post('/v1/events/track/batch')
+        .send({ events: [anEvent({ event_id: 'held-2' }), anEvent({ event_type: '9bad' })] })
+        .expect(503);
+      expect(response.headers['retry-after']).toBeDefined();
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    expect((await fixture.db.pool.query('SELECT 1 FROM events')).rows).toEqual([]);
+  });
+});

@@ -84,13 +84,16 @@ export class TrackingService {
    * waits for its first occurrence (the first is stored, the later ones are duplicates,
    * whatever the commit order), and an event that moves a funnel or links a visitor to a
    * user waits for the earlier such events of the same visitor or user, so that a
-   * person's funnel moves in the order the batch gives. A database outage fails the whole
-   * request (503); events already committed come back as duplicates on retry.
+   * person's funnel moves in the order the batch gives. The answer waits for every event
+   * to be stored or refused. A database outage that left nothing stored fails the whole
+   * request (503: nothing half-written, safe to send again); once some events are stored,
+   * each event the outage refused says so in its result, so that only those are sent
+   * again (a resent event without an event_id would be stored twice).
    */
   async trackBatch(dto: TrackBatchDto, request: RequestContext): Promise<TrackBatchResponseDto> {
     const checked = await Promise.all(dto.events.map((raw) => validateEvent(raw, this.config)));
     const previous = new Map<string, Promise<unknown>>();
-    const results = await Promise.all(
+    const outcomes = await Promise.allSettled(
       checked.map((event, index) => {
         if (event instanceof ValidationFailedError) return Promise.resolve(rejected(index, event));
         const keys = this.orderKeys(event);
@@ -102,6 +105,13 @@ export class TrackingService {
         return outcome;
       }),
     );
+    const accepted = outcomes.some((o) => o.status === 'fulfilled' && o.value.success);
+    const results = outcomes.map((outcome, index) => {
+      if (outcome.status === 'fulfilled') return outcome.value;
+      const outage = toDomainError(outcome.reason);
+      if (!accepted || !(outage instanceof DatabaseUnavailableError)) throw outcome.reason;
+      return rejected(index, outage);
+    });
     return { success: true, results };
   }
 

@@ -92,6 +92,8 @@ export interface paths {
         /**
          * Track up to 100 events
          * @description Each event is validated and stored on its own; the response has one result per event, in order.
+         *     A database outage answers 503 when it left nothing stored; once some events are stored,
+         *     the events it refused carry `database_unavailable` in their result: send only those again.
          */
         post: operations["trackEventBatch"];
         delete?: never;
