@@ -277,18 +277,28 @@ export interface components {
             checks: components["schemas"]["ReadinessChecksDto"];
         };
         FieldErrorDto: {
-            /** @description The request field that failed, as a dotted path. */
+            /**
+             * @description The request field that failed, as a dotted path.
+             * @example event_type
+             */
             field: string;
-            /** @description Why it failed. */
+            /**
+             * @description Why it failed.
+             * @example event_type must start with a letter and contain only letters, digits and _
+             */
             message: string;
         };
         ErrorBodyDto: {
             /**
              * @description Stable, machine-readable error code.
+             * @example validation_failed
              * @enum {string}
              */
             code: "validation_failed" | "malformed_body" | "malformed_request" | "request_timeout" | "headers_too_large" | "unauthorized" | "origin_not_allowed" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "database_unavailable" | "not_ready" | "ga4_not_configured" | "ga4_error" | "ga4_rate_limited" | "ga4_unavailable" | "internal_error";
-            /** @description Human-readable explanation. */
+            /**
+             * @description Human-readable explanation.
+             * @example Request validation failed: event_type
+             */
             message: string;
             /** @description One entry per failing field, for validation errors. */
             details: components["schemas"]["FieldErrorDto"][];
@@ -300,7 +310,10 @@ export interface components {
              */
             success: false;
             error: components["schemas"]["ErrorBodyDto"];
-            /** @description Echoed in the X-Request-Id header; quote it when reporting a problem. */
+            /**
+             * @description Echoed in the X-Request-Id header; quote it when reporting a problem.
+             * @example 3f2b8c1e-6a4d-4f0e-9b7a-2c5d8e1f0a93
+             */
             request_id: string;
         };
         TrackEventDto: {
