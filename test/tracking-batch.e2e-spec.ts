@@ -148,7 +148,8 @@ describe('POST /v1/events/track/batch', () => {
 });
 
 describe('POST /v1/events/track/batch when the database fails part of it', () => {
-  const fixture = useAppFixture({ DB_STATEMENT_TIMEOUT_MS: '500' });
+  // One event per statement, so that one event's stalled statement holds up no other.
+  const fixture = useAppFixture({ DB_STATEMENT_TIMEOUT_MS: '500', TRACK_BATCH_MAX_ROWS: '1' });
 
   it('answers what was stored, and the event the outage refused as database_unavailable', async () => {
     // Another session holds the first event's key uncommitted: its statement times out,
@@ -157,14 +158,14 @@ describe('POST /v1/events/track/batch when the database fails part of it', () =>
     await holder.query('BEGIN');
     await holder.query("INSERT INTO event_ids (event_id, occurred_at) VALUES ('held-1', now())");
     try {
-      // Same visitor and a funnel stage each: the second waits for the first to end.
+      // Two visitors: the second's event is stored while the first's statement waits.
       const response = await fixture
         .http()
         .post('/v1/events/track/batch')
         .send({
           events: [
-            anEvent({ event_id: 'held-1', visitor_id: 'half', event_type: 'page_view' }),
-            anEvent({ event_id: 'free-2', visitor_id: 'half', event_type: 'page_view' }),
+            anEvent({ event_id: 'held-1', visitor_id: 'waits' }),
+            anEvent({ event_id: 'free-2', visitor_id: 'goes-on' }),
           ],
         })
         .expect(200);
@@ -182,6 +183,30 @@ describe('POST /v1/events/track/batch when the database fails part of it', () =>
     }
     const { rows } = await fixture.db.pool.query('SELECT event_id FROM events');
     expect(rows).toEqual([{ event_id: 'free-2' }]);
+  });
+
+  it('answers a stalled batch after one timeout, not one per event of a person', async () => {
+    await fixture.reset();
+    const ids = Array.from({ length: 8 }, (_, i) => `stalled-${i}`);
+    const holder = await fixture.db.pool.connect();
+    await holder.query('BEGIN');
+    await holder.query(
+      'INSERT INTO event_ids (event_id, occurred_at) SELECT unnest($1::text[]), now()',
+      [ids],
+    );
+    try {
+      const started = performance.now();
+      // One visitor's page views: each waits for the one before it.
+      await fixture
+        .http()
+        .post('/v1/events/track/batch')
+        .send({ events: ids.map((id) => anEvent({ event_id: id, visitor_id: 'stalled' })) })
+        .expect(503);
+      expect(performance.now() - started).toBeLessThan(2_000);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
   });
 
   it('answers 503 when the outage left nothing stored', async () => {

@@ -93,14 +93,23 @@ export class TrackingService {
   async trackBatch(dto: TrackBatchDto, request: RequestContext): Promise<TrackBatchResponseDto> {
     const checked = await Promise.all(dto.events.map((raw) => validateEvent(raw, this.config)));
     const previous = new Map<string, Promise<unknown>>();
+    // Once the database has failed one event, those still waiting for their turn fail at
+    // once (nothing of them is stored): each waiting out its own timeout would hold the
+    // answer for as many timeouts as the batch has events in a row for one person.
+    let outage: Error | undefined;
     const outcomes = await Promise.allSettled(
       checked.map((event, index) => {
         if (event instanceof ValidationFailedError) return Promise.resolve(rejected(index, event));
         const keys = this.orderKeys(event);
         const before = keys.flatMap((key) => previous.get(key) ?? []);
-        const outcome = Promise.all(before.map((p) => p.catch(() => undefined))).then(() =>
-          this.trackOneOfBatch(index, event, request),
-        );
+        const outcome = Promise.all(before.map((p) => p.catch(() => undefined))).then(() => {
+          if (outage !== undefined) throw outage;
+          return this.trackOneOfBatch(index, event, request).catch((error: unknown) => {
+            const domain = toDomainError(error);
+            if (domain instanceof DatabaseUnavailableError) outage ??= domain;
+            throw error;
+          });
+        });
         for (const key of keys) previous.set(key, outcome);
         return outcome;
       }),
