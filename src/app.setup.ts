@@ -125,9 +125,12 @@ async function configureApp(app: NestFastifyApplication, config: AppConfig): Pro
  * says so in the log): losing tracking data is worse than a short unlimited window.
  * A Redis whose connection stays open but goes silent (a frozen server, a partition)
  * counts as unreachable once a command has waited 250 ms: without it every public
- * request would wait on it forever, and so would shutdown.
+ * request would wait on it forever, and so would shutdown. After a second of silence the
+ * connection is dropped and made again, so that commands stop piling up behind it and
+ * requests skip the limit at once while Redis is away.
  */
 const REDIS_COMMAND_TIMEOUT_MS = 250;
+const REDIS_SOCKET_TIMEOUT_MS = 1_000;
 
 function sharedRateLimitStore(fastify: FastifyInstance, redisUrl: string | undefined) {
   if (redisUrl === undefined) return {};
@@ -135,6 +138,7 @@ function sharedRateLimitStore(fastify: FastifyInstance, redisUrl: string | undef
   const redis = new Redis(redisUrl, {
     connectTimeout: 1_000,
     commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    socketTimeout: REDIS_SOCKET_TIMEOUT_MS,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
   });
