@@ -6,8 +6,11 @@
  * Forward-only by construction: the upsert changes a row only when the target lies
  * ahead (`WHERE p.stage_index < excluded.stage_index`), and PostgreSQL re-checks that
  * condition on the latest row version under the row lock, so concurrent statements for
- * one subject apply one at a time and never move back. One statement may touch a
- * (funnel, subject) row only once: callers never put two events of one subject in it.
+ * one subject apply one at a time and never move back. One statement may move a
+ * (funnel, subject) row only once: two events of one subject that both lie ahead of its
+ * stage make PostgreSQL refuse the statement (21000). Callers keep a visitor's or a
+ * user's events apart; a linked visitor's beside its user's can still meet in one
+ * statement, which then fails and is retried one event at a time (see EventBatcher).
  *
  * Every stage an event meets is recorded with the earliest time it was met, whether or
  * not it moves the funnel, so the order events arrive in does not change when each stage

@@ -16,12 +16,14 @@ const MAX_IN_FLIGHT = 2;
 /**
  * Group commit: events arriving together are stored by one statement and one commit,
  * and each request is answered only after the commit of its group. A group never holds
- * two events with one event_id or one funnel subject, nor one that a group still in
- * flight holds (the later one waits for a later group): one statement never touches a
- * row twice, and one subject's funnel moves commit in the order they arrived, so the
- * statement's snapshot sees the earlier ones (their entry times). When a group fails for a reason
- * other than the database being away (a deadlock with another group, one bad row), its
- * events are retried one by one, so one event fails only its own request.
+ * two events with one event_id, visitor_id or user_id among those with funnel targets,
+ * nor one that a group still in flight holds (the later one waits for a later group), so
+ * a visitor's or a user's funnel moves commit in the order they arrived. A linked
+ * visitor's event (keyed by the visitor) and its user's (keyed by the user) may still
+ * meet; the statement resolves both to the user and copes (see funnel-advance.sql.ts).
+ * When a group fails for a reason other than the database being away (a deadlock with
+ * another group, one bad row, both of those events moving the user), its events are
+ * retried one by one, so one event fails only its own request.
  */
 /** What two events in flight at once must not share: the event_id, and (with funnel targets) either id the statement may resolve the subject by. */
 function keysOf(item: EventToTrack): string[] {
