@@ -54,6 +54,14 @@ export class ReconciliationController {
     type: ErrorResponseDto,
     description:
       'GA4 is not configured (the message names the variables to set), or the database is unavailable (see Retry-After)',
+    // Not configured is no reason to come back: only the database's 503 says when.
+    headers: {
+      'Retry-After': {
+        description: 'Seconds to wait before trying again (when the database is unavailable)',
+        schema: { type: 'integer' },
+        required: false,
+      },
+    },
   })
   reconcileWithGa4(@Query() query: ReconcileQueryDto): Promise<ReconciliationReportDto> {
     return this.reconciliation.reconcile(this.reconciliation.resolveRange(query), {

@@ -1612,7 +1612,7 @@ export interface operations {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
                     "X-Request-Id"?: string;
-                    /** @description Seconds to wait before trying again */
+                    /** @description Seconds to wait before trying again (when the database is unavailable) */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };

@@ -5,6 +5,7 @@ const ERROR_RESPONSE = { $ref: '#/components/schemas/ErrorResponseDto' };
 const RETRY_AFTER = {
   description: 'Seconds to wait before trying again',
   schema: { type: 'integer' },
+  required: true,
 } as const;
 const NULL_ONLY = { type: 'object', nullable: true, enum: [null] } as SchemaObject;
 // Request bodies the service refuses unknown fields in (a typo must not lose data).
@@ -61,9 +62,8 @@ function splitSummary(operation: OperationObject): void {
 }
 
 /**
- * Any operation may meet an unexpected failure; 429 and 503 say when to come back.
- * Retry-After is required where every such answer carries it: a 503 that also stands
- * for "GA4 is not configured" (no point retrying) has it only for its other causes.
+ * Any operation may meet an unexpected failure; 429 and 503 say when to come back, with
+ * Retry-After on every such answer unless the handler documents it otherwise.
  */
 function documentCommonResponses(operation: OperationObject): void {
   operation.responses['500'] ??= {
@@ -72,9 +72,7 @@ function documentCommonResponses(operation: OperationObject): void {
   };
   for (const status of ['429', '503']) {
     const response = operation.responses[status] as ResponseObject | undefined;
-    if (!response) continue;
-    const required = !response.description.includes('not configured');
-    response.headers = { 'Retry-After': { ...RETRY_AFTER, required }, ...response.headers };
+    if (response) response.headers = { 'Retry-After': RETRY_AFTER, ...response.headers };
   }
 }
 
