@@ -185,6 +185,42 @@ describe('POST /v1/events/track/batch when the database fails part of it', () =>
     expect(rows).toEqual([{ event_id: 'free-2' }]);
   });
 
+  it('answers an event that failed unexpectedly as internal_error once others are stored', async () => {
+    await fixture.reset();
+    // A fault no validation foresees (here a trigger; in life, a bug) for one event only.
+    await fixture.db.pool.query(`
+      CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.event_id = 'boom' THEN RAISE EXCEPTION 'a fault'; END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER refuse_boom BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_boom();`);
+    try {
+      const response = await fixture
+        .http()
+        .post('/v1/events/track/batch')
+        .send({
+          events: [
+            anEvent({ event_id: 'boom', visitor_id: 'faulty' }),
+            anEvent({ event_id: 'fine', visitor_id: 'healthy' }),
+          ],
+        })
+        .expect(200);
+      expect(response.body.results).toEqual([
+        expect.objectContaining({
+          index: 0,
+          success: false,
+          error: { code: 'internal_error', message: 'Internal server error', details: [] },
+        }),
+        expect.objectContaining({ index: 1, success: true, event_id: 'fine' }),
+      ]);
+    } finally {
+      await fixture.db.pool.query(
+        'DROP TRIGGER refuse_boom ON events; DROP FUNCTION refuse_boom()',
+      );
+    }
+  });
+
   it('answers a stalled batch after one timeout, not one per event of a person', async () => {
     await fixture.reset();
     const ids = Array.from({ length: 8 }, (_, i) => `stalled-${i}`);

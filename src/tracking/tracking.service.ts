@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import {
@@ -38,6 +38,7 @@ export class TrackingService {
   ) {}
 
   private readonly knownLinks = new KnownLinks();
+  private readonly logger = new Logger(TrackingService.name);
 
   /** Stores one validated event and advances the funnels it reaches; answers only after the commit. */
   async track(dto: TrackEventDto, request: RequestContext): Promise<TrackEventResponseDto> {
@@ -88,7 +89,8 @@ export class TrackingService {
    * to be stored or refused. A database outage that left nothing stored fails the whole
    * request (503: nothing half-written, safe to send again); once some events are stored,
    * each event the outage refused says so in its result, so that only those are sent
-   * again (a resent event without an event_id would be stored twice).
+   * again (a resent event without an event_id would be stored twice). An unexpected
+   * failure of one event is likewise its result (internal_error) once others are stored.
    */
   async trackBatch(dto: TrackBatchDto, request: RequestContext): Promise<TrackBatchResponseDto> {
     const checked = await Promise.all(dto.events.map((raw) => validateEvent(raw, this.config)));
@@ -117,9 +119,12 @@ export class TrackingService {
     const accepted = outcomes.some((o) => o.status === 'fulfilled' && o.value.success);
     const results = outcomes.map((outcome, index) => {
       if (outcome.status === 'fulfilled') return outcome.value;
-      const outage = toDomainError(outcome.reason);
-      if (!accepted || !(outage instanceof DatabaseUnavailableError)) throw outcome.reason;
-      return rejected(index, outage);
+      if (!accepted) throw outcome.reason;
+      // Some events are stored: failing the whole request would have them all sent again.
+      const refusal = toDomainError(outcome.reason);
+      if (refusal !== undefined) return rejected(index, refusal);
+      this.logger.error(`Event ${index} of a batch failed`, errorText(outcome.reason));
+      return failedUnexpectedly(index);
     });
     return { success: true, results };
   }
@@ -175,12 +180,18 @@ async function validateEvent(
 }
 
 function rejected(index: number, error: DomainError): TrackBatchResultDto {
-  return {
-    index,
-    success: false,
-    event_id: null,
-    duplicate: false,
-    funnel_updates: [],
-    error: { code: error.code, message: error.message, details: error.details },
-  };
+  return failed(index, { code: error.code, message: error.message, details: error.details });
+}
+
+/** As the error envelope answers an unexpected failure: nothing internal is shown. */
+function failedUnexpectedly(index: number): TrackBatchResultDto {
+  return failed(index, { code: 'internal_error', message: 'Internal server error', details: [] });
+}
+
+function failed(index: number, error: TrackBatchResultDto['error']): TrackBatchResultDto {
+  return { index, success: false, event_id: null, duplicate: false, funnel_updates: [], error };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }
