@@ -6,6 +6,7 @@ import { runClusterPrimary } from './cluster-primary';
 import { AppConfig } from './config/app-config';
 import { loadConfigOrExit } from './config/load-config-or-exit';
 import { resolveDatabase } from './persistence/database-location';
+import { errorText } from './common/error-text';
 
 const MIN_SAFE_API_KEY_LENGTH = 16;
 
@@ -61,8 +62,6 @@ async function serve(config: AppConfig): Promise<void> {
 }
 
 bootstrap().catch((error: unknown) => {
-  new Logger('Bootstrap').fatal(
-    error instanceof Error ? (error.stack ?? error.message) : String(error),
-  );
+  new Logger('Bootstrap').fatal(errorText(error));
   process.exit(1);
 });

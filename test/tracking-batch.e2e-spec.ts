@@ -150,25 +150,34 @@ describe('POST /v1/events/track/batch', () => {
 describe('POST /v1/events/track/batch when the database fails part of it', () => {
   // One event per statement, so that one event's stalled statement holds up no other.
   const fixture = useAppFixture({ DB_STATEMENT_TIMEOUT_MS: '500', TRACK_BATCH_MAX_ROWS: '1' });
-
-  it('answers what was stored, and the event the outage refused as database_unavailable', async () => {
-    // Another session holds the first event's key uncommitted: its statement times out,
-    // which the service reads as the database being unavailable.
+  const sendBatch = (events: unknown[]) =>
+    fixture.http().post('/v1/events/track/batch').send({ events });
+  /**
+   * Another session claims these event_ids uncommitted: a statement storing one of them
+   * waits, then times out, which the service reads as the database being unavailable.
+   * Returns the release.
+   */
+  const holdKeys = async (...ids: string[]) => {
     const holder = await fixture.db.pool.connect();
     await holder.query('BEGIN');
-    await holder.query("INSERT INTO event_ids (event_id, occurred_at) VALUES ('held-1', now())");
+    await holder.query(
+      'INSERT INTO event_ids (event_id, occurred_at) SELECT unnest($1::text[]), now()',
+      [ids],
+    );
+    return async () => {
+      await holder.query('ROLLBACK');
+      holder.release();
+    };
+  };
+
+  it('answers what was stored, and the event the outage refused as database_unavailable', async () => {
+    const release = await holdKeys('held-1');
     try {
       // Two visitors: the second's event is stored while the first's statement waits.
-      const response = await fixture
-        .http()
-        .post('/v1/events/track/batch')
-        .send({
-          events: [
-            anEvent({ event_id: 'held-1', visitor_id: 'waits' }),
-            anEvent({ event_id: 'free-2', visitor_id: 'goes-on' }),
-          ],
-        })
-        .expect(200);
+      const response = await sendBatch([
+        anEvent({ event_id: 'held-1', visitor_id: 'waits' }),
+        anEvent({ event_id: 'free-2', visitor_id: 'goes-on' }),
+      ]).expect(200);
       expect(response.body.results).toEqual([
         expect.objectContaining({
           index: 0,
@@ -178,8 +187,7 @@ describe('POST /v1/events/track/batch when the database fails part of it', () =>
         expect.objectContaining({ index: 1, success: true, event_id: 'free-2' }),
       ]);
     } finally {
-      await holder.query('ROLLBACK');
-      holder.release();
+      await release();
     }
     const { rows } = await fixture.db.pool.query('SELECT event_id FROM events');
     expect(rows).toEqual([{ event_id: 'free-2' }]);
@@ -196,16 +204,10 @@ describe('POST /v1/events/track/batch when the database fails part of it', () =>
       END $$;
       CREATE TRIGGER refuse_boom BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_boom();`);
     try {
-      const response = await fixture
-        .http()
-        .post('/v1/events/track/batch')
-        .send({
-          events: [
-            anEvent({ event_id: 'boom', visitor_id: 'faulty' }),
-            anEvent({ event_id: 'fine', visitor_id: 'healthy' }),
-          ],
-        })
-        .expect(200);
+      const response = await sendBatch([
+        anEvent({ event_id: 'boom', visitor_id: 'faulty' }),
+        anEvent({ event_id: 'fine', visitor_id: 'healthy' }),
+      ]).expect(200);
       expect(response.body.results).toEqual([
         expect.objectContaining({
           index: 0,
@@ -224,42 +226,30 @@ describe('POST /v1/events/track/batch when the database fails part of it', () =>
   it('answers a stalled batch after one timeout, not one per event of a person', async () => {
     await fixture.reset();
     const ids = Array.from({ length: 8 }, (_, i) => `stalled-${i}`);
-    const holder = await fixture.db.pool.connect();
-    await holder.query('BEGIN');
-    await holder.query(
-      'INSERT INTO event_ids (event_id, occurred_at) SELECT unnest($1::text[]), now()',
-      [ids],
-    );
+    const release = await holdKeys(...ids);
     try {
       const started = performance.now();
       // One visitor's page views: each waits for the one before it.
-      await fixture
-        .http()
-        .post('/v1/events/track/batch')
-        .send({ events: ids.map((id) => anEvent({ event_id: id, visitor_id: 'stalled' })) })
-        .expect(503);
+      await sendBatch(ids.map((id) => anEvent({ event_id: id, visitor_id: 'stalled' }))).expect(
+        503,
+      );
       expect(performance.now() - started).toBeLessThan(2_000);
     } finally {
-      await holder.query('ROLLBACK');
-      holder.release();
+      await release();
     }
   });
 
   it('answers 503 when the outage left nothing stored', async () => {
     await fixture.reset();
-    const holder = await fixture.db.pool.connect();
-    await holder.query('BEGIN');
-    await holder.query("INSERT INTO event_ids (event_id, occurred_at) VALUES ('held-2', now())");
+    const release = await holdKeys('held-2');
     try {
-      const response = await fixture
-        .http()
-        .post('/v1/events/track/batch')
-        .send({ events: [anEvent({ event_id: 'held-2' }), anEvent({ event_type: '9bad' })] })
-        .expect(503);
+      const response = await sendBatch([
+        anEvent({ event_id: 'held-2' }),
+        anEvent({ event_type: '9bad' }),
+      ]).expect(503);
       expect(response.headers['retry-after']).toBeDefined();
     } finally {
-      await holder.query('ROLLBACK');
-      holder.release();
+      await release();
     }
     expect((await fixture.db.pool.query('SELECT 1 FROM events')).rows).toEqual([]);
   });

@@ -4,6 +4,7 @@ import { Logger } from '@nestjs/common';
 import { createApp, createOpenApiDocument } from '../app.setup';
 import { loadConfigOrExit } from '../config/load-config-or-exit';
 import { resolveDatabase } from '../persistence/database-location';
+import { errorText } from '../common/error-text';
 
 const OUTPUT = 'openapi.json';
 
@@ -34,9 +35,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    new Logger('OpenAPI').fatal(
-      error instanceof Error ? (error.stack ?? error.message) : String(error),
-    );
+    new Logger('OpenAPI').fatal(errorText(error));
     process.exit(1);
   },
 );

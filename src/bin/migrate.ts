@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { loadConfigOrExit } from '../config/load-config-or-exit';
 import { resolveDatabase, redact } from '../persistence/database-location';
 import { migrateDatabase } from '../persistence/migrate';
+import { errorText } from '../common/error-text';
 
 /** `npm run migrate`: applies pending migrations to DATABASE_URL (or the embedded database). */
 async function main(): Promise<void> {
@@ -25,9 +26,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    new Logger('Migrate').fatal(
-      error instanceof Error ? (error.stack ?? error.message) : String(error),
-    );
+    new Logger('Migrate').fatal(errorText(error));
     process.exit(1);
   },
 );

@@ -8,6 +8,7 @@ import { resolveDatabase } from '../persistence/database-location';
 import { ReconciliationRunRepository } from '../reconciliation/reconciliation-run.repository';
 import { ReconciliationService } from '../reconciliation/reconciliation.service';
 import { Database } from '../persistence/database';
+import { errorText } from '../common/error-text';
 
 const USAGE = 'usage: npm run reconcile -- [--start-date YYYY-MM-DD] [--end-date YYYY-MM-DD]';
 
@@ -73,9 +74,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    new Logger('Reconcile').fatal(
-      error instanceof Error ? (error.stack ?? error.message) : String(error),
-    );
+    new Logger('Reconcile').fatal(errorText(error));
     process.exit(1);
   },
 );

@@ -41,7 +41,8 @@ export function truncateIp(ip: string | undefined): string | undefined {
   if (ip === undefined) return undefined;
   const plain = PLAIN_IPV4.exec(ip);
   if (plain !== null) return `${plain[1]}.0/24`;
-  if (withoutPort(ip) !== ip) return truncateIp(withoutPort(ip));
+  const bare = withoutPort(ip);
+  if (bare !== ip) return truncateIp(bare);
   if (!ipaddr.isValid(ip)) return undefined;
   let address = ipaddr.parse(ip);
   if (address instanceof ipaddr.IPv6 && address.isIPv4MappedAddress())

@@ -25,6 +25,7 @@ import { retryOnConflict } from '../persistence/retry-on-conflict';
 import { KnownLinks } from './known-links';
 import { NewEvent, buildNewEvent } from './new-event';
 import { RequestContext } from './request-context';
+import { errorText } from '../common/error-text';
 
 @Injectable()
 export class TrackingService {
@@ -190,8 +191,4 @@ function failedUnexpectedly(index: number): TrackBatchResultDto {
 
 function failed(index: number, error: TrackBatchResultDto['error']): TrackBatchResultDto {
   return { index, success: false, event_id: null, duplicate: false, funnel_updates: [], error };
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }

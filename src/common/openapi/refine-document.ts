@@ -2,11 +2,12 @@ import type { OpenAPIObject, OperationObject, ResponseObject, SchemaObject } fro
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'] as const;
 const ERROR_RESPONSE = { $ref: '#/components/schemas/ErrorResponseDto' };
-const RETRY_AFTER = {
-  description: 'Seconds to wait before trying again',
-  schema: { type: 'integer' },
-  required: true,
-} as const;
+/** A response header's documentation: what it holds, and its JSON type. */
+const header = (description: string, type: 'string' | 'integer' = 'string') => ({
+  description,
+  schema: { type },
+});
+const RETRY_AFTER = { ...header('Seconds to wait before trying again', 'integer'), required: true };
 const NULL_ONLY = { type: 'object', nullable: true, enum: [null] } as SchemaObject;
 // Request bodies the service refuses unknown fields in (a typo must not lose data).
 const CLOSED_REQUEST_SCHEMAS = ['TrackEventDto', 'TrackBatchDto', 'UpdateFunnelStageDto'];
@@ -76,49 +77,35 @@ function documentCommonResponses(operation: OperationObject): void {
   }
 }
 
-const REQUEST_ID = {
-  description: 'The request id (yours if you sent a sane X-Request-Id), as in the error body',
-  schema: { type: 'string' },
-} as const;
+const REQUEST_ID = header(
+  'The request id (yours if you sent a sane X-Request-Id), as in the error body',
+);
 const CORS_HEADERS = {
-  'Access-Control-Allow-Origin': {
-    description: 'The request’s Origin, when it is in CORS_ORIGINS (never *)',
-    schema: { type: 'string' },
-  },
+  'Access-Control-Allow-Origin': header(
+    'The request’s Origin, when it is in CORS_ORIGINS (never *)',
+  ),
   'Access-Control-Allow-Credentials': {
     description: '`true`, with an allowed Origin',
     schema: { type: 'string', enum: ['true'] },
   },
-  Vary: { description: '`Origin`: answers differ by origin', schema: { type: 'string' } },
-} as const;
+  Vary: header('`Origin`: answers differ by origin'),
+};
 const PREFLIGHT_HEADERS = {
   ...CORS_HEADERS,
-  'Access-Control-Allow-Methods': { description: '`POST, OPTIONS`', schema: { type: 'string' } },
-  'Access-Control-Allow-Headers': {
-    description: 'The requested headers among those the endpoint reads',
-    schema: { type: 'string' },
-  },
-  'Access-Control-Max-Age': {
-    description: 'Seconds a browser may cache this preflight',
-    schema: { type: 'integer' },
-  },
-} as const;
+  'Access-Control-Allow-Methods': header('`POST, OPTIONS`'),
+  'Access-Control-Allow-Headers': header('The requested headers among those the endpoint reads'),
+  'Access-Control-Max-Age': header('Seconds a browser may cache this preflight', 'integer'),
+};
 
 /** Set by the per-client rate limit on the public writes' answers (none with RATE_LIMIT_PER_MINUTE=0). */
 const RATE_LIMIT_HEADERS = {
-  'X-RateLimit-Limit': {
-    description: 'Requests a client may make per minute (RATE_LIMIT_PER_MINUTE)',
-    schema: { type: 'integer' },
-  },
-  'X-RateLimit-Remaining': {
-    description: 'Requests left in the current minute',
-    schema: { type: 'integer' },
-  },
-  'X-RateLimit-Reset': {
-    description: 'Seconds until the current minute ends',
-    schema: { type: 'integer' },
-  },
-} as const;
+  'X-RateLimit-Limit': header(
+    'Requests a client may make per minute (RATE_LIMIT_PER_MINUTE)',
+    'integer',
+  ),
+  'X-RateLimit-Remaining': header('Requests left in the current minute', 'integer'),
+  'X-RateLimit-Reset': header('Seconds until the current minute ends', 'integer'),
+};
 
 /**
  * What every answer carries (X-Request-Id), what a 401 says (WWW-Authenticate), and the
@@ -134,11 +121,7 @@ function documentHeaders(operation: OperationObject, method: string): void {
     operation.responses[status] = response;
     if (!response.description) response.description = status === '200' ? 'OK' : status;
     const headers: Record<string, unknown> = { 'X-Request-Id': REQUEST_ID };
-    if (status === '401')
-      headers['WWW-Authenticate'] = {
-        description: '`Bearer realm="api"`',
-        schema: { type: 'string' },
-      };
+    if (status === '401') headers['WWW-Authenticate'] = header('`Bearer realm="api"`');
     // A refused origin (403) gets no CORS header at all.
     if (cors && status !== '403')
       Object.assign(
