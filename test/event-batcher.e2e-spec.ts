@@ -3,6 +3,8 @@ import { buildNewEvent } from '../src/tracking/new-event';
 import { EventBatcher } from '../src/tracking/event-batcher';
 import { TrackEventDto } from '../src/tracking/dto/track-event.dto';
 import { useAppFixture } from './support/app-fixture';
+import { MetricsService } from '../src/metrics/metrics.service';
+import { TrackingService } from '../src/tracking/tracking.service';
 
 const request = { ip: '203.0.113.9', userAgent: 'test', origin: undefined, receivedAt: new Date() };
 const event = (fields: Partial<TrackEventDto>) =>
@@ -21,6 +23,11 @@ describe('group commit', () => {
   const fixture = useAppFixture({ TRACK_BATCH_MAX_WAIT_MS: '20' });
   const count = async (table: string) =>
     Number((await fixture.db.pool.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
+  /** Groups retried one by one so far, with the SQLSTATE given, or all of them. */
+  const retries = async (sqlstate?: string) =>
+    (await fixture.app.get(MetricsService).trackGroupRetries.get()).values
+      .filter(({ labels }) => sqlstate === undefined || labels.sqlstate === sqlstate)
+      .reduce((sum, { value }) => sum + value, 0);
 
   it('stores a group of events with one statement, each answered with its own outcome', async () => {
     const batcher = fixture.app.get(EventBatcher);
@@ -53,6 +60,7 @@ describe('group commit', () => {
       "INSERT INTO identity_links (visitor_id, user_id) VALUES ('fb-visitor', 'fb-user')",
     );
     const batcher = fixture.app.get(EventBatcher);
+    const retriedBefore = await retries('21000');
     const [byVisitor, byUser] = await Promise.all([
       batcher.track({
         event: event({ visitor_id: 'fb-visitor', event_id: 'fb-1' }),
@@ -64,11 +72,35 @@ describe('group commit', () => {
       }),
     ]);
     expect(byVisitor.stored && byUser.stored).toBe(true);
+    expect(await retries('21000')).toBe(retriedBefore + 1);
     const { rows } = await fixture.db.pool.query(
       "SELECT stage FROM funnel_progress WHERE subject_type = 'user' AND subject_id = 'fb-user'",
     );
     expect(rows).toEqual([{ stage: 'signup' }]);
     expect(await count("funnel_transitions WHERE subject_id = 'fb-user'")).toBe(2);
+  });
+
+  it('keeps a visitor it linked here apart from its user’s group, so their moves need no one-by-one retry', async () => {
+    const tracking = fixture.app.get(TrackingService);
+    // Links the pair through this process, without moving a funnel.
+    await tracking.track(
+      { visitor_id: 'kl-visitor', user_id: 'kl-user', event_type: 'login' },
+      request,
+    );
+    const before = await retries();
+    // Both resolve to the user and both would create its funnel row: in one statement, PostgreSQL
+    // would refuse the second write of that row and the group would be retried one by one.
+    const [byVisitor, byUser] = await Promise.all([
+      tracking.track({ visitor_id: 'kl-visitor', event_type: 'page_view' }, request),
+      tracking.track({ user_id: 'kl-user', event_type: 'sign_up' }, request),
+    ]);
+    expect(await retries()).toBe(before);
+    expect(byVisitor.funnel_updates).toEqual([
+      { funnel: 'default', stage: 'visit', previous_stage: null, advanced: true },
+    ]);
+    expect(byUser.funnel_updates).toEqual([
+      { funnel: 'default', stage: 'signup', previous_stage: 'visit', advanced: true },
+    ]);
   });
 
   it('answers a linked visitor’s event behind its user’s stage as no move, beside the user’s move in one group', async () => {

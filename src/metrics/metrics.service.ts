@@ -24,6 +24,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly trackGroupRetries = new Counter({
+    name: 'track_group_retries_total',
+    help: 'Groups of tracked events retried one by one after their statement failed, by SQLSTATE',
+    labelNames: ['sqlstate'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

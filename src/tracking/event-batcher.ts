@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { classifyDatabaseError } from '../common/http/database-errors';
+import { classifyDatabaseError, sqlState } from '../common/http/database-errors';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { EventRepository, EventToTrack, TrackOutcome } from './event.repository';
+import { MetricsService } from '../metrics/metrics.service';
 
 interface Pending extends EventToTrack {
   resolve(outcome: TrackOutcome): void;
@@ -13,27 +14,30 @@ interface Pending extends EventToTrack {
 // spreads the same work over more connections.
 const MAX_IN_FLIGHT = 2;
 
-/**
- * Group commit: events arriving together are stored by one statement and one commit,
- * and each request is answered only after the commit of its group. A group never holds
- * two events with one event_id, visitor_id or user_id among those with funnel targets,
- * nor one that a group still in flight holds (the later one waits for a later group), so
- * a visitor's or a user's funnel moves commit in the order they arrived. A linked
- * visitor's event (keyed by the visitor) and its user's (keyed by the user) may still
- * meet; the statement resolves both to the user and copes (see funnel-advance.sql.ts).
- * When a group fails for a reason other than the database being away (a deadlock with
- * another group, one bad row, both of those events moving the user), its events are
- * retried one by one, so one event fails only its own request.
- */
-/** What two events in flight at once must not share: the event_id, and (with funnel targets) either id the statement may resolve the subject by. */
+/** What two events in flight at once must not share: the event_id, and (with funnel targets) the subjects the statement may resolve it to. */
 function keysOf(item: EventToTrack): string[] {
   const keys = [`e:${item.event.eventId}`];
   if (item.targets.length === 0) return keys;
-  if (item.event.userId !== null) keys.push(`u:${item.event.userId}`);
+  const userId = item.event.userId ?? item.linkedUserId ?? null;
+  if (userId !== null) keys.push(`u:${userId}`);
   if (item.event.visitorId !== null) keys.push(`v:${item.event.visitorId}`);
   return keys;
 }
 
+/**
+ * Group commit: events arriving together are stored by one statement and one commit,
+ * and each request is answered only after the commit of its group. A group never holds
+ * two events with one event_id or, among those with funnel targets, one visitor or one
+ * user, nor one that a group still in flight holds (the later one waits for a later
+ * group), so a visitor's or a user's funnel moves commit in the order they arrived. A
+ * visitor-only event counts for the user this process knows the visitor linked to too;
+ * a link it does not know of (another replica made it) can still bring a linked
+ * visitor's event and its user's into one statement, which copes with their order (see
+ * funnel-advance.sql.ts) but fails when both move the user.
+ * When a group fails for a reason other than the database being away (such a meeting, a
+ * deadlock with another group, one bad row), its events are retried one by one, so one
+ * event fails only its own request.
+ */
 @Injectable()
 export class EventBatcher {
   private readonly queue: Pending[] = [];
@@ -46,6 +50,7 @@ export class EventBatcher {
 
   constructor(
     private readonly events: EventRepository,
+    private readonly metrics: MetricsService,
     @InjectConfig() config: AppConfig,
   ) {
     this.maxRows = config.tracking.batchMaxRows;
@@ -126,6 +131,7 @@ export class EventBatcher {
         for (const item of group) item.reject(error);
         return;
       }
+      this.metrics.trackGroupRetries.inc({ sqlstate: sqlState(error) ?? 'none' });
       // One at a time: a failed group must not fan out into more connections than it had.
       for (const item of group) await this.store([item]);
     }

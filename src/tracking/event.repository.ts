@@ -154,6 +154,8 @@ SELECT (SELECT count(*) FROM inserted)::int AS stored, (SELECT count(*) FROM lin
 export interface EventToTrack {
   event: NewEvent;
   targets: readonly TargetStage[];
+  /** For a visitor-only event: the user this process knows the visitor to be linked to. */
+  linkedUserId?: string;
 }
 
 export interface TrackOutcome {

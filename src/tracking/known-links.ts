@@ -1,11 +1,14 @@
 /**
- * Visitor→user pairs this process has seen linked, so that a logged-in visitor's
- * events skip the linking transaction after the first one. Only an optimisation: a
- * miss (another replica linked them, or the pair was evicted) takes the slow path,
- * which is correct anyway. Bounded, oldest first out.
+ * Visitor→user links this process has seen, so that a logged-in visitor's events skip
+ * the linking transaction after the first one, and so that the group commit can tell a
+ * linked visitor's own events apart from another person's. Only an optimisation: a miss
+ * (another replica linked them, or the entry was evicted) takes the slow path or the
+ * one-by-one retry, which are correct anyway. Bounded, oldest first out.
  */
 export class KnownLinks {
   private readonly pairs = new Set<string>();
+  /** The user each visitor was last linked to here: the user its visitor-only events move. */
+  private readonly newestUsers = new Map<string, string>();
 
   constructor(private readonly capacity = 100_000) {}
 
@@ -13,13 +16,30 @@ export class KnownLinks {
     return this.pairs.has(key(visitorId, userId));
   }
 
-  add(visitorId: string, userId: string): void {
-    const pair = key(visitorId, userId);
-    if (this.pairs.has(pair)) return;
-    if (this.pairs.size >= this.capacity)
-      this.pairs.delete(this.pairs.values().next().value as string);
-    this.pairs.add(pair);
+  /** The user this process last linked the visitor to, if it did. */
+  newestUserOf(visitorId: string): string | undefined {
+    return this.newestUsers.get(visitorId);
   }
+
+  /**
+   * `created`: this process made the link just now, so it is the visitor's newest. An
+   * older link seen again says nothing about which is newest.
+   */
+  add(visitorId: string, userId: string, created: boolean): void {
+    const pair = key(visitorId, userId);
+    if (!this.pairs.has(pair)) {
+      makeRoom(this.pairs, this.capacity);
+      this.pairs.add(pair);
+    }
+    if (!created) return;
+    this.newestUsers.delete(visitorId);
+    makeRoom(this.newestUsers, this.capacity);
+    this.newestUsers.set(visitorId, userId);
+  }
+}
+
+function makeRoom(entries: Set<string> | Map<string, string>, capacity: number): void {
+  if (entries.size >= capacity) entries.delete(entries.keys().next().value as string);
 }
 
 function key(visitorId: string, userId: string): string {

@@ -63,20 +63,24 @@ export class TrackingService {
     event: NewEvent,
   ): Promise<{ stored: boolean; funnelUpdates: FunnelUpdateDto[] }> {
     const { visitorId, userId } = event;
-    if (visitorId === null || userId === null || this.knownLinks.has(visitorId, userId)) {
-      return this.batcher.track({ event, targets: this.funnels.stagesFor(event.eventType) });
+    const targets = this.funnels.stagesFor(event.eventType);
+    if (visitorId === null) return this.batcher.track({ event, targets });
+    if (userId === null) {
+      const linkedUserId = this.knownLinks.newestUserOf(visitorId);
+      return this.batcher.track({ event, targets, linkedUserId });
     }
+    if (this.knownLinks.has(visitorId, userId)) return this.batcher.track({ event, targets });
     const result = await retryOnConflict(() =>
       this.database.transaction(async (sql) => {
         const { stored, linked } = await this.events.insert(event, sql);
         const funnelUpdates = stored
           ? await this.funnels.applyLinkingEvent(sql, { ...event, newLink: linked })
           : [];
-        return { stored, funnelUpdates };
+        return { stored, linked, funnelUpdates };
       }),
     );
     // A duplicate stored no link and merged nothing: the next event must take this path again.
-    if (result.stored) this.knownLinks.add(visitorId, userId);
+    if (result.stored) this.knownLinks.add(visitorId, userId, result.linked);
     return result;
   }
 
@@ -95,28 +99,7 @@ export class TrackingService {
    */
   async trackBatch(dto: TrackBatchDto, request: RequestContext): Promise<TrackBatchResponseDto> {
     const checked = await Promise.all(dto.events.map((raw) => validateEvent(raw, this.config)));
-    const previous = new Map<string, Promise<unknown>>();
-    // Once the database has failed one event, those still waiting for their turn fail at
-    // once (nothing of them is stored): each waiting out its own timeout would hold the
-    // answer for as many timeouts as the batch has events in a row for one person.
-    let outage: Error | undefined;
-    const outcomes = await Promise.allSettled(
-      checked.map((event, index) => {
-        if (event instanceof ValidationFailedError) return Promise.resolve(rejected(index, event));
-        const keys = this.orderKeys(event);
-        const before = keys.flatMap((key) => previous.get(key) ?? []);
-        const outcome = Promise.all(before.map((p) => p.catch(() => undefined))).then(() => {
-          if (outage !== undefined) throw outage;
-          return this.trackOneOfBatch(index, event, request).catch((error: unknown) => {
-            const domain = toDomainError(error);
-            if (domain instanceof DatabaseUnavailableError) outage ??= domain;
-            throw error;
-          });
-        });
-        for (const key of keys) previous.set(key, outcome);
-        return outcome;
-      }),
-    );
+    const outcomes = await Promise.allSettled(this.storeInOrder(checked, request));
     const accepted = outcomes.some((o) => o.status === 'fulfilled' && o.value.success);
     const results = outcomes.map((outcome, index) => {
       if (outcome.status === 'fulfilled') return outcome.value;
@@ -130,13 +113,46 @@ export class TrackingService {
     return { success: true, results };
   }
 
-  /** What an event of a batch must wait for: its event_id's first occurrence, its person's earlier moves. */
+  /** Each event's result, each stored only after the earlier events it must follow. */
+  private storeInOrder(
+    checked: (TrackEventDto | ValidationFailedError)[],
+    request: RequestContext,
+  ): Promise<TrackBatchResultDto>[] {
+    const previous = new Map<string, Promise<unknown>>();
+    // Once the database has failed one event, those still waiting for their turn fail at
+    // once (nothing of them is stored): each waiting out its own timeout would hold the
+    // answer for as many timeouts as the batch has events in a row for one person.
+    let outage: Error | undefined;
+    return checked.map((event, index) => {
+      if (event instanceof ValidationFailedError) return Promise.resolve(rejected(index, event));
+      const keys = this.orderKeys(event);
+      const before = keys.flatMap((key) => previous.get(key) ?? []);
+      const outcome = Promise.all(before.map((p) => p.catch(() => undefined))).then(() => {
+        if (outage !== undefined) throw outage;
+        return this.trackOneOfBatch(index, event, request).catch((error: unknown) => {
+          const domain = toDomainError(error);
+          if (domain instanceof DatabaseUnavailableError) outage ??= domain;
+          throw error;
+        });
+      });
+      for (const key of keys) previous.set(key, outcome);
+      return outcome;
+    });
+  }
+
+  /**
+   * What an event of a batch must wait for: its event_id's first occurrence, its person's
+   * earlier moves (by either id, and by the user this process knows a visitor linked to).
+   */
   private orderKeys(event: TrackEventDto): string[] {
     const keys = event.event_id == null ? [] : [`e:${event.event_id}`];
     const linking = event.visitor_id != null && event.user_id != null;
     if (linking || this.funnels.stagesFor(event.event_type).length > 0) {
-      if (event.visitor_id != null) keys.push(`v:${event.visitor_id}`);
-      if (event.user_id != null) keys.push(`u:${event.user_id}`);
+      const visitorId = event.visitor_id ?? null;
+      const userId =
+        event.user_id ?? (visitorId === null ? null : this.knownLinks.newestUserOf(visitorId));
+      if (visitorId !== null) keys.push(`v:${visitorId}`);
+      if (userId != null) keys.push(`u:${userId}`);
     }
     return keys;
   }

@@ -77,3 +77,10 @@ export function rootCause(error: Error): Error {
     (error instanceof AggregateError ? (error.errors[0] as unknown) : undefined);
   return inner instanceof Error ? rootCause(inner) : error;
 }
+
+/** The SQLSTATE PostgreSQL answered with, if the error came from it. */
+export function sqlState(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const code = (rootCause(error) as { code?: unknown }).code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
