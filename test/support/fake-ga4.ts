@@ -19,12 +19,15 @@ const SCOPE = 'https://www.googleapis.com/auth/analytics.readonly';
 
 /**
  * A local stand-in for Google's OAuth token endpoint and the GA4 Data API v1beta
- * `runReport`, speaking their wire formats on loopback: the JWT-bearer grant (the
- * assertion's RS256 signature is checked against the key pair generated here, with its
- * issuer, audience, scope and lifetime), bearer tokens, runReport's request and
- * response shapes (dimension and metric values as strings, dates as YYYYMMDD, proto3
- * JSON omitting defaults, rowCount, limit/offset paging, metadata.timeZone), and
- * Google's error body `{"error": {"code", "message", "status"}}`.
+ * `runReport`, speaking their wire formats on loopback: the JWT-bearer grant (a form
+ * post; the assertion's RS256 signature is checked against the key pair generated here,
+ * with its issuer, audience, scope and lifetime), bearer tokens that expire,
+ * runReport's request (JSON, unknown fields refused as proto3 JSON does, the filter's
+ * shape, a date range that does not end before it starts) and response shapes
+ * (dimension and metric values as strings, dates as YYYYMMDD, proto3 JSON omitting
+ * defaults, rowCount, limit/offset paging, metadata.timeZone), and Google's error body
+ * `{"error": {"code", "message", "status"}}`. It is as strict as Google where the
+ * client could get it wrong: a client mistake must fail a test here.
  */
 export class FakeGa4 {
   readonly propertyId = '123456789';
@@ -40,13 +43,18 @@ export class FakeGa4 {
   readonly failures: Failure[] = [];
   /** When set, runReport waits this long before answering. */
   delayMs = 0;
+  /** When set, runReport answers 200 with this body instead of a report. */
+  runReportAnswer: unknown;
   /** When set, the token endpoint answers 200 with this body instead of a token. */
   tokenAnswer: unknown;
+  /** How long an access token from the token endpoint lasts (Google: an hour). */
+  tokenLifetimeS = 3599;
   /** The claims of the last self-signed JWT presented, for assertions. */
   selfSignedClaims: Record<string, unknown> | undefined;
   keyFile = '';
   private server!: Server;
-  private readonly tokens = new Set<string>();
+  /** Access tokens handed out, with when each expires (ms). */
+  private readonly tokens = new Map<string, number>();
   private readonly publicKey: KeyObject;
   private readonly privateKeyPem: string;
 
@@ -160,6 +168,8 @@ export class FakeGa4 {
     this.timeZone = 'UTC';
     this.delayMs = 0;
     this.tokenAnswer = undefined;
+    this.runReportAnswer = undefined;
+    this.tokenLifetimeS = 3599;
   }
 
   get runReportCalls() {
@@ -169,7 +179,7 @@ export class FakeGa4 {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const text = await readBody(req);
     const path = req.url ?? '';
-    if (req.method === 'POST' && path === '/token') return this.token(text, res);
+    if (req.method === 'POST' && path === '/token') return this.token(req, text, res);
     if (req.method === 'POST' && path === `/v1beta/properties/${this.propertyId}:runReport`) {
       return this.runReport(req, text, res);
     }
@@ -184,9 +194,12 @@ export class FakeGa4 {
     googleError(res, 404, 'NOT_FOUND', `Method not found: ${path}`);
   }
 
-  private token(text: string, res: ServerResponse): void {
+  private token(req: IncomingMessage, text: string, res: ServerResponse): void {
     this.calls.push({ path: '/token', body: {} });
     if (this.tokenAnswer !== undefined) return json(res, 200, this.tokenAnswer);
+    if (!isContentType(req, 'application/x-www-form-urlencoded')) {
+      return oauthError(res, 'invalid_request', 'Content-Type must be a form');
+    }
     const form = new URLSearchParams(text);
     const assertion = form.get('assertion') ?? '';
     if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
@@ -218,20 +231,22 @@ export class FakeGa4 {
       );
     }
     const token = `ya29.${randomUUID()}`;
-    this.tokens.add(token);
-    json(res, 200, { access_token: token, expires_in: 3599, token_type: 'Bearer' });
+    this.tokens.set(token, Date.now() + this.tokenLifetimeS * 1000);
+    json(res, 200, { access_token: token, expires_in: this.tokenLifetimeS, token_type: 'Bearer' });
   }
 
   private async runReport(req: IncomingMessage, text: string, res: ServerResponse): Promise<void> {
-    const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+    const [scheme, token = ''] = (req.headers.authorization ?? '').split(' ');
     let body: Record<string, unknown>;
     try {
+      if (!isContentType(req, 'application/json')) throw new Error('not JSON');
       body = JSON.parse(text) as Record<string, unknown>;
     } catch {
       return googleError(res, 400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.');
     }
     this.calls.push({ path: req.url ?? '', body });
-    if (!this.tokens.has(token) && !this.isSelfSignedJwt(token)) {
+    const live = (this.tokens.get(token) ?? 0) > Date.now();
+    if (scheme !== 'Bearer' || (!live && !this.isSelfSignedJwt(token))) {
       return googleError(
         res,
         401,
@@ -248,6 +263,7 @@ export class FakeGa4 {
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     const problem = requestProblem(body);
     if (problem) return googleError(res, 400, 'INVALID_ARGUMENT', problem);
+    if (this.runReportAnswer !== undefined) return json(res, 200, this.runReportAnswer);
     const [range] = body.dateRanges as { startDate: string; endDate: string }[];
     const names = (
       body.dimensionFilter as { filter?: { inListFilter?: { values?: string[] } } } | undefined
@@ -256,6 +272,10 @@ export class FakeGa4 {
       .filter((row) => row.date >= range.startDate && row.date <= range.endDate && row.count !== 0)
       .filter((row) => names === undefined || names.includes(row.eventName))
       .sort((a, b) => a.date.localeCompare(b.date) || a.eventName.localeCompare(b.eventName));
+    // Without orderBys GA4's order is unspecified, so pages need not line up: here each
+    // call starts at another row.
+    if (body.orderBys === undefined && matching.length > 0)
+      matching.push(...matching.splice(0, this.runReportCalls.length % matching.length));
     const offset = Number(body.offset ?? 0);
     const limit = Number(body.limit ?? 10_000);
     const page = matching.slice(offset, offset + limit);
@@ -278,8 +298,46 @@ export class FakeGa4 {
   }
 }
 
-/** What the real API refuses in the requests this service sends. */
+/** RunReportRequest's fields (proto3 JSON also takes the proto's own snake_case names). */
+const RUN_REPORT_FIELDS = new Set([
+  'property',
+  'dimensions',
+  'metrics',
+  'dateRanges',
+  'dimensionFilter',
+  'metricFilter',
+  'offset',
+  'limit',
+  'metricAggregations',
+  'orderBys',
+  'currencyCode',
+  'cohortSpec',
+  'keepEmptyRows',
+  'returnPropertyQuota',
+  'comparisons',
+]);
+const FILTER_FIELDS = new Set([
+  'fieldName',
+  'stringFilter',
+  'inListFilter',
+  'numericFilter',
+  'betweenFilter',
+  'emptyFilter',
+]);
+const ORDER_BYS = [
+  { dimension: { dimensionName: 'date' } },
+  { dimension: { dimensionName: 'eventName' } },
+];
+
+/**
+ * What the real API refuses in the requests this service sends (and, where it would be
+ * no use to a fake, what this one does not implement: other dimensions, metrics,
+ * filters and orders than the service asks for).
+ */
 function requestProblem(body: Record<string, unknown>): string | undefined {
+  const unknown = Object.keys(body).find((field) => !RUN_REPORT_FIELDS.has(snakeToCamel(field)));
+  if (unknown !== undefined)
+    return `Invalid JSON payload received. Unknown name "${unknown}": Cannot find field.`;
   const ranges = body.dateRanges as { startDate?: string; endDate?: string }[] | undefined;
   if (!Array.isArray(ranges) || ranges.length !== 1)
     return 'Exactly one dateRange is expected here.';
@@ -290,6 +348,8 @@ function requestProblem(body: Record<string, unknown>): string | undefined {
   ) {
     return 'Invalid dateRange: dates must be YYYY-MM-DD.';
   }
+  if (range.startDate! > range.endDate!)
+    return `Invalid dateRange: startDate ${range.startDate} cannot be after endDate ${range.endDate}.`;
   const dimensions = JSON.stringify(body.dimensions);
   if (dimensions !== JSON.stringify([{ name: 'date' }, { name: 'eventName' }])) {
     return `Unexpected dimensions ${dimensions}`;
@@ -297,11 +357,51 @@ function requestProblem(body: Record<string, unknown>): string | undefined {
   if (JSON.stringify(body.metrics) !== JSON.stringify([{ name: 'eventCount' }])) {
     return `Unexpected metrics ${JSON.stringify(body.metrics)}`;
   }
+  if (body.orderBys !== undefined && JSON.stringify(body.orderBys) !== JSON.stringify(ORDER_BYS))
+    return `Unexpected orderBys ${JSON.stringify(body.orderBys)}`;
+  const filterProblem = dimensionFilterProblem(body.dimensionFilter);
+  if (filterProblem !== undefined) return filterProblem;
   const limit = Number(body.limit);
   if (body.limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 250_000)) {
     return 'limit must be between 1 and 250000.';
   }
+  const offset = Number(body.offset);
+  if (body.offset !== undefined && (!Number.isInteger(offset) || offset < 0)) {
+    return 'offset must be a non-negative integer.';
+  }
   return undefined;
+}
+
+/** An eventName inListFilter, as proto3 JSON reads it (unknown names refused). */
+function dimensionFilterProblem(dimensionFilter: unknown): string | undefined {
+  if (dimensionFilter === undefined) return undefined;
+  const { filter, ...rest } = dimensionFilter as { filter?: Record<string, unknown> };
+  const unknown = [
+    ...Object.keys(rest),
+    ...Object.keys(filter ?? {}).filter((field) => !FILTER_FIELDS.has(snakeToCamel(field))),
+  ];
+  if (unknown.length > 0)
+    return `Invalid JSON payload received. Unknown name "${unknown[0]}": Cannot find field.`;
+  const inList = filter?.inListFilter as { values?: unknown; caseSensitive?: unknown } | undefined;
+  const values = inList?.values;
+  if (
+    filter?.fieldName !== 'eventName' ||
+    !Array.isArray(values) ||
+    values.length === 0 ||
+    !values.every((value) => typeof value === 'string') ||
+    Object.keys(inList ?? {}).some((field) => field !== 'values' && field !== 'caseSensitive')
+  ) {
+    return `Unexpected dimensionFilter ${JSON.stringify(dimensionFilter)}`;
+  }
+  return undefined;
+}
+
+function snakeToCamel(name: string): string {
+  return name.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+function isContentType(req: IncomingMessage, type: string): boolean {
+  return (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase() === type;
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
