@@ -141,6 +141,23 @@ describe('a scheduled run while GA4 cannot be reached', () => {
   });
 });
 
+describe('a scheduled run while GA4 is not configured', () => {
+  const service = scheduledService({
+    GA4_PROPERTY_ID: '',
+    GA4_CREDENTIALS_FILE: '',
+    RECONCILE_RETRY_DELAY_MS: '100',
+  });
+
+  it('is stored as failed once, not retried: only new settings and a restart can help', async () => {
+    await sleep(1_500);
+    const { rows } = await service.db.pool.query<{ attempts: number; code: string }>(
+      "SELECT attempts, error->>'code' AS code FROM reconciliation_runs",
+    );
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.every((run) => run.attempts === 1 && run.code === 'ga4_not_configured')).toBe(true);
+  });
+});
+
 describe('a retry that finds another replica holding the schedule lock', () => {
   const service = scheduledService({ RECONCILE_RETRY_DELAY_MS: '300' }, (fake) =>
     fake.failures.push({ status: 403, grpcStatus: 'PERMISSION_DENIED', message: 'Not yet.' }),

@@ -219,6 +219,69 @@ describe('GET /v1/events/reconcile against GA4', () => {
     expect(response.body.error.code).toBe('ga4_rate_limited');
   });
 
+  it('waits as long as GA4’s Retry-After asks before trying again', async () => {
+    fake.failures.push({
+      status: 429,
+      grpcStatus: 'RESOURCE_EXHAUSTED',
+      message: 'Exhausted concurrent requests.',
+      retryAfter: 1,
+    });
+    const started = Date.now();
+    await reconcile(`?start_date=${d1}&end_date=${d3}`, 200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    expect(fake.runReportCalls).toHaveLength(2);
+  });
+
+  it.each([
+    ['rows that are not a list', { rows: {}, metadata: { timeZone: 'UTC' } }],
+    ['a row that is null', { rows: [null], metadata: { timeZone: 'UTC' } }],
+    ['a dimension that is null', { rows: [{ dimensionValues: [null, null] }] }],
+    ['no time zone', { rows: [], metadata: {} }],
+    ['no metadata', {}],
+  ])('answers 502, not 500, when GA4 answers %s', async (_, answer) => {
+    fake.runReportAnswer = answer;
+    const { body } = await reconcile(`?start_date=${d1}&end_date=${d3}`, 502);
+    expect(body.error.code).toBe('ga4_unavailable');
+  });
+
+  it('answers 502 when GA4 answers one day and name twice, rather than adding them up', async () => {
+    fake.rows = [
+      { date: d2, eventName: 'purchase', count: 3 },
+      { date: d2, eventName: 'purchase', count: 3 },
+    ];
+    const { body } = await reconcile(`?start_date=${d1}&end_date=${d3}`, 502);
+    expect(body.error.message).toBe(
+      `GA4 is unavailable: runReport answered ${d2} "purchase" twice: the report changed while it was read page by page; asking again may help`,
+    );
+  });
+
+  it('answers 502 naming the zone when GA4’s time zone is one PostgreSQL does not know', async () => {
+    // Still in Node's time zone data, gone from PostgreSQL's.
+    fake.timeZone = 'US/Pacific-New';
+    fake.rows = [{ date: d2, eventName: 'purchase', count: 3 }];
+    const { body } = await reconcile(`?start_date=${d1}&end_date=${d3}`, 502);
+    expect(body.error.code).toBe('ga4_unavailable');
+    expect(body.error.message).toContain('"US/Pacific-New"');
+  });
+
+  it('asks GA4 for one row, only for its time zone, when there is no event type to compare', async () => {
+    fake.rows = [{ date: day(200), eventName: 'purchase', count: 3 }];
+    fake.timeZone = 'Europe/Paris';
+    const { body } = await reconcile(`?start_date=${day(201)}&end_date=${day(199)}`, 200);
+    expect(body).toMatchObject({ time_zone: 'Europe/Paris', rows: [] });
+    expect(fake.runReportCalls.map((call) => [call.body.limit, call.body.dimensionFilter])).toEqual(
+      [['1', undefined]],
+    );
+  });
+
+  it('starts a default range no earlier than 1970-01-01', async () => {
+    const { body } = await reconcile('?end_date=1970-01-03', 200);
+    expect(body.start_date).toBe('1970-01-01');
+    expect(fake.runReportCalls[0].body.dateRanges).toEqual([
+      { startDate: '1970-01-01', endDate: '1970-01-03' },
+    ]);
+  });
+
   it('retries a 503 and answers when GA4 recovers', async () => {
     fake.failures.push(UNAVAILABLE);
     fake.rows = [{ date: d2, eventName: 'purchase', count: 2 }];

@@ -19,7 +19,7 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise((resolve) => server.close(resolve)));
 
-function source(): AccessTokenSource {
+function source(now?: () => number): AccessTokenSource {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   return new AccessTokenSource(
     {
@@ -29,6 +29,7 @@ function source(): AccessTokenSource {
       tokenUri: `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`,
     },
     { timeoutMs: 5_000, retries: 0, backoffMs: 10 },
+    now,
   );
 }
 
@@ -50,5 +51,19 @@ describe('AccessTokenSource: one exchange shared by callers that stop on their o
       await expect(other).resolves.toMatch(/^token-/);
       expect(exchanges - before).toBe(1);
     }
+  });
+});
+
+describe('AccessTokenSource: renewal', () => {
+  it('reuses a token until a minute before it expires, then exchanges the assertion again', async () => {
+    let now = 1_800_000_000_000;
+    const tokens = source(() => now);
+    const first = await tokens.token();
+    now += 3_539_000; // the endpoint's tokens last 3,600 s: 61 s left
+    expect(await tokens.token()).toBe(first);
+    now += 2_000; // 59 s left
+    const renewed = await tokens.token();
+    expect(renewed).not.toBe(first);
+    expect(renewed).toMatch(/^token-/);
   });
 });

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { resolve } from 'node:path';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
@@ -13,11 +13,22 @@ import { readServiceAccount } from './service-account';
  * which variables to set.
  */
 @Injectable()
-export class Ga4Clients {
+export class Ga4Clients implements OnApplicationBootstrap {
   private readonly logger = new Logger(Ga4Clients.name);
   private built: Ga4Client | undefined;
 
   constructor(@InjectConfig() private readonly config: AppConfig) {}
+
+  /** Half the settings is most likely a mistake: said at start, not at the first report. */
+  onApplicationBootstrap(): void {
+    const { propertyId, credentialsFile } = this.config.ga4;
+    if ((propertyId === undefined) === (credentialsFile === undefined)) return;
+    const [set, unset] =
+      propertyId === undefined
+        ? ['GA4_CREDENTIALS_FILE', 'GA4_PROPERTY_ID']
+        : ['GA4_PROPERTY_ID', 'GA4_CREDENTIALS_FILE'];
+    this.logger.warn(`${set} is set without ${unset}: reconciliation answers 503 until both are`);
+  }
 
   client(): Ga4Client {
     if (this.built) return this.built;

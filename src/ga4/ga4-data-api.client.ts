@@ -4,17 +4,22 @@ import { Ga4HttpOptions, ga4Fetch } from './ga4-http';
 import { Ga4ResponseError, Ga4UnavailableError } from './ga4.errors';
 import { ServiceAccount } from './service-account';
 
-/** The subset of the Data API v1beta RunReportResponse read here (proto3 JSON: defaults omitted). */
+/**
+ * The subset of the Data API v1beta RunReportResponse read here (proto3 JSON: defaults
+ * omitted), as parsed and unchecked: a malformed answer must become a GA4 failure, not
+ * a crash or a wrong report.
+ */
 interface RunReportResponse {
-  rows?: { dimensionValues?: { value?: string }[]; metricValues?: { value?: string }[] }[];
-  // As parsed, unchecked: a malformed value must become a GA4 failure, not a wrong loop.
+  rows?: unknown;
   rowCount?: unknown;
-  metadata?: {
-    timeZone?: unknown;
-    subjectToThresholding?: boolean;
-    dataLossFromOtherRow?: boolean;
-    samplingMetadatas?: unknown[];
-  };
+  metadata?: unknown;
+}
+
+interface ResponseMetaData {
+  timeZone?: unknown;
+  subjectToThresholding?: unknown;
+  dataLossFromOtherRow?: unknown;
+  samplingMetadatas?: unknown;
 }
 
 /**
@@ -48,9 +53,16 @@ export class Ga4DataApiClient implements Ga4Client {
       rows: [],
       metadata: { subjectToThresholding: false, sampled: false, dataLossFromOtherRow: false },
     };
+    if (query.eventNames.length === 0) {
+      // Nothing to compare: only the property's zone and flags, not every name it has.
+      addMetadata(counts, (await this.runReport(query, 0, 1)).metadata);
+      return counts;
+    }
+    const seen = new Set<string>();
     for (let offset = 0, pages = 1; ; pages++) {
-      const page = await this.runReport(query, offset);
-      const added = addPage(counts, page);
+      const page = await this.runReport(query, offset, this.options.pageSize);
+      addMetadata(counts, page.metadata);
+      const added = addRows(counts, page.rows, seen);
       offset += added;
       const rowCount = checkedRowCount(page.rowCount);
       if (offset >= rowCount) return counts;
@@ -68,7 +80,11 @@ export class Ga4DataApiClient implements Ga4Client {
     }
   }
 
-  private async runReport(query: Ga4EventCountsQuery, offset: number): Promise<RunReportResponse> {
+  private async runReport(
+    query: Ga4EventCountsQuery,
+    offset: number,
+    limit: number,
+  ): Promise<RunReportResponse> {
     const url = `${this.options.apiUrl}/v1beta/properties/${encodeURIComponent(this.propertyId)}:runReport`;
     const body = JSON.stringify({
       dateRanges: [{ startDate: query.startDate, endDate: query.endDate }],
@@ -83,7 +99,7 @@ export class Ga4DataApiClient implements Ga4Client {
         { dimension: { dimensionName: 'date' } },
         { dimension: { dimensionName: 'eventName' } },
       ],
-      limit: String(this.options.pageSize),
+      limit: String(limit),
       offset: String(offset),
       keepEmptyRows: false,
       returnPropertyQuota: false,
@@ -109,23 +125,57 @@ export class Ga4DataApiClient implements Ga4Client {
   }
 }
 
-/** Adds a page's rows and metadata to `counts`; returns how many rows it held. */
-function addPage(counts: Ga4EventCounts, page: RunReportResponse): number {
-  const meta = page.metadata ?? {};
-  if (meta.timeZone !== undefined) counts.timeZone = checkedTimeZone(meta.timeZone);
-  counts.metadata.subjectToThresholding ||= meta.subjectToThresholding ?? false;
-  counts.metadata.dataLossFromOtherRow ||= meta.dataLossFromOtherRow ?? false;
-  counts.metadata.sampled ||= (meta.samplingMetadatas ?? []).length > 0;
-  const rows = page.rows ?? [];
-  for (const row of rows) {
-    const [date, eventName = ''] = (row.dimensionValues ?? []).map((d) => d.value ?? '');
-    counts.rows.push({
-      date: checkedDate(date),
-      eventName,
-      count: checkedCount(row.metricValues?.[0]?.value),
-    });
+/** Every page carries the property's zone; a flag on any page holds for the report. */
+function addMetadata(counts: Ga4EventCounts, metadata: unknown): void {
+  if (typeof metadata !== 'object' || metadata === null)
+    throw new Ga4UnavailableError('runReport answered without metadata (the property time zone)');
+  const meta = metadata as ResponseMetaData;
+  counts.timeZone = checkedTimeZone(meta.timeZone);
+  counts.metadata.subjectToThresholding ||= meta.subjectToThresholding === true;
+  counts.metadata.dataLossFromOtherRow ||= meta.dataLossFromOtherRow === true;
+  counts.metadata.sampled ||=
+    Array.isArray(meta.samplingMetadatas) && meta.samplingMetadatas.length > 0;
+}
+
+/**
+ * Adds a page's rows to `counts`; returns how many it held. A (date, event name) GA4
+ * answers twice means the report changed between pages (GA4 still processing): its
+ * counts would be added up wrong, so the read fails and may be asked again.
+ */
+function addRows(counts: Ga4EventCounts, rows: unknown, seen: Set<string>): number {
+  if (rows === undefined) return 0;
+  if (!Array.isArray(rows)) throw malformedRow(rows);
+  for (const row of rows as unknown[]) {
+    const [date, eventName, count] = rowValues(row);
+    const checked = { date: checkedDate(date), eventName, count: checkedCount(count) };
+    const key = `${checked.date} ${eventName}`;
+    if (seen.has(key)) {
+      throw new Ga4UnavailableError(
+        `runReport answered ${checked.date} ${JSON.stringify(eventName)} twice: the report changed while it was read page by page; asking again may help`,
+      );
+    }
+    seen.add(key);
+    counts.rows.push(checked);
   }
   return rows.length;
+}
+
+/** A row's date, event name and count values (the count may be omitted: proto3 JSON drops a zero). */
+function rowValues(row: unknown): [unknown, string, unknown] {
+  const { dimensionValues, metricValues } = (row ?? {}) as Record<string, unknown>;
+  if (Array.isArray(dimensionValues) && dimensionValues.length === 2) {
+    const [date, name] = dimensionValues.map((d) => (d as { value?: unknown } | null)?.value);
+    const metric = Array.isArray(metricValues) ? (metricValues[0] as { value?: unknown }) : {};
+    if (typeof name === 'string' && typeof metric === 'object' && metric !== null)
+      return [date, name, metric.value];
+  }
+  throw malformedRow(row);
+}
+
+function malformedRow(row: unknown): Ga4UnavailableError {
+  return new Ga4UnavailableError(
+    `runReport answered ${JSON.stringify(row)?.slice(0, 200)} where rows of date, eventName and eventCount belong`,
+  );
 }
 
 /** GA4's `date` dimension is YYYYMMDD; anything else would be bucketed nowhere. */
@@ -147,7 +197,7 @@ function checkedCount(count: unknown): number {
   );
 }
 
-/** The property's time zone: days are bucketed in it, so an unknown zone is a GA4 failure. */
+/** The property's time zone: days are bucketed in it, so a missing or unknown zone is a GA4 failure. */
 function checkedTimeZone(zone: unknown): string {
   try {
     if (typeof zone === 'string') {

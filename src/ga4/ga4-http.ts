@@ -31,10 +31,14 @@ export async function ga4Fetch(
 ): Promise<unknown> {
   const { signal: stop, ...request } = init;
   let failure: Error = new Ga4UnavailableError('no attempt was made');
+  /** What the last answer asked to wait before the next attempt (Retry-After). */
+  let askedWaitMs = 0;
   for (let attempt = 0; attempt <= options.retries; attempt++) {
     try {
-      if (attempt > 0)
-        await sleep(options.backoffMs * 2 ** (attempt - 1), undefined, { signal: stop });
+      if (attempt > 0) {
+        const backoffMs = options.backoffMs * 2 ** (attempt - 1);
+        await sleep(Math.max(backoffMs, askedWaitMs), undefined, { signal: stop });
+      }
     } catch {
       throw stopped();
     }
@@ -70,6 +74,7 @@ export async function ga4Fetch(
     if (!RETRYABLE_STATUSES.has(response.status) && !text.includes('"UNAVAILABLE"')) throw failure;
     const retryAfterMs = Number(response.headers.get('retry-after')) * 1000;
     if (retryAfterMs > MAX_HONOURED_RETRY_AFTER_MS) break; // the caller is better told to come back later
+    askedWaitMs = Number.isFinite(retryAfterMs) && retryAfterMs > 0 ? retryAfterMs : 0;
   }
   throw failure;
 }

@@ -9,6 +9,7 @@ import { CronJob } from 'cron';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { Database } from '../persistence/database';
+import { Ga4NotConfiguredError } from '../ga4/ga4.errors';
 import { ReconciliationRunRepository } from './reconciliation-run.repository';
 import { ReconciliationService } from './reconciliation.service';
 
@@ -53,6 +54,11 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
   onApplicationBootstrap(): void {
     const { cron } = this.config.reconciliation;
     if (cron === undefined) return;
+    const { propertyId, credentialsFile } = this.config.ga4;
+    if (propertyId === undefined || credentialsFile === undefined)
+      this.logger.warn(
+        'RECONCILE_CRON is set but GA4 is not: each scheduled run will be stored as failed (ga4_not_configured) until GA4_PROPERTY_ID and GA4_CREDENTIALS_FILE are set',
+      );
     const job = CronJob.from({
       cronTime: cron,
       timeZone: 'UTC',
@@ -145,7 +151,8 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
           await this.runs.finish(sql, runId, { report });
           this.logger.log(`Reconciliation ${run.startDate}..${run.endDate}: ${report.status}`);
         } catch (error) {
-          outcome = 'failed';
+          // Settings are read at start: a retry could only fail the same way.
+          outcome = error instanceof Ga4NotConfiguredError ? 'done' : 'failed';
           if (this.stopping.signal.aborted) {
             await this.runs.interrupt(sql, runId);
             this.logger.warn(

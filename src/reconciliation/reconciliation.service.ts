@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import {
   addDays,
+  daysBefore,
   dateInZone,
   isCalendarDate,
   resolveDateRange,
@@ -8,6 +9,8 @@ import {
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { Ga4Clients } from '../ga4/ga4-clients';
+import { Ga4UnavailableError } from '../ga4/ga4.errors';
+import { rootCause, sqlState } from '../common/http/database-errors';
 import { EventCountsRepository } from './event-counts.repository';
 import { ReconciliationBody, ga4NameFor, reconcileCounts } from './reconcile-counts';
 
@@ -84,7 +87,7 @@ export class ReconciliationService {
       const endDate =
         query.end_date ??
         (start !== undefined && isCalendarDate(start) && start > yesterday ? start : yesterday);
-      return { startDate: start ?? addDays(endDate, -6), endDate };
+      return { startDate: start ?? daysBefore(endDate, 6), endDate };
     };
     resolveDateRange(
       {
@@ -123,12 +126,16 @@ export class ReconciliationService {
       signal,
     });
     const range = days(ga4.timeZone);
-    const db = await this.counts.dailyCounts({
-      ...range,
-      timeZone: ga4.timeZone,
-      eventTypes,
-      includeBots,
-    });
+    const db = await this.counts
+      .dailyCounts({ ...range, timeZone: ga4.timeZone, eventTypes, includeBots })
+      .catch((error: unknown) => {
+        // A zone newer than PostgreSQL's time zone data: Node's may know it, ours not.
+        if (sqlState(error) === '22023' && /time zone/i.test(rootCause(error as Error).message))
+          throw new Ga4UnavailableError(
+            `runReport answered metadata.timeZone ${JSON.stringify(ga4.timeZone)}, which this service's PostgreSQL does not know (its time zone data may be older)`,
+          );
+        throw error;
+      });
     const { warningPct, criticalPct } = this.config.reconciliation;
     const report = {
       start_date: range.startDate,

@@ -38,8 +38,7 @@ export function resolveDateRange(
   }
   if (problems.length > 0) throw new ValidationFailedError(problems);
   const endDate = query.end_date ?? dateInZone(options.now, options.timeZone);
-  const startDate =
-    query.start_date ?? maxDate(addDays(endDate, -options.defaultDays), EARLIEST_DATE);
+  const startDate = query.start_date ?? daysBefore(endDate, options.defaultDays);
   const days = (Date.parse(endDate) - Date.parse(startDate)) / DAY_MS + 1;
   if (days < 1) {
     throw new ValidationFailedError([
@@ -64,8 +63,10 @@ export function isCalendarDate(value: string): boolean {
   return !Number.isNaN(time) && new Date(time).toISOString().slice(0, 10) === value;
 }
 
-function maxDate(a: string, b: string): string {
-  return a > b ? a : b;
+/** `days` days before `date`, or the earliest date a range may start on if that is later. */
+export function daysBefore(date: string, days: number): string {
+  const start = addDays(date, -days);
+  return start > EARLIEST_DATE ? start : EARLIEST_DATE;
 }
 
 /** The calendar date of an instant in a time zone. */
