@@ -178,7 +178,7 @@ function registerJsonBodyParsers(fastify: FastifyInstance): void {
   const parser = depthLimitedJsonParser(fastify);
   for (const type of ['application/json', 'text/plain']) {
     fastify.removeContentTypeParser(type);
-    fastify.addContentTypeParser(type, { parseAs: 'string' }, parser);
+    fastify.addContentTypeParser(type, { parseAs: 'buffer' }, parser);
   }
 }
 

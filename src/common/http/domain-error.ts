@@ -42,6 +42,11 @@ export class ValidationFailedError extends DomainError {
   }
 }
 
+/** A body that cannot be read at all (not JSON, not UTF-8): no field to name. */
+export class MalformedBodyError extends DomainError {
+  readonly code = 'malformed_body';
+}
+
 export class UnauthorizedError extends DomainError {
   readonly code = 'unauthorized';
 }

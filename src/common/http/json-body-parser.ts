@@ -1,4 +1,6 @@
 import { UnsupportedMediaTypeException } from '@nestjs/common';
+import { MalformedBodyError } from './domain-error';
+import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 /**
@@ -11,7 +13,10 @@ export const MAX_JSON_DEPTH = 32;
 
 type Done = (error: Error | null, value?: unknown) => void;
 
-/** Fastify's own JSON parser, then the depth cut. */
+/** Charsets whose bytes are UTF-8's: anything else would be read as something it is not. */
+const UTF8_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii']);
+
+/** Fastify's own JSON parser over the body read as UTF-8 (and only UTF-8), then the depth cut. */
 export function depthLimitedJsonParser(fastify: FastifyInstance) {
   // `__proto__` and `constructor.prototype` keys stay plain own keys (JSON.parse never sets a
   // prototype): the validation pipe refuses them naming where they are, and a batch's
@@ -21,7 +26,7 @@ export function depthLimitedJsonParser(fastify: FastifyInstance) {
     body: string | Buffer,
     done: Done,
   ) => void;
-  return (request: FastifyRequest, body: string | Buffer, done: Done): void => {
+  return (request: FastifyRequest, body: Buffer, done: Done): void => {
     // A compressed body would be read as text and fail as "not JSON": say what is wrong (RFC 9110 §15.5.16).
     const coding = request.headers['content-encoding'];
     if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') {
@@ -31,12 +36,28 @@ export function depthLimitedJsonParser(fastify: FastifyInstance) {
         ),
       );
     }
-    parse(request, body, (error, value) => {
+    const charset = charsetOf(request.headers['content-type']);
+    if (charset !== undefined && !UTF8_CHARSETS.has(charset)) {
+      return done(
+        new UnsupportedMediaTypeException(
+          `charset ${charset} is not supported; send the body as UTF-8`,
+        ),
+      );
+    }
+    // Read leniently, bytes that are not UTF-8 would be stored as U+FFFD: the text would be lost.
+    if (!isUtf8(body)) return done(new MalformedBodyError('The body is not valid UTF-8'));
+    parse(request, body.toString('utf8'), (error, value) => {
       if (error) return done(withNeutralWording(error));
       cutDeeperThan(value, MAX_JSON_DEPTH);
       done(null, value);
     });
   };
+}
+
+/** The charset parameter of a Content-Type, lower-cased and unquoted. */
+function charsetOf(contentType: string | undefined): string | undefined {
+  const match = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType ?? '');
+  return match?.[1].toLowerCase();
 }
 
 // Fastify words these for application/json; text/plain bodies (sendBeacon) are parsed the same way.
