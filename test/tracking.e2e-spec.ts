@@ -433,6 +433,28 @@ describe('POST /v1/events/track', () => {
       expect(beacon.body.error.message).toBe('The body is not valid JSON');
     });
 
+    it('answers a field named like a member of every object with 400, not dropping it', async () => {
+      for (const key of ['toString', 'hasOwnProperty', 'valueOf']) {
+        const response = await fixture
+          .http()
+          .post('/v1/events/track')
+          .send({ event_type: 'a', visitor_id: 'v', [key]: 'x' })
+          .expect(400);
+        expect(response.body.error.details).toEqual([
+          { field: key, message: `property ${key} should not exist` },
+        ]);
+      }
+      const batch = await fixture
+        .http()
+        .post('/v1/events/track/batch')
+        .send({ events: [{ event_type: 'a', visitor_id: 'v', toString: 'x' }] })
+        .expect(200);
+      expect(batch.body.results[0].error.details).toEqual([
+        { field: 'toString', message: 'property toString should not exist' },
+      ]);
+      expect(await countEvents()).toBe(0);
+    });
+
     it('answers prototype-pollution keys with 400, naming where they are', async () => {
       const refused = [
         ['{"event_type":"a","visitor_id":"v","__proto__":{"polluted":true}}', '__proto__'],

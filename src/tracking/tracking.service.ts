@@ -7,7 +7,12 @@ import {
   ValidationFailedError,
 } from '../common/http/domain-error';
 import { toDomainError } from '../common/http/error-mapping';
-import { fastTransform, strippedKeyError, strippedKeyPath } from '../common/validation/fast-check';
+import {
+  fastTransform,
+  inheritedKeyError,
+  strippedKeyError,
+  strippedKeyPath,
+} from '../common/validation/fast-check';
 import { VALIDATOR_OPTIONS, validationFailed } from '../common/validation/validation-errors';
 import { TrackBatchDto } from './dto/track-batch.dto';
 import { TrackBatchResponseDto, TrackBatchResultDto } from './dto/track-batch-response.dto';
@@ -191,6 +196,8 @@ async function validateEvent(
   if (fast !== undefined) return fast;
   const stripped = strippedKeyPath(raw);
   if (stripped !== undefined) return strippedKeyError(stripped);
+  const inherited = inheritedKeyError(raw);
+  if (inherited !== undefined) return inherited;
   const event = plainToInstance(TrackEventDto, raw);
   const errors = await validate(event, VALIDATOR_OPTIONS);
   return errors.length > 0 ? validationFailed(errors) : event;

@@ -2,7 +2,7 @@ import { ArgumentMetadata, Injectable, ValidationPipe } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
 import { InjectConfig } from '../../config/config.module';
 import { ValidationFailedError } from '../http/domain-error';
-import { fastTransform, strippedKeyError, strippedKeyPath } from './fast-check';
+import { fastTransform, inheritedKeyError, strippedKeyError, strippedKeyPath } from './fast-check';
 import { VALIDATOR_OPTIONS, validationFailed } from './validation-errors';
 
 /**
@@ -37,6 +37,9 @@ export class ApiValidationPipe extends ValidationPipe {
     }
     const stripped = metadata.type === 'body' ? strippedKeyPath(value) : undefined;
     if (stripped !== undefined) throw strippedKeyError(stripped);
+    const inherited =
+      typeof value === 'object' && value !== null ? inheritedKeyError(value) : undefined;
+    if (inherited !== undefined) throw inherited;
     return super.transform(value, metadata);
   }
 }

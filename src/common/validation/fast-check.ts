@@ -49,6 +49,18 @@ export function fastTransform<T extends object>(
  */
 export const STRIPPED_KEYS = ['__proto__', 'prototype', 'constructor'];
 
+/**
+ * A top-level key named like a member of every object (`toString`, `hasOwnProperty`,
+ * `__proto__`…): class-validator's whitelist looks fields up in a plain object, so it
+ * can take one of these for a declared field and let it through unrefused, and dropped.
+ */
+export function inheritedKeyError(value: object): ValidationFailedError | undefined {
+  const key = Object.keys(value).find((name) => name in Object.prototype);
+  return key === undefined
+    ? undefined
+    : new ValidationFailedError([{ field: key, message: `property ${key} should not exist` }]);
+}
+
 /** The refusal of a body, or of one event of a batch, holding one of STRIPPED_KEYS at `path`. */
 export function strippedKeyError(path: string): ValidationFailedError {
   return new ValidationFailedError([
