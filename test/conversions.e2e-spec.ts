@@ -174,8 +174,12 @@ describe('GET /v1/events/conversions', () => {
     // Sources are stored lower-cased, so the filter is case-insensitive.
     const capitalised = await report({ attribution: 'linear', utm_source: 'Google' });
     expect(capitalised.totals).toEqual(google.totals);
+    // Values are stored trimmed, and so are the filters.
+    const spaced = await report({ attribution: 'linear', utm_source: ' Google ' });
+    expect(spaced.totals).toEqual(google.totals);
     const campaign = await report({ utm_campaign: 'nov' });
     expect(campaign.totals.conversions).toBe(2);
+    expect((await report({ utm_campaign: ' nov ' })).totals).toEqual(campaign.totals);
     const leads = await report({ event_type: 'generate_lead' });
     expect(leads.totals.conversions).toBe(1);
     // Parameters left empty, as a form sends them, are absent: no filter, the defaults.

@@ -9,23 +9,25 @@ import { IsStorableText } from '../../common/validation/text-validators';
 
 export class ConversionsQueryDto extends DateRangeQueryDto {
   /**
-   * Only credit given to touchpoints from this source (case-insensitive: sources are stored lower-cased).
+   * Only credit given to touchpoints from this source (case-insensitive, and trimmed: sources are stored so).
    * @example "google"
    */
   @IsOptional()
-  @Transform(({ value }: { value: unknown }) =>
-    typeof value === 'string' ? value.toLowerCase() : value,
-  )
+  @Transform(({ value }: { value: unknown }) => {
+    const text = asFilter(value);
+    return typeof text === 'string' ? text.toLowerCase() : text;
+  })
   @IsString()
   @MaxLength(256)
   @IsStorableText()
   utm_source?: string;
 
   /**
-   * Only credit given to touchpoints of this campaign.
+   * Only credit given to touchpoints of this campaign (trimmed: campaigns are stored so).
    * @example "black_friday"
    */
   @IsOptional()
+  @Transform(({ value }: { value: unknown }) => asFilter(value))
   @IsString()
   @MaxLength(256)
   @IsStorableText()
@@ -57,4 +59,9 @@ export class ConversionsQueryDto extends DateRangeQueryDto {
   /** Count events flagged as bots, as conversions and as touchpoints. */
   @IsOptionalQueryBoolean()
   include_bots?: boolean = false;
+}
+
+/** Text as stored values are kept: trimmed, and absent when only spaces; anything else as given, for validation. */
+function asFilter(value: unknown): unknown {
+  return typeof value === 'string' ? value.trim() || undefined : value;
 }
