@@ -76,6 +76,7 @@ export function buildNewEvent(dto: TrackEventDto, request: RequestContext): NewE
     userAgent: request.userAgent ?? null,
     isBot: isBotUserAgent(request.userAgent),
     origin: request.origin ?? null,
-    ipPrefix: truncateIp(request.ip) ?? null,
+    // As the rate limit counts it: junk in a trusted X-Forwarded-For is the proxy's.
+    ipPrefix: truncateIp(request.ip) ?? truncateIp(request.peer) ?? null,
   };
 }
