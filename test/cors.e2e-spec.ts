@@ -115,6 +115,7 @@ describe('CORS allow-list on the public endpoints', () => {
     // so that the page can read them
     expect(response.headers['access-control-expose-headers']).toMatch(/X-Request-Id/);
     expect(response.headers['access-control-expose-headers']).toMatch(/Retry-After/);
+    expect(response.headers['access-control-expose-headers']).toMatch(/X-RateLimit-Remaining/);
     expect(await stored(event.event_id)).toBe(1);
   });
 

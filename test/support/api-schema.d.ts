@@ -1172,7 +1172,7 @@ export interface operations {
                     Vary?: string;
                     /** @description `POST, OPTIONS` */
                     "Access-Control-Allow-Methods"?: string;
-                    /** @description The requested headers among those the endpoint reads */
+                    /** @description Content-Type, Authorization, X-Request-Id, X-API-Key, Accept, Accept-Language, Content-Language, and any other header the preflight asks for (the Origin is what is checked) */
                     "Access-Control-Allow-Headers"?: string;
                     /** @description Seconds a browser may cache this preflight */
                     "Access-Control-Max-Age"?: number;
@@ -1413,7 +1413,7 @@ export interface operations {
                     Vary?: string;
                     /** @description `POST, OPTIONS` */
                     "Access-Control-Allow-Methods"?: string;
-                    /** @description The requested headers among those the endpoint reads */
+                    /** @description Content-Type, Authorization, X-Request-Id, X-API-Key, Accept, Accept-Language, Content-Language, and any other header the preflight asks for (the Origin is what is checked) */
                     "Access-Control-Allow-Headers"?: string;
                     /** @description Seconds a browser may cache this preflight */
                     "Access-Control-Max-Age"?: number;
@@ -1443,9 +1443,9 @@ export interface operations {
                 end_date?: string;
                 /** @description Days before a conversion in which touchpoints count, 1–90. */
                 lookback_days?: number;
-                /** @description Only credit given to touchpoints from this source (case-insensitive: sources are stored lower-cased). */
+                /** @description Only credit given to touchpoints from this source (case-insensitive, and trimmed: sources are stored so). */
                 utm_source?: string;
-                /** @description Only credit given to touchpoints of this campaign. */
+                /** @description Only credit given to touchpoints of this campaign (trimmed: campaigns are stored so). */
                 utm_campaign?: string;
                 /** @description Only conversions of this event type. */
                 event_type?: string;
@@ -2032,7 +2032,7 @@ export interface operations {
                     Vary?: string;
                     /** @description `POST, OPTIONS` */
                     "Access-Control-Allow-Methods"?: string;
-                    /** @description The requested headers among those the endpoint reads */
+                    /** @description Content-Type, Authorization, X-Request-Id, X-API-Key, Accept, Accept-Language, Content-Language, and any other header the preflight asks for (the Origin is what is checked) */
                     "Access-Control-Allow-Headers"?: string;
                     /** @description Seconds a browser may cache this preflight */
                     "Access-Control-Max-Age"?: number;

@@ -13,8 +13,10 @@ const ALLOW_HEADERS = [
   'Accept-Language',
   'Content-Language',
 ];
-// What a page may read of an answer: when to retry, and the id to quote in a report.
-const EXPOSE_HEADERS = 'Retry-After, X-Request-Id';
+// What a page may read of an answer: when to retry, how much of its budget is left, and
+// the id to quote in a report.
+const EXPOSE_HEADERS =
+  'Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset';
 const PREFLIGHT_MAX_AGE_SECONDS = '86400';
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 

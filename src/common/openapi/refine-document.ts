@@ -93,7 +93,9 @@ const CORS_HEADERS = {
 const PREFLIGHT_HEADERS = {
   ...CORS_HEADERS,
   'Access-Control-Allow-Methods': header('`POST, OPTIONS`'),
-  'Access-Control-Allow-Headers': header('The requested headers among those the endpoint reads'),
+  'Access-Control-Allow-Headers': header(
+    'Content-Type, Authorization, X-Request-Id, X-API-Key, Accept, Accept-Language, Content-Language, and any other header the preflight asks for (the Origin is what is checked)',
+  ),
   'Access-Control-Max-Age': header('Seconds a browser may cache this preflight', 'integer'),
 };
 
