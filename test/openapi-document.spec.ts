@@ -1,20 +1,30 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
+import { statusForCode } from '../src/common/http/error-mapping';
 
+interface MediaType {
+  schema: unknown;
+  examples?: Record<string, { value: unknown }>;
+}
 interface Response {
   description: string;
   headers?: Record<string, unknown>;
+  content?: Record<string, MediaType>;
 }
 interface Operation {
   operationId: string;
   security: unknown[];
+  requestBody?: { content: Record<string, MediaType> };
   responses: Record<string, Response>;
 }
 
 const document = JSON.parse(readFileSync(join(__dirname, '..', 'openapi.json'), 'utf8')) as {
   paths: Record<string, Record<string, Operation>>;
   tags: { name: string; description: string }[];
+  components: unknown;
 };
 const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
   Object.entries(methods).map(([method, operation]) => ({ path, method, operation })),
@@ -80,5 +90,44 @@ describe('openapi.json', () => {
     );
     expect(document.tags.map((tag) => tag.name).sort()).toEqual([...used].sort());
     for (const tag of document.tags) expect(tag.description).not.toBe('');
+  });
+
+  it('gives every request body and error answer whole examples that its schema accepts', () => {
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    addFormats(ajv);
+    ajv.addSchema({ $id: 'openapi', components: document.components });
+    const validate = (schema: unknown) =>
+      ajv.compile(
+        JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"openapi#/components/')),
+      );
+    let checked = 0;
+    for (const { path, method, operation } of operations) {
+      if (method === 'options') continue;
+      const bodies = Object.values(operation.requestBody?.content ?? {});
+      const errors = Object.entries(operation.responses)
+        .filter(([status]) => Number(status) >= 400)
+        .map(([status, response]) => ({ status, media: response.content?.['application/json'] }));
+      for (const { status, media } of errors) {
+        const examples = Object.values(media?.examples ?? {});
+        expect(examples.length, `${method} ${path} ${status}`).toBeGreaterThan(0);
+        for (const { value } of examples) {
+          const { code } = (value as { error: { code: Parameters<typeof statusForCode>[0] } })
+            .error;
+          expect(statusForCode(code), `${method} ${path} ${status} ${code}`).toBe(Number(status));
+        }
+      }
+      for (const media of [...bodies, ...errors.map(({ media }) => media!)]) {
+        expect(Object.keys(media.examples ?? {}).length, `${method} ${path}`).toBeGreaterThan(0);
+        const isValid = validate(media.schema);
+        for (const [name, { value }] of Object.entries(media.examples ?? {})) {
+          expect(
+            isValid(value),
+            `${method} ${path} ${name}: ${ajv.errorsText(isValid.errors)}`,
+          ).toBe(true);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(40);
   });
 });

@@ -1,4 +1,5 @@
 import type { OpenAPIObject, OperationObject, ResponseObject, SchemaObject } from '@nestjs/swagger';
+import { documentExamples } from './examples';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'] as const;
 const ERROR_RESPONSE = { $ref: '#/components/schemas/ErrorResponseDto' };
@@ -24,6 +25,7 @@ export function refineOpenApiDocument(document: OpenAPIObject): OpenAPIObject {
     if (method === 'options') keepPreflightResponses(operation);
     else documentCommonResponses(operation);
     documentHeaders(operation, method);
+    if (method !== 'options') documentExamples(operation);
     acceptTextPlainBodies(operation);
   }
   for (const name of CLOSED_REQUEST_SCHEMAS) {
