@@ -554,6 +554,14 @@ describe('POST /v1/events/track', () => {
         .set('Content-Encoding', 'identity')
         .send(body)
         .expect(200);
+      // An empty list of codings (RFC 9110 §5.6.1 allows it) is no coding either.
+      await fixture
+        .http()
+        .post('/v1/events/track')
+        .set('Content-Type', 'application/json')
+        .set('Content-Encoding', '')
+        .send(JSON.stringify(anEvent()))
+        .expect(200);
     });
 
     it('answers a body over TRACK_MAX_BODY_BYTES with 413', async () => {

@@ -13,6 +13,9 @@ export const MAX_JSON_DEPTH = 32;
 
 type Done = (error: Error | null, value?: unknown) => void;
 
+/** Content-Encoding values that leave the body as it is (an empty list of codings too). */
+const NO_CODING = new Set(['', 'identity']);
+
 /** Charsets whose bytes are UTF-8's: anything else would be read as something it is not. */
 const UTF8_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii']);
 
@@ -29,7 +32,7 @@ export function depthLimitedJsonParser(fastify: FastifyInstance) {
   return (request: FastifyRequest, body: Buffer, done: Done): void => {
     // A compressed body would be read as text and fail as "not JSON": say what is wrong (RFC 9110 §15.5.16).
     const coding = request.headers['content-encoding'];
-    if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') {
+    if (coding !== undefined && !NO_CODING.has(coding.trim().toLowerCase())) {
       return done(
         new UnsupportedMediaTypeException(
           `Content-Encoding ${coding} is not supported; send the body uncompressed`,
