@@ -76,7 +76,6 @@ export function buildNewEvent(dto: TrackEventDto, request: RequestContext): NewE
     userAgent: request.userAgent ?? null,
     isBot: isBotUserAgent(request.userAgent),
     origin: request.origin ?? null,
-    // As the rate limit counts it: junk in a trusted X-Forwarded-For is the proxy's.
-    ipPrefix: truncateIp(request.ip) ?? truncateIp(request.peer) ?? null,
+    ipPrefix: truncateIp(request.ip) ?? null,
   };
 }

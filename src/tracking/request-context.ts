@@ -5,8 +5,6 @@ import type { FastifyRequest } from 'fastify';
 export interface RequestContext {
   /** The client address as Fastify resolved it (X-Forwarded-For only with TRUST_PROXY). */
   ip: string | undefined;
-  /** The address that connected: the proxy's, when `ip` is junk a trusted proxy passed on. */
-  peer?: string;
   userAgent: string | undefined;
   origin: string | undefined;
   receivedAt: Date;
@@ -17,7 +15,6 @@ export const ClientRequest = createParamDecorator(
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     return {
       ip: request.ip,
-      peer: request.socket.remoteAddress,
       userAgent: request.headers['user-agent'],
       origin: request.headers.origin,
       receivedAt: new Date(),
