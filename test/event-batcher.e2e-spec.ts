@@ -103,6 +103,24 @@ describe('group commit', () => {
     ]);
   });
 
+  it('learns the visitor’s user from a link stored before this process started, too', async () => {
+    const tracking = fixture.app.get(TrackingService);
+    // As after a restart: the link exists, so this process's first event of the pair makes none.
+    await fixture.db.pool.query(
+      "INSERT INTO identity_links (visitor_id, user_id) VALUES ('kl2-visitor', 'kl2-user')",
+    );
+    await tracking.track(
+      { visitor_id: 'kl2-visitor', user_id: 'kl2-user', event_type: 'login' },
+      request,
+    );
+    const before = await retries();
+    await Promise.all([
+      tracking.track({ visitor_id: 'kl2-visitor', event_type: 'page_view' }, request),
+      tracking.track({ user_id: 'kl2-user', event_type: 'sign_up' }, request),
+    ]);
+    expect(await retries()).toBe(before);
+  });
+
   it('answers a linked visitor’s event behind its user’s stage as no move, beside the user’s move in one group', async () => {
     await fixture.db.pool.query(
       "INSERT INTO identity_links (visitor_id, user_id) VALUES ('nm-visitor', 'nm-user')",

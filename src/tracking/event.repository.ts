@@ -136,7 +136,9 @@ FROM input x LEFT JOIN inserted i USING (event_id) LEFT JOIN updates u USING (ev
 
 /**
  * The same without funnel work, for use inside a transaction that moves funnels itself
- * (the first event linking a visitor to a user: its progress must merge first).
+ * (the first event linking a visitor to a user: its progress must merge first). Also
+ * answers the visitor's newest user, as TRACK_EVENTS resolves it: the link made here, or
+ * else the newest one already stored (this statement's snapshot cannot see its own).
  */
 const INSERT_EVENT = `
 WITH input AS (
@@ -149,7 +151,12 @@ WITH input AS (
   RETURNING visitor_id
 ), marked AS (${MARK_FOR_ATTRIBUTION}
 )
-SELECT (SELECT count(*) FROM inserted)::int AS stored, (SELECT count(*) FROM linked)::int AS linked`;
+SELECT (SELECT count(*) FROM inserted)::int AS stored, (SELECT count(*) FROM linked)::int AS linked,
+       coalesce(
+         (SELECT user_id FROM input WHERE EXISTS (SELECT FROM linked)),
+         (SELECT l.user_id FROM identity_links l, input i WHERE l.visitor_id = i.visitor_id
+          ORDER BY l.linked_at DESC, l.user_id LIMIT 1)
+       ) AS newest_user_id`;
 
 export interface EventToTrack {
   event: NewEvent;
@@ -190,8 +197,15 @@ export class EventRepository {
 
   /** Inside the caller's transaction: the event and its link only. */
   async insert(event: NewEvent, sql: Sql = this.database): Promise<StoreResult> {
-    const rows = await sql.query<{ stored: number; linked: number }>(INSERT_EVENT, toParams(event));
-    return { stored: rows[0]?.stored === 1, linked: rows[0]?.linked === 1 };
+    const rows = await sql.query<{ stored: number; linked: number; newest_user_id: string | null }>(
+      INSERT_EVENT,
+      toParams(event),
+    );
+    return {
+      stored: rows[0]?.stored === 1,
+      linked: rows[0]?.linked === 1,
+      newestUserId: rows[0]?.newest_user_id ?? null,
+    };
   }
 }
 

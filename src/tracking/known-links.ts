@@ -7,7 +7,7 @@
  */
 export class KnownLinks {
   private readonly pairs = new Set<string>();
-  /** The user each visitor was last linked to here: the user its visitor-only events move. */
+  /** Each visitor's newest user when this process last linked it: the user its visitor-only events move. */
   private readonly newestUsers = new Map<string, string>();
 
   constructor(private readonly capacity = 100_000) {}
@@ -21,20 +21,17 @@ export class KnownLinks {
     return this.newestUsers.get(visitorId);
   }
 
-  /**
-   * `created`: this process made the link just now, so it is the visitor's newest. An
-   * older link seen again says nothing about which is newest.
-   */
-  add(visitorId: string, userId: string, created: boolean): void {
+  /** `newestUserId`: the user the visitor's newest link names, as the database answered. */
+  add(visitorId: string, userId: string, newestUserId: string | null): void {
     const pair = key(visitorId, userId);
     if (!this.pairs.has(pair)) {
       makeRoom(this.pairs, this.capacity);
       this.pairs.add(pair);
     }
-    if (!created) return;
+    if (newestUserId === null) return;
     this.newestUsers.delete(visitorId);
     makeRoom(this.newestUsers, this.capacity);
-    this.newestUsers.set(visitorId, userId);
+    this.newestUsers.set(visitorId, newestUserId);
   }
 }
 

@@ -42,6 +42,8 @@ export interface StoreResult {
   stored: boolean;
   /** True when this event linked its visitor to its user for the first time. */
   linked: boolean;
+  /** The user the visitor's own events now resolve to (its newest link), if it has one. */
+  newestUserId: string | null;
 }
 
 /** Turns a validated event and its request into the row to store: ids, time, attribution, context. */

@@ -77,15 +77,15 @@ export class TrackingService {
     if (this.knownLinks.has(visitorId, userId)) return this.batcher.track({ event, targets });
     const result = await retryOnConflict(() =>
       this.database.transaction(async (sql) => {
-        const { stored, linked } = await this.events.insert(event, sql);
+        const { stored, linked, newestUserId } = await this.events.insert(event, sql);
         const funnelUpdates = stored
           ? await this.funnels.applyLinkingEvent(sql, { ...event, newLink: linked })
           : [];
-        return { stored, linked, funnelUpdates };
+        return { stored, newestUserId, funnelUpdates };
       }),
     );
     // A duplicate stored no link and merged nothing: the next event must take this path again.
-    if (result.stored) this.knownLinks.add(visitorId, userId, result.linked);
+    if (result.stored) this.knownLinks.add(visitorId, userId, result.newestUserId);
     return result;
   }
 
