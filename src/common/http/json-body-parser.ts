@@ -16,9 +16,6 @@ type Done = (error: Error | null, value?: unknown) => void;
 /** Content-Encoding values that leave the body as it is (an empty list of codings too). */
 const NO_CODING = new Set(['', 'identity']);
 
-/** Charsets whose bytes are UTF-8's: anything else would be read as something it is not. */
-const UTF8_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii']);
-
 /** Fastify's own JSON parser over the body read as UTF-8 (and only UTF-8), then the depth cut. */
 export function depthLimitedJsonParser(fastify: FastifyInstance) {
   // `__proto__` and `constructor.prototype` keys stay plain own keys (JSON.parse never sets a
@@ -39,15 +36,9 @@ export function depthLimitedJsonParser(fastify: FastifyInstance) {
         ),
       );
     }
-    const charset = charsetOf(request.headers['content-type']);
-    if (charset !== undefined && !UTF8_CHARSETS.has(charset)) {
-      return done(
-        new UnsupportedMediaTypeException(
-          `charset ${charset} is not supported; send the body as UTF-8`,
-        ),
-      );
-    }
-    // Read leniently, bytes that are not UTF-8 would be stored as U+FFFD: the text would be lost.
+    // JSON is UTF-8 (RFC 8259 §8.1), whatever charset a client's library labels it with (§11:
+    // the parameter has no effect), and a page's sendBeacon sends UTF-8. Read leniently,
+    // bytes that are not UTF-8 would be stored as U+FFFD: the text would be lost.
     if (!isUtf8(body)) return done(new MalformedBodyError('The body is not valid UTF-8'));
     parse(request, body.toString('utf8'), (error, value) => {
       if (error) return done(withNeutralWording(error));
@@ -55,12 +46,6 @@ export function depthLimitedJsonParser(fastify: FastifyInstance) {
       done(null, value);
     });
   };
-}
-
-/** The charset parameter of a Content-Type, lower-cased and unquoted. */
-function charsetOf(contentType: string | undefined): string | undefined {
-  const match = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType ?? '');
-  return match?.[1].toLowerCase();
 }
 
 // Fastify words these for application/json; text/plain bodies (sendBeacon) are parsed the same way.
