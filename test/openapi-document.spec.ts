@@ -17,6 +17,7 @@ interface Response {
 interface Operation {
   operationId: string;
   security: unknown[];
+  parameters?: { name: string; in: string }[];
   requestBody?: { content: Record<string, MediaType> };
   responses: Record<string, Response>;
 }
@@ -30,6 +31,16 @@ const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
   Object.entries(methods).map(([method, operation]) => ({ path, method, operation })),
 );
 const VERBS = /^(get|list|track|update|reconcile|preflight)[A-Z]/;
+
+/** The query and path parameters of an operation, and the top-level fields of its JSON body. */
+function inputsOf(operation: Operation): string[] {
+  const ref = (operation.requestBody?.content['application/json']?.schema as { $ref?: string })
+    ?.$ref;
+  const schemas = (document.components as { schemas: Record<string, { properties?: object }> })
+    .schemas;
+  const body = ref ? Object.keys(schemas[ref.split('/').pop()!].properties ?? {}) : [];
+  return [...(operation.parameters ?? []).map((parameter) => parameter.name), ...body];
+}
 
 /** What client generators read from the committed document, checked where the code cannot say it. */
 describe('openapi.json', () => {
@@ -111,9 +122,16 @@ describe('openapi.json', () => {
         const examples = Object.values(media?.examples ?? {});
         expect(examples.length, `${method} ${path} ${status}`).toBeGreaterThan(0);
         for (const { value } of examples) {
-          const { code } = (value as { error: { code: Parameters<typeof statusForCode>[0] } })
-            .error;
+          const { code, details } = (
+            value as {
+              error: { code: Parameters<typeof statusForCode>[0]; details: { field: string }[] };
+            }
+          ).error;
           expect(statusForCode(code), `${method} ${path} ${status} ${code}`).toBe(Number(status));
+          // A field an example blames is one this operation takes.
+          if (code === 'validation_failed')
+            for (const { field } of details)
+              expect(inputsOf(operation), `${method} ${path} ${field}`).toContain(field);
         }
       }
       for (const media of [...bodies, ...errors.map(({ media }) => media!)]) {

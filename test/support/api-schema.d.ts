@@ -992,7 +992,7 @@ export interface operations {
                     "application/json": components["schemas"]["TrackEventResponseDto"];
                 };
             };
-            /** @description Validation failed; every failing field is listed */
+            /** @description Validation failed (every failing field is listed), or a body that is not JSON or not UTF-8 (malformed_body) */
             400: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
@@ -1233,7 +1233,7 @@ export interface operations {
                     "application/json": components["schemas"]["TrackBatchResponseDto"];
                 };
             };
-            /** @description Validation failed; every failing field is listed */
+            /** @description Validation failed (every failing field is listed), or a body that is not JSON or not UTF-8 (malformed_body) */
             400: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
@@ -1852,7 +1852,7 @@ export interface operations {
                     "application/json": components["schemas"]["FunnelStageResponseDto"];
                 };
             };
-            /** @description Validation failed; every failing field is listed */
+            /** @description Validation failed (every failing field is listed), or a body that is not JSON or not UTF-8 (malformed_body) */
             400: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */

@@ -20,7 +20,8 @@ export function PublicEndpointErrors(): ClassDecorator {
     }),
     ApiBadRequestResponse({
       type: ErrorResponseDto,
-      description: 'Validation failed; every failing field is listed',
+      description:
+        'Validation failed (every failing field is listed), or a body that is not JSON or not UTF-8 (malformed_body)',
     }),
     ApiForbiddenResponse({ type: ErrorResponseDto, description: 'Origin not allowed' }),
     ApiPayloadTooLargeResponse({

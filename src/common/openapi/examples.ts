@@ -13,7 +13,6 @@ const PURCHASE = {
   visitor_id: 'v_8f14e45f',
   user_id: 'u_1029',
   session_id: 's_20261124_1',
-  occurred_at: '2026-11-24T18:42:05+01:00',
   page_url: 'https://shop.example.com/checkout/done?utm_source=google&utm_medium=cpc',
   referrer: 'https://www.google.com/',
   utm_campaign: 'black_friday',
@@ -56,13 +55,8 @@ interface ErrorExample {
 }
 
 const PUBLIC_WRITES = ['trackEvent', 'trackEventBatch', 'updateFunnelStage'];
-const READS = [
-  'getConversions',
-  'reconcileWithGa4',
-  'listReconciliationRuns',
-  'getReconciliationRun',
-  'getFunnelReport',
-];
+const DATE_RANGE_READS = ['getConversions', 'reconcileWithGa4', 'getFunnelReport'];
+const READS = [...DATE_RANGE_READS, 'listReconciliationRuns', 'getReconciliationRun'];
 
 /** Error envelopes by status, as the service words them. */
 const ERROR_EXAMPLES: Record<string, ErrorExample[]> = {
@@ -76,7 +70,13 @@ const ERROR_EXAMPLES: Record<string, ErrorExample[]> = {
           message: 'event_type must start with a letter and contain only letters, digits and _',
         },
       ],
-      only: ['trackEvent', 'trackEventBatch'],
+      only: ['trackEvent'],
+    },
+    {
+      code: 'validation_failed',
+      message: 'Request validation failed: events',
+      details: [{ field: 'events', message: 'events must contain at least 1 elements' }],
+      only: ['trackEventBatch'],
     },
     {
       code: 'validation_failed',
@@ -105,7 +105,15 @@ const ERROR_EXAMPLES: Record<string, ErrorExample[]> = {
             'start_date must be a real date in YYYY-MM-DD form, from 1970-01-01 to 9998-12-31',
         },
       ],
-      only: READS,
+      only: DATE_RANGE_READS,
+    },
+    {
+      code: 'validation_failed',
+      message: 'Request validation failed: limit',
+      details: [
+        { field: 'limit', message: 'limit must be a whole number from 1 to 100, in plain digits' },
+      ],
+      only: ['listReconciliationRuns'],
     },
   ],
   '401': [
