@@ -128,7 +128,10 @@ describe('GET /v1/events/reconcile against GA4', () => {
       dimensionFilter: {
         filter: {
           fieldName: 'eventName',
-          inListFilter: { values: ['page_view', 'purchase', 'sign_up_completed'] },
+          inListFilter: {
+            values: ['page_view', 'purchase', 'sign_up_completed'],
+            caseSensitive: true,
+          },
         },
       },
     });
@@ -217,6 +220,18 @@ describe('GET /v1/events/reconcile against GA4', () => {
     const response = await reconcile(`?start_date=${d1}&end_date=${d3}`, 429);
     expect(response.headers.get('retry-after')).toBe('30');
     expect(response.body.error.code).toBe('ga4_rate_limited');
+  });
+
+  it('asks for its event names as they are spelt: GA4’s Purchase is not our purchase', async () => {
+    fake.rows = [
+      { date: d2, eventName: 'purchase', count: 2 },
+      { date: d2, eventName: 'Purchase', count: 5 },
+      { date: d3, eventName: 'PURCHASE', count: 9 },
+    ];
+    const { body } = await reconcile(`?start_date=${d1}&end_date=${d3}`, 200);
+    expect(body.summary.ga4_total).toBe(2);
+    // One page of GA4_PAGE_SIZE=2: the other spellings were never sent.
+    expect(fake.runReportCalls).toHaveLength(1);
   });
 
   it('waits as long as GA4’s Retry-After asks before trying again', async () => {

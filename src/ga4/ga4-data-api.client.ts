@@ -92,7 +92,12 @@ export class Ga4DataApiClient implements Ga4Client {
       metrics: [{ name: 'eventCount' }],
       ...(query.eventNames.length > 0 && {
         dimensionFilter: {
-          filter: { fieldName: 'eventName', inListFilter: { values: query.eventNames } },
+          // GA4 event names are case-sensitive; the filter is not unless told (caseSensitive
+          // defaults to false), and would bring `Purchase` rows for `purchase`.
+          filter: {
+            fieldName: 'eventName',
+            inListFilter: { values: query.eventNames, caseSensitive: true },
+          },
         },
       }),
       orderBys: [

@@ -265,12 +265,16 @@ export class FakeGa4 {
     if (problem) return googleError(res, 400, 'INVALID_ARGUMENT', problem);
     if (this.runReportAnswer !== undefined) return json(res, 200, this.runReportAnswer);
     const [range] = body.dateRanges as { startDate: string; endDate: string }[];
-    const names = (
-      body.dimensionFilter as { filter?: { inListFilter?: { values?: string[] } } } | undefined
-    )?.filter?.inListFilter?.values;
+    const inList = (
+      body.dimensionFilter as
+        { filter?: { inListFilter?: { values?: string[]; caseSensitive?: boolean } } } | undefined
+    )?.filter?.inListFilter;
+    // As GA4: an inListFilter matches regardless of case unless caseSensitive is set.
+    const fold = (name: string) => (inList?.caseSensitive === true ? name : name.toLowerCase());
+    const names = inList?.values?.map(fold);
     const matching = this.rows
       .filter((row) => row.date >= range.startDate && row.date <= range.endDate && row.count !== 0)
-      .filter((row) => names === undefined || names.includes(row.eventName))
+      .filter((row) => names === undefined || names.includes(fold(row.eventName)))
       .sort((a, b) => a.date.localeCompare(b.date) || a.eventName.localeCompare(b.eventName));
     // Without orderBys GA4's order is unspecified, so pages need not line up: here each
     // call starts at another row.
