@@ -54,8 +54,7 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
   onApplicationBootstrap(): void {
     const { cron } = this.config.reconciliation;
     if (cron === undefined) return;
-    const { propertyId, credentialsFile } = this.config.ga4;
-    if (propertyId === undefined || credentialsFile === undefined)
+    if (!this.ga4SettingsGiven())
       this.logger.warn(
         'RECONCILE_CRON is set but GA4 is not: each scheduled run will be stored as failed (ga4_not_configured) until GA4_PROPERTY_ID and GA4_CREDENTIALS_FILE are set',
       );
@@ -80,6 +79,11 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
     const every = Math.min(Math.max(this.config.reconciliation.retryDelayMs, min), max);
     this.takeOverTimer = setInterval(lookForInterrupted, every);
     this.takeOverTimer.unref();
+  }
+
+  private ga4SettingsGiven(): boolean {
+    const { propertyId, credentialsFile } = this.config.ga4;
+    return propertyId !== undefined && credentialsFile !== undefined;
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -151,8 +155,11 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
           await this.runs.finish(sql, runId, { report });
           this.logger.log(`Reconciliation ${run.startDate}..${run.endDate}: ${report.status}`);
         } catch (error) {
-          // Settings are read at start: a retry could only fail the same way.
-          outcome = error instanceof Ga4NotConfiguredError ? 'done' : 'failed';
+          // Settings are read at start: without them a retry could only fail the same way
+          // (a key file not readable yet is read again, and may be by the retry).
+          const settingsMissing =
+            error instanceof Ga4NotConfiguredError && !this.ga4SettingsGiven();
+          outcome = settingsMissing ? 'done' : 'failed';
           if (this.stopping.signal.aborted) {
             await this.runs.interrupt(sql, runId);
             this.logger.warn(
