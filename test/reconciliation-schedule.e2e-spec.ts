@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -155,6 +156,38 @@ describe('a scheduled run while GA4 is not configured', () => {
     );
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.every((run) => run.attempts === 1 && run.code === 'ga4_not_configured')).toBe(true);
+  });
+});
+
+describe('a scheduled run whose key file cannot be read when it runs', () => {
+  let ga4: FakeGa4;
+  const service = scheduledService(
+    // Once a year: only the run this test hands over is run.
+    { RECONCILE_CRON: '0 0 0 1 1 *', RECONCILE_RETRY_DELAY_MS: '300' },
+    (fake) => (ga4 = fake),
+  );
+
+  it('is retried, and succeeds once the file can be read again (not only a restart helps)', async () => {
+    const key = readFileSync(ga4.keyFile, 'utf8');
+    writeFileSync(ga4.keyFile, 'not a key yet'); // read at start, gone bad since
+    await service.db.pool.query(
+      `INSERT INTO reconciliation_runs (trigger, scheduled_for, start_date, end_date, status, attempts, error)
+       VALUES ('schedule', now(), current_date - 3, current_date - 1, 'failed', 0,
+               '{"code": "interrupted", "message": "handed over"}')`,
+    );
+    const run = async () =>
+      (
+        await service.db.pool.query<{ status: string; code: string | null }>(
+          "SELECT status, error->>'code' AS code FROM reconciliation_runs",
+        )
+      ).rows[0];
+    await expect
+      .poll(run, { timeout: 5_000, interval: 50 })
+      .toEqual({ status: 'failed', code: 'ga4_not_configured' });
+    writeFileSync(ga4.keyFile, key);
+    await expect
+      .poll(run, { timeout: 5_000, interval: 100 })
+      .toEqual({ status: 'succeeded', code: null });
   });
 });
 
