@@ -202,7 +202,16 @@ export function buildOpenApiConfig() {
   return new DocumentBuilder()
     .setTitle('Conversion Tracking API')
     .setDescription(
-      'Records conversions with attribution, follows funnels, reports and reconciles with GA4.',
+      [
+        'Records conversions with attribution, follows funnels, reports and reconciles with GA4.',
+        '',
+        'Besides the answers each operation lists, any request can get these, in the same error',
+        'envelope with its X-Request-Id: 404 `not_found` (no such route), 405',
+        '`method_not_allowed` (the route exists for other methods, named in `Allow`), 408',
+        '`request_timeout`, 431 `headers_too_large` (headers or query string too large) and 400',
+        '`malformed_request` (not valid HTTP). `HEAD` is answered wherever `GET` is. This',
+        'document is served at `/openapi.json` (and `/openapi.yaml`), Swagger UI at `/docs`.',
+      ].join('\n'),
     )
     .setVersion('1.0.0')
     .addServer('/', 'The service this document was fetched from')
