@@ -12,6 +12,7 @@ import { AppConfig } from './config/app-config';
 import { API_KEY_SCHEME, BEARER_SCHEME } from './common/http/api-key.guard';
 import { answerClientError, registerHostHeaderCheck } from './common/http/client-error-handler';
 import { registerPublicCors } from './common/http/cors';
+import { closeConnectionsOnShutdown } from './common/http/close-on-shutdown';
 import { registerMethodNotAllowed } from './common/http/method-not-allowed';
 import { registerSecurityHeaders } from './common/http/security-headers';
 import { depthLimitedJsonParser } from './common/http/json-body-parser';
@@ -70,7 +71,9 @@ function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     },
     frameworkErrors: answerRoutingError,
     clientErrorHandler: answerClientError,
-    return503OnClosing: true,
+    // A request on a keep-alive connection while closing is served (in the envelope, its
+    // connection then closed), not refused with Fastify's own 503 body.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     logger: false,
   });
@@ -95,6 +98,7 @@ async function configureApp(app: NestFastifyApplication, config: AppConfig): Pro
   registerJsonBodyParsers(fastify);
   registerRequestIdHeader(fastify);
   registerHostHeaderCheck(fastify);
+  closeConnectionsOnShutdown(fastify);
   registerHttpMetrics(fastify, app.get(MetricsService));
   // Helmet first: the CORS hook answers refused origins and preflights itself, and
   // those answers carry the security headers too.

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -173,6 +174,73 @@ describe('faults against the compiled service on a real PostgreSQL', () => {
     await otherReplica.end();
     expect(during.status).toBe('connection_error');
     expect(await service.waitForExit(20_000)).toBe(0);
+  }, 120_000);
+});
+
+describe('SIGTERM while a keep-alive client waits for an answer', () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    buildService();
+    db = await createTestDatabase();
+  }, 120_000);
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('answers it with its connection closed, refuses what comes after, and exits 0 promptly', async () => {
+    const port = await freePort();
+    // Each event waits a second for its group: the request is in flight when SIGTERM comes.
+    const service = new ServiceProcess({
+      PORT: String(port),
+      DATABASE_URL: db.url,
+      RATE_LIMIT_PER_MINUTE: '0',
+      TRACK_BATCH_MAX_WAIT_MS: '1000',
+      LOG_LEVEL: 'warn',
+    });
+    await service.start();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const send = () =>
+      new Promise<{ status: number; connection: string | undefined; body: string }>(
+        (resolve, reject) => {
+          const request = http.request(
+            `${service.baseUrl}/v1/events/track`,
+            { method: 'POST', agent, headers: { 'Content-Type': 'application/json' } },
+            (response) => {
+              let body = '';
+              response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+              response.on('end', () =>
+                resolve({
+                  status: response.statusCode!,
+                  connection: response.headers.connection,
+                  body,
+                }),
+              );
+            },
+          );
+          request.on('error', reject);
+          request.end(JSON.stringify(anEvent()));
+        },
+      );
+    try {
+      await send(); // opens the kept-alive connection
+      const inFlight = send();
+      // Queued for the same connection, sent once the first is answered, while closing.
+      const next = send();
+      await sleep(300);
+      const stopped = Date.now();
+      service.kill('SIGTERM');
+      const first = await inFlight;
+      expect(first).toMatchObject({ status: 200, connection: 'close' });
+      const second = await next.catch((error: Error) => ({ status: 0, body: error.message }));
+      // On a new connection, the first having closed: refused, the server no longer listens.
+      expect(second.status).toBe(0);
+      expect(await service.waitForExit(20_000)).toBe(0);
+      expect(Date.now() - stopped).toBeLessThan(5_000);
+    } finally {
+      agent.destroy();
+      if (service.exitCode === null) service.kill('SIGKILL');
+    }
   }, 120_000);
 });
 

@@ -1,0 +1,19 @@
+import type { FastifyInstance } from 'fastify';
+
+/**
+ * Once the server is closing, every answer closes its connection. Fastify marks the
+ * requests that arrive while it closes; a keep-alive connection whose request was already
+ * in flight would stay open after its answer and hold the close, and the process, up until
+ * its idle timeout (a load balancer's pool keeps such connections).
+ */
+export function closeConnectionsOnShutdown(fastify: FastifyInstance): void {
+  let closing = false;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) void reply.header('Connection', 'close');
+    done(null, payload);
+  });
+}
