@@ -41,11 +41,18 @@ describe('createOriginMatcher', () => {
 });
 
 describe('isValidOriginPattern', () => {
-  it.each(['https://a.com', 'https://*.a.com', 'http://localhost:3000'])('accepts %s', (p) =>
-    expect(isValidOriginPattern(p)).toBe(true),
+  it.each(['https://a.com', 'https://*.a.com', 'http://localhost:3000', 'https://a.com:65535'])(
+    'accepts %s',
+    (p) => expect(isValidOriginPattern(p)).toBe(true),
   );
-  it.each(['*', 'https://*', 'a.com', 'https://a.com/path', 'https://a.*.com', 'ftp://a.com'])(
-    'rejects %s',
-    (p) => expect(isValidOriginPattern(p)).toBe(false),
-  );
+  it.each([
+    '*',
+    'https://*',
+    'a.com',
+    'https://a.com/path',
+    'https://a.*.com',
+    'ftp://a.com',
+    'https://a.com:99999',
+    'https://*.a.com:65536',
+  ])('rejects %s', (p) => expect(isValidOriginPattern(p)).toBe(false));
 });

@@ -7,7 +7,9 @@
 const PATTERN = /^(https?):\/\/(\*\.)?([a-z0-9-]+(\.[a-z0-9-]+)*)(:\d{1,5})?$/;
 
 export function isValidOriginPattern(pattern: string): boolean {
-  return PATTERN.test(pattern.toLowerCase());
+  const match = PATTERN.exec(pattern.toLowerCase());
+  // A port past 65535 fits the pattern's digits but is no port (URL refuses it).
+  return match !== null && Number((match[5] ?? ':0').slice(1)) <= 65_535;
 }
 
 export type OriginMatcher = (origin: string) => boolean;
@@ -17,7 +19,7 @@ export function createOriginMatcher(patterns: readonly string[]): OriginMatcher 
   const wildcards: { scheme: string; suffix: string; port: string }[] = [];
   for (const pattern of patterns) {
     const match = PATTERN.exec(pattern.toLowerCase());
-    if (!match) continue;
+    if (!match || !isValidOriginPattern(pattern)) continue;
     const [, scheme, wildcard, host, , port = ''] = match;
     if (wildcard) wildcards.push({ scheme, suffix: `.${host}`, port: port.slice(1) });
     else exact.add(new URL(pattern.toLowerCase()).origin);
