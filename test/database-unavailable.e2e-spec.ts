@@ -72,7 +72,23 @@ describe('when the database is unavailable', () => {
 
   it('answers 503 within a bounded time when the database stops answering, then drops the connections left waiting', async () => {
     await track().expect(200);
+    // Connections warm in the pool, so that the move below finds one and begins on it.
+    await Promise.all(
+      ['warm-1', 'warm-2', 'warm-3'].map((visitor) =>
+        request(app.getHttpServer())
+          .post('/v1/events/funnel')
+          .send({ visitor_id: visitor, stage: 'lead' })
+          .expect(200),
+      ),
+    );
     proxy.freeze();
+    // An explicit funnel move runs in a transaction: a failed rollback must not hide why.
+    const moved = await request(app.getHttpServer())
+      .post('/v1/events/funnel')
+      .send({ visitor_id: 'frozen-visitor', stage: 'lead' });
+    expect(moved.body.error?.code).toBe('database_unavailable');
+    expect(moved.status).toBe(503);
+    expect(moved.headers['retry-after']).toBeDefined();
     const event = anEvent();
     const started = Date.now();
     const refused = await track(event);

@@ -46,6 +46,9 @@ const UNAVAILABLE_MESSAGES = [
   // 55000 (object not in prerequisite state) also names programming errors: only this one.
   /is not currently accepting connections/i,
   /the database system is (starting up|shutting down)/i,
+  // knex ended the transaction under the work: its BEGIN (or a statement) timed out or lost
+  // the connection, and the work's next statement is refused with this instead of that.
+  /Transaction query already complete/i,
 ];
 
 export function classifyDatabaseError(error: unknown): DatabaseErrorKind | undefined {
