@@ -1120,7 +1120,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Database unavailable; nothing stored; see Retry-After */
+            /** @description Database unavailable; nothing half-written (a write sent before it stopped answering may still commit whole: resend with the same event_id); see Retry-After */
             503: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
@@ -1361,7 +1361,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Database unavailable; nothing stored; see Retry-After */
+            /** @description Database unavailable; nothing half-written (a write sent before it stopped answering may still commit whole: resend with the same event_id); see Retry-After */
             503: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
@@ -1980,7 +1980,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Database unavailable; nothing stored; see Retry-After */
+            /** @description Database unavailable; nothing half-written (a write sent before it stopped answering may still commit whole: resend with the same event_id); see Retry-After */
             503: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */

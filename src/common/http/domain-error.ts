@@ -78,7 +78,11 @@ export class DatabaseUnavailableError extends DomainError {
   readonly code = 'database_unavailable';
   override readonly retryAfterSeconds = 5;
   constructor(reason: string) {
-    super(`The database is unavailable (${reason}); nothing was changed, retry later`);
+    // Not "nothing was changed": a statement sent before the database stopped answering
+    // may still commit when it comes back. It commits whole or not at all.
+    super(
+      `The database is unavailable (${reason}); retry later: nothing is half-written, and a resend with the same event_id is never stored twice`,
+    );
   }
 }
 

@@ -39,7 +39,8 @@ export function PublicEndpointErrors(): ClassDecorator {
     }),
     ApiServiceUnavailableResponse({
       type: ErrorResponseDto,
-      description: 'Database unavailable; nothing stored; see Retry-After',
+      description:
+        'Database unavailable; nothing half-written (a write sent before it stopped answering may still commit whole: resend with the same event_id); see Retry-After',
     }),
   );
 }

@@ -178,7 +178,7 @@ const ERROR_EXAMPLES: Record<string, ErrorExample[]> = {
     {
       code: 'database_unavailable',
       message:
-        'The database is unavailable (connection failed or timed out); nothing was changed, retry later',
+        'The database is unavailable (connection failed or timed out); retry later: nothing is half-written, and a resend with the same event_id is never stored twice',
       only: [...PUBLIC_WRITES, ...READS],
     },
     {
