@@ -57,9 +57,12 @@ async function serve(config: AppConfig): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT'] as const)
     process.once(signal, () => void shutdown(signal));
 
-  await app.listen({ port: config.http.port, host: config.http.host });
-  // getUrl() names 127.0.0.1 for 0.0.0.0: say where the socket is bound.
   const { host, port } = config.http;
+  await app.listen({ port, host }).catch((error: unknown) => {
+    // EADDRINUSE, or a HOST that resolves to no address here: say which setting to look at.
+    throw new Error(`Cannot listen on ${host}:${port} (HOST, PORT): ${errorText(error)}`);
+  });
+  // getUrl() names 127.0.0.1 for 0.0.0.0: say where the socket is bound.
   logger.log(
     `Listening on ${host}:${port}, ${await app.getUrl()} from here (API docs at /docs, OpenAPI at /openapi.json)`,
   );

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import { createServer } from 'node:net';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -242,6 +243,32 @@ describe('SIGTERM while a keep-alive client waits for an answer', () => {
       if (service.exitCode === null) service.kill('SIGKILL');
     }
   }, 120_000);
+});
+
+describe('a port already taken', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    buildService();
+    db = await createTestDatabase();
+  }, 120_000);
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('stops the start with a message naming HOST and PORT', async () => {
+    const port = await freePort();
+    // Hangs up at once, so that polling it for readiness fails fast.
+    const holder = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve));
+    try {
+      const service = new ServiceProcess({ PORT: String(port), DATABASE_URL: db.url });
+      await expect(service.start()).rejects.toThrow(
+        new RegExp(`Cannot listen on 127\\.0\\.0\\.1:${port} \\(HOST, PORT\\).*EADDRINUSE`),
+      );
+    } finally {
+      holder.close();
+    }
+  }, 60_000);
 });
 
 describe('a slow database (a lock held on the events table)', () => {
