@@ -2,6 +2,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anEvent } from './support/event-factory';
+import { freePort } from './support/free-port';
 import { createTestApp } from './support/test-app';
 import { TestDatabase, createTestDatabase } from './support/test-database';
 
@@ -65,5 +66,24 @@ describe('reports read from REPORT_DATABASE_URL', () => {
       }
     }
     expect((await report()).totals.conversions).toBe(3);
+  });
+});
+
+describe('a REPORT_DATABASE_URL that cannot be reached', () => {
+  let primary: TestDatabase;
+  beforeAll(async () => {
+    primary = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await primary?.drop();
+  });
+
+  it('stops the start naming the variable, without the password', async () => {
+    const port = await freePort(); // nothing listens there
+    const start = createTestApp(primary.url, {
+      REPORT_DATABASE_URL: `postgresql://reader:s3cret@127.0.0.1:${port}/reports`,
+    });
+    await expect(start).rejects.toThrow(/\(REPORT_DATABASE_URL\): .*ECONNREFUSED/);
+    await expect(start).rejects.not.toThrow(/s3cret/);
   });
 });

@@ -2,6 +2,7 @@ import { Inject, OnApplicationShutdown, Provider } from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Database, Sql } from './database';
 import { ConnectableDatabase, createOrmOptions } from './orm-options';
+import { redact } from './database-location';
 
 export const REPORT_DATABASE = Symbol('REPORT_DATABASE');
 
@@ -30,9 +31,15 @@ export function reportDatabaseProvider(database: ConnectableDatabase): Provider 
     provide: REPORT_DATABASE,
     useFactory: async (primary: Database): Promise<Sql> => {
       if (database.reportUrl === undefined) return primary;
+      const reportUrl = database.reportUrl;
       const orm = await MikroORM.init({
-        ...createOrmOptions({ ...database, url: database.reportUrl }),
+        ...createOrmOptions({ ...database, url: reportUrl }),
         entities: [],
+      }).catch((error: unknown) => {
+        // The driver's words alone (ECONNREFUSED) do not say which database it was.
+        throw new Error(
+          `Cannot connect to the report database at ${redact(reportUrl)} (REPORT_DATABASE_URL): ${error instanceof Error ? error.message : String(error)}`,
+        );
       });
       return new ReplicaDatabase(orm);
     },
