@@ -41,6 +41,19 @@ describe('parseFunnels', () => {
       'funnels[0] (f).stages[0].event_types',
     ],
     [{ funnels: [{ name: 'f', stages: [{ name: 'a', event_types: ['1x'] }] }] }, 'event_types'],
+    // Misspelt keys are refused, not dropped.
+    [
+      { funnels: [{ name: 'f', stages: [{ name: 'a', event_types: ['x'], event_type: 'y' }] }] },
+      'funnels[0] (f).stages[0] has an unknown key "event_type"',
+    ],
+    [
+      { funnels: [{ name: 'f', extra: 1, stages: [{ name: 'a', event_types: ['x'] }] }] },
+      'funnels[0] has an unknown key "extra"',
+    ],
+    [
+      { funnel: {}, funnels: [{ name: 'f', stages: [{ name: 'a', event_types: ['x'] }] }] },
+      'the file has an unknown key "funnel"',
+    ],
     [
       {
         funnels: [

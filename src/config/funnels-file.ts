@@ -52,6 +52,7 @@ export function parseFunnels(
   const list = (input as { funnels?: unknown } | null)?.funnels;
   if (!Array.isArray(list) || list.length === 0)
     return { problems: ['must be {"funnels": [ ...at least one funnel ]}'] };
+  refuseUnknownKeys(input as object, ['funnels'], 'the file', problems);
   const funnels: FunnelDefinition[] = [];
   const funnelNames = new Set<string>();
   list.forEach((raw: unknown, index) => {
@@ -61,6 +62,7 @@ export function parseFunnels(
       problems.push(`${at}.name must match ${NAME.source}`);
       return;
     }
+    refuseUnknownKeys(funnel, ['name', 'stages'], at, problems);
     if (funnelNames.has(funnel.name)) problems.push(`${at}.name "${funnel.name}" is defined twice`);
     funnelNames.add(funnel.name);
     const stages = parseStages(funnel.stages, `${at} (${funnel.name})`, problems);
@@ -88,6 +90,7 @@ function parseStages(
       problems.push(`${where}.name must match ${NAME.source}`);
       return;
     }
+    refuseUnknownKeys(stage, ['name', 'event_types'], where, problems);
     if (stageNames.has(stage.name)) problems.push(`${where}.name "${stage.name}" is defined twice`);
     stageNames.add(stage.name);
     const types = stage.event_types;
@@ -108,4 +111,16 @@ function parseStages(
     stages.push({ name: stage.name, eventTypes: types as string[] });
   });
   return stages;
+}
+
+/** A misspelt key (`event_type`, `stage`) would otherwise be dropped without a word. */
+function refuseUnknownKeys(
+  value: object,
+  allowed: readonly string[],
+  at: string,
+  problems: string[],
+): void {
+  for (const key of Object.keys(value))
+    if (!allowed.includes(key))
+      problems.push(`${at} has an unknown key "${key}" (expected ${allowed.join(', ')})`);
 }
