@@ -178,7 +178,7 @@ describe('faults against the compiled service on a real PostgreSQL', () => {
   }, 120_000);
 });
 
-describe('SIGTERM while a keep-alive client waits for an answer', () => {
+describe('the compiled service started on its own for one case', () => {
   let db: TestDatabase;
 
   beforeAll(async () => {
@@ -189,7 +189,7 @@ describe('SIGTERM while a keep-alive client waits for an answer', () => {
     await db?.drop();
   });
 
-  it('answers it with its connection closed, refuses what comes after, and exits 0 promptly', async () => {
+  it('answers a keep-alive client waiting across SIGTERM with its connection closed, refuses what comes after, and exits 0 promptly', async () => {
     const port = await freePort();
     // Each event waits a second for its group: the request is in flight when SIGTERM comes.
     const service = new ServiceProcess({
@@ -243,19 +243,8 @@ describe('SIGTERM while a keep-alive client waits for an answer', () => {
       if (service.exitCode === null) service.kill('SIGKILL');
     }
   }, 120_000);
-});
 
-describe('a port already taken', () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    buildService();
-    db = await createTestDatabase();
-  }, 120_000);
-  afterAll(async () => {
-    await db?.drop();
-  });
-
-  it('stops the start with a message naming HOST and PORT', async () => {
+  it('stops the start with a message naming HOST and PORT when the port is taken', async () => {
     const port = await freePort();
     // Hangs up at once, so that polling it for readiness fails fast.
     const holder = createServer((socket) => socket.destroy());

@@ -22,7 +22,7 @@ export class Ga4Clients implements OnApplicationBootstrap {
   /** Half the settings is most likely a mistake: said at start, not at the first report. */
   onApplicationBootstrap(): void {
     const { propertyId, credentialsFile } = this.config.ga4;
-    if ((propertyId === undefined) === (credentialsFile === undefined)) return;
+    if (hasGa4Settings(this.config.ga4) || (propertyId ?? credentialsFile) === undefined) return;
     const [set, unset] =
       propertyId === undefined
         ? ['GA4_CREDENTIALS_FILE', 'GA4_PROPERTY_ID']
@@ -58,4 +58,9 @@ export class Ga4Clients implements OnApplicationBootstrap {
     );
     return this.built;
   }
+}
+
+/** Both GA4 settings given (the key file may still prove unreadable when it is read). */
+export function hasGa4Settings(ga4: AppConfig['ga4']): boolean {
+  return ga4.propertyId !== undefined && ga4.credentialsFile !== undefined;
 }

@@ -10,6 +10,7 @@ import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { Database } from '../persistence/database';
 import { Ga4NotConfiguredError } from '../ga4/ga4.errors';
+import { hasGa4Settings } from '../ga4/ga4-clients';
 import { ReconciliationRunRepository } from './reconciliation-run.repository';
 import { ReconciliationService } from './reconciliation.service';
 
@@ -54,7 +55,7 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
   onApplicationBootstrap(): void {
     const { cron } = this.config.reconciliation;
     if (cron === undefined) return;
-    if (!this.ga4SettingsGiven())
+    if (!hasGa4Settings(this.config.ga4))
       this.logger.warn(
         'RECONCILE_CRON is set but GA4 is not: each scheduled run will be stored as failed (ga4_not_configured) until GA4_PROPERTY_ID and GA4_CREDENTIALS_FILE are set',
       );
@@ -79,11 +80,6 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
     const every = Math.min(Math.max(this.config.reconciliation.retryDelayMs, min), max);
     this.takeOverTimer = setInterval(lookForInterrupted, every);
     this.takeOverTimer.unref();
-  }
-
-  private ga4SettingsGiven(): boolean {
-    const { propertyId, credentialsFile } = this.config.ga4;
-    return propertyId !== undefined && credentialsFile !== undefined;
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -158,7 +154,7 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
           // Settings are read at start: without them a retry could only fail the same way
           // (a key file not readable yet is read again, and may be by the retry).
           const settingsMissing =
-            error instanceof Ga4NotConfiguredError && !this.ga4SettingsGiven();
+            error instanceof Ga4NotConfiguredError && !hasGa4Settings(this.config.ga4);
           outcome = settingsMissing ? 'done' : 'failed';
           if (this.stopping.signal.aborted) {
             await this.runs.interrupt(sql, runId);
