@@ -7,6 +7,7 @@ import { Migration20261126164836 } from './Migration20261126164836';
 import { Migration20261126202845 } from './Migration20261126202845';
 import { Migration20261127001456 } from './Migration20261127001456';
 import { Migration20261127151500 } from './Migration20261127151500';
+import { Migration20261128050000 } from './Migration20261128050000';
 
 /**
  * Every migration, in order. Listed explicitly so that the compiled service, the test
@@ -23,4 +24,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126202845', class: Migration20261126202845 },
   { name: 'Migration20261127001456', class: Migration20261127001456 },
   { name: 'Migration20261127151500', class: Migration20261127151500 },
+  { name: 'Migration20261128050000', class: Migration20261128050000 },
 ];

@@ -4,10 +4,10 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReconciliationScheduler } from '../src/reconciliation/reconciliation-scheduler';
 import { FakeGa4 } from './support/fake-ga4';
+import { SCHEDULE_API_KEY as KEY, scheduledService } from './support/scheduled-service';
 import { createTestApp } from './support/test-app';
 import { TestDatabase, createTestDatabase } from './support/test-database';
 
-const KEY = 'schedule-key-0123456789';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface RunSummary {
@@ -80,7 +80,7 @@ describe('scheduled reconciliation on two replicas sharing one database', () => 
     expect(new Set(scheduled.map((run) => run.scheduled_for)).size).toBe(scheduled.length);
     const attempts = scheduled.reduce((sum, run) => sum + run.attempts, 0);
     expect(fake.runReportCalls).toHaveLength(attempts);
-    // Finished after it started, even when it ran in the transaction it started in.
+    // Finished after it started.
     for (const run of scheduled) expect(run.finished_at! > run.started_at).toBe(true);
     // Newest first.
     const times = scheduled.map((run) => run.scheduled_for);
@@ -245,7 +245,6 @@ describe('a scheduled run waiting on GA4 when the service stops', () => {
   });
 
   it('stops waiting, stores the run as failed with the reason, and lets the process stop at once', async () => {
-    // The run's claim commits with its outcome; what shows it is under way is GA4's call.
     await expect
       .poll(() => ga4.calls.filter((call) => call.path.endsWith(':runReport')).length, {
         timeout: 5_000,
@@ -370,7 +369,7 @@ describe('a failed scheduled run waiting for its retry when the service stops', 
         .poll(runs, { timeout: 10_000, interval: 50 })
         .toEqual([expect.objectContaining({ status: 'failed' })]);
       fake.delayMs = 10_000;
-      // The second tick's run is in GA4's hands (its claim commits with its outcome).
+      // The second tick's run is in GA4's hands.
       await expect.poll(() => fake.runReportCalls.length - callsBefore, { timeout: 5_000 }).toBe(2);
       await sleep(1_000); // the first run's retry has come due meanwhile
     } finally {
@@ -384,30 +383,3 @@ describe('a failed scheduled run waiting for its retry when the service stops', 
     ]);
   });
 });
-
-/** A fake GA4, a fresh database and one service reconciling every second, for one describe. */
-function scheduledService(
-  env: Record<string, string>,
-  beforeStart: (fake: FakeGa4) => unknown = () => undefined,
-) {
-  const fake = new FakeGa4();
-  const service = {} as { db: TestDatabase; app: NestFastifyApplication };
-  beforeAll(async () => {
-    await fake.start();
-    service.db = await createTestDatabase();
-    beforeStart(fake);
-    service.app = await createTestApp(service.db.url, {
-      API_KEYS: KEY,
-      ...fake.env(),
-      RECONCILE_CRON: '* * * * * *',
-      RECONCILE_EVENT_TYPES: 'purchase',
-      ...env,
-    });
-  });
-  afterAll(async () => {
-    await service.app?.close();
-    await service.db?.drop();
-    await fake.stop();
-  });
-  return service;
-}

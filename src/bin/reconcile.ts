@@ -7,7 +7,6 @@ import { loadConfigOrExit } from '../config/load-config-or-exit';
 import { resolveDatabase } from '../persistence/database-location';
 import { ReconciliationRunRepository } from '../reconciliation/reconciliation-run.repository';
 import { ReconciliationService } from '../reconciliation/reconciliation.service';
-import { Database } from '../persistence/database';
 import { errorText } from '../common/error-text';
 
 const USAGE = 'usage: npm run reconcile -- [--start-date YYYY-MM-DD] [--end-date YYYY-MM-DD]';
@@ -54,14 +53,13 @@ async function main(): Promise<number> {
     }
     const runs = app.get(ReconciliationRunRepository);
     const runId = await runs.createCommandRun(days(config.reportTimeZone));
-    const sql = app.get(Database);
     try {
       const report = await reconciliation.reconcile(days);
-      await runs.finish(sql, runId, { report });
+      await runs.finish(runId, { report });
       console.log(JSON.stringify(report, null, 2));
       return 0;
     } catch (error) {
-      const message = await runs.fail(sql, runId, error);
+      const message = await runs.fail(runId, error);
       console.error(`Reconciliation failed: ${message}`);
       return 1;
     }

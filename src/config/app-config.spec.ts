@@ -155,6 +155,7 @@ describe('loadConfig', () => {
       cron: '0 6 * * *',
       lookbackDays: 3,
       retryDelayMs: 60_000,
+      leaseMs: 60_000,
     });
     expect(config.redisUrl).toBeUndefined();
     expect(config.reportRefreshIntervalMs).toBe(500);

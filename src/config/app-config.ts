@@ -99,7 +99,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     },
     database: {
       url: read.optionalString('DATABASE_URL'),
-      // Two at least: a scheduled reconciliation holds one (its lock) while it counts with another.
+      // Two at least: a transaction (a link's funnel merge, the schedule's claim) holds one while requests need another.
       poolSize: read.int('DB_POOL_SIZE', 10, { min: 2, max: 500 }),
       connectTimeoutMs: read.int('DB_CONNECT_TIMEOUT_MS', 3_000, { min: 100, max: 60_000 }),
       statementTimeoutMs: read.int('DB_STATEMENT_TIMEOUT_MS', 5_000, { min: 100, max: 600_000 }),

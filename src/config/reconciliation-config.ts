@@ -34,6 +34,11 @@ export interface ReconciliationConfig {
   lookbackDays: number;
   /** First wait before retrying a failed scheduled run; doubled for each further retry. */
   retryDelayMs: number;
+  /**
+   * How long a replica's claim on a scheduled run lasts unless it renews it (a third of
+   * this apart): a replica that died mid-run has its run taken over once it has lapsed.
+   */
+  leaseMs: number;
 }
 
 export function readGa4Config(read: EnvReader): Ga4Config {
@@ -80,6 +85,7 @@ export function readReconciliationConfig(read: EnvReader): ReconciliationConfig 
     cron: read.string('RECONCILE_CRON', '0 6 * * *'),
     lookbackDays: read.int('RECONCILE_LOOKBACK_DAYS', 3, { min: 1, max: 366 }),
     retryDelayMs: read.int('RECONCILE_RETRY_DELAY_MS', 60_000, { min: 10, max: 86_400_000 }),
+    leaseMs: read.int('RECONCILE_LEASE_MS', 60_000, { min: 300, max: 3_600_000 }),
   };
   read.check(
     'RECONCILE_CRITICAL_PCT',

@@ -6,6 +6,11 @@ export const RUN_STATUSES = ['running', 'succeeded', 'failed'] as const;
 /** One reconciliation run: by the schedule or from the command line, with its report or its error. */
 @Entity({ tableName: 'reconciliation_runs' })
 @Index({ name: 'reconciliation_runs_started_index', properties: ['startedAt', 'id'] })
+@Index({
+  name: 'reconciliation_runs_lease_index',
+  expression:
+    'create index "reconciliation_runs_lease_index" on "reconciliation_runs" ("lease_until") where "status" = \'running\'',
+})
 export class ReconciliationRun {
   @PrimaryKey({ type: 'uuid', defaultRaw: 'gen_random_uuid()' })
   id!: string;
@@ -39,6 +44,13 @@ export class ReconciliationRun {
   /** The reconciliation report, once a run succeeded. */
   @Property({ type: 'jsonb', nullable: true })
   report?: Record<string, unknown>;
+
+  /** The process running a scheduled run, until `leaseUntil` unless it renews it. */
+  @Property({ type: 'uuid', nullable: true })
+  leaseOwner?: string;
+
+  @Property({ type: 'timestamptz', nullable: true })
+  leaseUntil?: Date;
 
   /** `{code, message}` of the last failure. */
   @Property({ type: 'jsonb', nullable: true })

@@ -40,14 +40,28 @@ const INTERRUPTED_ERROR = {
     'The service stopped before the run was done; a running replica runs it again, unless a later tick has run since',
 };
 
-/** Only one replica at a time works on scheduled reconciliation. */
+const LAPSED_ERROR = {
+  code: INTERRUPTED,
+  message:
+    'The replica running it stopped renewing its claim before the run was done; a running replica runs it again, unless a later tick has run since',
+};
+
+/** Only one replica at a time claims scheduled runs. */
 const SCHEDULE_LOCK = `hashtext('conversion-tracking:reconciliation-schedule')`;
+
+/** A scheduled run's claim: the process holding it, and for how long past each renewal. */
+export interface Lease {
+  owner: string;
+  ms: number;
+}
+
+const LEASE_UNTIL = `clock_timestamp() + ? * interval '1 millisecond'`;
 
 @Injectable()
 export class ReconciliationRunRepository {
   constructor(private readonly database: Database) {}
 
-  /** Whether this transaction holds the schedule lock (false: another replica is at work). */
+  /** Whether this transaction holds the schedule lock (false: another replica is claiming). */
   async tryLockSchedule(sql: Sql): Promise<boolean> {
     const rows = await sql.query<{ locked: boolean }>(
       `SELECT pg_try_advisory_xact_lock(${SCHEDULE_LOCK}) AS locked`,
@@ -55,18 +69,61 @@ export class ReconciliationRunRepository {
     return rows[0]?.locked === true;
   }
 
-  /** The run of a cron tick; undefined when a replica has already taken the tick. */
+  /** The run of a cron tick, claimed; undefined when a replica has already taken the tick. */
   async claimTick(
     sql: Sql,
     run: { scheduledFor: Date; startDate: string; endDate: string },
+    lease: Lease,
   ): Promise<string | undefined> {
     const rows = await sql.query<{ id: string }>(
-      `INSERT INTO reconciliation_runs (trigger, scheduled_for, start_date, end_date, status, attempts)
-       VALUES ('schedule', ?, ?, ?, 'running', 0)
+      `INSERT INTO reconciliation_runs
+         (trigger, scheduled_for, start_date, end_date, status, attempts, lease_owner, lease_until)
+       VALUES ('schedule', ?, ?, ?, 'running', 0, ?, ${LEASE_UNTIL})
        ON CONFLICT (scheduled_for) DO NOTHING RETURNING id`,
-      [run.scheduledFor.toISOString(), run.startDate, run.endDate],
+      [run.scheduledFor.toISOString(), run.startDate, run.endDate, lease.owner, lease.ms],
     );
     return rows[0]?.id;
+  }
+
+  /**
+   * Claims a failed run again (one taken over: only while it is still cut short); false
+   * when it is no longer failed so (another replica ran it or is running it).
+   */
+  async reclaim(sql: Sql, id: string, takenOver: boolean, lease: Lease): Promise<boolean> {
+    const rows = await sql.query<{ id: string }>(
+      `UPDATE reconciliation_runs
+       SET status = 'running', finished_at = NULL, lease_owner = ?, lease_until = ${LEASE_UNTIL}
+       WHERE id = ? AND status = 'failed' AND (NOT ? OR error->>'code' = '${INTERRUPTED}')
+       RETURNING id`,
+      [lease.owner, lease.ms, id, takenOver],
+    );
+    return rows.length === 1;
+  }
+
+  /** Extends a run's claim; false when it is no longer this process's. */
+  async renewLease(id: string, lease: Lease): Promise<boolean> {
+    const rows = await this.database.query<{ id: string }>(
+      `UPDATE reconciliation_runs SET lease_until = ${LEASE_UNTIL}
+       WHERE id = ? AND status = 'running' AND lease_owner = ? RETURNING id`,
+      [lease.ms, id, lease.owner],
+    );
+    return rows.length === 1;
+  }
+
+  /**
+   * Runs whose claim lapsed unrenewed (their process died or lost the database), stored as
+   * cut short for a running replica to take up. Counted as an attempt: a run that takes
+   * its process down with it must not be taken up for ever.
+   */
+  async expireLeases(): Promise<string[]> {
+    const rows = await this.database.query<{ id: string }>(
+      `UPDATE reconciliation_runs
+       SET status = 'failed', attempts = attempts + 1, finished_at = clock_timestamp(), error = ?::jsonb,
+           lease_owner = NULL, lease_until = NULL
+       WHERE status = 'running' AND lease_until < clock_timestamp() RETURNING id`,
+      [JSON.stringify(LAPSED_ERROR)],
+    );
+    return rows.map((row) => row.id);
   }
 
   async createCommandRun(run: { startDate: string; endDate: string }): Promise<string> {
@@ -78,19 +135,24 @@ export class ReconciliationRunRepository {
     return rows[0].id;
   }
 
+  /**
+   * Stores a run's outcome; false when the run was no longer `owner`'s to finish (its claim
+   * lapsed and another replica took it over). A command's run has no owner.
+   */
   async finish(
-    sql: Sql,
     id: string,
     outcome: { report: ReconciliationReport } | { error: { code: string; message: string } },
-  ): Promise<void> {
+    owner: string | null = null,
+  ): Promise<boolean> {
     const succeeded = 'report' in outcome;
-    // clock_timestamp(), not now(): a scheduled run finishes in the transaction it started in.
-    await sql.query(
+    const rows = await this.database.query<{ id: string }>(
       // A report's days are the GA4 property's, which may differ by one from the claim's.
       `UPDATE reconciliation_runs
        SET status = ?, attempts = attempts + 1, finished_at = clock_timestamp(), report = ?::jsonb, error = ?::jsonb,
-           start_date = coalesce(?::date, start_date), end_date = coalesce(?::date, end_date)
-       WHERE id = ?`,
+           start_date = coalesce(?::date, start_date), end_date = coalesce(?::date, end_date),
+           lease_owner = NULL, lease_until = NULL
+       WHERE id = ? AND status = 'running' AND lease_owner IS NOT DISTINCT FROM ?::uuid
+       RETURNING id`,
       [
         succeeded ? 'succeeded' : 'failed',
         succeeded ? JSON.stringify(outcome.report) : null,
@@ -98,19 +160,22 @@ export class ReconciliationRunRepository {
         succeeded ? outcome.report.start_date : null,
         succeeded ? outcome.report.end_date : null,
         id,
+        owner,
       ],
     );
+    return rows.length === 1;
   }
 
   /**
    * Stores a run as cut short by this process stopping, for another process to take up.
    * Not an attempt: it never got its answer.
    */
-  async interrupt(sql: Sql, id: string): Promise<void> {
-    await sql.query(
-      `UPDATE reconciliation_runs SET status = 'failed', finished_at = clock_timestamp(), error = ?::jsonb
-       WHERE id = ?`,
-      [JSON.stringify(INTERRUPTED_ERROR), id],
+  async interrupt(id: string, owner: string): Promise<void> {
+    await this.database.query(
+      `UPDATE reconciliation_runs
+       SET status = 'failed', finished_at = clock_timestamp(), error = ?::jsonb, lease_owner = NULL, lease_until = NULL
+       WHERE id = ? AND status = 'running' AND lease_owner = ?`,
+      [JSON.stringify(INTERRUPTED_ERROR), id, owner],
     );
   }
 
@@ -138,21 +203,11 @@ export class ReconciliationRunRepository {
     return rows[0] && { ...rows[0], scheduledFor: new Date(rows[0].scheduledFor) };
   }
 
-  /** Whether a run is still failed (and, for one taken over, still cut short), so still to be run again. */
-  async isStillToRetry(sql: Sql, id: string, takenOver: boolean): Promise<boolean> {
-    const rows = await sql.query<{ id: string }>(
-      `SELECT id FROM reconciliation_runs
-       WHERE id = ? AND status = 'failed' AND (NOT ? OR error->>'code' = '${INTERRUPTED}')`,
-      [id, takenOver],
-    );
-    return rows.length === 1;
-  }
-
   /** Stores why a run failed (its error code and message); returns the message. */
-  async fail(sql: Sql, id: string, error: unknown): Promise<string> {
+  async fail(id: string, error: unknown, owner: string | null = null): Promise<string> {
     const domain = toDomainError(error);
     const message = domain?.message ?? (error instanceof Error ? error.message : String(error));
-    await this.finish(sql, id, { error: { code: domain?.code ?? 'internal_error', message } });
+    await this.finish(id, { error: { code: domain?.code ?? 'internal_error', message } }, owner);
     return message;
   }
 

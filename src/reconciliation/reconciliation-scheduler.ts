@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   BeforeApplicationShutdown,
   Injectable,
@@ -12,7 +13,9 @@ import { Database } from '../persistence/database';
 import { Ga4NotConfiguredError } from '../ga4/ga4.errors';
 import { hasGa4Settings } from '../ga4/ga4-clients';
 import { ReconciliationRunRepository } from './reconciliation-run.repository';
-import { ReconciliationService } from './reconciliation.service';
+import { ReconciliationReport, ReconciliationService } from './reconciliation.service';
+import { Lease } from './reconciliation-run.repository';
+import { RunLease } from './run-lease';
 
 const JOB_NAME = 'reconciliation';
 /** A failed run is tried again this many times, after RECONCILE_RETRY_DELAY_MS doubled each time. */
@@ -23,13 +26,14 @@ const TAKE_OVER_LOOK_MS = { min: 1_000, max: 300_000 };
 /**
  * Runs the reconciliation on RECONCILE_CRON (UTC) over the last RECONCILE_LOOKBACK_DAYS
  * days ending yesterday and stores each run. Every replica's cron fires; a transaction-level
- * advisory lock lets one work at a time and the run's unique `scheduled_for` lets one
- * take each tick, so GA4 is asked once per tick. Failures are stored with their error
- * and retried with backoff; nothing here may crash the process. A run cut short because
- * its process stopped (a deploy), in flight or waiting for a retry, is stored as
- * interrupted, and every replica looks for one at start and then every
- * RECONCILE_RETRY_DELAY_MS (within 1 s–5 min), so the one that gets the lock first runs
- * it again.
+ * advisory lock lets one claim at a time and the run's unique `scheduled_for` lets one
+ * take each tick, so GA4 is asked once per tick. The claim is a lease (RECONCILE_LEASE_MS,
+ * renewed while the run lasts), committed before GA4 is asked: no transaction or lock
+ * stays open while it answers. Failures are stored with their error and retried with
+ * backoff; nothing here may crash the process. A run cut short because its process
+ * stopped (a deploy), in flight or waiting for a retry, is stored as interrupted, and so is
+ * one whose lease lapsed (its process died); every replica looks for one at start and then
+ * every RECONCILE_RETRY_DELAY_MS (within 1 s–5 min), and the first to claim it runs it again.
  */
 @Injectable()
 export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -43,6 +47,8 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
   private running: Promise<void> = Promise.resolve();
   /** Aborted at shutdown: a run waiting on GA4 fails at once (and is stored so) rather than holding the exit. */
   private readonly stopping = new AbortController();
+  /** This process's claim on the runs it works on. */
+  private readonly lease: Lease;
 
   constructor(
     private readonly registry: SchedulerRegistry,
@@ -50,7 +56,9 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
     private readonly runs: ReconciliationRunRepository,
     private readonly database: Database,
     @InjectConfig() private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.lease = { owner: randomUUID(), ms: config.reconciliation.leaseMs };
+  }
 
   onApplicationBootstrap(): void {
     const { cron } = this.config.reconciliation;
@@ -109,6 +117,10 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
   /** Queues the latest tick's run when a stopping process cut it short; errors are only logged. */
   private async takeOverInterrupted(): Promise<void> {
     try {
+      for (const id of await this.runs.expireLeases())
+        this.logger.warn(
+          `Reconciliation run ${id}: its replica's claim lapsed unrenewed; stored as interrupted`,
+        );
       const run = await this.runs.latestInterrupted(MAX_RETRIES);
       if (run === undefined || this.takenOver.has(run.runId) || this.stopping.signal.aborted)
         return;
@@ -124,61 +136,96 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
   }
 
   /**
-   * One attempt, under the lock; `runId` undefined means the tick is still to be claimed.
-   * A failed run, or an attempt the database did not let happen (its failure cannot be
-   * stored then), is tried again with backoff; a retry that finds another replica holding
-   * the lock waits its turn without using up an attempt.
+   * One attempt; `runId` undefined means the tick is still to be claimed. The claim is
+   * made under the schedule lock and committed before GA4 is asked, so no transaction
+   * stays open while it answers. A failed run, or an attempt the database did not let
+   * happen, is tried again with backoff; a retry that finds another replica claiming
+   * waits its turn without using up an attempt.
    */
   private async attempt(run: ScheduledRun, retry: number): Promise<void> {
     // Queued before the shutdown began: left for another replica, untouched.
     if (this.stopping.signal.aborted) return;
-    let outcome = 'done' as 'done' | 'failed' | 'deferred';
-    let runId = run.runId;
+    let claim: Claim;
     try {
-      await this.database.transaction(async (sql) => {
-        if (!(await this.runs.tryLockSchedule(sql))) {
-          // A tick not yet claimed is another replica's to take; a known run waits.
-          if (runId !== undefined) outcome = 'deferred';
-          return;
-        }
-        if (runId === undefined) runId = await this.runs.claimTick(sql, run);
-        else if (!(await this.runs.isStillToRetry(sql, runId, run.takenOver === true))) return;
-        if (runId === undefined) return;
-        try {
-          const report = await this.reconciliation.reconcile(this.lastDays(run.scheduledFor), {
-            signal: this.stopping.signal,
-          });
-          await this.runs.finish(sql, runId, { report });
-          this.logger.log(`Reconciliation ${run.startDate}..${run.endDate}: ${report.status}`);
-        } catch (error) {
-          // Settings are read at start: without them a retry could only fail the same way
-          // (a key file not readable yet is read again, and may be by the retry).
-          const settingsMissing =
-            error instanceof Ga4NotConfiguredError && !hasGa4Settings(this.config.ga4);
-          outcome = settingsMissing ? 'done' : 'failed';
-          if (this.stopping.signal.aborted) {
-            await this.runs.interrupt(sql, runId);
-            this.logger.warn(
-              `Reconciliation ${run.startDate}..${run.endDate} cut short by shutdown`,
-            );
-            return;
-          }
-          const message = await this.runs.fail(sql, runId, error);
-          this.logger.warn(`Reconciliation ${run.startDate}..${run.endDate} failed: ${message}`);
-        }
-      });
+      claim = await this.claim(run);
     } catch (error) {
-      // The claim rolled back with the rest: the next attempt claims the tick again.
-      outcome = 'failed';
-      runId = run.runId;
+      // Nothing was claimed: the next attempt claims the tick, or the run, again.
       this.logger.error(`Scheduled reconciliation could not run: ${String(error)}`);
+      return this.afterAttempt(run, retry, 'failed');
     }
-    if (this.stopping.signal.aborted) return;
-    if (outcome === 'deferred') this.retryLater({ ...run, runId }, retry);
+    if (claim === 'deferred') return this.afterAttempt(run, retry, 'deferred');
+    if (claim === 'none') return this.afterAttempt(run, retry, 'done');
+    const claimed = { ...run, runId: claim.runId };
     // Once this process has run it, a run taken over is its own to retry.
-    else if (outcome === 'failed' && retry < MAX_RETRIES)
-      this.retryLater({ ...run, runId, takenOver: false }, retry + 1);
-    else if (runId !== undefined) this.takenOver.delete(runId);
+    this.afterAttempt({ ...claimed, takenOver: false }, retry, await this.runClaimed(claimed));
+  }
+
+  /** 'none': another replica took the tick, or the run needs no retry any more. */
+  private claim(run: ScheduledRun): Promise<Claim> {
+    return this.database.transaction(async (sql) => {
+      // A tick not yet claimed is another replica's to take; a known run waits.
+      if (!(await this.runs.tryLockSchedule(sql)))
+        return run.runId === undefined ? 'none' : 'deferred';
+      const runId =
+        run.runId === undefined
+          ? await this.runs.claimTick(sql, run, this.lease)
+          : (await this.runs.reclaim(sql, run.runId, run.takenOver === true, this.lease)) &&
+            run.runId;
+      return runId ? { runId } : 'none';
+    });
+  }
+
+  private async runClaimed(run: ScheduledRun & { runId: string }): Promise<Outcome> {
+    const lease = new RunLease(this.runs, run.runId, this.lease, this.logger);
+    const days = `${run.startDate}..${run.endDate}`;
+    try {
+      let result: { report: ReconciliationReport } | { error: unknown };
+      try {
+        const signal = AbortSignal.any([this.stopping.signal, lease.lost]);
+        result = {
+          report: await this.reconciliation.reconcile(this.lastDays(run.scheduledFor), { signal }),
+        };
+      } catch (error) {
+        result = { error };
+      }
+      if (lease.lost.aborted) {
+        this.logger.warn(
+          `Reconciliation ${days} left to another replica: ${String(lease.lost.reason)}`,
+        );
+        return 'done';
+      }
+      if ('report' in result) {
+        if (await this.runs.finish(run.runId, result, this.lease.owner))
+          this.logger.log(`Reconciliation ${days}: ${result.report.status}`);
+        else this.logger.warn(`Reconciliation ${days} was taken over by another replica meanwhile`);
+        return 'done';
+      }
+      if (this.stopping.signal.aborted) {
+        await this.runs.interrupt(run.runId, this.lease.owner);
+        this.logger.warn(`Reconciliation ${days} cut short by shutdown`);
+        return 'done';
+      }
+      const message = await this.runs.fail(run.runId, result.error, this.lease.owner);
+      this.logger.warn(`Reconciliation ${days} failed: ${message}`);
+      // Settings are read at start: without them a retry could only fail the same way
+      // (a key file not readable yet is read again, and may be by the retry).
+      const settingsMissing =
+        result.error instanceof Ga4NotConfiguredError && !hasGa4Settings(this.config.ga4);
+      return settingsMissing ? 'done' : 'failed';
+    } catch (error) {
+      // Its claim lapses unrenewed, and a running replica takes it over then.
+      this.logger.error(`Could not store reconciliation ${days}: ${String(error)}`);
+      return 'done';
+    } finally {
+      lease.stop();
+    }
+  }
+
+  private afterAttempt(run: ScheduledRun, retry: number, outcome: Outcome): void {
+    if (this.stopping.signal.aborted) return;
+    if (outcome === 'deferred') this.retryLater(run, retry);
+    else if (outcome === 'failed' && retry < MAX_RETRIES) this.retryLater(run, retry + 1);
+    else if (run.runId !== undefined) this.takenOver.delete(run.runId);
   }
 
   private retryLater(run: ScheduledRun, retry: number): void {
@@ -195,6 +242,9 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
     this.retries.set(timer, run);
   }
 }
+
+type Outcome = 'done' | 'failed' | 'deferred';
+type Claim = { runId: string } | 'deferred' | 'none';
 
 interface ScheduledRun {
   scheduledFor: Date;

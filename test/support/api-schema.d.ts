@@ -655,6 +655,7 @@ export interface components {
              */
             end_date: string;
             /**
+             * @description `running`: a replica is at it now (a retry's `error` is still its last failure).
              * @example succeeded
              * @enum {string}
              */
@@ -673,7 +674,7 @@ export interface components {
             report_status: "ok" | "discrepancies" | null;
             /** @example 3f2b8a4e-8c1d-4a9e-9b7a-2d1c0e5f6a7b */
             id: string;
-            /** @description The last failure, if any. */
+            /** @description The last failure, if any (`interrupted`: its process stopped or died before it was done). */
             error: (components["schemas"]["RunErrorDto"] | (never | null)) | null;
         };
         ReconciliationRunsPageDto: {
@@ -707,6 +708,7 @@ export interface components {
              */
             end_date: string;
             /**
+             * @description `running`: a replica is at it now (a retry's `error` is still its last failure).
              * @example succeeded
              * @enum {string}
              */
@@ -725,7 +727,7 @@ export interface components {
             report_status: "ok" | "discrepancies" | null;
             /** @example 3f2b8a4e-8c1d-4a9e-9b7a-2d1c0e5f6a7b */
             id: string;
-            /** @description The last failure, if any. */
+            /** @description The last failure, if any (`interrupted`: its process stopped or died before it was done). */
             error: (components["schemas"]["RunErrorDto"] | (never | null)) | null;
             /** @description The stored report of a successful run. */
             report: (components["schemas"]["ReconciliationReportDto"] | (never | null)) | null;

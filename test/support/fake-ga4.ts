@@ -43,6 +43,8 @@ export class FakeGa4 {
   readonly failures: Failure[] = [];
   /** When set, runReport waits this long before answering. */
   delayMs = 0;
+  /** runReport calls whose client hung up before the answer. */
+  abandonedRunReports = 0;
   /** When set, runReport answers 200 with this body instead of a report. */
   runReportAnswer: unknown;
   /** When set, the token endpoint answers 200 with this body instead of a token. */
@@ -245,6 +247,9 @@ export class FakeGa4 {
       return googleError(res, 400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.');
     }
     this.calls.push({ path: req.url ?? '', body });
+    res.once('close', () => {
+      if (!res.writableFinished) this.abandonedRunReports++;
+    });
     const live = (this.tokens.get(token) ?? 0) > Date.now();
     if (scheme !== 'Bearer' || (!live && !this.isSelfSignedJwt(token))) {
       return googleError(

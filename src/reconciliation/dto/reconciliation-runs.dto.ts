@@ -43,6 +43,7 @@ export class ReconciliationRunSummaryDto {
   /** @example "2026-11-25" */
   @ApiProperty({ format: 'date' })
   end_date!: string;
+  /** `running`: a replica is at it now (a retry's `error` is still its last failure). */
   @ApiProperty({ enum: RUN_STATUSES, example: 'succeeded' })
   status!: (typeof RUN_STATUSES)[number];
   /** @example 1 */
@@ -55,7 +56,7 @@ export class ReconciliationRunSummaryDto {
   /** The report's status, once the run succeeded. */
   @ApiProperty({ enum: ['ok', 'discrepancies'], nullable: true, example: 'ok' })
   report_status!: 'ok' | 'discrepancies' | null;
-  /** The last failure, if any. */
+  /** The last failure, if any (`interrupted`: its process stopped or died before it was done). */
   error!: RunErrorDto | null;
 }
 

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { FakeGa4 } from './support/fake-ga4';
+import { SCHEDULE_API_KEY, scheduledService } from './support/scheduled-service';
+import { createTestApp } from './support/test-app';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const ONCE_A_YEAR = '0 0 0 1 1 *';
+const CRASHED_REPLICA = '00000000-0000-4000-8000-00000000dead';
+
+describe('a scheduled run while GA4 is answering it', () => {
+  let ga4!: FakeGa4;
+  const service = scheduledService({ GA4_TIMEOUT_MS: '60000', GA4_RETRIES: '0' }, (fake) => {
+    ga4 = fake;
+    fake.delayMs = 60_000;
+  });
+
+  it('holds no transaction and no lock open, and shows as running with its claim', async () => {
+    await expect.poll(() => ga4.runReportCalls.length, { timeout: 5_000 }).toBe(1);
+    const { pool } = service.db;
+    const { rows: sessions } = await pool.query<{ state: string }>(
+      `SELECT state FROM pg_stat_activity
+       WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL`,
+    );
+    expect(sessions).toEqual([]);
+    const { rows: locks } = await pool.query(
+      "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted",
+    );
+    expect(locks).toEqual([]);
+    const { rows: runs } = await pool.query<{ status: string; leased: boolean }>(
+      `SELECT status, lease_owner IS NOT NULL AND lease_until > now() AS leased
+       FROM reconciliation_runs`,
+    );
+    expect(runs).toEqual([{ status: 'running', leased: true }]);
+    await service.app.close();
+  });
+});
+
+describe('a scheduled run whose replica died while running it', () => {
+  let ga4!: FakeGa4;
+  const service = scheduledService(
+    { RECONCILE_CRON: ONCE_A_YEAR, RECONCILE_RETRY_DELAY_MS: '100' },
+    (fake) => (ga4 = fake),
+  );
+  const run = async () =>
+    (
+      await service.db.pool.query<{ status: string; attempts: number; code: string | null }>(
+        "SELECT status, attempts, error->>'code' AS code FROM reconciliation_runs",
+      )
+    ).rows;
+
+  it('is left alone while its claim lasts, and run again once the claim lapses', async () => {
+    await service.db.pool.query(
+      `INSERT INTO reconciliation_runs
+         (trigger, scheduled_for, start_date, end_date, status, attempts, lease_owner, lease_until)
+       VALUES ('schedule', now(), current_date - 3, current_date - 1, 'running', 0, $1,
+               now() + interval '1 hour')`,
+      [CRASHED_REPLICA],
+    );
+    await sleep(1_000); // several looks for runs to take over
+    expect(await run()).toEqual([{ status: 'running', attempts: 0, code: null }]);
+    expect(ga4.runReportCalls).toHaveLength(0);
+
+    await service.db.pool.query(
+      "UPDATE reconciliation_runs SET lease_until = now() - interval '1 second'",
+    );
+    // The lapsed attempt counts: a run that takes its process down is not taken up for ever.
+    await expect
+      .poll(run, { timeout: 5_000, interval: 50 })
+      .toEqual([{ status: 'succeeded', attempts: 2, code: null }]);
+    expect(ga4.runReportCalls).toHaveLength(1);
+  });
+});
+
+describe('a scheduled run that takes longer than its claim lasts', () => {
+  let ga4!: FakeGa4;
+  const service = scheduledService(
+    { RECONCILE_LEASE_MS: '300', GA4_TIMEOUT_MS: '60000', GA4_RETRIES: '0' },
+    (fake) => {
+      ga4 = fake;
+      fake.delayMs = 2_500; // past two of the watcher's looks (1 s apart) after the claim lapses
+    },
+  );
+
+  it('keeps it by renewing it: a replica looking for lapsed runs leaves it alone', async () => {
+    const watcher = await createTestApp(service.db.url, {
+      API_KEYS: SCHEDULE_API_KEY,
+      ...ga4.env(),
+      RECONCILE_CRON: ONCE_A_YEAR,
+      RECONCILE_RETRY_DELAY_MS: '100',
+      RECONCILE_EVENT_TYPES: 'purchase',
+    });
+    try {
+      // Taken over, the first run would count its lapsed attempt and end with two.
+      await expect
+        .poll(
+          async () =>
+            (
+              await service.db.pool.query(
+                'SELECT status, attempts FROM reconciliation_runs ORDER BY scheduled_for LIMIT 1',
+              )
+            ).rows,
+          { timeout: 8_000, interval: 50 },
+        )
+        .toEqual([{ status: 'succeeded', attempts: 1 }]);
+    } finally {
+      await watcher.close();
+    }
+  });
+});
+
+describe('a scheduled run whose claim another replica took over meanwhile', () => {
+  let ga4!: FakeGa4;
+  const service = scheduledService(
+    { RECONCILE_LEASE_MS: '300', GA4_TIMEOUT_MS: '60000', GA4_RETRIES: '0' },
+    (fake) => {
+      ga4 = fake;
+      fake.delayMs = 60_000;
+    },
+  );
+
+  it('stops waiting on GA4 and stores nothing over the other replica’s run', async () => {
+    await expect.poll(() => ga4.runReportCalls.length, { timeout: 5_000 }).toBe(1);
+    await service.db.pool.query('UPDATE reconciliation_runs SET lease_owner = $1', [
+      CRASHED_REPLICA,
+    ]);
+    // Told at its next renewal (100 ms apart): GA4's call is dropped, not awaited for a minute.
+    await expect.poll(() => ga4.abandonedRunReports, { timeout: 3_000, interval: 50 }).toBe(1);
+    await service.app.close();
+    const { rows } = await service.db.pool.query(
+      'SELECT status, attempts, lease_owner, error FROM reconciliation_runs',
+    );
+    expect(rows).toEqual([
+      { status: 'running', attempts: 0, lease_owner: CRASHED_REPLICA, error: null },
+    ]);
+  });
+});
