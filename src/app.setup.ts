@@ -187,6 +187,14 @@ function registerJsonBodyParsers(fastify: FastifyInstance): void {
 }
 
 function setUpOpenApi(app: NestFastifyApplication): void {
+  // The UI's page links its assets as ./docs/…: served at /docs/ they would resolve under
+  // /docs/docs/ and 404, so that address sends the browser to /docs instead.
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRoute', (route) => {
+      if (route.url === '/docs/') route.handler = (_request, reply) => reply.redirect('/docs', 301);
+    });
   SwaggerModule.setup('docs', app, createOpenApiDocument(app), {
     jsonDocumentUrl: 'openapi.json',
     yamlDocumentUrl: 'openapi.yaml',

@@ -93,6 +93,13 @@ describe('operations endpoints', () => {
     );
     const ui = await fixture.http().get('/docs').redirects(1).expect(200);
     expect(ui.text).toContain('swagger');
+    // Every asset the page links loads from where the page is served.
+    const assets = [...ui.text.matchAll(/(?:src|href)="(\.\/[^"]+)"/g)].map((match) => match[1]);
+    expect(assets.length).toBeGreaterThan(3);
+    for (const asset of assets)
+      await fixture.http().get(new URL(asset, 'http://host/docs').pathname).expect(200);
+    // With a trailing slash the same relative links would miss: sent to /docs.
+    await fixture.http().get('/docs/').expect(301).expect('Location', '/docs');
   });
 
   it('GET /metrics serves Prometheus text with request latency by route and tracked events', async () => {
