@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,11 +13,24 @@ import { TestDatabase, createTestDatabase } from './support/test-database';
 
 const CHROMIUM = '/usr/bin/chromium';
 
-/** A page server on its own origin: every path answers the same page, which loads the tracker. */
+/** README's snippet for a page, as it is written there, loading the tracker from trackerUrl. */
+function readmeSnippet(trackerUrl: string): string {
+  const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+  const snippet = /### In a page[^]*?```html\n([^]*?)```/.exec(readme)?.[1];
+  if (!snippet) throw new Error('README.md has no html snippet under "In a page"');
+  return snippet.replace('https://track.example.com/v1/tracker.js', trackerUrl);
+}
+
+/**
+ * A page server on its own origin: /readme answers README's snippet; every other path the
+ * same page, which loads the tracker.
+ */
 async function pageServer(trackerUrl: string): Promise<{ server: Server; origin: string }> {
-  const server = createServer((_req, res) => {
+  const server = createServer((req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-    res.end(`<!doctype html><title>shop</title><script src="${trackerUrl}"></script>`);
+    if (req.url === '/readme')
+      res.end(`<!doctype html><title>shop</title>${readmeSnippet(trackerUrl)}`);
+    else res.end(`<!doctype html><title>shop</title><script src="${trackerUrl}"></script>`);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
@@ -114,6 +127,26 @@ describe('a real browser on the tracking path', () => {
         { event_type: 'generate_lead', utm_source: 'newsletter', origin: allowed.origin },
         { event_type: 'purchase', utm_source: 'newsletter', origin: allowed.origin },
       ]);
+    await page.close();
+  });
+
+  it("tracks the calls README's snippet makes before the script has loaded (async)", async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(`${allowed.origin}/readme`);
+    await page.waitForFunction(() => 'visitorId' in (window as unknown as { ct: object }).ct);
+    // A new tab is a new session (the visitor is the earlier tests' one).
+    const sessionId = await page.evaluate(() => sessionStorage.getItem('ct_sid'));
+    const inSession = async () =>
+      (
+        await db.pool.query<{ event_type: string }>(
+          'SELECT event_type FROM events WHERE session_id = $1 ORDER BY event_type',
+          [sessionId],
+        )
+      ).rows.map((row) => row.event_type);
+    await expect.poll(inSession, { timeout: 5_000 }).toEqual(['generate_lead', 'purchase']);
+    expect(errors).toEqual([]);
     await page.close();
   });
 

@@ -1,4 +1,4 @@
-/* Conversion tracker: <script src="https://SERVICE/v1/tracker.js" async></script>, then ct.track("purchase", {value: 49.9, currency: "EUR"}) */
+/* Conversion tracker: ct.track("purchase", {value: 49.9, currency: "EUR"}); see README for the page's snippet */
 (function (w, d) {
   var s = d.currentScript,
     base = s ? s.src.replace(/\/v1\/tracker\.js.*$/, '') : '';
@@ -84,6 +84,8 @@
         return beacon(body);
       });
   }
+  // Calls made before this script loaded, queued by the page's stub: {q: [[name, args]]}.
+  var queued = (w.ct && w.ct.q) || [];
   w.ct = {
     track: track,
     beacon: function (type, fields) {
@@ -91,4 +93,7 @@
     },
     visitorId: visitor,
   };
+  queued.forEach(function (call) {
+    if (call && w.ct[call[0]]) w.ct[call[0]].apply(null, call[1]);
+  });
 })(window, document);
