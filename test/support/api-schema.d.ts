@@ -430,7 +430,7 @@ export interface components {
             duplicate: boolean;
             funnel_updates: components["schemas"]["FunnelUpdateDto"][];
             /** @description Why the event was rejected; null when it was stored. */
-            error: (components["schemas"]["ErrorBodyDto"] | (never | null)) | null;
+            error: components["schemas"]["ErrorBodyDto"] | null;
         };
         TrackBatchResponseDto: {
             /** @enum {boolean} */
@@ -635,6 +635,11 @@ export interface components {
         };
         ReconciliationRunSummaryDto: {
             /**
+             * Format: uuid
+             * @example 3f2b8a4e-8c1d-4a9e-9b7a-2d1c0e5f6a7b
+             */
+            id: string;
+            /**
              * @example schedule
              * @enum {string}
              */
@@ -672,10 +677,8 @@ export interface components {
              * @enum {string|null}
              */
             report_status: "ok" | "discrepancies" | null;
-            /** @example 3f2b8a4e-8c1d-4a9e-9b7a-2d1c0e5f6a7b */
-            id: string;
             /** @description The last failure, if any (`interrupted`: its process stopped or died before it was done). */
-            error: (components["schemas"]["RunErrorDto"] | (never | null)) | null;
+            error: components["schemas"]["RunErrorDto"] | null;
         };
         ReconciliationRunsPageDto: {
             /** @example 20 */
@@ -688,6 +691,11 @@ export interface components {
         };
         ReconciliationRunDto: {
             /**
+             * Format: uuid
+             * @example 3f2b8a4e-8c1d-4a9e-9b7a-2d1c0e5f6a7b
+             */
+            id: string;
+            /**
              * @example schedule
              * @enum {string}
              */
@@ -725,12 +733,10 @@ export interface components {
              * @enum {string|null}
              */
             report_status: "ok" | "discrepancies" | null;
-            /** @example 3f2b8a4e-8c1d-4a9e-9b7a-2d1c0e5f6a7b */
-            id: string;
             /** @description The last failure, if any (`interrupted`: its process stopped or died before it was done). */
-            error: (components["schemas"]["RunErrorDto"] | (never | null)) | null;
+            error: components["schemas"]["RunErrorDto"] | null;
             /** @description The stored report of a successful run. */
-            report: (components["schemas"]["ReconciliationReportDto"] | (never | null)) | null;
+            report: components["schemas"]["ReconciliationReportDto"] | null;
         };
         UpdateFunnelStageDto: {
             /**
@@ -873,6 +879,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description Any other error answer (404, 405, 408, 431, 400 `malformed_request`: see the API description), in the same envelope */
+            default: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     getHealth: {
@@ -897,6 +914,17 @@ export interface operations {
             };
             /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
             500: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error answer (404, 405, 408, 431, 400 `malformed_request`: see the API description), in the same envelope */
+            default: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
                     "X-Request-Id"?: string;
@@ -946,6 +974,17 @@ export interface operations {
                     "X-Request-Id"?: string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error answer (404, 405, 408, 431, 400 `malformed_request`: see the API description), in the same envelope */
+            default: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1141,6 +1180,29 @@ export interface operations {
                     "X-RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again */
                     "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error answer (404, 405, 408, 431, 400 `malformed_request`: see the API description), in the same envelope */
+            default: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1388,6 +1450,29 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description Any other error answer (404, 405, 408, 431, 400 `malformed_request`: see the API description), in the same envelope */
+            default: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     preflightTrackEventBatch: {
@@ -1521,6 +1606,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description Any other error answer (404, 405, 408, 431, 400 `malformed_request`: see the API description), in the same envelope */
+            default: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     reconcileWithGa4: {
@@ -1622,6 +1718,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description Any other error answer (404, 405, 408, 431, 400 `malformed_request`: see the API description), in the same envelope */
+            default: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     listReconciliationRuns: {
@@ -1691,6 +1798,17 @@ export interface operations {
                     "X-Request-Id"?: string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error answer (404, 405, 408, 431, 400 `malformed_request`: see the API description), in the same envelope */
+            default: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1770,6 +1888,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description Any other error answer (404, 405, 408, 431, 400 `malformed_request`: see the API description), in the same envelope */
+            default: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     getTracker: {
@@ -1803,6 +1932,17 @@ export interface operations {
             };
             /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
             500: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error answer (404, 405, 408, 431, 400 `malformed_request`: see the API description), in the same envelope */
+            default: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
                     "X-Request-Id"?: string;
@@ -2007,6 +2147,29 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description Any other error answer (404, 405, 408, 431, 400 `malformed_request`: see the API description), in the same envelope */
+            default: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
+                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description `true`, with an allowed Origin */
+                    "Access-Control-Allow-Credentials"?: "true";
+                    /** @description `Origin`: answers differ by origin */
+                    Vary?: string;
+                    /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute ends */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     preflightFunnelStage: {
@@ -2135,6 +2298,17 @@ export interface operations {
                     "X-Request-Id"?: string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error answer (404, 405, 408, 431, 400 `malformed_request`: see the API description), in the same envelope */
+            default: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {

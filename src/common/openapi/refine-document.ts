@@ -9,7 +9,6 @@ const header = (description: string, type: 'string' | 'integer' = 'string') => (
   schema: { type },
 });
 const RETRY_AFTER = { ...header('Seconds to wait before trying again', 'integer'), required: true };
-const NULL_ONLY = { type: 'object', nullable: true, enum: [null] } as SchemaObject;
 // Request bodies the service refuses unknown fields in (a typo must not lose data).
 const CLOSED_REQUEST_SCHEMAS = ['TrackEventDto', 'TrackBatchDto', 'UpdateFunnelStageDto'];
 
@@ -71,6 +70,13 @@ function splitSummary(operation: OperationObject): void {
 function documentCommonResponses(operation: OperationObject): void {
   operation.responses['500'] ??= {
     description: 'Unexpected failure; nothing internal is shown, the request_id identifies it',
+    content: { 'application/json': { schema: ERROR_RESPONSE } },
+  };
+  // What any route can answer besides its own list, in the same envelope: no such route
+  // (404), another method (405), too slow (408), headers too large (431), an unreadable request (400).
+  operation.responses.default ??= {
+    description:
+      'Any other error answer (404, 405, 408, 431, 400 `malformed_request`: see the API description), in the same envelope',
     content: { 'application/json': { schema: ERROR_RESPONSE } },
   };
   for (const status of ['429', '503']) {
@@ -156,20 +162,15 @@ function acceptTextPlainBodies(operation: OperationObject): void {
 }
 
 /**
- * Nest writes a nullable object as `nullable` beside `allOf: [$ref]`, which a validator
- * applies to `null` too (and fails); and a nullable enum without `null` among its values,
- * which OpenAPI 3.0 requires. Both are rewritten, at any depth, so that `null` validates.
- * The `null` branch carries its own `type` and `nullable`: in OpenAPI 3.0.3 `nullable`
- * only widens a `type` given beside it, so a bare `{enum: [null]}` would match nothing.
+ * A nullable object is written as `nullable` beside `allOf: [$ref]`, the form client
+ * generators read as "that object or null" (an `anyOf` with a null branch broke orval's
+ * output). A nullable enum gets `null` among its values, which OpenAPI 3.0 requires.
  */
 function nullablesForValidators(node: unknown): void {
   if (Array.isArray(node)) return node.forEach(nullablesForValidators);
   if (node === null || typeof node !== 'object') return;
   const schema = node as SchemaObject;
-  if (schema.nullable === true && schema.allOf?.length === 1) {
-    schema.anyOf = [schema.allOf[0], NULL_ONLY];
-    delete schema.allOf;
-  }
+  if (schema.nullable === true && schema.allOf?.length === 1) schema.type = 'object';
   if (schema.nullable === true && schema.enum && !schema.enum.includes(null))
     schema.enum.push(null);
   Object.values(node).forEach(nullablesForValidators);

@@ -31,6 +31,7 @@ export class RunErrorDto {
 
 export class ReconciliationRunSummaryDto {
   /** @example "3f2b8a4e-8c1d-4a9e-9b7a-2d1c0e5f6a7b" */
+  @ApiProperty({ format: 'uuid' })
   id!: string;
   @ApiProperty({ enum: RUN_TRIGGERS, example: 'schedule' })
   trigger!: (typeof RUN_TRIGGERS)[number];
