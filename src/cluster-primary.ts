@@ -1,6 +1,7 @@
 import cluster, { Worker } from 'node:cluster';
 import { Logger } from '@nestjs/common';
 import { AppConfig } from './config/app-config';
+import { serveClusterMetrics } from './metrics/cluster-metrics';
 import { resolveDatabase } from './persistence/database-location';
 
 const RESTART_DELAY_MS = 1_000;
@@ -42,6 +43,7 @@ export async function runClusterPrimary(config: AppConfig): Promise<void> {
       if (!stopping) fork();
     }, RESTART_DELAY_MS);
   });
+  serveClusterMetrics();
   for (let i = 0; i < config.http.workers; i++) fork();
   logger.log(`Started ${config.http.workers} workers`);
 

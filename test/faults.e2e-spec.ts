@@ -244,6 +244,33 @@ describe('the compiled service started on its own for one case', () => {
     }
   }, 120_000);
 
+  it('with WORKERS=2, counts every worker in each scrape of /metrics, whichever worker answers it', async () => {
+    const port = await freePort();
+    const service = new ServiceProcess({
+      PORT: String(port),
+      DATABASE_URL: db.url,
+      WORKERS: '2',
+      RATE_LIMIT_PER_MINUTE: '0',
+      LOG_LEVEL: 'warn',
+    });
+    await service.start();
+    try {
+      // A new connection each time: the primary hands connections to the workers in turn.
+      const fresh = { headers: { Connection: 'close' } };
+      const outcomes = await Promise.all(Array.from({ length: 10 }, () => post(service.baseUrl)));
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(Array(10).fill(200));
+      const stored = new Set<string>();
+      for (let i = 0; i < 6; i++) {
+        const text = await (await fetch(`${service.baseUrl}/metrics`, fresh)).text();
+        stored.add(/^tracked_events_total\{outcome="stored"\} (\d+)$/m.exec(text)?.[1] ?? 'none');
+      }
+      expect([...stored]).toEqual(['10']);
+    } finally {
+      service.kill('SIGTERM');
+      await service.waitForExit();
+    }
+  }, 120_000);
+
   it('stops the start with a message naming HOST and PORT when the port is taken', async () => {
     const port = await freePort();
     // Hangs up at once, so that polling it for readiness fails fast.

@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { clusterMetricsReader } from './cluster-metrics';
 
 /**
  * Prometheus metrics of this process. One registry per application instance (not the
  * library's global one), so several instances in one process — as in tests — never clash.
+ * In a cluster worker (WORKERS > 1) a scrape reads every worker's, summed by the primary.
  */
 @Injectable()
 export class MetricsService {
@@ -31,11 +33,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly readCluster = clusterMetricsReader(this.registry);
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
 
   render(): Promise<string> {
-    return this.registry.metrics();
+    return this.readCluster ? this.readCluster() : this.registry.metrics();
   }
 }

@@ -1,0 +1,62 @@
+import cluster from 'node:cluster';
+import { randomUUID } from 'node:crypto';
+import { AggregatorRegistry, Registry } from 'prom-client';
+
+const REQUEST = 'conversion-tracking:cluster-metrics';
+const ANSWER = 'conversion-tracking:cluster-metrics-answer';
+/** prom-client gives up on a silent worker after 5 s; the asking worker waits a little longer. */
+const ANSWER_TIMEOUT_MS = 6_000;
+
+interface Answer {
+  type: typeof ANSWER;
+  id: string;
+  text?: string;
+  error?: string;
+}
+
+/**
+ * WORKERS > 1, in the primary: answers a worker's request for the metrics of every worker,
+ * aggregated by prom-client (counters and histograms summed), so a scrape does not depend
+ * on which worker the port handed it to.
+ */
+export function serveClusterMetrics(): void {
+  const aggregator = new AggregatorRegistry();
+  cluster.on('message', (worker, message: { type?: string; id?: string }) => {
+    if (message?.type !== REQUEST) return;
+    const answer = (fields: Partial<Answer>) =>
+      worker.send({ type: ANSWER, id: message.id, ...fields });
+    aggregator.clusterMetrics().then(
+      (text) => answer({ text }),
+      (error: unknown) => answer({ error: error instanceof Error ? error.message : String(error) }),
+    );
+  });
+}
+
+/**
+ * In a cluster worker: offers this registry to the primary's aggregation, and returns how to
+ * read the whole cluster's metrics through the primary. Undefined outside a cluster.
+ */
+export function clusterMetricsReader(registry: Registry): (() => Promise<string>) | undefined {
+  if (!cluster.isWorker) return undefined;
+  AggregatorRegistry.setRegistries([registry]);
+  new AggregatorRegistry(); // registers the worker's answer to the primary's requests
+  const waiting = new Map<string, (answer: Answer) => void>();
+  process.on('message', (message: Answer) => {
+    if (message?.type === ANSWER) waiting.get(message.id)?.(message);
+  });
+  return () =>
+    new Promise((resolve, reject) => {
+      const id = randomUUID();
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new Error(`No cluster metrics from the primary within ${ANSWER_TIMEOUT_MS} ms`));
+      }, ANSWER_TIMEOUT_MS);
+      waiting.set(id, (answer) => {
+        clearTimeout(timer);
+        waiting.delete(id);
+        if (answer.text !== undefined) resolve(answer.text);
+        else reject(new Error(`Cluster metrics failed: ${answer.error}`));
+      });
+      process.send!({ type: REQUEST, id });
+    });
+}
