@@ -21,7 +21,7 @@ async function serve(config: AppConfig): Promise<void> {
   const logger = new Logger('Bootstrap');
   if (config.apiKeys.length === 0) {
     logger.warn(
-      'API_KEYS is not set: the read endpoints answer 401 until you set API_KEYS=<key>[,<key>...] (keys of 16+ characters)',
+      'API_KEYS is not set: the read endpoints answer 401 until you set API_KEYS=<key>[,<key>...] (random keys of 32+ characters)',
     );
   }
   // Short keys still work (the operator chose them); guessing one is what the warning is about.

@@ -65,7 +65,7 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
     if (cron === undefined) return;
     if (!hasGa4Settings(this.config.ga4))
       this.logger.warn(
-        'RECONCILE_CRON is set but GA4 is not: each scheduled run will be stored as failed (ga4_not_configured) until GA4_PROPERTY_ID and GA4_CREDENTIALS_FILE are set',
+        `Scheduled reconciliation is on (RECONCILE_CRON="${cron}", UTC; "off" turns it off) but GA4 is not set up: each scheduled run will be stored as failed (ga4_not_configured) until GA4_PROPERTY_ID and GA4_CREDENTIALS_FILE are set`,
       );
     const job = CronJob.from({
       cronTime: cron,
