@@ -20,7 +20,10 @@ export async function runClusterPrimary(config: AppConfig): Promise<void> {
   const workerEnv = { DATABASE_URL: database.database.url };
   let stopping = false;
 
-  const fork = (): Worker => cluster.fork(workerEnv);
+  const fork = (): Worker =>
+    // A message to a worker that has just died fails with EPIPE; unheard, that error would
+    // end the primary, and with it every worker.
+    cluster.fork(workerEnv).on('error', (error) => logger.warn(`Worker channel: ${error.message}`));
   // A worker that keeps dying (database gone, port taken) must not be restarted in a tight loop.
   const recentDeaths: number[] = [];
   cluster.on('exit', (worker, code, signal) => {

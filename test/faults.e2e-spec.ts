@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { createServer } from 'node:net';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
@@ -16,6 +16,14 @@ import { freePort } from './support/free-port';
 import { ServiceProcess, buildService } from './support/service-process';
 import { createTestApp } from './support/test-app';
 import { TestDatabase, createTestDatabase } from './support/test-database';
+
+/** The primary's cluster workers, read from /proc. */
+function workerPids(primaryPid: number): number[] {
+  const children = readFileSync(`/proc/${primaryPid}/task/${primaryPid}/children`, 'utf8');
+  const pids = children.trim().split(/\s+/).map(Number);
+  if (pids.length !== 2) throw new Error(`expected 2 workers, found ${children}`);
+  return pids;
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 // The throwaway cluster's own log lines are not what these tests are about.
@@ -266,6 +274,42 @@ describe('the compiled service started on its own for one case', () => {
       }
       expect([...stored]).toEqual(['10']);
     } finally {
+      service.kill('SIGTERM');
+      await service.waitForExit();
+    }
+  }, 120_000);
+
+  it('with WORKERS=2, keeps the primary up when the worker that asked for cluster metrics dies before the answer', async () => {
+    const port = await freePort();
+    const service = new ServiceProcess({
+      PORT: String(port),
+      DATABASE_URL: db.url,
+      WORKERS: '2',
+      LOG_LEVEL: 'warn',
+    });
+    await service.start();
+    const [stalled, asking] = workerPids(service.pid!);
+    try {
+      // The stalled worker holds up the aggregation, so the primary answers only on its timeout.
+      process.kill(stalled, 'SIGSTOP');
+      const scrapes = [0, 1].map(() =>
+        fetch(`${service.baseUrl}/metrics`, {
+          headers: { Connection: 'close' },
+          signal: AbortSignal.timeout(20_000),
+        }).catch(() => undefined),
+      );
+      await sleep(1_000);
+      process.kill(asking, 'SIGKILL');
+      await sleep(6_500); // past prom-client's 5 s aggregation timeout: the primary answers now
+      process.kill(stalled, 'SIGCONT');
+      await Promise.all(scrapes);
+      expect(service.running, service.output).toBe(true);
+      // The primary replaced the dead worker and the cluster serves again.
+      await expect
+        .poll(async () => (await post(service.baseUrl)).status, { timeout: 15_000 })
+        .toBe(200);
+    } finally {
+      if (service.running) process.kill(stalled, 'SIGCONT');
       service.kill('SIGTERM');
       await service.waitForExit();
     }

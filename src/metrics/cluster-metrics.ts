@@ -23,14 +23,20 @@ export function serveClusterMetrics(): void {
   const aggregator = new AggregatorRegistry();
   cluster.on('message', (worker, message: { type?: string; id?: string }) => {
     if (message?.type !== REQUEST) return;
-    const answer = (fields: Partial<Answer>) =>
-      worker.send({ type: ANSWER, id: message.id, ...fields });
+    const answer = (fields: Partial<Answer>) => {
+      // The asking worker may have died while the others were being asked: nobody to answer.
+      if (!worker.isConnected()) return;
+      worker.send({ type: ANSWER, id: message.id, ...fields }, ignoreClosedChannel);
+    };
     aggregator.clusterMetrics().then(
       (text) => answer({ text }),
       (error: unknown) => answer({ error: error instanceof Error ? error.message : String(error) }),
     );
   });
 }
+
+/** A worker that died between the check and the write: its channel is gone, and so is the asker. */
+function ignoreClosedChannel(): void {}
 
 /**
  * In a cluster worker: offers this registry to the primary's aggregation, and returns how to

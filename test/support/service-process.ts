@@ -50,6 +50,14 @@ export class ServiceProcess {
     throw new Error(`service not ready after ${readyTimeoutMs} ms:\n${this.output}`);
   }
 
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.exitCode === null && this.child.signalCode === null;
+  }
+
   kill(signal: NodeJS.Signals): void {
     this.child?.kill(signal);
   }
