@@ -2,10 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { FakeGa4 } from './support/fake-ga4';
 import { SCHEDULE_API_KEY, scheduledService } from './support/scheduled-service';
 import { createTestApp } from './support/test-app';
+import type { TestDatabase } from './support/test-database';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ONCE_A_YEAR = '0 0 0 1 1 *';
 const CRASHED_REPLICA = '00000000-0000-4000-8000-00000000dead';
+
+async function firstRunId(db: TestDatabase): Promise<string> {
+  const { rows } = await db.pool.query<{ id: string }>(
+    'SELECT id FROM reconciliation_runs ORDER BY scheduled_for LIMIT 1',
+  );
+  return rows[0].id;
+}
 
 describe('a scheduled run while GA4 is answering it', () => {
   let ga4!: FakeGa4;
@@ -56,7 +64,7 @@ describe('a scheduled run whose replica died while running it', () => {
                now() + interval '1 hour')`,
       [CRASHED_REPLICA],
     );
-    await sleep(1_000); // several looks for runs to take over
+    await sleep(2_500); // two or more looks for runs to take over (1 s apart)
     expect(await run()).toEqual([{ status: 'running', attempts: 0, code: null }]);
     expect(ga4.runReportCalls).toHaveLength(0);
 
@@ -74,10 +82,10 @@ describe('a scheduled run whose replica died while running it', () => {
 describe('a scheduled run that takes longer than its claim lasts', () => {
   let ga4!: FakeGa4;
   const service = scheduledService(
-    { RECONCILE_LEASE_MS: '300', GA4_TIMEOUT_MS: '60000', GA4_RETRIES: '0' },
+    { RECONCILE_LEASE_MS: '1500', GA4_TIMEOUT_MS: '60000', GA4_RETRIES: '0' },
     (fake) => {
       ga4 = fake;
-      fake.delayMs = 2_500; // past two of the watcher's looks (1 s apart) after the claim lapses
+      fake.delayMs = 5_000; // past three of the watcher's looks (1 s apart) after a claim lapses
     },
   );
 
@@ -99,13 +107,13 @@ describe('a scheduled run that takes longer than its claim lasts', () => {
                 'SELECT status, attempts FROM reconciliation_runs ORDER BY scheduled_for LIMIT 1',
               )
             ).rows,
-          { timeout: 8_000, interval: 50 },
+          { timeout: 12_000, interval: 50 },
         )
         .toEqual([{ status: 'succeeded', attempts: 1 }]);
     } finally {
       await watcher.close();
     }
-  });
+  }, 20_000);
 });
 
 describe('a scheduled run whose claim another replica took over meanwhile', () => {
@@ -120,17 +128,90 @@ describe('a scheduled run whose claim another replica took over meanwhile', () =
 
   it('stops waiting on GA4 and stores nothing over the other replica’s run', async () => {
     await expect.poll(() => ga4.runReportCalls.length, { timeout: 5_000 }).toBe(1);
-    await service.db.pool.query('UPDATE reconciliation_runs SET lease_owner = $1', [
+    const runId = await firstRunId(service.db);
+    await service.db.pool.query('UPDATE reconciliation_runs SET lease_owner = $1 WHERE id = $2', [
       CRASHED_REPLICA,
+      runId,
     ]);
     // Told at its next renewal (100 ms apart): GA4's call is dropped, not awaited for a minute.
     await expect.poll(() => ga4.abandonedRunReports, { timeout: 3_000, interval: 50 }).toBe(1);
     await service.app.close();
+    // Later ticks (one a second) are other runs.
     const { rows } = await service.db.pool.query(
-      'SELECT status, attempts, lease_owner, error FROM reconciliation_runs',
+      'SELECT status, attempts, lease_owner, error FROM reconciliation_runs WHERE id = $1',
+      [runId],
     );
     expect(rows).toEqual([
       { status: 'running', attempts: 0, lease_owner: CRASHED_REPLICA, error: null },
     ]);
+  });
+});
+
+describe('a scheduled run whose claim cannot be renewed (its row locked, the renewal hangs)', () => {
+  let ga4!: FakeGa4;
+  const service = scheduledService(
+    { RECONCILE_LEASE_MS: '300', GA4_TIMEOUT_MS: '60000', GA4_RETRIES: '0' },
+    (fake) => {
+      ga4 = fake;
+      fake.delayMs = 60_000;
+    },
+  );
+
+  it('gives the run up when its claim lapses, not when the hung renewal times out', async () => {
+    await expect.poll(() => ga4.runReportCalls.length, { timeout: 5_000 }).toBe(1);
+    const holder = await service.db.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM reconciliation_runs WHERE id = $1 FOR UPDATE', [
+        await firstRunId(service.db),
+      ]);
+      // The claim lasts 300 ms; the renewal would wait for DB_STATEMENT_TIMEOUT_MS (5 s).
+      await expect.poll(() => ga4.abandonedRunReports, { timeout: 2_000, interval: 50 }).toBe(1);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+  });
+});
+
+describe('a scheduled run another replica took over and failed while this one asked GA4', () => {
+  let ga4!: FakeGa4;
+  const service = scheduledService(
+    {
+      GA4_TIMEOUT_MS: '60000',
+      GA4_RETRIES: '0',
+      RECONCILE_RETRY_DELAY_MS: '100',
+      // Long enough that no renewal tells this replica before GA4's answer does.
+      RECONCILE_LEASE_MS: '60000',
+    },
+    (fake) => {
+      ga4 = fake;
+      fake.delayMs = 1_500;
+      fake.runReportAnswer = { rows: 'not a list' };
+    },
+  );
+
+  it('stores nothing over it and leaves its retries to that replica', async () => {
+    await expect.poll(() => ga4.runReportCalls.length, { timeout: 5_000 }).toBe(1);
+    const runId = await firstRunId(service.db);
+    const takenOverAndFailed = {
+      status: 'failed',
+      attempts: 3,
+      lease_owner: null,
+      error: { code: 'ga4_unavailable', message: 'the other replica’s attempt' },
+    };
+    await service.db.pool.query(
+      `UPDATE reconciliation_runs SET status = 'failed', attempts = 3, lease_owner = NULL,
+         lease_until = NULL, error = $2 WHERE id = $1`,
+      [runId, takenOverAndFailed.error],
+    );
+    // GA4 answers at 1.5 s; a retry of this replica's would claim the run 100 ms later and
+    // store its own failure 1.5 s after that.
+    await sleep(4_500);
+    const { rows } = await service.db.pool.query(
+      'SELECT status, attempts, lease_owner, error FROM reconciliation_runs WHERE id = $1',
+      [runId],
+    );
+    expect(rows).toEqual([takenOverAndFailed]);
   });
 });

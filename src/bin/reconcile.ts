@@ -59,7 +59,7 @@ async function main(): Promise<number> {
       console.log(JSON.stringify(report, null, 2));
       return 0;
     } catch (error) {
-      const message = await runs.fail(runId, error);
+      const { message } = await runs.fail(runId, error);
       console.error(`Reconciliation failed: ${message}`);
       return 1;
     }

@@ -203,12 +203,19 @@ export class ReconciliationRunRepository {
     return rows[0] && { ...rows[0], scheduledFor: new Date(rows[0].scheduledFor) };
   }
 
-  /** Stores why a run failed (its error code and message); returns the message. */
-  async fail(id: string, error: unknown, owner: string | null = null): Promise<string> {
+  /**
+   * Stores why a run failed (its error code and message); `stored` false when the run was
+   * no longer `owner`'s (see finish).
+   */
+  async fail(
+    id: string,
+    error: unknown,
+    owner: string | null = null,
+  ): Promise<{ message: string; stored: boolean }> {
     const domain = toDomainError(error);
     const message = domain?.message ?? (error instanceof Error ? error.message : String(error));
-    await this.finish(id, { error: { code: domain?.code ?? 'internal_error', message } }, owner);
-    return message;
+    const code = domain?.code ?? 'internal_error';
+    return { message, stored: await this.finish(id, { error: { code, message } }, owner) };
   }
 
   async find(id: string): Promise<ReconciliationRunDto | undefined> {

@@ -67,6 +67,12 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
       this.logger.warn(
         `Scheduled reconciliation is on (RECONCILE_CRON="${cron}", UTC; "off" turns it off) but GA4 is not set up: each scheduled run will be stored as failed (ga4_not_configured) until GA4_PROPERTY_ID and GA4_CREDENTIALS_FILE are set`,
       );
+    const { statementTimeoutMs, connectTimeoutMs } = this.config.database;
+    const slowRenewals = 3 * (statementTimeoutMs + connectTimeoutMs);
+    if (this.lease.ms < slowRenewals)
+      this.logger.warn(
+        `RECONCILE_LEASE_MS=${this.lease.ms} is shorter than three renewals of a run's claim may take on a slow database (3 × (DB_STATEMENT_TIMEOUT_MS + DB_CONNECT_TIMEOUT_MS) = ${slowRenewals} ms): runs will be given up and taken over when it is slow`,
+      );
     const job = CronJob.from({
       cronTime: cron,
       timeZone: 'UTC',
@@ -146,6 +152,7 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
     // Queued before the shutdown began: left for another replica, untouched.
     if (this.stopping.signal.aborted) return;
     let claim: Claim;
+    const claimSentAt = Date.now();
     try {
       claim = await this.claim(run);
     } catch (error) {
@@ -157,7 +164,8 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
     if (claim === 'none') return this.afterAttempt(run, retry, 'done');
     const claimed = { ...run, runId: claim.runId };
     // Once this process has run it, a run taken over is its own to retry.
-    this.afterAttempt({ ...claimed, takenOver: false }, retry, await this.runClaimed(claimed));
+    const outcome = await this.runClaimed(claimed, claimSentAt);
+    this.afterAttempt({ ...claimed, takenOver: false }, retry, outcome);
   }
 
   /** 'none': another replica took the tick, or the run needs no retry any more. */
@@ -175,8 +183,11 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
     });
   }
 
-  private async runClaimed(run: ScheduledRun & { runId: string }): Promise<Outcome> {
-    const lease = new RunLease(this.runs, run.runId, this.lease, this.logger);
+  private async runClaimed(
+    run: ScheduledRun & { runId: string },
+    claimSentAt: number,
+  ): Promise<Outcome> {
+    const lease = new RunLease(this.runs, run.runId, this.lease, this.logger, claimSentAt);
     const days = `${run.startDate}..${run.endDate}`;
     try {
       let result: { report: ReconciliationReport } | { error: unknown };
@@ -194,10 +205,13 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
         );
         return 'done';
       }
+      const takenOver = () => {
+        this.logger.warn(`Reconciliation ${days} was taken over by another replica meanwhile`);
+        return 'done' as const;
+      };
       if ('report' in result) {
-        if (await this.runs.finish(run.runId, result, this.lease.owner))
-          this.logger.log(`Reconciliation ${days}: ${result.report.status}`);
-        else this.logger.warn(`Reconciliation ${days} was taken over by another replica meanwhile`);
+        if (!(await this.runs.finish(run.runId, result, this.lease.owner))) return takenOver();
+        this.logger.log(`Reconciliation ${days}: ${result.report.status}`);
         return 'done';
       }
       if (this.stopping.signal.aborted) {
@@ -205,7 +219,9 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
         this.logger.warn(`Reconciliation ${days} cut short by shutdown`);
         return 'done';
       }
-      const message = await this.runs.fail(run.runId, result.error, this.lease.owner);
+      const { message, stored } = await this.runs.fail(run.runId, result.error, this.lease.owner);
+      // Its retries are the other replica's now.
+      if (!stored) return takenOver();
       this.logger.warn(`Reconciliation ${days} failed: ${message}`);
       // Settings are read at start: without them a retry could only fail the same way
       // (a key file not readable yet is read again, and may be by the retry).
