@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runningEmbeddedUrl } from '../src/persistence/embedded-postgres';
 import { anEvent } from './support/event-factory';
 import { freePort } from './support/free-port';
 import { ServiceProcess, buildService } from './support/service-process';
@@ -85,6 +86,25 @@ describe('embedded PostgreSQL default', () => {
     };
     const run = (script: string, ...args: string[]) =>
       spawnSync(process.execPath, [script, ...args], { cwd: ROOT, env, encoding: 'utf8' });
+    // A command other than migrate leaves the schema of a service of another version alone.
+    const admin = new Client({
+      connectionString: `postgresql://postgres:embedded@127.0.0.1:${pgPort}/conversions`,
+    });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ name: string }>(
+        'DELETE FROM mikro_orm_migrations WHERE id = (SELECT max(id) FROM mikro_orm_migrations) RETURNING *',
+      );
+      const behind = run('dist/src/bin/reconcile.js');
+      expect(behind.stderr).toContain(`lacks this version's migrations (${rows[0].name})`);
+      expect(behind.status).toBe(1);
+      await admin.query(
+        'INSERT INTO mikro_orm_migrations SELECT * FROM json_populate_record(NULL::mikro_orm_migrations, $1)',
+        [rows[0]],
+      );
+    } finally {
+      await admin.end();
+    }
     const migrate = run('dist/src/bin/migrate.js');
     expect(migrate.stderr + migrate.stdout).toContain('embedded PostgreSQL of the running service');
     expect(migrate.status).toBe(0);
@@ -98,6 +118,21 @@ describe('embedded PostgreSQL default', () => {
     expect(((await runs.json()) as { total: number }).total).toBe(1);
     expect((await track()).status).toBe(200); // and the service still serves
   }, 60_000);
+
+  it('joins the running service only from its own data directory, not from a copy of its pid file', async () => {
+    expect(await runningEmbeddedUrl(dataDir, 'conversions')).toContain(`:${pgPort}/`);
+    const elsewhere = await mkdtemp(join(tmpdir(), 'ct-embedded-stale-'));
+    try {
+      await mkdir(join(elsewhere, 'pg'));
+      await copyFile(
+        join(dataDir, 'pg', 'postmaster.pid'),
+        join(elsewhere, 'pg', 'postmaster.pid'),
+      );
+      expect(await runningEmbeddedUrl(elsewhere, 'conversions')).toBeUndefined();
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+  });
 
   it('recovers after SIGKILL left its postmaster running, keeping acknowledged events', async () => {
     const event = anEvent();

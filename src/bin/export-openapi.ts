@@ -35,7 +35,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    new Logger('OpenAPI').fatal(errorText(error));
+    // Nest writes fatal to stdout; a command's stdout is its output.
+    new Logger('OpenAPI').error(errorText(error));
     process.exit(1);
   },
 );

@@ -11,7 +11,9 @@ async function main(): Promise<void> {
   const logger = new Logger('Migrate');
   if (config.database.url === undefined) {
     // Starting the embedded database applies the migrations.
-    const embedded = await resolveDatabase(config.database, logger, { joinRunningService: true });
+    const embedded = await resolveDatabase(config.database, logger, {
+      joinRunningService: 'and migrate',
+    });
     await embedded.stop();
     return;
   }
@@ -26,7 +28,8 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    new Logger('Migrate').fatal(errorText(error));
+    // Nest writes fatal to stdout; a command's stdout is its output.
+    new Logger('Migrate').error(errorText(error));
     process.exit(1);
   },
 );

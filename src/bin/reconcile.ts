@@ -72,7 +72,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    new Logger('Reconcile').fatal(errorText(error));
+    // Nest writes fatal to stdout; a command's stdout is its output.
+    new Logger('Reconcile').error(errorText(error));
     process.exit(1);
   },
 );

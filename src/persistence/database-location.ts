@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { DatabaseConfig } from '../config/app-config';
 import { runningEmbeddedUrl, startEmbeddedPostgres } from './embedded-postgres';
 import { ConnectableDatabase } from './orm-options';
-import { hasSchema, migrateDatabase } from './migrate';
+import { hasSchema, migrateDatabase, pendingMigrations } from './migrate';
 
 export interface ResolvedDatabase {
   database: ConnectableDatabase;
@@ -16,12 +16,15 @@ const EMBEDDED_DATABASE = 'conversions';
  * `DATABASE_URL` when set (migrated here unless MIGRATE_ON_START=false or it is a
  * transaction pooler); otherwise the embedded PostgreSQL, started and migrated here so
  * that `npm start` works on a machine without a database server. A command-line tool
- * (`joinRunningService`) uses the embedded server a running service started instead.
+ * (`joinRunningService`) uses the embedded server a running service started instead; it
+ * migrates that one only when it is `npm run migrate` (`'and migrate'`): another command
+ * must not change the schema under a running service of another version, so it refuses
+ * a database that lacks this version's migrations.
  */
 export async function resolveDatabase(
   config: DatabaseConfig,
   logger = new Logger('Database'),
-  { joinRunningService = false } = {},
+  { joinRunningService = false }: { joinRunningService?: boolean | 'and migrate' } = {},
 ): Promise<ResolvedDatabase> {
   if (config.url !== undefined) {
     logger.log(`Using PostgreSQL at ${redact(config.url)} (DATABASE_URL)`);
@@ -48,7 +51,15 @@ export async function resolveDatabase(
   if (running !== undefined) {
     logger.log(`Using the embedded PostgreSQL of the running service at ${redact(running)}`);
     const database = { ...config, url: running };
-    logApplied(logger, await migrateDatabase(database));
+    if (joinRunningService === 'and migrate') logApplied(logger, await migrateDatabase(database));
+    else {
+      const pending = await pendingMigrations(database);
+      if (pending.length > 0)
+        throw new Error(
+          `The running service's database lacks this version's migrations (${pending.join(', ')}): ` +
+            'run `npm run migrate`, or restart the service with this version, first',
+        );
+    }
     return { database, stop: () => Promise.resolve() };
   }
   logger.log(

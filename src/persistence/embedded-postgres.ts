@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
@@ -93,7 +93,25 @@ export async function runningEmbeddedUrl(
   const port = Number.parseInt(lines[3] ?? '', 10);
   if (!(pid > 0 && port > 0 && isRunningPostgres(pid) && isOwnedByLiveNodeProcess(pid)))
     return undefined;
-  return `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+  const url = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+  // A stale file whose pid and port are now another server's must not lead there.
+  return (await servesDataDirectory(url, join(dataDir, 'pg'))) ? url : undefined;
+}
+
+async function servesDataDirectory(url: string, dataDirectory: string): Promise<boolean> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ dir: string }>(
+      "SELECT current_setting('data_directory') AS dir",
+    );
+    return (await realpath(rows[0].dir)) === (await realpath(dataDirectory));
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 /**

@@ -44,6 +44,16 @@ export async function migrateDatabase(
   }
 }
 
+/** The names of the migrations this version has and the database lacks. */
+export async function pendingMigrations(database: ConnectableDatabase): Promise<string[]> {
+  const orm = await MikroORM.init({ ...createOrmOptions(database), pool: { min: 0, max: 1 } });
+  try {
+    return (await orm.getMigrator().getPendingMigrations()).map((migration) => migration.name);
+  } finally {
+    await orm.close(true);
+  }
+}
+
 /**
  * Whether migrations were ever applied. Later pending ones only make /ready answer 503;
  * with none at all the service cannot start (its jobs read their tables at start).
