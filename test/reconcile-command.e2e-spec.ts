@@ -1,9 +1,10 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeGa4 } from './support/fake-ga4';
 import { buildService } from './support/service-process';
+import { createTestApp } from './support/test-app';
 import { TestDatabase, createTestDatabase } from './support/test-database';
 
 const run = promisify(execFile);
@@ -28,6 +29,27 @@ describe('npm run reconcile (the compiled command)', () => {
       cwd: ROOT,
       env: { ...process.env, ...fake.env(), DATABASE_URL: db.url, LOG_LEVEL: 'error' },
     });
+
+  /** The command started, once GA4 has been asked (and is holding its answer). */
+  const reconcileWhileGa4Waits = async (env: Record<string, string> = {}) => {
+    const asked = fake.runReportCalls.length;
+    fake.delayMs = 60_000;
+    const child = spawn(process.execPath, ['dist/src/bin/reconcile.js'], {
+      cwd: ROOT,
+      env: { ...process.env, ...fake.env(), DATABASE_URL: db.url, LOG_LEVEL: 'error', ...env },
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    await expect.poll(() => fake.runReportCalls.length, { timeout: 15_000 }).toBe(asked + 1);
+    return { child, exited, stderr: () => stderr };
+  };
+  const latestRun = async () =>
+    (
+      await db.pool.query<{ id: string; status: string; error: { code: string } | null }>(
+        'SELECT id, status, error FROM reconciliation_runs ORDER BY started_at DESC LIMIT 1',
+      )
+    ).rows[0];
 
   it('prints the report and stores the run', async () => {
     fake.rows = [{ date: '2026-11-02', eventName: 'purchase', count: 4 }];
@@ -71,4 +93,48 @@ describe('npm run reconcile (the compiled command)', () => {
     );
     expect(bad).toMatchObject({ code: 2 });
   });
+
+  it('stops at SIGINT without waiting on GA4, and stores the run as interrupted', async () => {
+    try {
+      const command = await reconcileWhileGa4Waits();
+      const signalled = Date.now();
+      command.child.kill('SIGINT');
+      expect(await command.exited).toBe(1);
+      expect(Date.now() - signalled).toBeLessThan(5_000);
+      expect(command.stderr()).toContain('stopped by SIGINT: stored as interrupted');
+      expect(await latestRun()).toMatchObject({
+        status: 'failed',
+        error: { code: 'interrupted', message: 'The command was stopped before the run was done' },
+      });
+    } finally {
+      fake.delayMs = 0;
+    }
+  }, 30_000);
+
+  it('leaves a killed command’s run `running` only while its claim lasts, with no schedule anywhere', async () => {
+    const api = await createTestApp(db.url, {
+      API_KEYS: 'command-key-0123456789',
+      RECONCILE_CRON: 'off',
+    });
+    const read = async (id: string) =>
+      (
+        await api.inject({
+          url: `/v1/reconciliation/runs/${id}`,
+          headers: { 'x-api-key': 'command-key-0123456789' },
+        })
+      ).json<{ status: string; error: { code: string } | null }>();
+    try {
+      const command = await reconcileWhileGa4Waits({ RECONCILE_LEASE_MS: '2000' });
+      command.child.kill('SIGKILL');
+      await command.exited;
+      const { id } = await latestRun();
+      expect(await read(id)).toMatchObject({ status: 'running', error: null });
+      await expect
+        .poll(() => read(id), { timeout: 5_000, interval: 100 })
+        .toMatchObject({ status: 'failed', error: { code: 'interrupted' } });
+    } finally {
+      fake.delayMs = 0;
+      await api.close();
+    }
+  }, 30_000);
 });

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -7,6 +8,7 @@ import { loadConfigOrExit } from '../config/load-config-or-exit';
 import { resolveDatabase } from '../persistence/database-location';
 import { ReconciliationRunRepository } from '../reconciliation/reconciliation-run.repository';
 import { ReconciliationService } from '../reconciliation/reconciliation.service';
+import { RunLease } from '../reconciliation/run-lease';
 import { errorText } from '../common/error-text';
 
 const USAGE = 'usage: npm run reconcile -- [--start-date YYYY-MM-DD] [--end-date YYYY-MM-DD]';
@@ -14,7 +16,8 @@ const USAGE = 'usage: npm run reconcile -- [--start-date YYYY-MM-DD] [--end-date
 /**
  * `npm run reconcile -- --start-date … --end-date …`: one reconciliation against GA4,
  * stored as a run like the scheduled ones, its report printed as JSON. Exit code 0 when it
- * ran (whatever the discrepancies), 1 when it failed, 2 on bad arguments.
+ * ran (whatever the discrepancies), 1 when it failed or was stopped (SIGINT, SIGTERM: stored
+ * as interrupted), 2 on bad arguments.
  */
 async function main(): Promise<number> {
   let args;
@@ -52,16 +55,35 @@ async function main(): Promise<number> {
       return 2;
     }
     const runs = app.get(ReconciliationRunRepository);
-    const runId = await runs.createCommandRun(days(config.reportTimeZone));
+    // Claimed like a scheduled run: a command killed outright leaves no run `running` for ever.
+    const lease = { owner: randomUUID(), ms: config.reconciliation.leaseMs };
+    const claimSentAt = Date.now();
+    const runId = await runs.createCommandRun(days(config.reportTimeZone), lease);
+    const claim = new RunLease(runs, runId, lease, new Logger('Reconcile'), claimSentAt);
+    const stopped = new AbortController();
+    const stop = (signal: NodeJS.Signals) => stopped.abort(new Error(`stopped by ${signal}`));
+    process.once('SIGINT', stop).once('SIGTERM', stop);
     try {
-      const report = await reconciliation.reconcile(days);
-      await runs.finish(runId, { report });
+      const signal = AbortSignal.any([stopped.signal, claim.lost]);
+      const report = await reconciliation.reconcile(days, { signal });
+      if (!(await runs.finish(runId, { report }, lease.owner)))
+        throw new Error('The run could not be stored: its claim lapsed');
       console.log(JSON.stringify(report, null, 2));
       return 0;
     } catch (error) {
-      const { message } = await runs.fail(runId, error);
-      console.error(`Reconciliation failed: ${message}`);
+      if (stopped.signal.aborted) {
+        await runs.interrupt(runId, lease.owner);
+        console.error(`Reconciliation ${String(stopped.signal.reason)}: stored as interrupted`);
+      } else if (claim.lost.aborted) {
+        console.error(`Reconciliation given up: ${String(claim.lost.reason)}`);
+      } else {
+        const { message } = await runs.fail(runId, error, lease.owner);
+        console.error(`Reconciliation failed: ${message}`);
+      }
       return 1;
+    } finally {
+      claim.stop();
+      process.off('SIGINT', stop).off('SIGTERM', stop);
     }
   } finally {
     await app.close();

@@ -26,12 +26,7 @@ export interface InterruptedRun {
   attempts: number;
 }
 
-const COLUMNS = `id, trigger, to_char(scheduled_for AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS scheduled_for,
-  start_date::text, end_date::text, status, attempts,
-  to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS started_at,
-  to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS finished_at, report, error`;
-
-/** The error code of a scheduled run cut short by its process stopping: a running replica takes it up. */
+/** The error code of a run cut short by its process stopping: a running replica takes a scheduled one up. */
 const INTERRUPTED = 'interrupted';
 
 const INTERRUPTED_ERROR = {
@@ -40,16 +35,33 @@ const INTERRUPTED_ERROR = {
     'The service stopped before the run was done; a running replica runs it again, unless a later tick has run since',
 };
 
+const COMMAND_INTERRUPTED_ERROR = {
+  code: INTERRUPTED,
+  message: 'The command was stopped before the run was done',
+};
+
 const LAPSED_ERROR = {
   code: INTERRUPTED,
   message:
-    'The replica running it stopped renewing its claim before the run was done; a running replica runs it again, unless a later tick has run since',
+    'The process running it stopped renewing its claim before the run was done (it died or lost the database); a scheduled run is run again by a running replica, unless a later tick has run since',
 };
+
+/**
+ * A run whose claim lapsed reads as what expireLeases stores for it, even where no replica
+ * looks for lapsed runs (every schedule off, a command killed): `running` only while claimed.
+ */
+const LAPSED = `status = 'running' AND lease_until < clock_timestamp()`;
+
+const COLUMNS = `id, trigger, to_char(scheduled_for AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS scheduled_for,
+  start_date::text, end_date::text, CASE WHEN ${LAPSED} THEN 'failed' ELSE status END AS status, attempts,
+  to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS started_at,
+  to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS finished_at, report,
+  CASE WHEN ${LAPSED} THEN '${JSON.stringify(LAPSED_ERROR)}'::jsonb ELSE error END AS error`;
 
 /** Only one replica at a time claims scheduled runs. */
 const SCHEDULE_LOCK = `hashtext('conversion-tracking:reconciliation-schedule')`;
 
-/** A scheduled run's claim: the process holding it, and for how long past each renewal. */
+/** A run's claim: the process holding it, and for how long past each renewal. */
 export interface Lease {
   owner: string;
   ms: number;
@@ -126,11 +138,15 @@ export class ReconciliationRunRepository {
     return rows.map((row) => row.id);
   }
 
-  async createCommandRun(run: { startDate: string; endDate: string }): Promise<string> {
+  /** A command's run, claimed by it as a scheduled one is: a killed command's run lapses. */
+  async createCommandRun(
+    run: { startDate: string; endDate: string },
+    lease: Lease,
+  ): Promise<string> {
     const rows = await this.database.query<{ id: string }>(
-      `INSERT INTO reconciliation_runs (trigger, start_date, end_date, status, attempts)
-       VALUES ('command', ?, ?, 'running', 0) RETURNING id`,
-      [run.startDate, run.endDate],
+      `INSERT INTO reconciliation_runs (trigger, start_date, end_date, status, attempts, lease_owner, lease_until)
+       VALUES ('command', ?, ?, 'running', 0, ?, ${LEASE_UNTIL}) RETURNING id`,
+      [run.startDate, run.endDate, lease.owner, lease.ms],
     );
     return rows[0].id;
   }
@@ -167,15 +183,16 @@ export class ReconciliationRunRepository {
   }
 
   /**
-   * Stores a run as cut short by this process stopping, for another process to take up.
-   * Not an attempt: it never got its answer.
+   * Stores a run as cut short by this process stopping (a scheduled one for another
+   * process to take up). Not an attempt: it never got its answer.
    */
   async interrupt(id: string, owner: string): Promise<void> {
     await this.database.query(
       `UPDATE reconciliation_runs
-       SET status = 'failed', finished_at = clock_timestamp(), error = ?::jsonb, lease_owner = NULL, lease_until = NULL
+       SET status = 'failed', finished_at = clock_timestamp(), lease_owner = NULL, lease_until = NULL,
+           error = CASE WHEN trigger = 'command' THEN ?::jsonb ELSE ?::jsonb END
        WHERE id = ? AND status = 'running' AND lease_owner = ?`,
-      [JSON.stringify(INTERRUPTED_ERROR), id, owner],
+      [JSON.stringify(COMMAND_INTERRUPTED_ERROR), JSON.stringify(INTERRUPTED_ERROR), id, owner],
     );
   }
 
