@@ -188,12 +188,15 @@ function registerJsonBodyParsers(fastify: FastifyInstance): void {
 
 function setUpOpenApi(app: NestFastifyApplication): void {
   // The UI's page links its assets as ./docs/…: served at /docs/ they would resolve under
-  // /docs/docs/ and 404, so that address sends the browser to /docs instead.
+  // /docs/docs/ and 404, so that address sends the browser to /docs instead (relative, so
+  // that a proxy's path prefix stays, and with its query).
   app
     .getHttpAdapter()
     .getInstance()
     .addHook('onRoute', (route) => {
-      if (route.url === '/docs/') route.handler = (_request, reply) => reply.redirect('/docs', 301);
+      if (route.url === '/docs/')
+        route.handler = (request, reply) =>
+          reply.redirect(`../docs${request.url.slice('/docs/'.length)}`, 301);
     });
   SwaggerModule.setup('docs', app, createOpenApiDocument(app), {
     jsonDocumentUrl: 'openapi.json',

@@ -30,6 +30,14 @@ async function pageServer(trackerUrl: string): Promise<{ server: Server; origin:
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
     if (req.url === '/readme')
       res.end(`<!doctype html><title>shop</title>${readmeSnippet(trackerUrl)}`);
+    else if (req.url === '/readme-with-a-bad-call')
+      // Queued first: fields that cannot become JSON (a cycle), then the README's calls.
+      res.end(
+        `<!doctype html><title>shop</title>${readmeSnippet(trackerUrl).replace(
+          "ct.track('purchase'",
+          "var cycle = {}; cycle.self = cycle; ct.track('cyclic', cycle);\n  ct.track('purchase'",
+        )}`,
+      );
     else res.end(`<!doctype html><title>shop</title><script src="${trackerUrl}"></script>`);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -147,6 +155,26 @@ describe('a real browser on the tracking path', () => {
       ).rows.map((row) => row.event_type);
     await expect.poll(inSession, { timeout: 5_000 }).toEqual(['generate_lead', 'purchase']);
     expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('makes the queued calls after one that cannot be sent', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${allowed.origin}/readme-with-a-bad-call`);
+    await page.waitForFunction(() => 'visitorId' in (window as unknown as { ct: object }).ct);
+    const sessionId = await page.evaluate(() => sessionStorage.getItem('ct_sid'));
+    await expect
+      .poll(
+        async () =>
+          (
+            await db.pool.query<{ event_type: string }>(
+              'SELECT event_type FROM events WHERE session_id = $1 ORDER BY event_type',
+              [sessionId],
+            )
+          ).rows.map((row) => row.event_type),
+        { timeout: 5_000 },
+      )
+      .toEqual(['generate_lead', 'purchase']);
     await page.close();
   });
 

@@ -99,7 +99,8 @@ describe('operations endpoints', () => {
     for (const asset of assets)
       await fixture.http().get(new URL(asset, 'http://host/docs').pathname).expect(200);
     // With a trailing slash the same relative links would miss: sent to /docs.
-    await fixture.http().get('/docs/').expect(301).expect('Location', '/docs');
+    await fixture.http().get('/docs/').expect(301).expect('Location', '../docs');
+    await fixture.http().get('/docs/?x=1').expect(301).expect('Location', '../docs?x=1');
   });
 
   it('GET /metrics serves Prometheus text with request latency by route and tracked events', async () => {

@@ -93,7 +93,10 @@
     },
     visitorId: visitor,
   };
+  // One bad call (fields that cannot be sent as JSON) must not cost the calls queued after it.
   queued.forEach(function (call) {
-    if (call && w.ct[call[0]]) w.ct[call[0]].apply(null, call[1]);
+    try {
+      w.ct[call[0]].apply(null, call[1]);
+    } catch (e) {}
   });
 })(window, document);
