@@ -5,8 +5,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../src/config/app-config';
 import { resolveDatabase } from '../src/persistence/database-location';
 import { migrateDatabase } from '../src/persistence/migrate';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { createOrmOptions } from '../src/persistence/orm-options';
 import { migrationsList } from '../migrations';
+import { TestDatabase, createTestDatabase } from './support/test-database';
 import { adminQuery, withDatabase } from './support/postgres-admin';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Starting on an empty DATABASE_URL: what `npm run start:prod` does before it serves. */
 describe('migrations at start (MIGRATE_ON_START)', () => {
@@ -75,4 +80,45 @@ describe('migrations at start (MIGRATE_ON_START)', () => {
     // Once migrated, a start that leaves migrations to a release step goes ahead.
     await start({ MIGRATE_ON_START: 'false' });
   });
+});
+
+describe('a migration that needs a table a running transaction reads (a rolling deploy)', () => {
+  let db: TestDatabase;
+  const latest = migrationsList[migrationsList.length - 1].name;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const database = { ...loadConfig({ DATABASE_URL: db.url }).database, url: db.url };
+    const orm = await MikroORM.init({ ...createOrmOptions(database), pool: { min: 0, max: 1 } });
+    try {
+      await orm.getMigrator().down(); // the latest alters reconciliation_runs
+    } finally {
+      await orm.close(true);
+    }
+  });
+  afterAll(() => db?.drop());
+
+  it('waits for it in short turns, so the table’s other readers are not held up behind it', async () => {
+    const holder = await db.pool.connect();
+    const reader = new Client({ connectionString: db.url, statement_timeout: 3_000 });
+    await reader.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM reconciliation_runs');
+      const database = { ...loadConfig({ DATABASE_URL: db.url }).database, url: db.url };
+      const migrating = migrateDatabase(database, { tableLockWait: { ms: 300, attempts: 30 } });
+      await sleep(200);
+      const started = Date.now();
+      await reader.query('SELECT count(*) FROM reconciliation_runs');
+      // Queued behind the ALTER TABLE at most for its lock wait, not until the holder ends.
+      expect(Date.now() - started).toBeLessThan(1_500);
+      await sleep(3_500);
+      await holder.query('COMMIT');
+      expect(await migrating).toEqual([latest]);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      holder.release();
+      await reader.end();
+    }
+  }, 30_000);
 });

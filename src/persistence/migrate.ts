@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Logger } from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/postgresql';
-import { Client } from 'pg';
+import { Client, PoolConfig } from 'pg';
 import { ConnectableDatabase, createOrmOptions } from './orm-options';
 
 // Session-level, on a connection of its own: a transaction held open for the lock would
@@ -10,12 +12,28 @@ const MIGRATIONS_LOCK = "hashtext('conversion-tracking:migrations')";
 const LOCK_WAIT = '10min';
 
 /**
+ * How long a migration's statement waits for a table lock before it gives up, and how many
+ * times the migrations are tried again (after 1 s, 2 s, … up to 10 s) when it does. While
+ * a schema change waits for a lock (a running transaction of the version being replaced),
+ * every query of that table queues behind it: the wait must be short, the patience long.
+ */
+export interface TableLockWait {
+  ms: number;
+  attempts: number;
+}
+const TABLE_LOCK_WAIT: TableLockWait = { ms: 2_000, attempts: 30 };
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/**
  * Applies pending migrations and returns their names. Replicas starting together take
  * turns on an advisory lock: the first applies them, the others then find none pending.
  */
 export async function migrateDatabase(
   database: ConnectableDatabase,
-  { lockWait = LOCK_WAIT }: { lockWait?: string } = {},
+  {
+    lockWait = LOCK_WAIT,
+    tableLockWait = TABLE_LOCK_WAIT,
+  }: { lockWait?: string; tableLockWait?: TableLockWait } = {},
 ): Promise<string[]> {
   // Should the lock's session die, migrating goes on without it.
   const lock = await openSession(database, 'conversion-tracking-migrate');
@@ -29,19 +47,62 @@ export async function migrateDatabase(
         { cause: error },
       );
     });
-    const orm = await MikroORM.init({ ...createOrmOptions(database), pool: { min: 0, max: 1 } });
-    try {
-      const applied = await orm.getMigrator().up();
-      return applied.map((migration) => migration.name);
-    } finally {
-      await orm.close(true);
-    }
+    return await applyWaitingBriefly(database, tableLockWait);
   } finally {
     // Said explicitly (a pooler in session mode keeps the server session), then ending
     // the session releases it whatever happened.
     await lock.query(`SELECT pg_advisory_unlock(${MIGRATIONS_LOCK})`).catch(() => undefined);
     await lock.end();
   }
+}
+
+/**
+ * The migrations, all or nothing, retried while one of them cannot get a table lock in
+ * time. No statement timeout: building an index on a large table may take minutes.
+ */
+async function applyWaitingBriefly(
+  database: ConnectableDatabase,
+  { ms, attempts }: TableLockWait,
+): Promise<string[]> {
+  const options = createOrmOptions(database);
+  const driverOptions = options.driverOptions as { connection: PoolConfig };
+  const orm = await MikroORM.init({
+    ...options,
+    pool: { min: 0, max: 1 },
+    driverOptions: {
+      ...driverOptions,
+      // Unset, the server's (or the role's) own statement timeout applies.
+      connection: {
+        ...driverOptions.connection,
+        statement_timeout: undefined,
+        query_timeout: undefined,
+        lock_timeout: ms,
+      },
+    },
+  });
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const applied = await orm.getMigrator().up();
+        return applied.map((migration) => migration.name);
+      } catch (error) {
+        if (attempt >= attempts || !causedBy(error, LOCK_NOT_AVAILABLE)) throw error;
+        const delay = Math.min(attempt * 1_000, 10_000);
+        new Logger('Migrations').warn(
+          `A migration waited ${ms} ms for a table lock that a running transaction holds; rolled back, trying again in ${delay} ms (${attempt}/${attempts})`,
+        );
+        await sleep(delay);
+      }
+    }
+  } finally {
+    await orm.close(true);
+  }
+}
+
+function causedBy(error: unknown, code: string): boolean {
+  for (let cause = error; cause instanceof Object; cause = (cause as Error).cause)
+    if ((cause as { code?: unknown }).code === code) return true;
+  return false;
 }
 
 /** The names of the migrations this version has and the database lacks. */
