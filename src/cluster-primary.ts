@@ -1,7 +1,7 @@
 import cluster, { Worker } from 'node:cluster';
 import { Logger } from '@nestjs/common';
 import { AppConfig } from './config/app-config';
-import { serveClusterMetrics } from './metrics/cluster-metrics';
+import { WORKER_SLOT_ENV, serveClusterMetrics } from './metrics/cluster-metrics';
 import { resolveDatabase } from './persistence/database-location';
 
 const RESTART_DELAY_MS = 1_000;
@@ -20,13 +20,23 @@ export async function runClusterPrimary(config: AppConfig): Promise<void> {
   const workerEnv = { DATABASE_URL: database.database.url };
   let stopping = false;
 
-  const fork = (): Worker =>
-    // A message to a worker that has just died fails with EPIPE; unheard, that error would
-    // end the primary, and with it every worker.
-    cluster.fork(workerEnv).on('error', (error) => logger.warn(`Worker channel: ${error.message}`));
+  const slots = new Map<Worker, number>();
+  // A replacement takes its predecessor's slot, and so its metrics' `worker` label: its
+  // counters restart from zero in that series alone, which Prometheus reads as a reset.
+  const fork = (slot: number): Worker => {
+    const worker = cluster
+      .fork({ ...workerEnv, [WORKER_SLOT_ENV]: String(slot) })
+      // A message to a worker that has just died fails with EPIPE; unheard, that error
+      // would end the primary, and with it every worker.
+      .on('error', (error) => logger.warn(`Worker channel: ${error.message}`));
+    slots.set(worker, slot);
+    return worker;
+  };
   // A worker that keeps dying (database gone, port taken) must not be restarted in a tight loop.
   const recentDeaths: number[] = [];
   cluster.on('exit', (worker, code, signal) => {
+    const slot = slots.get(worker) ?? 0;
+    slots.delete(worker);
     if (stopping) return;
     const now = Date.now();
     recentDeaths.push(now);
@@ -43,11 +53,11 @@ export async function runClusterPrimary(config: AppConfig): Promise<void> {
       `Worker ${worker.process.pid} exited (${signal ?? code}); starting a new one in 1 s`,
     );
     setTimeout(() => {
-      if (!stopping) fork();
+      if (!stopping) fork(slot);
     }, RESTART_DELAY_MS);
   });
   serveClusterMetrics();
-  for (let i = 0; i < config.http.workers; i++) fork();
+  for (let slot = 1; slot <= config.http.workers; slot++) fork(slot);
   logger.log(`Started ${config.http.workers} workers`);
 
   async function shutdown(reason: string, exitCode = 0): Promise<void> {

@@ -17,12 +17,18 @@ import { ServiceProcess, buildService } from './support/service-process';
 import { createTestApp } from './support/test-app';
 import { TestDatabase, createTestDatabase } from './support/test-database';
 
-/** The primary's cluster workers, read from /proc. */
-function workerPids(primaryPid: number): number[] {
+/** The primary's cluster workers, read from /proc; throws unless there are `expected`. */
+function workerPids(primaryPid: number, expected = 2): number[] {
   const children = readFileSync(`/proc/${primaryPid}/task/${primaryPid}/children`, 'utf8');
-  const pids = children.trim().split(/\s+/).map(Number);
-  if (pids.length !== 2) throw new Error(`expected 2 workers, found ${children}`);
+  const pids = children.trim().split(/\s+/).filter(Boolean).map(Number);
+  if (pids.length !== expected) throw new Error(`expected ${expected} workers, found ${children}`);
   return pids;
+}
+
+/** The slot the primary gave a worker (its metrics' `worker` label). */
+function workerSlot(pid: number): string | undefined {
+  const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  return environ.find((entry) => entry.startsWith('CLUSTER_WORKER_SLOT='))?.split('=')[1];
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -252,7 +258,7 @@ describe('the compiled service started on its own for one case', () => {
     }
   }, 120_000);
 
-  it('with WORKERS=2, counts every worker in each scrape of /metrics, whichever worker answers it', async () => {
+  it('with WORKERS=2, counts every worker in each scrape of /metrics, whichever worker answers it, each in its own series', async () => {
     const port = await freePort();
     const service = new ServiceProcess({
       PORT: String(port),
@@ -267,12 +273,32 @@ describe('the compiled service started on its own for one case', () => {
       const fresh = { headers: { Connection: 'close' } };
       const outcomes = await Promise.all(Array.from({ length: 10 }, () => post(service.baseUrl)));
       expect(outcomes.map((outcome) => outcome.status)).toEqual(Array(10).fill(200));
-      const stored = new Set<string>();
-      for (let i = 0; i < 6; i++) {
+      /** tracked_events_total{outcome="stored"} by worker label, from one scrape. */
+      const storedByWorker = async () => {
         const text = await (await fetch(`${service.baseUrl}/metrics`, fresh)).text();
-        stored.add(/^tracked_events_total\{outcome="stored"\} (\d+)$/m.exec(text)?.[1] ?? 'none');
-      }
-      expect([...stored]).toEqual(['10']);
+        const lines = text.matchAll(
+          /^tracked_events_total\{outcome="stored",worker="(\d+)"\} (\d+)$/gm,
+        );
+        return Object.fromEntries([...lines].map(([, worker, count]) => [worker, Number(count)]));
+      };
+      const scrapes = [];
+      for (let i = 0; i < 6; i++) scrapes.push(await storedByWorker());
+      const [first] = scrapes;
+      expect(scrapes).toEqual(Array(6).fill(first));
+      expect(Object.values(first).reduce((sum, count) => sum + count, 0)).toBe(10);
+
+      // A replaced worker's series starts again from zero alone; the other's goes on.
+      const [busiest] = Object.entries(first).sort(([, a], [, b]) => b - a)[0];
+      const pid = workerPids(service.pid!).find((candidate) => workerSlot(candidate) === busiest)!;
+      process.kill(pid, 'SIGKILL');
+      await expect
+        .poll(() => workerPids(service.pid!, 2).map(workerSlot).sort(), { timeout: 15_000 })
+        .toEqual(['1', '2']);
+      await expect
+        .poll(storedByWorker, { timeout: 10_000 })
+        .toEqual(
+          Object.fromEntries(Object.entries(first).filter(([worker]) => worker !== busiest)),
+        );
     } finally {
       service.kill('SIGTERM');
       await service.waitForExit();

@@ -2,6 +2,9 @@ import cluster from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import { AggregatorRegistry, Registry } from 'prom-client';
 
+/** Set by the primary for each worker it forks (1…WORKERS); not a setting. */
+export const WORKER_SLOT_ENV = 'CLUSTER_WORKER_SLOT';
+
 const REQUEST = 'conversion-tracking:cluster-metrics';
 const ANSWER = 'conversion-tracking:cluster-metrics-answer';
 /** prom-client gives up on a silent worker after 5 s; the asking worker waits a little longer. */
@@ -16,8 +19,9 @@ interface Answer {
 
 /**
  * WORKERS > 1, in the primary: answers a worker's request for the metrics of every worker,
- * aggregated by prom-client (counters and histograms summed), so a scrape does not depend
- * on which worker the port handed it to.
+ * gathered by prom-client, so a scrape does not depend on which worker the port handed it
+ * to. Each worker's series carry its `worker` label: summed, a restarted worker's counters
+ * would make the total drop, which Prometheus would read as a reset of all of them.
  */
 export function serveClusterMetrics(): void {
   const aggregator = new AggregatorRegistry();
@@ -44,6 +48,7 @@ function ignoreClosedChannel(): void {}
  */
 export function clusterMetricsReader(registry: Registry): (() => Promise<string>) | undefined {
   if (!cluster.isWorker) return undefined;
+  registry.setDefaultLabels({ worker: process.env[WORKER_SLOT_ENV] ?? String(cluster.worker?.id) });
   AggregatorRegistry.setRegistries([registry]);
   new AggregatorRegistry(); // registers the worker's answer to the primary's requests
   const waiting = new Map<string, (answer: Answer) => void>();

@@ -5,7 +5,7 @@ import { clusterMetricsReader } from './cluster-metrics';
 /**
  * Prometheus metrics of this process. One registry per application instance (not the
  * library's global one), so several instances in one process — as in tests — never clash.
- * In a cluster worker (WORKERS > 1) a scrape reads every worker's, summed by the primary.
+ * In a cluster worker (WORKERS > 1) a scrape reads every worker's, labelled by worker.
  */
 @Injectable()
 export class MetricsService {
