@@ -8,6 +8,17 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ONCE_A_YEAR = '0 0 0 1 1 *';
 const CRASHED_REPLICA = '00000000-0000-4000-8000-00000000dead';
 
+/** A service with a 300 ms claim whose runs wait on a GA4 that answers in a minute. */
+function shortClaimAwaitingGa4(seen: (fake: FakeGa4) => unknown) {
+  return scheduledService(
+    { RECONCILE_LEASE_MS: '300', GA4_TIMEOUT_MS: '60000', GA4_RETRIES: '0' },
+    (fake) => {
+      seen(fake);
+      fake.delayMs = 60_000;
+    },
+  );
+}
+
 async function firstRunId(db: TestDatabase): Promise<string> {
   const { rows } = await db.pool.query<{ id: string }>(
     'SELECT id FROM reconciliation_runs ORDER BY scheduled_for LIMIT 1',
@@ -118,13 +129,7 @@ describe('a scheduled run that takes longer than its claim lasts', () => {
 
 describe('a scheduled run whose claim another replica took over meanwhile', () => {
   let ga4!: FakeGa4;
-  const service = scheduledService(
-    { RECONCILE_LEASE_MS: '300', GA4_TIMEOUT_MS: '60000', GA4_RETRIES: '0' },
-    (fake) => {
-      ga4 = fake;
-      fake.delayMs = 60_000;
-    },
-  );
+  const service = shortClaimAwaitingGa4((fake) => (ga4 = fake));
 
   it('stops waiting on GA4 and stores nothing over the other replica’s run', async () => {
     await expect.poll(() => ga4.runReportCalls.length, { timeout: 5_000 }).toBe(1);
@@ -149,13 +154,7 @@ describe('a scheduled run whose claim another replica took over meanwhile', () =
 
 describe('a scheduled run whose claim cannot be renewed (its row locked, the renewal hangs)', () => {
   let ga4!: FakeGa4;
-  const service = scheduledService(
-    { RECONCILE_LEASE_MS: '300', GA4_TIMEOUT_MS: '60000', GA4_RETRIES: '0' },
-    (fake) => {
-      ga4 = fake;
-      fake.delayMs = 60_000;
-    },
-  );
+  const service = shortClaimAwaitingGa4((fake) => (ga4 = fake));
 
   it('gives the run up when its claim lapses, not when the hung renewal times out', async () => {
     await expect.poll(() => ga4.runReportCalls.length, { timeout: 5_000 }).toBe(1);
