@@ -82,6 +82,18 @@ describe('migrations at start (MIGRATE_ON_START)', () => {
   });
 });
 
+/** Until a session of the migrations (its own application_name) waits for a lock. */
+async function waitForLockWaiter(pool: TestDatabase['pool']): Promise<void> {
+  for (let polls = 0; polls < 100; polls++) {
+    const { rows } = await pool.query(
+      "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'conversion-tracking' AND wait_event_type = 'Lock'",
+    );
+    if (rows.length > 0) return;
+    await sleep(20);
+  }
+  throw new Error('the migration never waited for the table lock');
+}
+
 describe('a migration that needs a table a running transaction reads (a rolling deploy)', () => {
   let db: TestDatabase;
   const latest = migrationsList[migrationsList.length - 1].name;
@@ -95,6 +107,10 @@ describe('a migration that needs a table a running transaction reads (a rolling 
     } finally {
       await orm.close(true);
     }
+    // A role's or database's timeout must not cancel a migration: only its lock wait may.
+    await db.pool.query(
+      `ALTER DATABASE ${new URL(db.url).pathname.slice(1)} SET statement_timeout = '100ms'`,
+    );
   });
   afterAll(() => db?.drop());
 
@@ -107,7 +123,7 @@ describe('a migration that needs a table a running transaction reads (a rolling 
       await holder.query('SELECT 1 FROM reconciliation_runs');
       const database = { ...loadConfig({ DATABASE_URL: db.url }).database, url: db.url };
       const migrating = migrateDatabase(database, { tableLockWait: { ms: 300, attempts: 30 } });
-      await sleep(200);
+      await waitForLockWaiter(db.pool);
       const started = Date.now();
       await reader.query('SELECT count(*) FROM reconciliation_runs');
       // Queued behind the ALTER TABLE at most for its lock wait, not until the holder ends.

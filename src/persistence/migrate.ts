@@ -58,7 +58,9 @@ export async function migrateDatabase(
 
 /**
  * The migrations, all or nothing, retried while one of them cannot get a table lock in
- * time. No statement timeout: building an index on a large table may take minutes.
+ * time. Both limits are set inside the migrations' own transaction: a startup parameter
+ * of 0 is not sent at all (so a role's statement_timeout would cancel a long index
+ * build), and a transaction pooler refuses startup parameters it does not know.
  */
 async function applyWaitingBriefly(
   database: ConnectableDatabase,
@@ -68,22 +70,22 @@ async function applyWaitingBriefly(
   const driverOptions = options.driverOptions as { connection: PoolConfig };
   const orm = await MikroORM.init({
     ...options,
-    pool: { min: 0, max: 1 },
+    // Two: the migrator checks the database and its table on a connection of its own.
+    pool: { min: 0, max: 2 },
     driverOptions: {
       ...driverOptions,
-      // Unset, the server's (or the role's) own statement timeout applies.
-      connection: {
-        ...driverOptions.connection,
-        statement_timeout: undefined,
-        query_timeout: undefined,
-        lock_timeout: ms,
-      },
+      connection: { ...driverOptions.connection, query_timeout: undefined },
     },
   });
+  const connection = orm.em.getConnection();
   try {
     for (let attempt = 1; ; attempt++) {
       try {
-        const applied = await orm.getMigrator().up();
+        const applied = await connection.transactional(async (transaction) => {
+          for (const setting of ['statement_timeout = 0', `lock_timeout = ${Math.trunc(ms)}`])
+            await connection.execute(`SET LOCAL ${setting}`, [], 'run', transaction);
+          return orm.getMigrator().up({ transaction });
+        });
         return applied.map((migration) => migration.name);
       } catch (error) {
         if (attempt >= attempts || !causedBy(error, LOCK_NOT_AVAILABLE)) throw error;
