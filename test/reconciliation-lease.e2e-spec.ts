@@ -1,8 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReconciliationRunRepository } from '../src/reconciliation/reconciliation-run.repository';
+import { RunLease } from '../src/reconciliation/run-lease';
 import { FakeGa4 } from './support/fake-ga4';
 import { SCHEDULE_API_KEY, scheduledService } from './support/scheduled-service';
 import { createTestApp } from './support/test-app';
-import type { TestDatabase } from './support/test-database';
+import { type TestDatabase, createTestDatabase } from './support/test-database';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ONCE_A_YEAR = '0 0 0 1 1 *';
@@ -212,5 +216,53 @@ describe('a scheduled run another replica took over and failed while this one as
       [runId],
     );
     expect(rows).toEqual([takenOverAndFailed]);
+  });
+});
+
+describe('a claim stopped while its renewal waits for the database', () => {
+  let db: TestDatabase;
+  let app: Awaited<ReturnType<typeof createTestApp>>;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    app = await createTestApp(db.url);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+  });
+
+  it('stays stopped when that renewal gets through: nothing gives the ended run up later', async () => {
+    const runs = app.get(ReconciliationRunRepository);
+    const lease = { owner: randomUUID(), ms: 300 };
+    const claimSentAt = Date.now();
+    const runId = await runs.createCommandRun(
+      { startDate: '2026-01-01', endDate: '2026-01-02' },
+      lease,
+    );
+    const holder = await db.pool.connect();
+    let claim: RunLease;
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM reconciliation_runs WHERE id = $1 FOR UPDATE', [runId]);
+      claim = new RunLease(runs, runId, lease, new Logger('test'), claimSentAt);
+      // The first renewal (after 100 ms) waits for the row.
+      await expect
+        .poll(
+          async () =>
+            (
+              await db.pool.query(
+                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+              )
+            ).rowCount,
+          { timeout: 2_000, interval: 20 },
+        )
+        .toBe(1);
+      claim.stop();
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    await sleep(2 * lease.ms);
+    expect(claim.lost.aborted).toBe(false);
   });
 });

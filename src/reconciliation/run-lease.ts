@@ -13,6 +13,8 @@ export class RunLease {
   private readonly timer: NodeJS.Timeout;
   private deadline?: NodeJS.Timeout;
   private renewing = false;
+  // A renewal may still be in flight when its run ends: its answer must change nothing.
+  private stopped = false;
 
   /** `claimSentAt`: when the claim was sent, before the database computed its end. */
   constructor(
@@ -32,6 +34,7 @@ export class RunLease {
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.deadline);
   }
@@ -46,16 +49,17 @@ export class RunLease {
   }
 
   private async renew(): Promise<void> {
-    if (this.renewing || this.lost.aborted) return;
+    if (this.renewing || this.stopped || this.lost.aborted) return;
     this.renewing = true;
     // Sent before the database computes the new end: the local count never outlasts it.
     const sentAt = Date.now();
     try {
       const renewed = await this.runs.renewLease(this.runId, this.lease);
-      if (this.lost.aborted) return;
+      if (this.stopped || this.lost.aborted) return;
       if (renewed) this.keepUntil(sentAt + this.lease.ms);
       else this.giveUp('another replica took the run over');
     } catch (error) {
+      if (this.stopped) return;
       this.logger.warn(
         `Could not renew the claim on reconciliation run ${this.runId}: ${String(error)}`,
       );
