@@ -31,9 +31,12 @@ describe('npm run reconcile (the compiled command)', () => {
     });
 
   /** The command started, once GA4 has been asked (and is holding its answer). */
-  const reconcileWhileGa4Waits = async (env: Record<string, string> = {}) => {
+  const reconcileWhileGa4Waits = async (
+    env: Record<string, string> = {},
+    answerAfterMs = 60_000,
+  ) => {
     const asked = fake.runReportCalls.length;
-    fake.delayMs = 60_000;
+    fake.delayMs = answerAfterMs;
     const child = spawn(process.execPath, ['dist/src/bin/reconcile.js'], {
       cwd: ROOT,
       env: { ...process.env, ...fake.env(), DATABASE_URL: db.url, LOG_LEVEL: 'error', ...env },
@@ -111,6 +114,37 @@ describe('npm run reconcile (the compiled command)', () => {
     }
   }, 30_000);
 
+  it('stops at SIGINT sent while it counts the database’s events, once GA4 has answered', async () => {
+    const holder = await db.pool.connect();
+    try {
+      // Named: with no types found in the range there is no count to wait for.
+      const command = await reconcileWhileGa4Waits({ RECONCILE_EVENT_TYPES: 'purchase' }, 1_000);
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
+      await expect
+        .poll(
+          async () =>
+            (
+              await db.pool.query(
+                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+              )
+            ).rowCount,
+          { timeout: 10_000, interval: 20 },
+        )
+        .toBe(1);
+      command.child.kill('SIGINT');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await holder.query('ROLLBACK');
+      expect(await command.exited).toBe(1);
+      expect(command.stderr()).toContain('stopped by SIGINT: stored as interrupted');
+      expect(await latestRun()).toMatchObject({ status: 'failed', error: { code: 'interrupted' } });
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      holder.release();
+      fake.delayMs = 0;
+    }
+  }, 30_000);
+
   it('leaves a killed command’s run `running` only while its claim lasts, with no schedule anywhere', async () => {
     const api = await createTestApp(db.url, {
       API_KEYS: 'command-key-0123456789',
@@ -124,13 +158,13 @@ describe('npm run reconcile (the compiled command)', () => {
         })
       ).json<{ status: string; error: { code: string } | null }>();
     try {
-      const command = await reconcileWhileGa4Waits({ RECONCILE_LEASE_MS: '2000' });
+      const command = await reconcileWhileGa4Waits({ RECONCILE_LEASE_MS: '5000' });
       command.child.kill('SIGKILL');
       await command.exited;
       const { id } = await latestRun();
       expect(await read(id)).toMatchObject({ status: 'running', error: null });
       await expect
-        .poll(() => read(id), { timeout: 5_000, interval: 100 })
+        .poll(() => read(id), { timeout: 10_000, interval: 100 })
         .toMatchObject({ status: 'failed', error: { code: 'interrupted' } });
     } finally {
       fake.delayMs = 0;

@@ -66,6 +66,8 @@ async function main(): Promise<number> {
     try {
       const signal = AbortSignal.any([stopped.signal, claim.lost]);
       const report = await reconciliation.reconcile(days, { signal });
+      // The database phase does not watch the signal: a stop asked meanwhile still stops.
+      stopped.signal.throwIfAborted();
       if (!(await runs.finish(runId, { report }, lease.owner)))
         throw new Error('The run could not be stored: its claim lapsed');
       console.log(JSON.stringify(report, null, 2));
