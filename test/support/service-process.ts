@@ -32,6 +32,8 @@ export class ServiceProcess {
       cwd: ROOT,
       env: { ...inherited, HOST: '127.0.0.1', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // A process group of its own, as a shell gives a command: see `interrupt`.
+      detached: true,
     });
     this.child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
@@ -60,6 +62,11 @@ export class ServiceProcess {
 
   kill(signal: NodeJS.Signals): void {
     this.child?.kill(signal);
+  }
+
+  /** Ctrl-C in its terminal: SIGINT to its whole process group, its own children too. */
+  interrupt(): void {
+    if (this.child?.pid !== undefined) process.kill(-this.child.pid, 'SIGINT');
   }
 
   async waitForExit(timeoutMs = 30_000): Promise<number | null> {

