@@ -8,6 +8,7 @@ import { Migration20261126202845 } from './Migration20261126202845';
 import { Migration20261127001456 } from './Migration20261127001456';
 import { Migration20261127151500 } from './Migration20261127151500';
 import { Migration20261128050000 } from './Migration20261128050000';
+import { Migration20261128160000 } from './Migration20261128160000';
 
 /**
  * Every migration, in order. Listed explicitly so that the compiled service, the test
@@ -25,4 +26,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261127001456', class: Migration20261127001456 },
   { name: 'Migration20261127151500', class: Migration20261127151500 },
   { name: 'Migration20261128050000', class: Migration20261128050000 },
+  { name: 'Migration20261128160000', class: Migration20261128160000 },
 ];
