@@ -97,6 +97,29 @@ describe('npm run reconcile (the compiled command)', () => {
     expect(bad).toMatchObject({ code: 2 });
   });
 
+  it('leaves DATABASE_URL’s schema to `npm run migrate`: refuses a database behind this version', async () => {
+    const { rows } = await db.pool.query<{ name: string }>(
+      'DELETE FROM mikro_orm_migrations WHERE id = (SELECT max(id) FROM mikro_orm_migrations) RETURNING *',
+    );
+    try {
+      const behind = await reconcile([]).catch((error: { code: number; stderr: string }) => error);
+      expect(behind).toMatchObject({ code: 1 });
+      expect((behind as { stderr: string }).stderr).toContain(
+        `The database lacks this version's migrations (${rows[0].name})`,
+      );
+      const { rowCount } = await db.pool.query(
+        'SELECT 1 FROM mikro_orm_migrations WHERE name = $1',
+        [rows[0].name],
+      );
+      expect(rowCount).toBe(0);
+    } finally {
+      await db.pool.query(
+        'INSERT INTO mikro_orm_migrations SELECT * FROM json_populate_record(NULL::mikro_orm_migrations, $1)',
+        [rows[0]],
+      );
+    }
+  });
+
   it('stops at SIGINT without waiting on GA4, and stores the run as interrupted', async () => {
     try {
       const command = await reconcileWhileGa4Waits();

@@ -11,9 +11,7 @@ async function main(): Promise<void> {
   const logger = new Logger('Migrate');
   if (config.database.url === undefined) {
     // Starting the embedded database applies the migrations.
-    const embedded = await resolveDatabase(config.database, logger, {
-      joinRunningService: 'and migrate',
-    });
+    const embedded = await resolveDatabase(config.database, logger, 'migrate');
     await embedded.stop();
     return;
   }

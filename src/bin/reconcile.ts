@@ -35,7 +35,7 @@ async function main(): Promise<number> {
   // No schedule and no background work in a one-off command.
   config.reconciliation.cron = undefined;
   config.reportRefreshIntervalMs = 0;
-  const database = await resolveDatabase(config.database, undefined, { joinRunningService: true });
+  const database = await resolveDatabase(config.database, undefined, 'command');
   const app = await NestFactory.createApplicationContext(
     AppModule.forRoot({ config, database: database.database }),
     {

@@ -13,25 +13,34 @@ export interface ResolvedDatabase {
 const EMBEDDED_DATABASE = 'conversions';
 
 /**
- * `DATABASE_URL` when set (migrated here unless MIGRATE_ON_START=false or it is a
- * transaction pooler); otherwise the embedded PostgreSQL, started and migrated here so
- * that `npm start` works on a machine without a database server. A command-line tool
- * (`joinRunningService`) uses the embedded server a running service started instead; it
- * migrates that one only when it is `npm run migrate` (`'and migrate'`): another command
- * must not change the schema under a running service of another version, so it refuses
- * a database that lacks this version's migrations.
+ * Who asks for the database: the service migrates it (unless MIGRATE_ON_START=false or it
+ * is a transaction pooler), and so does `npm run migrate`; another command never does,
+ * since it must not change the schema under a running service of another version: it
+ * refuses a database that lacks this version's migrations instead.
+ */
+export type DatabaseUser = 'service' | 'migrate' | 'command';
+
+/**
+ * `DATABASE_URL` when set; otherwise the embedded PostgreSQL, started here so that
+ * `npm start` works on a machine without a database server. A command uses the embedded
+ * server a running service started, if there is one, rather than start its own.
  */
 export async function resolveDatabase(
   config: DatabaseConfig,
   logger = new Logger('Database'),
-  { joinRunningService = false }: { joinRunningService?: boolean | 'and migrate' } = {},
+  user: DatabaseUser = 'service',
 ): Promise<ResolvedDatabase> {
+  const external = () => Promise.resolve();
   if (config.url !== undefined) {
     logger.log(`Using PostgreSQL at ${redact(config.url)} (DATABASE_URL)`);
     const database = { ...config, url: config.url };
+    if (user === 'command') {
+      await refuseMissingMigrations(database, 'The database');
+      return { database, stop: external };
+    }
     if (!config.transactionPooling && config.migrateOnStart) {
       logApplied(logger, await migrateDatabase(database));
-      return { database, stop: () => Promise.resolve() };
+      return { database, stop: external };
     }
     if (config.transactionPooling && config.migrateOnStart)
       logger.log(
@@ -43,24 +52,18 @@ export async function resolveDatabase(
           '(MIGRATE_ON_START=false, or DB_TRANSACTION_POOLING=true): run `npm run migrate` against the server first',
       );
     }
-    return { database, stop: () => Promise.resolve() };
+    return { database, stop: external };
   }
-  const running = joinRunningService
-    ? await runningEmbeddedUrl(config.embeddedDataDir, EMBEDDED_DATABASE)
-    : undefined;
+  const running =
+    user === 'service'
+      ? undefined
+      : await runningEmbeddedUrl(config.embeddedDataDir, EMBEDDED_DATABASE);
   if (running !== undefined) {
     logger.log(`Using the embedded PostgreSQL of the running service at ${redact(running)}`);
     const database = { ...config, url: running };
-    if (joinRunningService === 'and migrate') logApplied(logger, await migrateDatabase(database));
-    else {
-      const pending = await pendingMigrations(database);
-      if (pending.length > 0)
-        throw new Error(
-          `The running service's database lacks this version's migrations (${pending.join(', ')}): ` +
-            'run `npm run migrate`, or restart the service with this version, first',
-        );
-    }
-    return { database, stop: () => Promise.resolve() };
+    if (user === 'migrate') logApplied(logger, await migrateDatabase(database));
+    else await refuseMissingMigrations(database, "The running service's database");
+    return { database, stop: external };
   }
   logger.log(
     `DATABASE_URL is not set: starting the embedded PostgreSQL (data in ${config.embeddedDataDir})`,
@@ -79,6 +82,18 @@ export async function resolveDatabase(
   }
   logger.log(`Using the embedded PostgreSQL at ${redact(embedded.url)}`);
   return { database, stop: () => embedded.stop() };
+}
+
+async function refuseMissingMigrations(
+  database: ConnectableDatabase,
+  which: string,
+): Promise<void> {
+  const pending = await pendingMigrations(database);
+  if (pending.length > 0)
+    throw new Error(
+      `${which} lacks this version's migrations (${pending.join(', ')}): ` +
+        'run `npm run migrate`, or restart the service with this version, first',
+    );
 }
 
 function logApplied(logger: Logger, applied: string[]): void {
