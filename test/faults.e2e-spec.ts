@@ -285,6 +285,9 @@ describe('the compiled service started on its own for one case', () => {
       for (let i = 0; i < 6; i++) scrapes.push(await storedByWorker());
       const [first] = scrapes;
       expect(scrapes).toEqual(Array(6).fill(first));
+      // Each worker's start time too: how Prometheus tells that one was replaced.
+      const text = await (await fetch(`${service.baseUrl}/metrics`, fresh)).text();
+      expect(text.match(/^process_start_time_seconds\{worker="\d+"\} \d+$/gm)).toHaveLength(2);
       expect(Object.values(first).reduce((sum, count) => sum + count, 0)).toBe(10);
 
       // A replaced worker's series starts again from zero alone; the other's goes on.

@@ -39,6 +39,23 @@ export function serveClusterMetrics(): void {
   });
 }
 
+/**
+ * What a worker offers the aggregation. Every series carries its worker's label, so no two
+ * workers' values meet and there is nothing to aggregate; but prom-client leaves out a
+ * metric whose aggregator is `omit`, such as `process_start_time_seconds`, the one that
+ * tells Prometheus a worker was replaced.
+ */
+class EveryValueKept extends Registry {
+  constructor(private readonly source: Registry) {
+    super();
+  }
+
+  override async getMetricsAsJSON(): ReturnType<Registry['getMetricsAsJSON']> {
+    const metrics = await this.source.getMetricsAsJSON();
+    return metrics.map((metric) => ({ ...metric, aggregator: 'first' }));
+  }
+}
+
 /** A worker that died between the check and the write: its channel is gone, and so is the asker. */
 function ignoreClosedChannel(): void {}
 
@@ -49,7 +66,7 @@ function ignoreClosedChannel(): void {}
 export function clusterMetricsReader(registry: Registry): (() => Promise<string>) | undefined {
   if (!cluster.isWorker) return undefined;
   registry.setDefaultLabels({ worker: process.env[WORKER_SLOT_ENV] ?? String(cluster.worker?.id) });
-  AggregatorRegistry.setRegistries([registry]);
+  AggregatorRegistry.setRegistries([new EveryValueKept(registry)]);
   new AggregatorRegistry(); // registers the worker's answer to the primary's requests
   const waiting = new Map<string, (answer: Answer) => void>();
   process.on('message', (message: Answer) => {
