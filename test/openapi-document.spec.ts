@@ -94,6 +94,17 @@ describe('openapi.json', () => {
     }
   });
 
+  it('says how the tracker script is revalidated: If-None-Match in, ETag and Cache-Control out', () => {
+    const tracker = document.paths['/v1/tracker.js'].get;
+    expect(tracker.parameters).toContainEqual(
+      expect.objectContaining({ name: 'If-None-Match', in: 'header' }),
+    );
+    for (const status of ['200', '304'])
+      expect(Object.keys(tracker.responses[status].headers ?? {})).toEqual(
+        expect.arrayContaining(['ETag', 'Cache-Control']),
+      );
+  });
+
   it('writes a nullable object as nullable beside allOf [$ref], the form generators read as "or null"', () => {
     // An anyOf with a {type: object, enum: [null]} branch made orval emit invalid TypeScript.
     const nullableObjects: unknown[] = [];

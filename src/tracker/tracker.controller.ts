@@ -2,12 +2,23 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Controller, Get, Headers, Res } from '@nestjs/common';
-import { ApiNotModifiedResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import {
+  ApiHeader,
+  ApiNotModifiedResponse,
+  ApiOkResponse,
+  ApiProduces,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 
 /** Shipped beside this file (nest-cli.json copies it to dist as an asset). */
 const SCRIPT = readFileSync(join(__dirname, 'tracker.js'));
 const ETAG = `"${createHash('sha256').update(SCRIPT).digest('base64url').slice(0, 22)}"`;
+
+const CACHE_HEADERS = {
+  ETag: { description: "The script's version tag, for If-None-Match", schema: { type: 'string' } },
+  'Cache-Control': { description: '`public, max-age=3600`', schema: { type: 'string' } },
+} as const;
 
 @ApiTags('tracking')
 @Controller('v1')
@@ -22,8 +33,20 @@ export class TrackerController {
    */
   @Get('tracker.js')
   @ApiProduces('application/javascript')
-  @ApiOkResponse({ description: 'The tracker script', schema: { type: 'string' } })
-  @ApiNotModifiedResponse({ description: 'The cached copy (If-None-Match) is current' })
+  @ApiHeader({
+    name: 'If-None-Match',
+    required: false,
+    description: 'The ETag of a cached copy: answered 304 while it is current',
+  })
+  @ApiOkResponse({
+    description: 'The tracker script',
+    schema: { type: 'string' },
+    headers: CACHE_HEADERS,
+  })
+  @ApiNotModifiedResponse({
+    description: 'The cached copy (If-None-Match) is current',
+    headers: CACHE_HEADERS,
+  })
   getTracker(
     @Headers('if-none-match') ifNoneMatch: string | undefined,
     @Res() reply: FastifyReply,

@@ -1904,7 +1904,10 @@ export interface operations {
     getTracker: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The ETag of a cached copy: answered 304 while it is current */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1915,6 +1918,10 @@ export interface operations {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
                     "X-Request-Id"?: string;
+                    /** @description The script's version tag, for If-None-Match */
+                    ETag?: string;
+                    /** @description `public, max-age=3600` */
+                    "Cache-Control"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1926,6 +1933,10 @@ export interface operations {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
                     "X-Request-Id"?: string;
+                    /** @description The script's version tag, for If-None-Match */
+                    ETag?: string;
+                    /** @description `public, max-age=3600` */
+                    "Cache-Control"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
