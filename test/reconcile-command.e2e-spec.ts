@@ -1,8 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { migrationsList } from '../migrations';
 import { FakeGa4 } from './support/fake-ga4';
+import { adminQuery, withDatabase } from './support/postgres-admin';
 import { buildService } from './support/service-process';
 import { createTestApp } from './support/test-app';
 import { TestDatabase, createTestDatabase } from './support/test-database';
@@ -117,6 +121,49 @@ describe('npm run reconcile (the compiled command)', () => {
         'INSERT INTO mikro_orm_migrations SELECT * FROM json_populate_record(NULL::mikro_orm_migrations, $1)',
         [rows[0]],
       );
+    }
+  });
+
+  it('changes nothing in a database never migrated, nor creates one that is missing', async () => {
+    const adminUrl = inject('adminDatabaseUrl');
+    const name = `ct_empty_${randomBytes(4).toString('hex')}`;
+    const reconcileOn = (database: string) =>
+      run(process.execPath, ['dist/src/bin/reconcile.js'], {
+        cwd: ROOT,
+        env: { ...process.env, DATABASE_URL: withDatabase(adminUrl, database), LOG_LEVEL: 'error' },
+      }).catch((error: { code: number; stderr: string }) => error);
+    const queryOn = async (database: string, sql: string) => {
+      const client = new Client({ connectionString: withDatabase(adminUrl, database) });
+      await client.connect();
+      try {
+        return (await client.query(sql)).rows;
+      } finally {
+        await client.end();
+      }
+    };
+    const databaseExists = async () =>
+      (await queryOn('postgres', `SELECT 1 FROM pg_database WHERE datname = '${name}'`)).length;
+
+    const missing = await reconcileOn(name);
+    expect(missing).toMatchObject({ code: 1 });
+    expect((missing as { stderr: string }).stderr).toContain(`The database does not exist`);
+    expect(await databaseExists()).toBe(0);
+
+    await adminQuery(adminUrl, [`CREATE DATABASE ${name}`]);
+    try {
+      const empty = await reconcileOn(name);
+      expect(empty).toMatchObject({ code: 1 });
+      expect((empty as { stderr: string }).stderr).toContain(
+        `The database lacks this version's migrations (${migrationsList[0].name},`,
+      );
+      expect(
+        await queryOn(
+          name,
+          "SELECT count(*)::int AS tables FROM pg_tables WHERE schemaname = 'public'",
+        ),
+      ).toEqual([{ tables: 0 }]);
+    } finally {
+      await adminQuery(adminUrl, [`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]);
     }
   });
 

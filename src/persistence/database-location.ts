@@ -11,6 +11,7 @@ export interface ResolvedDatabase {
 }
 
 const EMBEDDED_DATABASE = 'conversions';
+const UNDEFINED_DATABASE = '3D000';
 
 /**
  * Who asks for the database: the service migrates it (unless MIGRATE_ON_START=false or it
@@ -88,7 +89,12 @@ async function refuseMissingMigrations(
   database: ConnectableDatabase,
   which: string,
 ): Promise<void> {
-  const pending = await pendingMigrations(database);
+  const pending = await pendingMigrations(database).catch((error: unknown) => {
+    if ((error as { code?: string }).code !== UNDEFINED_DATABASE) throw error;
+    throw new Error(`${which} does not exist: run \`npm run migrate\` first, which creates it`, {
+      cause: error,
+    });
+  });
   if (pending.length > 0)
     throw new Error(
       `${which} lacks this version's migrations (${pending.join(', ')}): ` +

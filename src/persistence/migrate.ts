@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Client, PoolConfig } from 'pg';
-import { ConnectableDatabase, createOrmOptions } from './orm-options';
+import { migrationsList } from '../../migrations';
+import { ConnectableDatabase, MIGRATIONS_TABLE, createOrmOptions } from './orm-options';
 
 // Session-level, on a connection of its own: a transaction held open for the lock would
 // make any migration that waits for older transactions wait for the lock's own.
@@ -107,13 +108,21 @@ function causedBy(error: unknown, code: string): boolean {
   return false;
 }
 
-/** The names of the migrations this version has and the database lacks. */
+/**
+ * The names of the migrations this version has and the database lacks. Read with plain
+ * SQL: the ORM's migrator would create a missing database and an empty migrations table,
+ * which a command that must not change the schema may not do (and which would then pass
+ * for a migrated database).
+ */
 export async function pendingMigrations(database: ConnectableDatabase): Promise<string[]> {
-  const orm = await MikroORM.init({ ...createOrmOptions(database), pool: { min: 0, max: 1 } });
+  const client = await openSession(database, 'conversion-tracking-check');
   try {
-    return (await orm.getMigrator().getPendingMigrations()).map((migration) => migration.name);
+    if (!(await migrationsTableExists(client))) return migrationsList.map(({ name }) => name);
+    const { rows } = await client.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE}`);
+    const applied = new Set(rows.map(({ name }) => name));
+    return migrationsList.map(({ name }) => name).filter((name) => !applied.has(name));
   } finally {
-    await orm.close(true);
+    await client.end();
   }
 }
 
@@ -124,13 +133,17 @@ export async function pendingMigrations(database: ConnectableDatabase): Promise<
 export async function hasSchema(database: ConnectableDatabase): Promise<boolean> {
   const client = await openSession(database, 'conversion-tracking-start');
   try {
-    const { rows } = await client.query<{ migrated: boolean }>(
-      "SELECT to_regclass('mikro_orm_migrations') IS NOT NULL AS migrated",
-    );
-    return rows[0].migrated;
+    return await migrationsTableExists(client);
   } finally {
     await client.end();
   }
+}
+
+async function migrationsTableExists(client: Client): Promise<boolean> {
+  const { rows } = await client.query<{ exists: boolean }>(
+    `SELECT to_regclass('${MIGRATIONS_TABLE}') IS NOT NULL AS exists`,
+  );
+  return rows[0].exists;
 }
 
 /** A connection of its own, outside the ORM's pool; a session that dies later must not crash the process. */

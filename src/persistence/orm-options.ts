@@ -9,6 +9,9 @@ import { migrationsList } from '../../migrations';
 
 export type ConnectableDatabase = DatabaseConfig & { url: string };
 
+/** Where MikroORM records the migrations applied. */
+export const MIGRATIONS_TABLE = 'mikro_orm_migrations';
+
 /** One MikroORM configuration for the app, the migration runner and the CLI. */
 export function createOrmOptions(database: ConnectableDatabase): Options<PostgreSqlDriver> {
   return {
@@ -30,7 +33,7 @@ export function createOrmOptions(database: ConnectableDatabase): Options<Postgre
     // knex's own pool option (MikroORM's `pool` type does not know it): checked on acquire.
     driverOptions: { connection: connectionOptions(database), pool: { validate: isUsable } },
     migrations: {
-      tableName: 'mikro_orm_migrations',
+      tableName: MIGRATIONS_TABLE,
       path: 'dist/migrations',
       pathTs: 'migrations',
       migrationsList,
