@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -184,6 +184,14 @@ describe('embedded PostgreSQL default', () => {
     expect(service.output).toMatch(/Stopped cleanly/);
     expect(() => process.kill(pid, 0)).toThrow();
   }, 60_000);
+
+  it('stops its PostgreSQL when a signal it does not handle ends it (SIGHUP: its terminal closed)', async () => {
+    await service.start();
+    const pid = await postmasterPid();
+    service.kill('SIGHUP');
+    expect(await service.waitForExit()).toBe(128 + constants.signals.SIGHUP);
+    expect(() => process.kill(pid, 0)).toThrow();
+  }, 120_000);
 
   it('names the port when another process holds it, rather than failing without a word', async () => {
     service.kill('SIGTERM');

