@@ -15,7 +15,7 @@ const OUTPUT = 'openapi.json';
 async function main(): Promise<number> {
   const config = loadConfigOrExit();
   Logger.overrideLogger(['fatal', 'error', 'warn']);
-  const database = await resolveDatabase(config.database);
+  const database = await resolveDatabase(config.database, undefined, 'command');
   const app = await createApp({ ...config, logLevel: 'warn' }, database.database);
   try {
     const text = `${JSON.stringify(createOpenApiDocument(app), null, 2)}\n`;

@@ -15,9 +15,11 @@ const UNDEFINED_DATABASE = '3D000';
 
 /**
  * Who asks for the database: the service migrates it (unless MIGRATE_ON_START=false or it
- * is a transaction pooler), and so does `npm run migrate`; another command never does,
- * since it must not change the schema under a running service of another version: it
- * refuses a database that lacks this version's migrations instead.
+ * is a transaction pooler), and so does `npm run migrate`. Another command never migrates
+ * DATABASE_URL, nor the embedded server of a running service, since it must not change
+ * the schema under a service of another version: it refuses a database that lacks this
+ * version's migrations instead. An embedded server it starts itself is its own: that one
+ * it migrates.
  */
 export type DatabaseUser = 'service' | 'migrate' | 'command';
 
