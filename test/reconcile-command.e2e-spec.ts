@@ -203,7 +203,7 @@ describe('npm run reconcile (the compiled command)', () => {
         )
         .toBe(1);
       command.child.kill('SIGINT');
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await expect.poll(command.stderr, { timeout: 5_000 }).toContain('SIGINT received');
       await holder.query('ROLLBACK');
       expect(await command.exited).toBe(1);
       expect(command.stderr()).toContain('stopped by SIGINT: stored as interrupted');

@@ -233,7 +233,8 @@ describe('a claim stopped while its renewal waits for the database', () => {
 
   it('stays stopped when that renewal gets through: nothing gives the ended run up later', async () => {
     const runs = app.get(ReconciliationRunRepository);
-    const lease = { owner: randomUUID(), ms: 300 };
+    // Long enough that the claim cannot lapse before the renewal is seen waiting.
+    const lease = { owner: randomUUID(), ms: 1_500 };
     const claimSentAt = Date.now();
     const runId = await runs.createCommandRun(
       { startDate: '2026-01-01', endDate: '2026-01-02' },
@@ -245,7 +246,7 @@ describe('a claim stopped while its renewal waits for the database', () => {
       await holder.query('BEGIN');
       await holder.query('SELECT 1 FROM reconciliation_runs WHERE id = $1 FOR UPDATE', [runId]);
       claim = new RunLease(runs, runId, lease, new Logger('test'), claimSentAt);
-      // The first renewal (after 100 ms) waits for the row.
+      // The first renewal (after a third of the lease) waits for the row.
       await expect
         .poll(
           async () =>
@@ -254,7 +255,7 @@ describe('a claim stopped while its renewal waits for the database', () => {
                 "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
               )
             ).rowCount,
-          { timeout: 2_000, interval: 20 },
+          { timeout: 1_000, interval: 20 },
         )
         .toBe(1);
       claim.stop();

@@ -61,7 +61,11 @@ async function main(): Promise<number> {
     const runId = await runs.createCommandRun(days(config.reportTimeZone), lease);
     const claim = new RunLease(runs, runId, lease, new Logger('Reconcile'), claimSentAt);
     const stopped = new AbortController();
-    const stop = (signal: NodeJS.Signals) => stopped.abort(new Error(`stopped by ${signal}`));
+    const stop = (signal: NodeJS.Signals) => {
+      // Said at once: the run is stored as interrupted only once what it waits for answers.
+      console.error(`${signal} received: stopping the reconciliation`);
+      stopped.abort(new Error(`stopped by ${signal}`));
+    };
     process.once('SIGINT', stop).once('SIGTERM', stop);
     try {
       const signal = AbortSignal.any([stopped.signal, claim.lost]);
