@@ -12,6 +12,22 @@ export function buildService(): void {
     throw new Error('build produced no dist/src/main.js');
 }
 
+/**
+ * Detached, a service is not in the test runner's process group: a run cut short (Ctrl-C,
+ * a timeout) would leave it serving. Whatever is still running when the runner exits is
+ * asked to stop, as SIGTERM would stop it in production.
+ */
+const running = new Set<number>();
+process.once('exit', () => {
+  for (const pid of running) {
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+});
+
 /** The compiled service as a real process, as `npm run start:prod` runs it. */
 export class ServiceProcess {
   private child?: ChildProcess;
@@ -37,7 +53,12 @@ export class ServiceProcess {
     });
     this.child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    this.child.on('exit', (code) => (this.exitCode = code));
+    const { pid } = this.child;
+    if (pid !== undefined) running.add(pid);
+    this.child.on('exit', (code) => {
+      this.exitCode = code;
+      if (pid !== undefined) running.delete(pid);
+    });
     const deadline = Date.now() + readyTimeoutMs;
     while (Date.now() < deadline) {
       if (this.exitCode !== null)
