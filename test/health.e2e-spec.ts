@@ -82,6 +82,26 @@ describe('operations endpoints', () => {
     }
   });
 
+  it('GET /ready reads the migrations table without creating it: a lost table is a 503', async () => {
+    const other = await createTestDatabase();
+    const stale = await createTestApp(other.url);
+    try {
+      await other.pool.query('ALTER TABLE mikro_orm_migrations RENAME TO migrations_aside');
+      const response = await request(stale.getHttpServer()).get('/ready').expect(503);
+      expect(response.body.error.details[0]).toEqual({
+        field: 'migrations',
+        message: 'not readable',
+      });
+      const { rows } = await other.pool.query(
+        "SELECT to_regclass('mikro_orm_migrations') IS NULL AS absent",
+      );
+      expect(rows).toEqual([{ absent: true }]);
+    } finally {
+      await stale.close();
+      await other.drop();
+    }
+  });
+
   it('serves the OpenAPI document at /openapi.json and Swagger UI at /docs', async () => {
     const document = await fixture.http().get('/openapi.json').expect(200);
     expect(document.body.openapi).toMatch(/^3\./);

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { NotReadyError } from '../common/http/domain-error';
+import { APPLIED_MIGRATIONS, notApplied } from '../persistence/migrate';
 import { ReadinessResponseDto } from './dto/health-response.dto';
 
 @Injectable()
@@ -17,13 +18,18 @@ export class HealthService {
       throw new NotReadyError([{ field: 'database', message: 'unreachable' }]);
     }
     if (!this.migrationsApplied) {
-      const pending = await this.orm.getMigrator().getPendingMigrations();
+      // Plain SQL: the ORM's migrator would first create its table (DDL, even through a
+      // transaction pooler) on every probe until all are applied.
+      const applied = await this.orm.em
+        .getConnection()
+        .execute<{ name: string }[]>(APPLIED_MIGRATIONS)
+        .catch(() => {
+          throw new NotReadyError([{ field: 'migrations', message: 'not readable' }]);
+        });
+      const pending = notApplied(applied);
       if (pending.length > 0) {
         throw new NotReadyError([
-          {
-            field: 'migrations',
-            message: `${pending.length} pending: ${pending.map((m) => m.name).join(', ')}`,
-          },
+          { field: 'migrations', message: `${pending.length} pending: ${pending.join(', ')}` },
         ]);
       }
       this.migrationsApplied = true;

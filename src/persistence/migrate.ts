@@ -108,6 +108,15 @@ function causedBy(error: unknown, code: string): boolean {
   return false;
 }
 
+/** Reads the names of the migrations applied, as rows of `{ name }`. */
+export const APPLIED_MIGRATIONS = `SELECT name FROM ${MIGRATIONS_TABLE}`;
+
+/** This version's migrations missing from `applied`, in order. */
+export function notApplied(applied: { name: string }[]): string[] {
+  const names = new Set(applied.map(({ name }) => name));
+  return migrationsList.map(({ name }) => name).filter((name) => !names.has(name));
+}
+
 /**
  * The names of the migrations this version has and the database lacks. Read with plain
  * SQL: the ORM's migrator would create a missing database and an empty migrations table,
@@ -118,9 +127,8 @@ export async function pendingMigrations(database: ConnectableDatabase): Promise<
   const client = await openSession(database, 'conversion-tracking-check');
   try {
     if (!(await migrationsTableExists(client))) return migrationsList.map(({ name }) => name);
-    const { rows } = await client.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE}`);
-    const applied = new Set(rows.map(({ name }) => name));
-    return migrationsList.map(({ name }) => name).filter((name) => !applied.has(name));
+    const { rows } = await client.query<{ name: string }>(APPLIED_MIGRATIONS);
+    return notApplied(rows);
   } finally {
     await client.end();
   }
