@@ -80,6 +80,23 @@ describe('migrations at start (MIGRATE_ON_START)', () => {
     // Once migrated, a start that leaves migrations to a release step goes ahead.
     await start({ MIGRATE_ON_START: 'false' });
   });
+
+  it('waits for another replica’s migrations longer than a statement timeout set on the database', async () => {
+    await adminQuery(adminUrl, [`ALTER DATABASE ${name} SET statement_timeout = '200ms'`]);
+    const holder = new Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query("SELECT pg_advisory_lock(hashtext('conversion-tracking:migrations'))");
+      const database = { ...loadConfig({ DATABASE_URL: url }).database, url };
+      const migrating = migrateDatabase(database);
+      await sleep(1_000);
+      await holder.query("SELECT pg_advisory_unlock(hashtext('conversion-tracking:migrations'))");
+      await expect(migrating).resolves.toEqual([]);
+    } finally {
+      await holder.end();
+      await adminQuery(adminUrl, [`ALTER DATABASE ${name} RESET statement_timeout`]);
+    }
+  });
 });
 
 /** Until a session of the migrations (its own application_name) waits for a lock. */

@@ -39,7 +39,8 @@ export async function migrateDatabase(
   // Should the lock's session die, migrating goes on without it.
   const lock = await openSession(database, 'conversion-tracking-migrate');
   try {
-    await lock.query(`SET lock_timeout = '${lockWait}'`);
+    // Its own limit only: a role's or database's statement_timeout must not cut the wait short.
+    await lock.query(`SET statement_timeout = 0; SET lock_timeout = '${lockWait}'`);
     await lock.query(`SELECT pg_advisory_lock(${MIGRATIONS_LOCK})`).catch((error: unknown) => {
       if ((error as { code?: string }).code !== '55P03') throw error;
       throw new Error(
