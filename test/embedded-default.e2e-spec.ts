@@ -31,13 +31,16 @@ describe('embedded PostgreSQL default', () => {
     httpPort = await freePort();
     dataDir = await mkdtemp(join(tmpdir(), 'ct-embedded-'));
     await chmod(dataDir, 0o755); // as root, PostgreSQL runs as `postgres` and must reach its directory
-    service = new ServiceProcess({
-      PORT: String(httpPort),
-      EMBEDDED_DATABASE_DIR: dataDir,
-      EMBEDDED_DATABASE_PORT: String(pgPort),
-      LOG_LEVEL: 'info',
-      API_KEYS: API_KEY,
-    });
+    service = new ServiceProcess(
+      {
+        PORT: String(httpPort),
+        EMBEDDED_DATABASE_DIR: dataDir,
+        EMBEDDED_DATABASE_PORT: String(pgPort),
+        LOG_LEVEL: 'info',
+        API_KEYS: API_KEY,
+      },
+      { ownProcessGroup: true },
+    );
   }, 180_000);
   afterAll(async () => {
     service?.kill('SIGTERM');
@@ -219,27 +222,30 @@ describe('embedded PostgreSQL default', () => {
     const ga4 = new FakeGa4();
     await ga4.start();
     ga4.delayMs = 60_000;
+    const command = spawn(process.execPath, ['dist/src/bin/reconcile.js'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ...ga4.env(),
+        DATABASE_URL: '',
+        EMBEDDED_DATABASE_DIR: dataDir,
+        EMBEDDED_DATABASE_PORT: String(pgPort),
+        RECONCILE_EVENT_TYPES: 'purchase',
+      },
+      detached: true,
+    });
+    let stderr = '';
+    command.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise((resolve) => command.on('exit', resolve));
     try {
-      const command = spawn(process.execPath, ['dist/src/bin/reconcile.js'], {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          ...ga4.env(),
-          DATABASE_URL: '',
-          EMBEDDED_DATABASE_DIR: dataDir,
-          EMBEDDED_DATABASE_PORT: String(pgPort),
-          RECONCILE_EVENT_TYPES: 'purchase',
-        },
-        detached: true,
-      });
-      let stderr = '';
-      command.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const exited = new Promise((resolve) => command.on('exit', resolve));
       await expect.poll(() => ga4.runReportCalls.length, { timeout: 60_000 }).toBe(1);
       process.kill(-command.pid!, 'SIGINT'); // Ctrl-C: its PostgreSQL is in its group too
       expect(await exited).toBe(1);
       expect(stderr).toContain('stopped by SIGINT: stored as interrupted');
     } finally {
+      // Detached, it would outlive a failed test (and the runner) with its PostgreSQL.
+      if (command.exitCode === null && command.signalCode === null)
+        process.kill(-command.pid!, 'SIGTERM');
       await ga4.stop();
     }
     await service.start();
@@ -248,5 +254,30 @@ describe('embedded PostgreSQL default', () => {
     });
     const page = (await runs.json()) as { runs: { error: { code: string } | null }[] };
     expect(page.runs.map((run) => run.error?.code)).toContain('interrupted');
+  }, 120_000);
+
+  // Last: a killed postmaster leaves its data directory to the next start's recovery.
+  it('kills its PostgreSQL and exits when signalled again while that PostgreSQL does not stop', async () => {
+    if (!service.running) await service.start();
+    const pid = await postmasterPid();
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    process.kill(pid, 'SIGSTOP');
+    try {
+      service.kill('SIGHUP');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(service.running).toBe(true); // waiting for its PostgreSQL to stop
+      service.kill('SIGHUP');
+      expect(await service.waitForExit()).toBe(128 + constants.signals.SIGHUP);
+      await expect.poll(alive, { timeout: 10_000 }).toBe(false);
+    } finally {
+      if (alive()) process.kill(pid, 'SIGCONT');
+    }
   }, 120_000);
 });

@@ -175,17 +175,27 @@ const FATAL_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  * process ends without calling stop(): on exit, or on a signal no one else handles
  * (one arriving before the application installs its handlers, after a command removes
  * them, a repeated Ctrl-C, a closed terminal), ask it for a fast shutdown. On such a
- * signal this process then ends as the signal would have ended it (128 + its number).
+ * signal this process then ends as the signal would have ended it (128 + its number);
+ * asked again meanwhile, it kills PostgreSQL and ends at once. (SIGHUP ended node before
+ * too, even under `nohup`: node restores every signal's default disposition at start.)
  * Returns what undoes it, for stop().
  */
 function stopWithThisProcess(postmaster: ChildProcess): () => void {
   const onExit = () => {
     if (postmaster.exitCode === null && postmaster.signalCode === null) postmaster.kill('SIGINT');
   };
+  let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     // The application's own handler stops the server itself, after draining.
     if (process.listenerCount(signal) > 1) return;
-    void stopPostmaster(postmaster).finally(() => process.exit(128 + constants.signals[signal]));
+    const exitCode = 128 + constants.signals[signal];
+    if (stopping) {
+      // Asked again while PostgreSQL shuts down (a checkpoint, or a server that hangs).
+      postmaster.kill('SIGKILL');
+      process.exit(exitCode);
+    }
+    stopping = true;
+    void stopPostmaster(postmaster).finally(() => process.exit(exitCode));
   };
   process.once('exit', onExit);
   for (const signal of FATAL_SIGNALS) process.on(signal, onSignal);
