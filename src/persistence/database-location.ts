@@ -93,7 +93,7 @@ async function refuseMissingMigrations(
 ): Promise<void> {
   const pending = await pendingMigrations(database).catch((error: unknown) => {
     if ((error as { code?: string }).code !== UNDEFINED_DATABASE) throw error;
-    throw new Error(`${which} does not exist: run \`npm run migrate\` first, which creates it`, {
+    throw new Error(`${which} does not exist: create it, then run \`npm run migrate\``, {
       cause: error,
     });
   });
