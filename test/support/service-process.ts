@@ -13,20 +13,33 @@ export function buildService(): void {
 }
 
 /**
- * Detached, a service is not in the test runner's process group: a run cut short (Ctrl-C,
- * a timeout) would leave it serving. Whatever is still running when the runner exits is
- * asked to stop, as SIGTERM would stop it in production.
+ * Services started in process groups of their own: a signal that ends the test runner (Ctrl-C
+ * in its terminal, the pool stopping a worker) does not reach them, so it is passed on to
+ * them first, then raised again for whatever would have handled it.
  */
-const running = new Set<number>();
-process.once('exit', () => {
-  for (const pid of running) {
+const ownGroups = new Set<number>();
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+function passOnAndRaise(signal: NodeJS.Signals): void {
+  for (const pid of ownGroups) {
     try {
       process.kill(-pid, 'SIGTERM');
     } catch {
       // already gone
     }
   }
-});
+  for (const stop of STOP_SIGNALS) process.off(stop, passOnAndRaise);
+  process.kill(process.pid, signal);
+}
+
+function trackOwnGroup(pid: number): () => void {
+  if (ownGroups.size === 0) for (const stop of STOP_SIGNALS) process.on(stop, passOnAndRaise);
+  ownGroups.add(pid);
+  return () => {
+    ownGroups.delete(pid);
+    if (ownGroups.size === 0) for (const stop of STOP_SIGNALS) process.off(stop, passOnAndRaise);
+  };
+}
 
 /** The compiled service as a real process, as `npm run start:prod` runs it. */
 export class ServiceProcess {
@@ -34,7 +47,14 @@ export class ServiceProcess {
   output = '';
   exitCode: number | null = null;
 
-  constructor(private readonly env: Record<string, string>) {}
+  /**
+   * `ownProcessGroup`: as a shell runs a command, so that `interrupt` is Ctrl-C in its
+   * terminal; otherwise it stays in the runner's group, and goes when the runner does.
+   */
+  constructor(
+    private readonly env: Record<string, string>,
+    private readonly options: { ownProcessGroup?: boolean } = {},
+  ) {}
 
   get baseUrl(): string {
     return `http://127.0.0.1:${this.env.PORT}`;
@@ -48,16 +68,17 @@ export class ServiceProcess {
       cwd: ROOT,
       env: { ...inherited, HOST: '127.0.0.1', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
-      // A process group of its own, as a shell gives a command: see `interrupt`.
-      detached: true,
+      detached: this.options.ownProcessGroup === true,
     });
     this.child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    const { pid } = this.child;
-    if (pid !== undefined) running.add(pid);
+    const untrack =
+      this.options.ownProcessGroup && this.child.pid !== undefined
+        ? trackOwnGroup(this.child.pid)
+        : () => undefined;
     this.child.on('exit', (code) => {
       this.exitCode = code;
-      if (pid !== undefined) running.delete(pid);
+      untrack();
     });
     const deadline = Date.now() + readyTimeoutMs;
     while (Date.now() < deadline) {
@@ -87,6 +108,7 @@ export class ServiceProcess {
 
   /** Ctrl-C in its terminal: SIGINT to its whole process group, its own children too. */
   interrupt(): void {
+    if (!this.options.ownProcessGroup) throw new Error('started without ownProcessGroup');
     if (this.child?.pid !== undefined) process.kill(-this.child.pid, 'SIGINT');
   }
 
