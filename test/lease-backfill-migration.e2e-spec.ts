@@ -2,6 +2,8 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/app-config';
 import { createOrmOptions } from '../src/persistence/orm-options';
+import { ReconciliationRunRepository } from '../src/reconciliation/reconciliation-run.repository';
+import { createTestApp } from './support/test-app';
 import { TestDatabase, createTestDatabase } from './support/test-database';
 
 const BACKFILL = 'Migration20261128160000';
@@ -47,5 +49,27 @@ describe(`${BACKFILL} on runs left running without a lease`, () => {
       { status: 'running', lease: '2030-01-01' },
       { status: 'succeeded', lease: null },
     ]);
+  });
+
+  it('reads a run that a version before leases starts later as lapsed an hour after it started', async () => {
+    const app = await createTestApp(db.url);
+    try {
+      const { rows } = await db.pool.query<{ id: string }>(
+        `INSERT INTO reconciliation_runs (trigger, start_date, end_date, status, attempts, started_at)
+         VALUES ('command', '2026-11-01', '2026-11-02', 'running', 0, now() - interval '61 minutes'),
+                ('command', '2026-11-01', '2026-11-02', 'running', 0, now() - interval '5 minutes')
+         RETURNING id`,
+      );
+      const [old, recent] = rows.map(({ id }) => id);
+      const runs = app.get(ReconciliationRunRepository);
+      expect(await runs.find(old)).toMatchObject({
+        status: 'failed',
+        error: { code: 'interrupted' },
+      });
+      expect(await runs.find(recent)).toMatchObject({ status: 'running', error: null });
+      expect(await runs.expireLeases()).toEqual([old]);
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -49,8 +49,12 @@ const LAPSED_ERROR = {
 /**
  * A run whose claim lapsed reads as what expireLeases stores for it, even where no replica
  * looks for lapsed runs (every schedule off, a command killed): `running` only while claimed.
+ * A version before leases, still running during a rolling deploy, leaves no `lease_until`:
+ * such a run lapses an hour after it started, as the migration that added leases let the
+ * runs it found lapse an hour after it.
  */
-const LAPSED = `status = 'running' AND lease_until < clock_timestamp()`;
+const LAPSED = `status = 'running' AND (lease_until < clock_timestamp()
+  OR (lease_until IS NULL AND started_at < clock_timestamp() - interval '1 hour'))`;
 
 const COLUMNS = `id, trigger, to_char(scheduled_for AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS scheduled_for,
   start_date::text, end_date::text, CASE WHEN ${LAPSED} THEN 'failed' ELSE status END AS status, attempts,
@@ -132,7 +136,7 @@ export class ReconciliationRunRepository {
       `UPDATE reconciliation_runs
        SET status = 'failed', attempts = attempts + 1, finished_at = clock_timestamp(), error = ?::jsonb,
            lease_owner = NULL, lease_until = NULL
-       WHERE status = 'running' AND lease_until < clock_timestamp() RETURNING id`,
+       WHERE ${LAPSED} RETURNING id`,
       [JSON.stringify(LAPSED_ERROR)],
     );
     return rows.map((row) => row.id);
