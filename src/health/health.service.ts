@@ -4,6 +4,8 @@ import { NotReadyError } from '../common/http/domain-error';
 import { APPLIED_MIGRATIONS, notApplied } from '../persistence/migrate';
 import { ReadinessResponseDto } from './dto/health-response.dto';
 
+const UNDEFINED_TABLE = '42P01';
+
 @Injectable()
 export class HealthService {
   // Migrations only move forward while the process lives: once applied, stop asking.
@@ -23,8 +25,12 @@ export class HealthService {
       const applied = await this.orm.em
         .getConnection()
         .execute<{ name: string }[]>(APPLIED_MIGRATIONS)
-        .catch(() => {
-          throw new NotReadyError([{ field: 'migrations', message: 'not readable' }]);
+        .catch((error: unknown) => {
+          throw new NotReadyError(
+            (error as { code?: string }).code === UNDEFINED_TABLE
+              ? [{ field: 'migrations', message: 'no migrations table' }]
+              : [{ field: 'database', message: 'unreachable' }],
+          );
         });
       const pending = notApplied(applied);
       if (pending.length > 0) {
