@@ -81,14 +81,17 @@ export async function startEmbeddedPostgres(
   const release = stopWithThisProcess(postmaster);
 
   const url = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${options.database}`;
-  await ensureDatabase(url, options.database);
-  return {
-    url,
-    stop: async () => {
-      await stopPostmaster(postmaster);
-      release();
-    },
+  const stop = async () => {
+    await stopPostmaster(postmaster);
+    release();
   };
+  try {
+    await ensureDatabase(url, options.database);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url, stop };
 }
 
 /**

