@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
-import { isBotUserAgent, rateLimitKey, truncateIp } from './client-context';
+import { isBotUserAgent, rateLimitKey, truncateIp, unknownLibraryPatterns } from './client-context';
 
 /** The network as ipaddr.js alone computes it: what the plain-IPv4 shortcut must agree with. */
 function networkByIpaddr(ip: string): string | undefined {
@@ -56,6 +56,16 @@ describe('isBotUserAgent', () => {
     'Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)',
     'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36',
     'Mozilla/5.0 (Unknown; Linux x86_64) AppleWebKit/538.1 (KHTML, like Gecko) PhantomJS/2.1.1 Safari/538.1',
+    'Mozilla/5.0 (compatible; Yahoo! Slurp; http://help.yahoo.com/help/us/ysearch/slurp)',
+    'Mozilla/5.0 (compatible; Qwantify/2.4w; +https://www.qwant.com/)/2.4w',
+    'facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)',
+    'Twitterbot/1.0',
+    'Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)',
+    'WhatsApp/2.23.20.0',
+    'Screaming Frog SEO Spider/19.0',
+    'GPTBot/1.0',
+    'ia_archiver',
+    'Feedly/1.0 (+http://www.feedly.com/fetcher.html)',
   ])('flags %s', (agent) => {
     expect(isBotUserAgent(agent)).toBe(true);
   });
@@ -71,9 +81,29 @@ describe('isBotUserAgent', () => {
     'okhttp/4.12.0',
     'Java/17.0.2',
     'GuzzleHttp/7',
+    'Java-http-client/17.0.2',
+    'ReactorNetty/1.1',
+    'AHC/2.1',
+    'Symfony HttpClient/Curl',
+    'http.rb/5.1.1',
+    'hyper/0.14',
+    'ky',
+    'HTTPie/3.2.2',
+    'Typhoeus - https://github.com/typhoeus/typhoeus',
+    'Jakarta Commons-HttpClient/3.1',
+    'Guzzle/7 curl/7.81 PHP/8.1',
+    'Apache-HttpAsyncClient/4.1.4 (Java/11)',
+    'Vert.x-WebClient/4.4.0',
+    'Mechanize/2.9 Ruby/3.2',
+    'PostmanRuntime/7.36.0',
+    'superagent',
     '',
   ])('does not flag %s', (agent) => {
     expect(isBotUserAgent(agent)).toBe(false);
+  });
+
+  it('knows every isbot pattern it reads as catching libraries (an isbot update must not turn the check off)', () => {
+    expect(unknownLibraryPatterns()).toEqual([]);
   });
 });
 

@@ -1,10 +1,37 @@
 import ipaddr from 'ipaddr.js';
-import { isbot } from 'isbot';
+import { isbot, isbotPatterns, list as isbotList } from 'isbot';
 
-// Server-to-server callers identify with their HTTP library; they are customers'
-// back ends, not crawlers, although the generic bot lists flag every such agent.
+// Server-to-server callers identify with their HTTP library; they are customers' back
+// ends, not crawlers, although isbot flags every agent that is not a browser's. isbot's
+// patterns that catch them do so generically (a bare `name/version`, a language or
+// runtime, "http", "url", ".com"): an agent that only these match is a library's. The
+// libraries named below are one whatever else isbot sees (`superagent` has its "agent").
+const LIBRARY_CATCHING_PATTERNS = new Set([
+  '^[\\w \\.\\-\\(?:\\):%]+(?:/v?\\d+(?:\\.\\d+)?(?:\\.\\d{1,10})*?)?(?:,|$)',
+  '^[\\w\\-]+/[\\w]+$',
+  '^\\w+/[\\w\\(\\)]*$',
+  '^\\w+/\\d\\.\\d\\s\\([\\w@]+\\)$',
+  '(?<!lib)http',
+  'url',
+  '\\.com\\b',
+  'library',
+  'java(?!;)',
+  'node\\b',
+  '\\bperl\\b',
+  '^php',
+  '^python',
+  '^wget',
+  '^client/',
+  '^rest',
+  '^apache/',
+  '^jetty/',
+  '^postman',
+]);
 const HTTP_LIBRARY =
   /^(curl|wget|python-requests|python-urllib|python-httpx|python\/|httpx|aiohttp|axios|node-fetch|node|undici|got|superagent|go-http-client|okhttp|java\/|apache-httpclient|ruby|faraday|guzzlehttp|php|libwww-perl|dart|deno|bun|postmanruntime|insomnia|restsharp|reqwest|ktor-client|\.net|dotnet|httpclient)\b/i;
+// An agent that says it is a browser, flagged by isbot, is a crawler or a headless
+// browser whatever else it matches: libraries do not dress up as Mozilla.
+const BROWSER_LIKE = /^mozilla\//i;
 
 // A few hundred distinct agents make up nearly all traffic, and isbot's pattern is large.
 const verdicts = new Map<string, boolean>();
@@ -15,11 +42,22 @@ export function isBotUserAgent(userAgent: string | undefined): boolean {
   if (userAgent === undefined || userAgent.trim() === '') return false;
   let verdict = verdicts.get(userAgent);
   if (verdict === undefined) {
-    verdict = !HTTP_LIBRARY.test(userAgent.trim()) && isbot(userAgent);
+    verdict = isbot(userAgent) && !isLibrary(userAgent.trim());
     if (verdicts.size >= MAX_CACHED_AGENTS) verdicts.clear();
     verdicts.set(userAgent, verdict);
   }
   return verdict;
+}
+
+function isLibrary(userAgent: string): boolean {
+  if (BROWSER_LIKE.test(userAgent)) return false;
+  if (HTTP_LIBRARY.test(userAgent)) return true;
+  return isbotPatterns(userAgent).every((pattern) => LIBRARY_CATCHING_PATTERNS.has(pattern));
+}
+
+/** Which of those patterns isbot no longer has (an update renamed them): none, or the check is off. */
+export function unknownLibraryPatterns(): string[] {
+  return [...LIBRARY_CATCHING_PATTERNS].filter((pattern) => !isbotList.includes(pattern));
 }
 
 // Plain dotted-decimal IPv4, bare or IPv4-mapped: nearly every client address. No
