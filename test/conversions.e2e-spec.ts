@@ -327,3 +327,24 @@ describe('the rollup with touchpoint texts of many bytes', () => {
     ]);
   });
 });
+
+describe('values with more than six decimals', () => {
+  const fixture = useAppFixture({ API_KEYS: KEY });
+
+  it('reports them rounded to six, so a floating-point total is not a millionth short', async () => {
+    for (const value of [19.999999999999996, 2.9999999])
+      await fixture
+        .http()
+        .post('/v1/events/track')
+        .send(anEvent({ event_type: 'purchase', value, currency: 'USD' }))
+        .expect(200);
+    for (const query of ['', '?attribution=linear']) {
+      const { body } = await fixture
+        .http()
+        .get(`/v1/events/conversions${query}`)
+        .set('X-API-Key', KEY)
+        .expect(200);
+      expect(body.totals.value_by_currency).toEqual({ USD: 23 });
+    }
+  });
+});

@@ -1,11 +1,17 @@
 /** Money in integer millionths of a currency unit, so sums of credited values are exact. */
 export const MICROS = 1_000_000n;
 
-/** A PostgreSQL numeric as text ("49.9", "1e+300" never occurs for numeric output) to millionths, truncating beyond 6 places. */
+/**
+ * A PostgreSQL numeric as text ("49.9", "1e+300" never occurs for numeric output) to
+ * millionths, rounded half up beyond 6 places: a client's floating-point total such as
+ * 19.999999999999996 is 20, not 19.999999.
+ */
 export function toMicros(value: string): bigint {
   const negative = value.startsWith('-');
   const [whole, fraction = ''] = (negative ? value.slice(1) : value).split('.');
-  const micros = BigInt(whole || '0') * MICROS + BigInt((fraction + '000000').slice(0, 6));
+  const digits = (fraction + '0000000').slice(0, 7);
+  const roundUp = digits[6] >= '5' ? 1n : 0n;
+  const micros = BigInt(whole || '0') * MICROS + BigInt(digits.slice(0, 6)) + roundUp;
   return negative ? -micros : micros;
 }
 
