@@ -15,8 +15,8 @@ import {
 
 /** Bump when the way credit is computed changes: stored credit is then rebuilt. */
 // 2: a shared value's rounding remainder goes to the last touchpoint; 3: credit stored packed;
-// 4: shares floored without float noise
-const CREDIT_VERSION = 4;
+// 4: shares floored without float noise; 5: values rounded half up to millionths, not truncated
+const CREDIT_VERSION = 5;
 
 /** What credit depends on besides the events. */
 export interface PassSettings {
