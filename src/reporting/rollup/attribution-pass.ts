@@ -13,10 +13,15 @@ import {
   rollupDeltas,
 } from './conversion-credits';
 
-/** Bump when the way credit is computed changes: stored credit is then rebuilt. */
+/**
+ * Bump when the way credit is computed changes: stored credit is then rebuilt, and an
+ * older replica still running in a rolling deploy rebuilds it its way when it restarts,
+ * so a bump is for changes worth that. (Rounding values beyond six decimals half up
+ * instead of truncating them was not: credit stored before it stays a millionth lower.)
+ */
 // 2: a shared value's rounding remainder goes to the last touchpoint; 3: credit stored packed;
-// 4: shares floored without float noise; 5: values rounded half up to millionths, not truncated
-const CREDIT_VERSION = 5;
+// 4: shares floored without float noise
+const CREDIT_VERSION = 4;
 
 /** What credit depends on besides the events. */
 export interface PassSettings {
