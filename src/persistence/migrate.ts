@@ -109,12 +109,16 @@ function causedBy(error: unknown, code: string): boolean {
   return false;
 }
 
+// Where MikroORM keeps it: its default schema, named, whatever the role's search_path.
+const QUALIFIED_MIGRATIONS_TABLE = `public.${MIGRATIONS_TABLE}`;
+
 /** Reads the names of the migrations applied, as rows of `{ name }`. */
-export const APPLIED_MIGRATIONS = `SELECT name FROM ${MIGRATIONS_TABLE}`;
+export const APPLIED_MIGRATIONS = `SELECT name FROM ${QUALIFIED_MIGRATIONS_TABLE}`;
 
 /** This version's migrations missing from `applied`, in order. */
 export function notApplied(applied: { name: string }[]): string[] {
-  const names = new Set(applied.map(({ name }) => name));
+  // As MikroORM reads them: rows written by its file-based runs carry the extension.
+  const names = new Set(applied.map(({ name }) => name.replace(/\.[jt]s$/, '')));
   return migrationsList.map(({ name }) => name).filter((name) => !names.has(name));
 }
 
@@ -150,7 +154,7 @@ export async function hasSchema(database: ConnectableDatabase): Promise<boolean>
 
 async function migrationsTableExists(client: Client): Promise<boolean> {
   const { rows } = await client.query<{ exists: boolean }>(
-    `SELECT to_regclass('${MIGRATIONS_TABLE}') IS NOT NULL AS exists`,
+    `SELECT to_regclass('${QUALIFIED_MIGRATIONS_TABLE}') IS NOT NULL AS exists`,
   );
   return rows[0].exists;
 }
