@@ -42,7 +42,7 @@ export async function migrateDatabase(
     // Its own limit only: a role's or database's statement_timeout must not cut the wait short.
     await lock.query(`SET statement_timeout = 0; SET lock_timeout = '${lockWait}'`);
     await lock.query(`SELECT pg_advisory_lock(${MIGRATIONS_LOCK})`).catch((error: unknown) => {
-      if ((error as { code?: string }).code !== '55P03') throw error;
+      if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
       throw new Error(
         `Waited ${lockWait} for the migrations lock: another process holds it (a replica migrating, ` +
           'or a lock taken through a transaction pooler: run `npm run migrate` against the server itself)',
