@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { NotReadyError } from '../common/http/domain-error';
+import { sqlState, SqlState } from '../common/sql-state';
 import { APPLIED_MIGRATIONS, notApplied } from '../persistence/migrate';
 import { ReadinessResponseDto } from './dto/health-response.dto';
-
-const UNDEFINED_TABLE = '42P01';
 
 @Injectable()
 export class HealthService {
@@ -27,7 +26,7 @@ export class HealthService {
         .execute<{ name: string }[]>(APPLIED_MIGRATIONS)
         .catch((error: unknown) => {
           throw new NotReadyError(
-            (error as { code?: string }).code === UNDEFINED_TABLE
+            sqlState(error) === SqlState.undefinedTable
               ? [{ field: 'migrations', message: 'no migrations table' }]
               : [{ field: 'database', message: 'unreachable' }],
           );

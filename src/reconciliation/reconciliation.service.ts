@@ -10,7 +10,7 @@ import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { Ga4Clients } from '../ga4/ga4-clients';
 import { Ga4UnavailableError } from '../ga4/ga4.errors';
-import { rootCause, sqlState } from '../common/http/database-errors';
+import { rootCause, sqlState, SqlState } from '../common/sql-state';
 import { EventCountsRepository } from './event-counts.repository';
 import { ReconciliationBody, ga4NameFor, reconcileCounts } from './reconcile-counts';
 
@@ -130,7 +130,10 @@ export class ReconciliationService {
       .dailyCounts({ ...range, timeZone: ga4.timeZone, eventTypes, includeBots })
       .catch((error: unknown) => {
         // A zone newer than PostgreSQL's time zone data: Node's may know it, ours not.
-        if (sqlState(error) === '22023' && /time zone/i.test(rootCause(error as Error).message))
+        if (
+          sqlState(error) === SqlState.invalidParameterValue &&
+          /time zone/i.test(rootCause(error as Error).message)
+        )
           throw new Ga4UnavailableError(
             `runReport answered metadata.timeZone ${JSON.stringify(ga4.timeZone)}, which this service's PostgreSQL does not know (its time zone data may be older)`,
           );

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { rootCause } from '../common/http/database-errors';
+import { sqlState, SqlState } from '../common/sql-state';
 import { Sql } from '../persistence/database';
 import type { CreditTuple } from '../reporting/rollup/attribution-refresh.repository';
 import { StoredCredits, unpackCredits } from '../reporting/rollup/stored-credits';
@@ -114,5 +114,5 @@ async function waitBrieflyForLocks(sql: Sql): Promise<void> {
 
 /** A pass that gave up waiting for the table (a long query held it): the next one will try again. */
 export function isLockTimeout(error: unknown): boolean {
-  return error instanceof Error && (rootCause(error) as { code?: unknown }).code === '55P03';
+  return sqlState(error) === SqlState.lockNotAvailable;
 }

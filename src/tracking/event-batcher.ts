@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { classifyDatabaseError, sqlState } from '../common/http/database-errors';
+import { classifyDatabaseError } from '../common/http/database-errors';
+import { sqlState } from '../common/sql-state';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { EventRepository, EventToTrack, TrackOutcome } from './event.repository';

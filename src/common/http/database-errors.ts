@@ -1,3 +1,5 @@
+import { rootCause, SqlState } from '../sql-state';
+
 /**
  * Classifies errors from the PostgreSQL driver, the pool or the ORM. Only what a
  * client can act on gets a class: the database being away (retry later) and text
@@ -24,10 +26,10 @@ const UNAVAILABLE_SQLSTATES = new Set([
   '57P01',
   '57P02',
   '57P03',
-  '55P03',
-  '3D000',
-  '28000',
-  '28P01',
+  SqlState.lockNotAvailable,
+  SqlState.invalidCatalogName,
+  SqlState.invalidAuthorizationSpecification,
+  SqlState.invalidPassword,
 ]);
 // Connection exceptions (08…) and insufficient resources (53…: too many connections,
 // disk full, out of memory) are whole classes.
@@ -70,20 +72,4 @@ export function classifyDatabaseError(error: unknown): DatabaseErrorKind | undef
     return 'unavailable';
   if (UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(cause.message))) return 'unavailable';
   return undefined;
-}
-
-/** MikroORM wraps driver errors in `previous`; knex and AggregateError use `cause`/`errors`. */
-export function rootCause(error: Error): Error {
-  const inner =
-    (error as { previous?: unknown }).previous ??
-    (error as { cause?: unknown }).cause ??
-    (error instanceof AggregateError ? (error.errors[0] as unknown) : undefined);
-  return inner instanceof Error ? rootCause(inner) : error;
-}
-
-/** The SQLSTATE PostgreSQL answered with, if the error came from it. */
-export function sqlState(error: unknown): string | undefined {
-  if (!(error instanceof Error)) return undefined;
-  const code = (rootCause(error) as { code?: unknown }).code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }

@@ -1,4 +1,4 @@
-import { rootCause } from '../../common/http/database-errors';
+import { rootCause } from '../../common/sql-state';
 import { ConnectableDatabase } from '../../persistence/orm-options';
 import { PassOutcome, PassSettings } from './attribution-pass';
 
