@@ -348,3 +348,54 @@ describe('values with more than six decimals', () => {
     }
   });
 });
+
+describe('a value shared by a multi-touch model', () => {
+  const fixture = useAppFixture({ API_KEYS: KEY });
+
+  it('is split in the model’s exact proportions, on the rollup and on raw events alike', async () => {
+    for (const source of ['s1', 's2', 's3'])
+      await fixture
+        .http()
+        .post('/v1/events/track')
+        .send(
+          anEvent({
+            visitor_id: 'big',
+            event_type: 'page_view',
+            page_url: `https://shop.example.com/?utm_source=${source}&utm_medium=cpc`,
+            referrer: undefined,
+          }),
+        )
+        .expect(200);
+    await fixture
+      .http()
+      .post('/v1/events/track')
+      .send(
+        anEvent({
+          visitor_id: 'big',
+          event_type: 'purchase',
+          value: 900_000_000,
+          page_url: 'https://shop.example.com/checkout',
+          referrer: undefined,
+          currency: 'JPY',
+        }),
+      )
+      .expect(200);
+    // lookback_days=29 reads raw events; the default reads the rollup.
+    for (const query of ['?attribution=linear', '?attribution=linear&lookback_days=29']) {
+      const { body } = await fixture
+        .http()
+        .get(`/v1/events/conversions${query}`)
+        .set('X-API-Key', KEY)
+        .expect(200);
+      expect(
+        (body.by_source as { source: string; value_by_currency: object }[])
+          .map(({ source, value_by_currency }) => [source, value_by_currency])
+          .sort(),
+      ).toEqual([
+        ['s1', { JPY: 300_000_000 }],
+        ['s2', { JPY: 300_000_000 }],
+        ['s3', { JPY: 300_000_000 }],
+      ]);
+    }
+  });
+});

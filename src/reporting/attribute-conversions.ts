@@ -1,4 +1,10 @@
-import { AttributionModel, creditShares } from './attribution-models';
+import {
+  AttributionModel,
+  CREDIT_UNIT,
+  apportion,
+  creditSharesOf,
+  modelWeights,
+} from './attribution-models';
 
 export interface Touchpoint {
   source: string;
@@ -27,49 +33,60 @@ export interface Credit {
   campaign: string | null;
   /** Millionths of the conversion. */
   share: number;
+  /** Millionths of the conversion's value's currency unit: its part of the value. */
+  micros: bigint;
 }
 
-export const DIRECT: Omit<Credit, 'share'> = {
+export const DIRECT: Omit<Credit, 'share' | 'micros'> = {
   source: '(direct)',
   medium: '(none)',
   campaign: null,
 };
 
 /**
- * Shares one conversion among its touchpoints: the subject's events with a non-direct
- * source from `lookbackDays` before the conversion up to and including it. Without any,
- * the whole conversion goes to (direct).
+ * Shares one conversion, and `valueMicros` of its value, among its touchpoints: the
+ * subject's events with a non-direct source from `lookbackDays` before the conversion up
+ * to and including it. Without any, the whole conversion goes to (direct).
  */
 export function attributeConversion(
   conversion: Conversion,
   model: AttributionModel,
   lookbackDays: number,
+  valueMicros: bigint,
 ): Credit[] {
   const windowStart = conversion.occurredAt - lookbackDays * 86_400_000;
   const inWindow = conversion.touchpoints.filter(
     (touch) => touch.occurredAt >= windowStart && touch.occurredAt <= conversion.occurredAt,
   );
-  return creditWindow(inWindow, model, conversion.occurredAt);
+  return creditWindow(inWindow, model, conversion.occurredAt, valueMicros);
 }
 
-/** The credit of a conversion at `conversionTime` among the touchpoints of its window. */
+/**
+ * The credit of a conversion at `conversionTime` among the touchpoints of its window. The
+ * value is split by the model's own weights, not by the rounded shares, so a third of
+ * 900,000,000 is 300,000,000, not 299,999,700.
+ */
 export function creditWindow(
   inWindow: readonly Touchpoint[],
   model: AttributionModel,
   conversionTime: number,
+  valueMicros: bigint,
 ): Credit[] {
-  if (inWindow.length === 0) return [{ ...DIRECT, share: 1_000_000 }];
-  const shares = creditShares(
+  if (inWindow.length === 0) return [{ ...DIRECT, share: CREDIT_UNIT, micros: valueMicros }];
+  const weights = modelWeights(
     model,
     inWindow.map((touch) => touch.occurredAt),
     conversionTime,
   );
+  const shares = creditSharesOf(weights);
+  const parts = apportion(valueMicros, weights);
   return inWindow
     .map((touch, i) => ({
       source: touch.source,
       medium: touch.medium,
       campaign: touch.campaign,
       share: shares[i],
+      micros: parts[i],
     }))
-    .filter((credit) => credit.share > 0);
+    .filter((credit) => credit.share > 0 || credit.micros > 0n);
 }

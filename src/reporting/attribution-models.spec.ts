@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest';
 import {
   CREDIT_UNIT,
   TIME_DECAY_HALF_LIFE_MS,
+  apportion,
   creditShares,
   modelWeights,
 } from './attribution-models';
+import { creditWindow } from './attribute-conversions';
+import { toMicros } from './money';
 
 const DAY = 86_400_000;
 const conversion = 100 * DAY;
@@ -40,7 +43,11 @@ describe('creditShares', () => {
 
   it('weighs time_decay by a 7-day half-life', () => {
     // Touchpoints 14, 7 and 0 days before: weights 1/4, 1/2, 1 → shares 1/7, 2/7, 4/7.
-    expect(modelWeights('time_decay', times(14, 7, 0), conversion)).toEqual([0.25, 0.5, 1]);
+    expect(modelWeights('time_decay', times(14, 7, 0), conversion)).toEqual([
+      2 ** 30,
+      2 ** 31,
+      2 ** 32,
+    ]);
     expect(creditShares('time_decay', times(14, 7, 0), conversion)).toEqual([
       142_857, 285_714, 571_429,
     ]);
@@ -71,5 +78,71 @@ describe('creditShares', () => {
 
   it('gives no shares without touchpoints', () => {
     expect(creditShares('linear', [], conversion)).toEqual([]);
+  });
+});
+
+describe('apportion', () => {
+  it('shares an amount by weights into parts that add up to it, the rest to the last weighted one', () => {
+    expect(apportion(toMicros('49.99'), [1, 1, 1])).toEqual([
+      16_663_333n,
+      16_663_333n,
+      16_663_334n,
+    ]);
+    expect(apportion(toMicros('0.01'), [1, 1, 1])).toEqual([3_333n, 3_333n, 3_334n]);
+    expect(apportion(10n, [1, 1, 0])).toEqual([5n, 5n, 0n]);
+    expect(apportion(7n, [1, 1, 0])).toEqual([3n, 4n, 0n]);
+    expect(apportion(0n, [1, 1])).toEqual([0n, 0n]);
+    expect(apportion(toMicros('7'), [1])).toEqual([7_000_000n]);
+    expect(apportion(5n, [0, 0])).toEqual([]);
+  });
+});
+
+describe('creditWindow', () => {
+  const touch = (source: string, daysBefore: number) => ({
+    source,
+    medium: 'cpc',
+    campaign: null,
+    occurredAt: conversion - daysBefore * DAY,
+  });
+  const valueParts = (model: Parameters<typeof creditWindow>[1], value: string, n: number) =>
+    creditWindow(
+      Array.from({ length: n }, (_, i) => touch(`s${i}`, n - i)),
+      model,
+      conversion,
+      toMicros(value),
+    ).map((credit) => credit.micros);
+
+  it('splits a value by the model, not by shares rounded to millionths', () => {
+    // By the rounded shares (333,333 millionths each), the first two would get 299,999,700.
+    expect(valueParts('linear', '900000000', 3)).toEqual([
+      300_000_000_000_000n,
+      300_000_000_000_000n,
+      300_000_000_000_000n,
+    ]);
+    expect(valueParts('linear', '50', 3)).toEqual([16_666_666n, 16_666_666n, 16_666_668n]);
+    expect(valueParts('position_based', '1000000000', 7)).toEqual([
+      400_000_000_000_000n,
+      ...Array.from({ length: 5 }, () => 40_000_000_000_000n),
+      400_000_000_000_000n,
+    ]);
+  });
+
+  it('keeps the shares and the value of a conversion whole, for every model', () => {
+    for (const model of [
+      'last_touch',
+      'first_touch',
+      'linear',
+      'position_based',
+      'time_decay',
+    ] as const) {
+      const credits = creditWindow(
+        [touch('a', 20), touch('b', 3.3), touch('c', 1), touch('d', 0)],
+        model,
+        conversion,
+        toMicros('123456.789'),
+      );
+      expect(credits.reduce((sum, credit) => sum + credit.share, 0)).toBe(CREDIT_UNIT);
+      expect(credits.reduce((sum, credit) => sum + credit.micros, 0n)).toBe(123_456_789_000n);
+    }
   });
 });

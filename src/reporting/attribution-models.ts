@@ -4,7 +4,8 @@ import { assertUnreachable } from '../common/assert-unreachable';
  * Multi-touch attribution: how one conversion's credit is shared among its touchpoints.
  * Credit is counted in integer millionths so that every conversion's shares sum to
  * exactly one (the rounding remainder goes to the most recent touchpoint), and report
- * totals are exact sums rather than floating-point approximations.
+ * totals are exact sums rather than floating-point approximations. Values are shared by
+ * the same weights, to the millionth of their currency unit.
  */
 export const ATTRIBUTION_MODELS = [
   'last_touch',
@@ -17,8 +18,14 @@ export type AttributionModel = (typeof ATTRIBUTION_MODELS)[number];
 
 export const CREDIT_UNIT = 1_000_000;
 export const TIME_DECAY_HALF_LIFE_MS = 7 * 86_400_000;
+// Time-decay weights are at most 1 (a touchpoint at the conversion's time): scaled to 2^32
+// they are integers that CREDIT_UNIT times any of them still holds exactly in a double.
+const TIME_DECAY_SCALE = 2 ** 32;
 
-/** Per-touchpoint weights before scaling; they need not sum to one. */
+/**
+ * Per-touchpoint weights as integers, so a conversion and its value are shared in exact
+ * proportions (a third is a third, not 0.333333 of the value); they need not sum to anything.
+ */
 export function modelWeights(
   model: AttributionModel,
   touchTimes: readonly number[],
@@ -37,37 +44,57 @@ export function modelWeights(
       return positionBasedWeights(n);
     case 'time_decay':
       return touchTimes.map((time) =>
-        Math.pow(2, -(conversionTime - time) / TIME_DECAY_HALF_LIFE_MS),
+        Math.round(
+          Math.pow(2, -(conversionTime - time) / TIME_DECAY_HALF_LIFE_MS) * TIME_DECAY_SCALE,
+        ),
       );
     default:
       return assertUnreachable(model);
   }
 }
 
-/** 40% first, 40% last, 20% shared by the middle; two touchpoints 50/50; one gets all. */
+/**
+ * 40% first, 40% last, 20% shared by the middle (as 2(n-2) : 1 : … : 1 : 2(n-2)); two
+ * touchpoints 50/50; one gets all.
+ */
 function positionBasedWeights(n: number): number[] {
-  if (n === 1) return [1];
-  if (n === 2) return [0.5, 0.5];
-  const middle = 0.2 / (n - 2);
-  return Array.from({ length: n }, (_, i) => (i === 0 || i === n - 1 ? 0.4 : middle));
+  if (n <= 2) return Array.from({ length: n }, () => 1);
+  return Array.from({ length: n }, (_, i) => (i === 0 || i === n - 1 ? 2 * (n - 2) : 1));
 }
 
 /**
- * Credit per touchpoint, in millionths, summing to exactly CREDIT_UNIT. Touchpoints
- * are in chronological order; the last one absorbs the rounding remainder.
+ * Credit per touchpoint, in millionths, in proportion to `weights` and summing to exactly
+ * CREDIT_UNIT: each rounded down, the last weighted touchpoint (the latest with credit)
+ * absorbing the remainder. Integer arithmetic in doubles: every product stays below 2^53.
  */
+export function creditSharesOf(weights: readonly number[]): number[] {
+  const total = weights.reduce((sum, weight) => sum + weight, 0);
+  if (total <= 0) return [];
+  const shares = weights.map((weight) => Math.floor((CREDIT_UNIT * weight) / total));
+  shares[lastWeighted(weights)] += CREDIT_UNIT - shares.reduce((sum, share) => sum + share, 0);
+  return shares;
+}
+
+/** `amount` (a value in millionths) shared as `creditSharesOf` shares the conversion. */
+export function apportion(amount: bigint, weights: readonly number[]): bigint[] {
+  const sum = weights.reduce((sum, weight) => sum + weight, 0);
+  if (sum <= 0) return [];
+  if (amount === 0n) return weights.map(() => 0n);
+  const total = BigInt(sum);
+  const parts = weights.map((weight) => (amount * BigInt(weight)) / total);
+  parts[lastWeighted(weights)] += amount - parts.reduce((sum, part) => sum + part, 0n);
+  return parts;
+}
+
+function lastWeighted(weights: readonly number[]): number {
+  return weights.findLastIndex((weight) => weight > 0);
+}
+
+/** Credit per touchpoint (chronological), in millionths, summing to exactly CREDIT_UNIT. */
 export function creditShares(
   model: AttributionModel,
   touchTimes: readonly number[],
   conversionTime: number,
 ): number[] {
-  const weights = modelWeights(model, touchTimes, conversionTime);
-  const total = weights.reduce((sum, weight) => sum + weight, 0);
-  if (weights.length === 0 || total <= 0) return [];
-  // The epsilon absorbs float noise: ten position-based weights sum to 1.0000000000000002,
-  // and 0.025 / that × 10^6 must floor to 25,000, not 24,999.
-  const shares = weights.map((weight) => Math.floor((weight / total) * CREDIT_UNIT + 1e-6));
-  const assigned = shares.reduce((sum, share) => sum + share, 0);
-  shares[shares.length - 1] += CREDIT_UNIT - assigned;
-  return shares;
+  return creditSharesOf(modelWeights(model, touchTimes, conversionTime));
 }

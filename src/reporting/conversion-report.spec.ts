@@ -85,7 +85,7 @@ describe('buildConversionReport', () => {
         medium: 'cpc',
         campaign: 'bf',
         conversions: 1.666667,
-        value_by_currency: { EUR: 20.00001 },
+        value_by_currency: { EUR: 20 },
       },
       {
         source: '(direct)',
@@ -99,7 +99,7 @@ describe('buildConversionReport', () => {
         medium: 'email',
         campaign: 'nl',
         conversions: 0.333333,
-        value_by_currency: { EUR: 9.99999 },
+        value_by_currency: { EUR: 10 },
       },
     ]);
     expect(report.by_event_type).toEqual([

@@ -1,7 +1,7 @@
 import { addDays } from '../common/validation/date-range';
 import { AttributionModel } from './attribution-models';
 import { Conversion, Credit, attributeConversion } from './attribute-conversions';
-import { fromMicros, splitMicros, toMicros } from './money';
+import { fromMicros, toMicros } from './money';
 
 export interface CreditFilters {
   /** Only credit given to touchpoints from this source. */
@@ -74,20 +74,18 @@ export function tallyConversions(
 ): ReportTallies {
   const tallies = emptyTallies();
   for (const conversion of conversions) {
-    const credits = attributeConversion(conversion, options.model, options.lookbackDays);
     // Split before filtering, so a credit carries the same part of the value either way.
     const currency = conversion.value === null ? null : conversion.currency;
-    const parts =
-      currency === null
-        ? undefined
-        : splitMicros(
-            toMicros(conversion.value!),
-            credits.map((credit) => credit.share),
-          );
-    for (const [i, credit] of credits.entries()) {
+    const valueMicros = currency === null ? 0n : toMicros(conversion.value!);
+    const credits = attributeConversion(
+      conversion,
+      options.model,
+      options.lookbackDays,
+      valueMicros,
+    );
+    for (const credit of credits) {
       if (!passes(credit, options.filters)) continue;
-      const { share } = credit;
-      const micros = parts?.[i] ?? 0n;
+      const { share, micros } = credit;
       tallies.totals.addCredited(share, currency, micros);
       tallyOf(
         tallies.bySource,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromMicros, splitMicros, toMicros } from './money';
+import { fromMicros, toMicros } from './money';
 
 describe('money in millionths', () => {
   it('parses numeric text exactly', () => {
@@ -28,20 +28,5 @@ describe('money in millionths', () => {
     const third = (toMicros('10') * 333_333n) / 1_000_000n;
     const last = (toMicros('10') * 333_334n) / 1_000_000n;
     expect(fromMicros(third * 2n + last)).toBe(10);
-  });
-
-  it('splits a value by credit shares into parts that add up to it, the rest to the last', () => {
-    expect(splitMicros(toMicros('49.99'), [333_333, 333_333, 333_334])).toEqual([
-      16_663_316n,
-      16_663_316n,
-      16_663_368n,
-    ]);
-    expect(splitMicros(toMicros('0.01'), [333_333, 333_333, 333_334])).toEqual([
-      3_333n,
-      3_333n,
-      3_334n,
-    ]);
-    expect(splitMicros(0n, [500_000, 500_000])).toEqual([0n, 0n]);
-    expect(splitMicros(toMicros('7'), [1_000_000])).toEqual([7_000_000n]);
   });
 });

@@ -22,14 +22,3 @@ export function fromMicros(micros: bigint): number {
   const text = `${abs / MICROS}.${(abs % MICROS).toString().padStart(6, '0')}`;
   return Number(negative ? `-${text}` : text);
 }
-
-/**
- * `micros` split among credits whose shares (millionths) sum to one whole: each part is
- * rounded down and the last credit (the latest touchpoint) takes what rounding left, as
- * it does for the shares themselves, so the parts always add up to the value.
- */
-export function splitMicros(micros: bigint, shares: readonly number[]): bigint[] {
-  const parts = shares.map((share) => (micros * BigInt(share)) / MICROS);
-  if (parts.length > 0) parts[parts.length - 1] += micros - parts.reduce((a, b) => a + b, 0n);
-  return parts;
-}

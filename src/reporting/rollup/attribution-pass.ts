@@ -20,8 +20,9 @@ import {
  * instead of truncating them was not: credit stored before it stays a millionth lower.)
  */
 // 2: a shared value's rounding remainder goes to the last touchpoint; 3: credit stored packed;
-// 4: shares floored without float noise
-const CREDIT_VERSION = 4;
+// 4: shares floored without float noise; 5: values split by the model's exact weights, not by
+// shares rounded to millionths (a third of 900,000,000 JPY was 299,999,700)
+const CREDIT_VERSION = 5;
 
 /** What credit depends on besides the events. */
 export interface PassSettings {

@@ -1,6 +1,6 @@
 import { ATTRIBUTION_MODELS } from '../attribution-models';
 import { Conversion, Touchpoint, creditWindow } from '../attribute-conversions';
-import { splitMicros, toMicros } from '../money';
+import { toMicros } from '../money';
 import { CreditTuple, RollupDelta } from './attribution-refresh.repository';
 
 /** The lookback the rollup is kept for: the report's default. Other lookbacks read raw events. */
@@ -25,13 +25,8 @@ export function creditTuples(conversion: Conversion): CreditTuple[] {
     // each, shares and amounts summed as the rollup would sum them. A returning visitor
     // mostly comes back the same way, so this keeps stored credit small.
     const byKey = new Map<string, CreditTuple>();
-    const credits = creditWindow(inWindow, model, occurredAt);
-    const parts = splitMicros(
-      valueMicros,
-      credits.map((credit) => credit.share),
-    );
-    for (const [i, credit] of credits.entries()) {
-      const micros = parts[i];
+    for (const credit of creditWindow(inWindow, model, occurredAt, valueMicros)) {
+      const { micros } = credit;
       const key = `${credit.source}\u0000${credit.medium}\u0000${credit.campaign ?? ''}\u0000${credit.campaign === null}`;
       const same = byKey.get(key);
       if (same !== undefined) {
