@@ -17,7 +17,7 @@ import {
  * Bump when the way credit is computed changes: stored credit is then rebuilt, and an
  * older replica still running in a rolling deploy rebuilds it its way when it restarts,
  * so a bump is for changes worth that. (Rounding values beyond six decimals half up
- * instead of truncating them was not: credit stored before it stays a millionth lower.)
+ * instead of truncating them was not on its own; version 5's rebuild brings it along.)
  */
 // 2: a shared value's rounding remainder goes to the last touchpoint; 3: credit stored packed;
 // 4: shares floored without float noise; 5: values split by the model's exact weights, not by
