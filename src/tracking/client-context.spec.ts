@@ -74,6 +74,10 @@ describe('isBotUserAgent', () => {
     'Scrapy/2.11.0 (+https://scrapy.org)',
     'Sitebulb/5.0',
     'Mastodon/4.1.2 (http.rb/5.1.1; +https://mastodon.social/)',
+    // An HTTP library's name first, but a crawler by its own words.
+    'python-requests/2.31 (compatible; MyCrawler/1.0; +http://crawler.example)',
+    'curl/8.4.0 (SiteSpider)',
+    'Go-http-client/1.1 (compatible; ExampleBot)',
   ])('flags %s', (agent) => {
     expect(isBotUserAgent(agent)).toBe(true);
   });

@@ -8,6 +8,10 @@ import { isbot } from 'isbot';
 const HTTP_LIBRARY =
   /^(curl|wget|python-requests|python-urllib|python-httpx|python\/|httpx|aiohttp|axios|node-fetch|node|undici|got|superagent|ky|go-http-client|okhttp|java\/|java-http-client|apache-httpclient|apache-httpasyncclient|jakarta commons-httpclient|reactornetty|ahc|vert\.x-webclient|ruby|faraday|http\.rb|typhoeus|mechanize|guzzle|guzzlehttp|symfony httpclient|php|wordpress|libwww-perl|dart|deno|bun|hyper|reqwest|ktor-client|httpie|postmanruntime|insomnia|restsharp|\.net|dotnet|httpclient)\b/i;
 
+// What a crawler built on such a library still says of itself: a bot's, crawler's or
+// spider's name, or the "+http://…" page about it that crawlers give.
+const DECLARES_CRAWLER = /bot\b|crawl|spider|scrap|\+https?:/i;
+
 // A few hundred distinct agents make up nearly all traffic, and isbot's pattern is large.
 const verdicts = new Map<string, boolean>();
 const MAX_CACHED_AGENTS = 5_000;
@@ -15,12 +19,13 @@ const MAX_CACHED_AGENTS = 5_000;
 // make the cache hold megabytes of keys for no hits.
 const MAX_CACHED_AGENT_LENGTH = 512;
 
-/** Crawlers and headless browsers, by isbot's maintained list; HTTP client libraries are not bots. */
+/** Crawlers and headless browsers, by isbot's maintained list; HTTP client libraries are not bots unless they say so. */
 export function isBotUserAgent(userAgent: string | undefined): boolean {
   if (userAgent === undefined || userAgent.trim() === '') return false;
   let verdict = verdicts.get(userAgent);
   if (verdict === undefined) {
-    verdict = !HTTP_LIBRARY.test(userAgent.trim()) && isbot(userAgent);
+    const library = HTTP_LIBRARY.test(userAgent.trim()) && !DECLARES_CRAWLER.test(userAgent);
+    verdict = !library && isbot(userAgent);
     if (userAgent.length > MAX_CACHED_AGENT_LENGTH) return verdict;
     if (verdicts.size >= MAX_CACHED_AGENTS) verdicts.clear();
     verdicts.set(userAgent, verdict);
