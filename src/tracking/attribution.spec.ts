@@ -153,7 +153,25 @@ describe('deriveChannel (GA4 default channel grouping)', () => {
     ['google', 'cpm', 'paid_search'], // cpm is a paid medium first
     ['news.example', 'app', 'referral'],
     ['e-mail', 'referral', 'referral'], // Referral comes before Email
+    // Brands in any country, not hosts that merely start with their name.
+    ['google.co.uk', 'referral', 'organic_search'],
+    ['google.github.io', 'referral', 'referral'],
+    ['yahoo.example.io', 'referral', 'referral'],
+    ['pinterest.mysite.de', 'referral', 'referral'],
+    // Shopping sites are GA4's Organic and Paid Shopping, before Social, Search and Referral.
+    ['amazon.de', 'referral', 'other'],
+    ['ebay', 'cpc', 'other'],
   ])('%s / %s → %s', (source, medium, channel) => {
-    expect(deriveChannel(source, medium)).toBe(channel);
+    expect(deriveChannel(source, medium, null)).toBe(channel);
+  });
+
+  it.each([
+    ['google', 'cpc', 'cross-network', 'other'], // Cross-network comes before every paid rule
+    ['google', 'cpc', 'Summer_Shopping', 'other'], // Paid Shopping comes before Paid Search
+    ['google', 'cpc', 'workshop', 'paid_search'], // "shop" must start a word
+    ['facebook', 'social', 'shop-launch', 'other'], // Organic Shopping before Organic Social
+    ['google', 'cpc', 'brand', 'paid_search'],
+  ])('%s / %s, campaign %s → %s', (source, medium, campaign, channel) => {
+    expect(deriveChannel(source, medium, campaign)).toBe(channel);
   });
 });

@@ -85,20 +85,29 @@ const VIDEO_MEDIUM = /video/;
 const REFERRAL_MEDIUM = /^(referral|app|link)$/;
 const EMAIL = /^(email|e-mail|e_mail|e mail)$/;
 
+// GA4's campaign-name rules: Cross-network, and the Shopping channels' campaign regex.
+const CROSS_NETWORK_CAMPAIGN = /cross-network/i;
+const SHOPPING_CAMPAIGN = /^(.*(([^a-df-z]|^)shop|shopping).*)$/i;
+
 /**
  * GA4's default channel grouping, its rules in its order, folded into the channels this
- * service reports: GA4's Paid Video, Display, Paid Other, Organic Video, Affiliates and
- * the like are `other` here.
+ * service reports: GA4's Cross-network, Shopping, Paid Video, Display, Paid Other, Organic
+ * Video, Affiliates and the like are `other` here.
  */
-export function deriveChannel(source: string, medium: string): Channel {
+export function deriveChannel(source: string, medium: string, campaign: string | null): Channel {
   const category = sourceCategory(source);
   if (source === '(direct)' && (medium === '(none)' || medium === '(not set)')) return 'direct';
+  if (campaign !== null && CROSS_NETWORK_CAMPAIGN.test(campaign)) return 'other';
+  const shopping =
+    category === 'shopping' || (campaign !== null && SHOPPING_CAMPAIGN.test(campaign));
   if (PAID_MEDIUM.test(medium)) {
+    if (shopping) return 'other';
     if (category === 'search') return 'paid_search';
     if (category === 'social') return 'paid_social';
     return 'other';
   }
   if (DISPLAY_MEDIUM.test(medium)) return 'other';
+  if (shopping) return 'other';
   if (category === 'social' || SOCIAL_MEDIUM.test(medium)) return 'organic_social';
   if (category === 'video' || VIDEO_MEDIUM.test(medium)) return 'other';
   if (category === 'search' || medium === 'organic') return 'organic_search';
@@ -108,7 +117,7 @@ export function deriveChannel(source: string, medium: string): Channel {
 }
 
 function withChannel(source: string, medium: string, campaign: string | null): Attribution {
-  return { source, medium, campaign, channel: deriveChannel(source, medium) };
+  return { source, medium, campaign, channel: deriveChannel(source, medium, campaign) };
 }
 
 function sameSite(host: string, ownHost: string | undefined): boolean {

@@ -2,7 +2,7 @@
  * Hosts and `utm_source` names of known search engines, social and video sites, after
  * GA4's source categories (the lists behind its default channel grouping).
  */
-export type SourceCategory = 'search' | 'social' | 'video';
+export type SourceCategory = 'search' | 'social' | 'video' | 'shopping';
 
 interface KnownSource {
   name: string;
@@ -13,8 +13,12 @@ interface KnownSource {
   aliases?: string[];
 }
 
+// The brand's own domains in any country: google.com, google.de, google.co.uk, google.com.br,
+// but not google.github.io or google.blog.com, which belong to someone else.
 const anyTld = (domain: string) =>
-  new RegExp(`(^|\\.)${domain.replace(/\./g, '\\.')}\\.[a-z.]{2,10}$`);
+  new RegExp(
+    `(^|\\.)${domain.replace(/\./g, '\\.')}\\.(com|net|org|cat|[a-z]{2}|(co|com|net|org|ac|ne|or|gob|gov|edu)\\.[a-z]{2})$`,
+  );
 const exactly = (...domains: string[]) =>
   new RegExp(`(^|\\.)(${domains.map((d) => d.replace(/\./g, '\\.')).join('|')})$`);
 
@@ -66,6 +70,15 @@ const KNOWN_SOURCES: KnownSource[] = [
   { name: 'vimeo', category: 'video', host: exactly('vimeo.com') },
   { name: 'dailymotion', category: 'video', host: exactly('dailymotion.com') },
   { name: 'twitch', category: 'video', host: exactly('twitch.tv') },
+  { name: 'amazon', category: 'shopping', host: anyTld('amazon') },
+  { name: 'ebay', category: 'shopping', host: anyTld('ebay') },
+  { name: 'etsy', category: 'shopping', host: exactly('etsy.com') },
+  { name: 'walmart', category: 'shopping', host: exactly('walmart.com') },
+  { name: 'aliexpress', category: 'shopping', host: exactly('aliexpress.com', 'aliexpress.us') },
+  { name: 'alibaba', category: 'shopping', host: exactly('alibaba.com') },
+  { name: 'shopify', category: 'shopping', host: exactly('shopify.com') },
+  { name: 'mercadolibre', category: 'shopping', host: anyTld('mercadolibre') },
+  { name: 'rakuten', category: 'shopping', host: anyTld('rakuten') },
 ];
 
 const BY_NAME = new Map<string, KnownSource>();
