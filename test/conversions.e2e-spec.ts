@@ -238,6 +238,7 @@ describe('GET /v1/events/conversions', () => {
     ['?hasOwnProperty=x', 'hasOwnProperty'],
     ['?constructor=x', 'constructor'],
     ['?__proto__=x', '__proto__'],
+    ['?=x', 'query'],
   ])('answers %s with 400 naming %s', async (query, field) => {
     const { body } = await rawReport(query).expect(400);
     expect(body.error.code).toBe('validation_failed');

@@ -22,6 +22,11 @@ export class ApiValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     // `?utm_source=`: a form sends every field, the empty ones too.
     if (metadata.type === 'query' && typeof value === 'object' && value !== null) {
+      // `?=x` has no name to report it under: say what it is instead.
+      if (Object.hasOwn(value, ''))
+        throw new ValidationFailedError([
+          { field: 'query', message: 'has a parameter without a name' },
+        ]);
       value = Object.fromEntries(Object.entries(value).filter(([, v]) => v !== ''));
     }
     if (
