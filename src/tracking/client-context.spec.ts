@@ -109,6 +109,7 @@ describe('isBotUserAgent', () => {
     'Mechanize/2.9 Ruby/3.2',
     'PostmanRuntime/7.36.0',
     'superagent',
+    'node-fetch/1.0 (+https://github.com/bitinn/node-fetch)',
     'WordPress/6.4.2; https://shop.example.com',
     '',
   ])('does not flag %s', (agent) => {

@@ -9,8 +9,8 @@ const HTTP_LIBRARY =
   /^(curl|wget|python-requests|python-urllib|python-httpx|python\/|httpx|aiohttp|axios|node-fetch|node|undici|got|superagent|ky|go-http-client|okhttp|java\/|java-http-client|apache-httpclient|apache-httpasyncclient|jakarta commons-httpclient|reactornetty|ahc|vert\.x-webclient|ruby|faraday|http\.rb|typhoeus|mechanize|guzzle|guzzlehttp|symfony httpclient|php|wordpress|libwww-perl|dart|deno|bun|hyper|reqwest|ktor-client|httpie|postmanruntime|insomnia|restsharp|\.net|dotnet|httpclient)\b/i;
 
 // What a crawler built on such a library still says of itself: a bot's, crawler's or
-// spider's name, or the "+http://…" page about it that crawlers give.
-const DECLARES_CRAWLER = /bot\b|crawl|spider|scrap|\+https?:/i;
+// spider's name. Not a "+http://…" page alone: node-fetch 2's own agent gives one.
+const DECLARES_CRAWLER = /bot\b|crawl|spider|scrap/i;
 
 // A few hundred distinct agents make up nearly all traffic, and isbot's pattern is large.
 const verdicts = new Map<string, boolean>();
