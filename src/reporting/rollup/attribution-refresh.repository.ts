@@ -194,10 +194,13 @@ export class AttributionRefreshRepository {
     );
   }
 
-  /** Adds the deltas to the rollup and drops rows left with no credit. */
+  /**
+   * Adds the deltas to the rollup and drops rows left with nothing: no credit, no value
+   * (a touchpoint can carry a part of a value whose credit rounds to 0 millionths).
+   */
   async applyDeltas(sql: Sql, deltas: readonly RollupDelta[]): Promise<void> {
     if (deltas.length === 0) return;
-    const rows = await sql.query<{ id: string; conversions: string }>(
+    const rows = await sql.query<{ id: string; emptied: boolean }>(
       `INSERT INTO attribution_daily AS r
          (model, day, event_type, source, medium, campaign, currency, conversions, value_micros, valued)
        SELECT * FROM json_to_recordset(?::json) AS d(model text, day date, event_type text, source text,
@@ -206,10 +209,10 @@ export class AttributionRefreshRepository {
        SET conversions = r.conversions + excluded.conversions,
            value_micros = r.value_micros + excluded.value_micros,
            valued = r.valued + excluded.valued
-       RETURNING r.id, r.conversions`,
+       RETURNING r.id, r.conversions = 0 AND r.value_micros = 0 AND r.valued = 0 AS emptied`,
       [JSON.stringify(deltas)],
     );
-    const emptied = rows.filter((row) => row.conversions === '0').map((row) => row.id);
+    const emptied = rows.filter((row) => row.emptied).map((row) => row.id);
     if (emptied.length === 0) return;
     await sql.query(
       `DELETE FROM attribution_daily
