@@ -110,6 +110,10 @@ describe('isBotUserAgent', () => {
     'PostmanRuntime/7.36.0',
     'superagent',
     'node-fetch/1.0 (+https://github.com/bitinn/node-fetch)',
+    // A site's address is not what the agent says of itself.
+    'WordPress/6.4.2; https://robot-kits.com',
+    'WordPress/6.4.2; https://www.crawleytownfc.com',
+    'GuzzleHttp/7 https://bot.example',
     'WordPress/6.4.2; https://shop.example.com',
     '',
   ])('does not flag %s', (agent) => {

@@ -9,8 +9,10 @@ const HTTP_LIBRARY =
   /^(curl|wget|python-requests|python-urllib|python-httpx|python\/|httpx|aiohttp|axios|node-fetch|node|undici|got|superagent|ky|go-http-client|okhttp|java\/|java-http-client|apache-httpclient|apache-httpasyncclient|jakarta commons-httpclient|reactornetty|ahc|vert\.x-webclient|ruby|faraday|http\.rb|typhoeus|mechanize|guzzle|guzzlehttp|symfony httpclient|php|wordpress|libwww-perl|dart|deno|bun|hyper|reqwest|ktor-client|httpie|postmanruntime|insomnia|restsharp|\.net|dotnet|httpclient)\b/i;
 
 // What a crawler built on such a library still says of itself: a bot's, crawler's or
-// spider's name. Not a "+http://…" page alone: node-fetch 2's own agent gives one.
+// spider's name, read outside addresses (WordPress gives its site's: robot-kits.com).
+// Not a "+http://…" page alone: node-fetch 2's own agent gives one.
 const DECLARES_CRAWLER = /bot\b|crawl|spider|scrap/i;
+const ADDRESS = /\b(?:https?:\/\/|www\.)\S*/gi;
 
 // A few hundred distinct agents make up nearly all traffic, and isbot's pattern is large.
 const verdicts = new Map<string, boolean>();
@@ -24,7 +26,8 @@ export function isBotUserAgent(userAgent: string | undefined): boolean {
   if (userAgent === undefined || userAgent.trim() === '') return false;
   let verdict = verdicts.get(userAgent);
   if (verdict === undefined) {
-    const library = HTTP_LIBRARY.test(userAgent.trim()) && !DECLARES_CRAWLER.test(userAgent);
+    const library =
+      HTTP_LIBRARY.test(userAgent.trim()) && !DECLARES_CRAWLER.test(userAgent.replace(ADDRESS, ''));
     verdict = !library && isbot(userAgent);
     if (userAgent.length > MAX_CACHED_AGENT_LENGTH) return verdict;
     if (verdicts.size >= MAX_CACHED_AGENTS) verdicts.clear();
