@@ -185,7 +185,7 @@ describe('GET /v1/events/conversions', () => {
     // Parameters left empty, as a form sends them, are absent: no filter, the defaults.
     const unfiltered = await report({});
     const empty = await rawReport(
-      '?utm_source=&utm_campaign=&event_type=&start_date=&end_date=&attribution=&lookback_days=&include_bots=',
+      '?utm_source=&utm_campaign=&event_type=&start_date=&end_date=&attribution=&lookback_days=&include_bots=&=',
     ).expect(200);
     expect(empty.body.totals).toEqual(unfiltered.totals);
     expect(empty.body.filters).toEqual(unfiltered.filters);

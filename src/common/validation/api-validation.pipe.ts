@@ -22,12 +22,12 @@ export class ApiValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     // `?utm_source=`: a form sends every field, the empty ones too.
     if (metadata.type === 'query' && typeof value === 'object' && value !== null) {
+      value = Object.fromEntries(Object.entries(value).filter(([, v]) => v !== ''));
       // `?=x` has no name to report it under: say what it is instead.
-      if (Object.hasOwn(value, ''))
+      if (Object.hasOwn(value as object, ''))
         throw new ValidationFailedError([
           { field: 'query', message: 'has a parameter without a name' },
         ]);
-      value = Object.fromEntries(Object.entries(value).filter(([, v]) => v !== ''));
     }
     if (
       metadata.type === 'body' &&
