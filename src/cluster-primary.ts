@@ -61,6 +61,7 @@ export async function runClusterPrimary(config: AppConfig): Promise<void> {
   logger.log(`Started ${config.http.workers} workers`);
 
   async function shutdown(reason: string, exitCode = 0): Promise<void> {
+    // Repeated (a group signal, a supervisor's retry): the workers are already stopping.
     if (stopping) return;
     stopping = true;
     logger.log(`${reason}: stopping the workers`);
@@ -74,7 +75,7 @@ export async function runClusterPrimary(config: AppConfig): Promise<void> {
     process.exit(exitCode === 0 && codes.every((code) => code === 0) ? 0 : 1);
   }
   for (const signal of ['SIGTERM', 'SIGINT'] as const)
-    process.once(signal, () => void shutdown(signal));
+    process.on(signal, () => void shutdown(signal));
 }
 
 function stopWorker(worker: Worker, timeoutMs: number): Promise<number | null> {

@@ -36,7 +36,13 @@ async function serve(config: AppConfig): Promise<void> {
 
   let stopping = false;
   const shutdown = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A signal sent to the process group reaches a worker twice (from the sender and
+      // from the primary), and a supervisor may repeat it: the drain goes on, bounded by
+      // SHUTDOWN_TIMEOUT_MS, rather than Node's default ending it mid-request.
+      logger.log(`${signal} received again: still finishing in-flight requests`);
+      return;
+    }
     stopping = true;
     logger.log(`${signal} received: refusing new requests, finishing in-flight ones`);
     const deadline = setTimeout(() => {
@@ -55,8 +61,10 @@ async function serve(config: AppConfig): Promise<void> {
     process.exit(0);
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const)
-    process.once(signal, () => void shutdown(signal));
+    process.on(signal, () => void shutdown(signal));
 
+  // Apart from listen(), which would run it: a module refusing to start is not a HOST or PORT problem.
+  await app.init();
   const { host, port } = config.http;
   await app.listen({ port, host }).catch((error: unknown) => {
     // EADDRINUSE, or a HOST that resolves to no address here: say which setting to look at.

@@ -258,6 +258,40 @@ describe('the compiled service started on its own for one case', () => {
     }
   }, 120_000);
 
+  it('with WORKERS=2, answers every request in flight and exits 0 when SIGTERM reaches the whole process group', async () => {
+    const port = await freePort();
+    // Each event waits a second for its group: the requests are in flight when SIGTERM
+    // comes, to the primary and to each worker at once (systemd's stop, kill -TERM -pgid);
+    // the primary passes it on, so each worker gets it twice.
+    const service = new ServiceProcess(
+      {
+        PORT: String(port),
+        DATABASE_URL: db.url,
+        WORKERS: '2',
+        RATE_LIMIT_PER_MINUTE: '0',
+        TRACK_BATCH_MAX_WAIT_MS: '1000',
+        LOG_LEVEL: 'warn',
+      },
+      { ownProcessGroup: true },
+    );
+    await service.start();
+    try {
+      const outcomes = Array.from({ length: 20 }, () => post(service.baseUrl));
+      await sleep(300);
+      service.signalGroup('SIGTERM');
+      const answered = await Promise.all(outcomes);
+      expect(answered.map((outcome) => outcome.status)).toEqual(Array(20).fill(200));
+      expect(await service.waitForExit(20_000), service.output).toBe(0);
+      const stored = await storedIds(
+        db.pool,
+        answered.map((outcome) => outcome.eventId),
+      );
+      expect(stored).toHaveLength(20);
+    } finally {
+      if (service.running) service.signalGroup('SIGKILL');
+    }
+  }, 120_000);
+
   it('with WORKERS=2, counts every worker in each scrape of /metrics, whichever worker answers it, each in its own series', async () => {
     const port = await freePort();
     const service = new ServiceProcess({

@@ -108,8 +108,13 @@ export class ServiceProcess {
 
   /** Ctrl-C in its terminal: SIGINT to its whole process group, its own children too. */
   interrupt(): void {
+    this.signalGroup('SIGINT');
+  }
+
+  /** `signal` to its whole process group, as a terminal or systemd's stop sends it. */
+  signalGroup(signal: NodeJS.Signals): void {
     if (!this.options.ownProcessGroup) throw new Error('started without ownProcessGroup');
-    if (this.child?.pid !== undefined) process.kill(-this.child.pid, 'SIGINT');
+    if (this.child?.pid !== undefined) process.kill(-this.child.pid, signal);
   }
 
   async waitForExit(timeoutMs = 30_000): Promise<number | null> {
