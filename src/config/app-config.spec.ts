@@ -176,6 +176,15 @@ describe('loadConfig', () => {
     expect(custom.redisUrl).toBe('redis://cache:6379/2');
   });
 
+  it('refuses a GA4_API_URL that is no URL and a shutdown with no time to drain', () => {
+    const problems = refusal({
+      GA4_API_URL: 'https://exa mple.com',
+      SHUTDOWN_TIMEOUT_MS: '0',
+    }).problems.join('\n');
+    expect(problems).toContain('GA4_API_URL');
+    expect(problems).toContain('SHUTDOWN_TIMEOUT_MS');
+  });
+
   it('refuses bad reconciliation, GA4 and Redis settings, naming each', () => {
     const error = refusal({
       GA4_EVENT_NAME_MAP: '["purchase"]',

@@ -93,7 +93,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
       port: read.int('PORT', 3000, { min: 0, max: 65535 }),
       trustProxy: parseTrustProxy(read.optionalString('TRUST_PROXY')),
       corsOrigins: read.list('CORS_ORIGINS'),
-      shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 0, max: 120_000 }),
+      shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 }),
       requestTimeoutMs: read.int('HTTP_REQUEST_TIMEOUT_MS', 30_000, { min: 500, max: 600_000 }),
       workers: read.int('WORKERS', 1, { min: 1, max: 64 }),
     },

@@ -45,7 +45,7 @@ export function readGa4Config(read: EnvReader): Ga4Config {
   const apiUrl = read.string('GA4_API_URL', GA4_DEFAULT_API_URL).replace(/\/+$/, '');
   read.check(
     'GA4_API_URL',
-    /^https?:\/\/[^/]+/.test(apiUrl),
+    /^https?:\/\/[^/]+/.test(apiUrl) && URL.canParse(apiUrl),
     `must be an http(s) URL, got "${apiUrl}"`,
   );
   const propertyId = read.optionalString('GA4_PROPERTY_ID');

@@ -35,6 +35,16 @@ describe('createOriginMatcher', () => {
     expect(allowed(origin)).toBe(false);
   });
 
+  it('matches a pattern written with its scheme’s default port as browsers write the origin, without it', () => {
+    const withPorts = createOriginMatcher(['https://*.example.com:443', 'http://*.example.net:80']);
+    expect(withPorts('https://a.example.com')).toBe(true);
+    expect(withPorts('http://a.example.net')).toBe(true);
+    expect(withPorts('https://a.example.com:8443')).toBe(false);
+    expect(createOriginMatcher(['https://*.example.com:8443'])('https://a.example.com:8443')).toBe(
+      true,
+    );
+  });
+
   it('allows nothing when the list is empty', () => {
     expect(createOriginMatcher([])('https://shop.example.com')).toBe(false);
   });

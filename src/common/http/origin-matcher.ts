@@ -14,6 +14,8 @@ export function isValidOriginPattern(pattern: string): boolean {
 
 export type OriginMatcher = (origin: string) => boolean;
 
+const DEFAULT_PORTS: Record<string, string> = { http: '80', https: '443' };
+
 export function createOriginMatcher(patterns: readonly string[]): OriginMatcher {
   const exact = new Set<string>();
   const wildcards: { scheme: string; suffix: string; port: string }[] = [];
@@ -21,7 +23,9 @@ export function createOriginMatcher(patterns: readonly string[]): OriginMatcher 
     const match = PATTERN.exec(pattern.toLowerCase());
     if (!match || !isValidOriginPattern(pattern)) continue;
     const [, scheme, wildcard, host, , port = ''] = match;
-    if (wildcard) wildcards.push({ scheme, suffix: `.${host}`, port: port.slice(1) });
+    // As browsers write it: no port when it is the scheme's default (`:443` for https).
+    const explicitPort = port.slice(1) === DEFAULT_PORTS[scheme] ? '' : port.slice(1);
+    if (wildcard) wildcards.push({ scheme, suffix: `.${host}`, port: explicitPort });
     else exact.add(new URL(pattern.toLowerCase()).origin);
   }
   return (origin) => {

@@ -8,7 +8,8 @@ import {
 import { AppConfig } from '../../config/app-config';
 import { InjectConfig } from '../../config/config.module';
 import { MetricsService } from '../../metrics/metrics.service';
-import { Database } from '../../persistence/database';
+import { Database, Sql } from '../../persistence/database';
+import { sqlState, SqlState } from '../../common/sql-state';
 import { AttributionPassThread, PassThreadDownError } from './attribution-pass-thread';
 import { AttributionRefreshRepository } from './attribution-refresh.repository';
 import { isSettingsMismatch, settingsFingerprint } from './attribution-pass';
@@ -65,6 +66,7 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
 
   async onApplicationBootstrap(): Promise<void> {
     await this.database.transaction(async (sql) => {
+      await refuseZoneUnknownToDatabase(sql, this.config.reportTimeZone);
       await this.repository.lock(sql);
       const fingerprint = this.fingerprint();
       if ((await this.repository.fingerprint(sql)) === fingerprint) return;
@@ -173,4 +175,19 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
 function tail(error: unknown, max = 300): string {
   const text = String(error);
   return text.length > max ? `…${text.slice(-max)}` : text;
+}
+
+/**
+ * REPORT_TIMEZONE was checked against Node's zone names at boot, but PostgreSQL buckets
+ * the days, and its list differs (US/Pacific-New, Canada/East-Saskatchewan): refuse to start rather
+ * than answer every report with a 500.
+ */
+async function refuseZoneUnknownToDatabase(sql: Sql, zone: string): Promise<void> {
+  await sql.query('SELECT now() AT TIME ZONE ?', [zone]).catch((error: unknown) => {
+    if (sqlState(error) !== SqlState.invalidParameterValue) throw error;
+    throw new Error(
+      `REPORT_TIMEZONE="${zone}" is not a time zone PostgreSQL knows (see pg_timezone_names): choose one it lists, such as Europe/Berlin`,
+      { cause: error },
+    );
+  });
 }
