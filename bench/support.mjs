@@ -14,9 +14,10 @@ export const DEFAULT_SERVER_URL = 'postgresql://postgres@127.0.0.1:5432/postgres
 
 export function startProdArgs() {
   const script = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts['start:prod'];
-  const [command, ...args] = script.trim().split(/\s+/);
+  // `exec` hands the shell's place to node, so that npm's signals reach the service.
+  const [command, ...args] = script.trim().replace(/^exec\s+/, '').split(/\s+/);
   if (command !== 'node' || !args.includes(SERVICE_MAIN)) {
-    throw new Error(`expected "start:prod" to be "node [flags] ${SERVICE_MAIN}", got "${script}"`);
+    throw new Error(`expected "start:prod" to be "[exec] node [flags] ${SERVICE_MAIN}", got "${script}"`);
   }
   return args;
 }
