@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ATTRIBUTION_MODELS,
   CREDIT_UNIT,
   TIME_DECAY_HALF_LIFE_MS,
   apportion,
@@ -59,13 +60,7 @@ describe('creditShares', () => {
   });
 
   it('always sums to exactly one unit, for every model and any number of touchpoints', () => {
-    for (const model of [
-      'last_touch',
-      'first_touch',
-      'linear',
-      'position_based',
-      'time_decay',
-    ] as const) {
+    for (const model of ATTRIBUTION_MODELS) {
       for (let n = 1; n <= 13; n++) {
         const touchTimes = Array.from({ length: n }, (_, i) => conversion - (n - i) * 0.37 * DAY);
         const shares = creditShares(model, touchTimes, conversion);
@@ -128,13 +123,7 @@ describe('creditWindow', () => {
   });
 
   it('keeps the shares and the value of a conversion whole, for every model', () => {
-    for (const model of [
-      'last_touch',
-      'first_touch',
-      'linear',
-      'position_based',
-      'time_decay',
-    ] as const) {
+    for (const model of ATTRIBUTION_MODELS) {
       const credits = creditWindow(
         [touch('a', 20), touch('b', 3.3), touch('c', 1), touch('d', 0)],
         model,
