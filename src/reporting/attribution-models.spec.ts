@@ -3,8 +3,9 @@ import {
   ATTRIBUTION_MODELS,
   CREDIT_UNIT,
   TIME_DECAY_HALF_LIFE_MS,
+  AttributionModel,
   apportion,
-  creditShares,
+  creditSharesOf,
   modelWeights,
 } from './attribution-models';
 import { creditWindow } from './attribute-conversions';
@@ -12,6 +13,8 @@ import { toMicros } from './money';
 
 const DAY = 86_400_000;
 const conversion = 100 * DAY;
+const creditShares = (model: AttributionModel, touchTimes: number[], conversionTime: number) =>
+  creditSharesOf(modelWeights(model, touchTimes, conversionTime));
 const times = (...daysBefore: number[]) => daysBefore.map((d) => conversion - d * DAY);
 
 describe('creditShares', () => {

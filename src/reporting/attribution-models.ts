@@ -89,12 +89,3 @@ export function apportion(amount: bigint, weights: readonly number[]): bigint[] 
 function lastWeighted(weights: readonly number[]): number {
   return weights.findLastIndex((weight) => weight > 0);
 }
-
-/** Credit per touchpoint (chronological), in millionths, summing to exactly CREDIT_UNIT. */
-export function creditShares(
-  model: AttributionModel,
-  touchTimes: readonly number[],
-  conversionTime: number,
-): number[] {
-  return creditSharesOf(modelWeights(model, touchTimes, conversionTime));
-}
