@@ -21,11 +21,12 @@ function input(overrides: Partial<CountsToReconcile> = {}): CountsToReconcile {
   };
 }
 
-const statusOf = (ga4: number, db: number) =>
+const statusOf = (ga4: number, db: number, thresholds = { warningPct: 5, criticalPct: 20 }) =>
   reconcileCounts(
     input({
       ga4: [{ date: '2026-11-01', eventName: 'purchase', count: ga4 }],
       db: [{ date: '2026-11-01', eventType: 'purchase', count: db }],
+      thresholds,
     }),
   ).rows[0];
 
@@ -38,6 +39,14 @@ describe('reconcileCounts', () => {
     expect(statusOf(0, 3)).toMatchObject({ difference_pct: null, status: 'missing_in_ga4' });
     expect(statusOf(3, 0)).toMatchObject({ difference_pct: -100, status: 'missing_in_db' });
     expect(statusOf(3, 1).difference_pct).toBe(-66.67);
+  });
+
+  it('with thresholds of 0, flags any difference but not an exact match', () => {
+    const zero = { warningPct: 0, criticalPct: 0 };
+    expect(statusOf(20, 20, zero).status).toBe('match');
+    expect(statusOf(20, 21, zero).status).toBe('critical');
+    expect(statusOf(20, 20, { warningPct: 0, criticalPct: 20 }).status).toBe('match');
+    expect(statusOf(20, 21, { warningPct: 0, criticalPct: 20 }).status).toBe('warning');
   });
 
   it('leaves out pairs both sides counted zero, maps names, and sums the summary', () => {

@@ -126,6 +126,8 @@ function rowStatus(
 ): RowStatus {
   if (ga4Count === 0) return 'missing_in_ga4';
   if (dbCount === 0) return 'missing_in_db';
+  // Thresholds of 0 flag any difference, not an exact match.
+  if (dbCount === ga4Count) return 'match';
   const gap = Math.abs(differencePct ?? 0);
   if (gap >= thresholds.criticalPct) return 'critical';
   if (gap >= thresholds.warningPct) return 'warning';
