@@ -391,6 +391,27 @@ describe('GET /v1/events/reconcile against GA4', () => {
     expect(Date.now() - started).toBeLessThan(2_500);
   });
 
+  it('tries again when an answer breaks off halfway through its body, reset or stalled', async () => {
+    fake.rows = [{ date: d2, eventName: 'purchase', count: 3 }];
+    for (const how of ['reset', 'stall'] as const) {
+      fake.calls.length = 0;
+      fake.cutShort.push(how);
+      const { body } = await reconcile(`?start_date=${d1}&end_date=${d3}`, 200);
+      expect(body.summary.ga4_total).toBe(3);
+      expect(fake.runReportCalls).toHaveLength(2);
+    }
+    fake.cutShort.push('reset', 'reset');
+    const { body } = await reconcile(`?start_date=${d1}&end_date=${d3}`, 502);
+    expect(body.error).toMatchObject({ code: 'ga4_unavailable' });
+    expect(body.error.message).toContain('GA4 is unavailable: the answer was cut short');
+  });
+
+  it('uses a rotated key from the next attempt on, without a restart', async () => {
+    await reconcile(`?start_date=${d1}&end_date=${d3}`, 200);
+    fake.rotateKey();
+    await reconcile(`?start_date=${d1}&end_date=${d3}`, 200);
+  });
+
   it('exchanges the signed JWT for a token once and reuses it until it nears expiry', async () => {
     await reconcile(`?start_date=${d1}&end_date=${d3}`, 200);
     await reconcile(`?start_date=${d1}&end_date=${d3}`, 200);

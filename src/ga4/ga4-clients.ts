@@ -5,17 +5,18 @@ import { InjectConfig } from '../config/config.module';
 import { Ga4Client } from './ga4-client';
 import { Ga4DataApiClient } from './ga4-data-api.client';
 import { Ga4NotConfiguredError } from './ga4.errors';
-import { readServiceAccount } from './service-account';
+import { ServiceAccount, parseServiceAccount, readKeyFile } from './service-account';
 
 /**
- * The configured GA4 client, built on first use. Reconciliation is optional: without
+ * The configured GA4 client, built on first use and again when the key file changes. Reconciliation is optional: without
  * GA4 settings the rest of the service runs and reconciliation answers 503 saying
  * which variables to set.
  */
 @Injectable()
 export class Ga4Clients implements OnApplicationBootstrap {
   private readonly logger = new Logger(Ga4Clients.name);
-  private built: Ga4Client | undefined;
+  /** The client built from the key file's current text. */
+  private built: { keyFile: string; client: Ga4Client } | undefined;
 
   constructor(@InjectConfig() private readonly config: AppConfig) {}
 
@@ -30,8 +31,12 @@ export class Ga4Clients implements OnApplicationBootstrap {
     this.logger.warn(`${set} is set without ${unset}: reconciliation answers 503 until both are`);
   }
 
+  /**
+   * Called at each attempt: the key file is read again each time, so a rotated key is
+   * used from the next attempt on, without a restart (an unchanged file keeps its client
+   * and its cached access token).
+   */
   client(): Ga4Client {
-    if (this.built) return this.built;
     const { propertyId, credentialsFile, apiUrl, pageSize, timeoutMs, retries } = this.config.ga4;
     const missing = [
       ...(propertyId === undefined ? ['GA4_PROPERTY_ID'] : []),
@@ -42,21 +47,26 @@ export class Ga4Clients implements OnApplicationBootstrap {
         `GA4 is not configured: set ${missing.join(' and ')} (see README, "GA4 reconciliation")`,
       );
     }
-    let account;
+    const path = resolve(credentialsFile);
+    let keyFile: string;
+    let account: ServiceAccount;
     try {
-      account = readServiceAccount(resolve(credentialsFile));
+      keyFile = readKeyFile(path);
+      if (this.built?.keyFile === keyFile) return this.built.client;
+      account = parseServiceAccount(keyFile, path);
     } catch (error) {
       this.logger.warn(`GA4_CREDENTIALS_FILE is unusable: ${(error as Error).message}`);
       throw new Ga4NotConfiguredError(
         `GA4 is not configured: GA4_CREDENTIALS_FILE does not hold a readable service-account key`,
       );
     }
-    this.built = new Ga4DataApiClient(
+    const client = new Ga4DataApiClient(
       propertyId,
       { apiUrl, pageSize, http: { timeoutMs, retries, backoffMs: 250 } },
       account,
     );
-    return this.built;
+    this.built = { keyFile, client };
+    return client;
   }
 }
 

@@ -54,7 +54,15 @@ export async function ga4Fetch(
       failure = new Ga4UnavailableError(describeFetchFailure(error, options.timeoutMs));
       continue;
     }
-    const text = await response.text().catch(() => '');
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      // The answer stalled or was cut short after its headers: as unreachable as no answer.
+      if (stop?.aborted) throw stopped();
+      failure = new Ga4UnavailableError(describeBodyFailure(error, options.timeoutMs));
+      continue;
+    }
     if (response.ok) {
       let body: unknown;
       try {
@@ -141,9 +149,20 @@ function statusName(httpStatus: number): string {
 }
 
 function describeFetchFailure(error: unknown, timeoutMs: number): string {
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
-    return `no answer within ${timeoutMs} ms`;
-  }
+  if (isTimeout(error)) return `no answer within ${timeoutMs} ms`;
+  return `cannot connect${causeOf(error)}`;
+}
+
+function describeBodyFailure(error: unknown, timeoutMs: number): string {
+  if (isTimeout(error)) return `the answer did not arrive whole within ${timeoutMs} ms`;
+  return `the answer was cut short${causeOf(error)}`;
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+}
+
+function causeOf(error: unknown): string {
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : '';
-  return `cannot connect${cause ? ` (${cause})` : ''}`;
+  return cause ? ` (${cause})` : '';
 }

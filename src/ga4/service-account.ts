@@ -12,9 +12,25 @@ export interface ServiceAccount {
 
 /** Reads and checks a key file; throws with a message naming what is wrong. */
 export function readServiceAccount(path: string): ServiceAccount {
+  return parseServiceAccount(readKeyFile(path), path);
+}
+
+/** The key file's text; throws with a message naming the file. */
+export function readKeyFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(
+      `cannot read the service-account key file ${path}: ${(error as Error).message}`,
+    );
+  }
+}
+
+/** Checks a key file's text (read from `path`); throws with a message naming what is wrong. */
+export function parseServiceAccount(text: string, path: string): ServiceAccount {
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    json = JSON.parse(text);
   } catch (error) {
     throw new Error(
       `cannot read the service-account key file ${path}: ${(error as Error).message}`,

@@ -45,6 +45,11 @@ export class FakeGa4 {
   delayMs = 0;
   /** runReport calls whose client hung up before the answer. */
   abandonedRunReports = 0;
+  /**
+   * Reports to send cut short, one per call: the 200's headers and half its body, then
+   * the connection reset, or then nothing for 10 s (a stall).
+   */
+  readonly cutShort: ('reset' | 'stall')[] = [];
   /** When set, runReport answers 200 with this body instead of a report. */
   runReportAnswer: unknown;
   /** When set, the token endpoint answers 200 with this body instead of a token. */
@@ -57,13 +62,27 @@ export class FakeGa4 {
   private server!: Server;
   /** Access tokens handed out, with when each expires (ms). */
   private readonly tokens = new Map<string, number>();
-  private readonly publicKey: KeyObject;
-  private readonly privateKeyPem: string;
+  private publicKey: KeyObject;
+  private privateKeyPem: string;
+  private keyId = 'test-key-1';
 
   constructor() {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     this.publicKey = publicKey;
     this.privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  }
+
+  /**
+   * A key rotation as an operator does it: a new key written over the key file, the old
+   * key deleted (its signatures refused) and the tokens issued for it revoked.
+   */
+  rotateKey(): void {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    this.publicKey = publicKey;
+    this.privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    this.keyId = `test-key-${Number(this.keyId.split('-').at(-1)) + 1}`;
+    this.tokens.clear();
+    this.writeKeyFile();
   }
 
   get url(): string {
@@ -73,14 +92,18 @@ export class FakeGa4 {
   async start(): Promise<this> {
     this.server = createServer((req, res) => void this.handle(req, res));
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    const dir = mkdtempSync(join(tmpdir(), 'fake-ga4-'));
-    this.keyFile = join(dir, 'service-account.json');
+    this.keyFile = join(mkdtempSync(join(tmpdir(), 'fake-ga4-')), 'service-account.json');
+    this.writeKeyFile();
+    return this;
+  }
+
+  private writeKeyFile(): void {
     writeFileSync(
       this.keyFile,
       JSON.stringify({
         type: 'service_account',
         project_id: 'test-project',
-        private_key_id: 'test-key-1',
+        private_key_id: this.keyId,
         private_key: this.privateKeyPem,
         client_email: this.clientEmail,
         client_id: '1234567890',
@@ -88,7 +111,6 @@ export class FakeGa4 {
         token_uri: `${this.url}/token`,
       }),
     );
-    return this;
   }
 
   /** A copy of the key file without token_uri: the client then signs its own JWT (AIP-4111). */
@@ -126,7 +148,7 @@ export class FakeGa4 {
     return (
       signed &&
       head.alg === 'RS256' &&
-      head.kid === 'test-key-1' &&
+      head.kid === this.keyId &&
       body.iss === this.clientEmail &&
       body.sub === this.clientEmail &&
       (body.aud === 'https://analyticsdata.googleapis.com/') !== (body.scope === SCOPE) &&
@@ -172,6 +194,7 @@ export class FakeGa4 {
     this.tokenAnswer = undefined;
     this.runReportAnswer = undefined;
     this.tokenLifetimeS = 3599;
+    this.cutShort.length = 0;
   }
 
   get runReportCalls() {
@@ -289,7 +312,8 @@ export class FakeGa4 {
     const limit = Number(body.limit ?? 10_000);
     const page = matching.slice(offset, offset + limit);
     const rowCount = this.rowCount ?? matching.length;
-    json(res, 200, {
+    const answer = cutShortAnswer(res, this.cutShort.shift()) ?? json;
+    answer(res, 200, {
       dimensionHeaders: [{ name: 'date' }, { name: 'eventName' }],
       metricHeaders: [{ name: 'eventCount', type: 'TYPE_INTEGER' }],
       ...(page.length > 0
@@ -424,6 +448,20 @@ function readBody(req: IncomingMessage): Promise<string> {
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'Content-Type': 'application/json; charset=UTF-8' });
   res.end(JSON.stringify(body));
+}
+
+/** An answer that breaks off halfway through its body, in the given way; undefined: none. */
+function cutShortAnswer(res: ServerResponse, how: 'reset' | 'stall' | undefined) {
+  if (how === undefined) return undefined;
+  return (_res: ServerResponse, status: number, body: unknown) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'Content-Type': 'application/json; charset=UTF-8',
+      'Content-Length': String(Buffer.byteLength(text)),
+    });
+    res.write(text.slice(0, text.length >> 1));
+    setTimeout(() => res.destroy(), how === 'reset' ? 20 : 10_000).unref();
+  };
 }
 
 function googleError(res: ServerResponse, code: number, status: string, message: string): void {
