@@ -13,6 +13,7 @@ import { API_KEY_SCHEME, BEARER_SCHEME } from './common/http/api-key.guard';
 import { answerClientError, registerHostHeaderCheck } from './common/http/client-error-handler';
 import { registerPublicCors } from './common/http/cors';
 import { closeConnectionsOnShutdown } from './common/http/close-on-shutdown';
+import { ServerClosing } from './common/http/server-closing';
 import { registerMethodNotAllowed } from './common/http/method-not-allowed';
 import { registerSecurityHeaders } from './common/http/security-headers';
 import { depthLimitedJsonParser } from './common/http/json-body-parser';
@@ -98,7 +99,7 @@ async function configureApp(app: NestFastifyApplication, config: AppConfig): Pro
   registerJsonBodyParsers(fastify);
   registerRequestIdHeader(fastify);
   registerHostHeaderCheck(fastify);
-  closeConnectionsOnShutdown(fastify);
+  closeConnectionsOnShutdown(fastify, app.get(ServerClosing));
   registerHttpMetrics(fastify, app.get(MetricsService));
   // Helmet first: the CORS hook answers refused origins and preflights itself, and
   // those answers carry the security headers too.

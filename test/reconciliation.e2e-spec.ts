@@ -494,6 +494,38 @@ describe('GET /v1/events/reconcile when the token endpoint answers without a tok
   });
 });
 
+describe('GET /v1/events/reconcile when the service stops', () => {
+  const fixture = useAppFixture(() => ({
+    ...fake.env(),
+    API_KEYS: KEY,
+    GA4_TIMEOUT_MS: '5000',
+    GA4_RETRIES: '2',
+  }));
+  afterAll(() => fake.reset());
+
+  it('gives up waiting on GA4 when the server starts closing, and answers', async () => {
+    fake.delayMs = 30_000;
+    const answer = fixture
+      .http()
+      .get(`/v1/events/reconcile?start_date=${day(8)}&end_date=${day(6)}`)
+      .set('X-API-Key', KEY)
+      .then((response) => response);
+    while (fake.runReportCalls.length === 0) await new Promise((r) => setTimeout(r, 20));
+    const started = Date.now();
+    // What SIGTERM does first (main.ts): close the HTTP server, waiting for requests in flight.
+    await fixture.app.getHttpAdapter().close();
+    const { status, body } = await answer;
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(status).toBe(502);
+    expect(body.error).toEqual(
+      expect.objectContaining({
+        code: 'ga4_unavailable',
+        message: 'GA4 is unavailable: the request was stopped: the service is shutting down',
+      }),
+    );
+  });
+});
+
 describe('GET /v1/events/reconcile with a key file without token_uri', () => {
   const fixture = useAppFixture(() => ({
     ...fake.env(),

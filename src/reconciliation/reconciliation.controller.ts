@@ -12,6 +12,7 @@ import {
 } from '@nestjs/swagger';
 import { RequireApiKey } from '../common/http/api-key.guard';
 import { NotFoundError } from '../common/http/domain-error';
+import { ServerClosing } from '../common/http/server-closing';
 import { ErrorResponseDto } from '../common/http/error-response.dto';
 import { ReconcileQueryDto } from './dto/reconcile-query.dto';
 import { ReconciliationReportDto } from './dto/reconciliation-report.dto';
@@ -30,6 +31,7 @@ export class ReconciliationController {
   constructor(
     private readonly reconciliation: ReconciliationService,
     private readonly runs: ReconciliationRunRepository,
+    private readonly serverClosing: ServerClosing,
   ) {}
 
   /**
@@ -66,6 +68,8 @@ export class ReconciliationController {
   reconcileWithGa4(@Query() query: ReconcileQueryDto): Promise<ReconciliationReportDto> {
     return this.reconciliation.reconcile(this.reconciliation.resolveRange(query), {
       includeBots: query.include_bots ?? false,
+      // GA4 may take its retries' worth of timeouts: at SIGTERM it is given up on, and answered.
+      signal: this.serverClosing.signal,
     });
   }
 

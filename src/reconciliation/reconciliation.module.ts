@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { MikroOrmModule } from '@mikro-orm/nestjs';
 import { ApiKeyGuard } from '../common/http/api-key.guard';
+import { ServerClosing } from '../common/http/server-closing';
 import { Ga4Module } from '../ga4/ga4.module';
 import { EventCountsRepository } from './event-counts.repository';
 import { ReconciliationRun } from './reconciliation-run.entity';
@@ -18,6 +19,7 @@ import { ReconciliationService } from './reconciliation.service';
     ReconciliationRunRepository,
     ReconciliationScheduler,
     ApiKeyGuard,
+    ServerClosing,
   ],
   exports: [ReconciliationService, ReconciliationRunRepository],
 })
