@@ -199,6 +199,103 @@ describe('a real browser on the tracking path', () => {
     await page.close();
   });
 
+  it('shortens or leaves out landing parameters the service would refuse, not the events', async () => {
+    const page = await browser.newPage();
+    await page.goto(
+      `${allowed.origin}/ad?utm_source=ads&utm_content=${'c'.repeat(300)}&utm_term=%00news&gclid=${'g'.repeat(600)}`,
+    );
+    await page.waitForFunction(() => 'ct' in window);
+    type Tracker = { track(type: string): Promise<unknown>; visitorId: string };
+    const track = (type: string) =>
+      page.evaluate((t) => (window as unknown as { ct: Tracker }).ct.track(t), type);
+    expect(await track('page_view')).toMatchObject({ success: true });
+    // The next page of the session carries the landing parameters kept for it.
+    await page.goto(`${allowed.origin}/cart`);
+    await page.waitForFunction(() => 'ct' in window);
+    expect(await track('add_to_cart')).toMatchObject({ success: true });
+    const sessionId = await page.evaluate(() => sessionStorage.getItem('ct_sid'));
+    const { rows } = await db.pool.query(
+      `SELECT event_type, utm_source, length(utm_content) AS content, utm_term, length(gclid) AS gclid
+         FROM events WHERE session_id = $1 ORDER BY event_type`,
+      [sessionId],
+    );
+    const kept = { utm_source: 'ads', content: 256, utm_term: null, gclid: 512 };
+    expect(rows).toEqual([
+      { event_type: 'add_to_cart', ...kept },
+      { event_type: 'page_view', ...kept },
+    ]);
+    await page.close();
+  });
+
+  it('answers false, without throwing in the page, for fields that cannot be sent', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(`${allowed.origin}/`);
+    await page.waitForFunction(() => 'ct' in window);
+    const answers = await page.evaluate(async () => {
+      const ct = (
+        window as unknown as {
+          ct: {
+            track(type: string, fields?: unknown): Promise<unknown>;
+            beacon(type: string, fields?: unknown): boolean;
+          };
+        }
+      ).ct;
+      const cycle: Record<string, unknown> = {};
+      cycle.self = cycle;
+      return {
+        bigint: await ct.track('purchase', { value: BigInt(1) }),
+        cycle: await ct.track('purchase', cycle),
+        beacon: ct.beacon('purchase', { value: BigInt(1) }),
+        // Not a plain object: left out, the event sent without it.
+        string: await ct.track('page_view', 'abc'),
+      };
+    });
+    expect(answers).toMatchObject({
+      bigint: false,
+      cycle: false,
+      beacon: false,
+      string: { success: true },
+    });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('sends an event answered 503 once more after its Retry-After, with the same event_id', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${allowed.origin}/`);
+    await page.waitForFunction(() => 'ct' in window);
+    const sent: { status: number; eventId: string }[] = [];
+    await page.route('**/v1/events/track', async (route) => {
+      const eventId = (JSON.parse(route.request().postData() ?? '{}') as { event_id: string })
+        .event_id;
+      if (sent.length > 0) {
+        sent.push({ status: 200, eventId });
+        return route.continue();
+      }
+      sent.push({ status: 503, eventId });
+      await route.fulfill({
+        status: 503,
+        headers: {
+          'Retry-After': '1',
+          'Access-Control-Allow-Origin': allowed.origin,
+          'Access-Control-Allow-Credentials': 'true',
+          'Access-Control-Expose-Headers': 'Retry-After',
+        },
+        contentType: 'application/json',
+        body: JSON.stringify({ success: false, error: { code: 'database_unavailable' } }),
+      });
+    });
+    const answer = await page.evaluate(() =>
+      (window as unknown as { ct: { track(type: string): Promise<unknown> } }).ct.track('sign_up'),
+    );
+    expect(answer).toMatchObject({ success: true, duplicate: false });
+    expect(sent.map((s) => s.status)).toEqual([503, 200]);
+    expect(sent[1].eventId).toBe(sent[0].eventId);
+    await page.close();
+  });
+
   it('is blocked by the browser on an origin not on the allow-list, and nothing is stored', async () => {
     const page = await browser.newPage();
     await page.goto(`${foreign.origin}/`);

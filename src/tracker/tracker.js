@@ -29,6 +29,7 @@
   var session = store('sessionStorage', 'ct_sid') || store('sessionStorage', 'ct_sid', id());
   // Campaign parameters and click ids of the landing page stay with every event of the session.
   var landing = {},
+    kept = {},
     q = new URLSearchParams(w.location.search),
     found = false;
   KEYS.forEach(function (k) {
@@ -39,7 +40,20 @@
     }
   });
   if (found) store('sessionStorage', 'ct_landing', JSON.stringify(landing));
-  else landing = JSON.parse(store('sessionStorage', 'ct_landing') || '{}');
+  else
+    try {
+      landing = JSON.parse(store('sessionStorage', 'ct_landing') || '{}');
+    } catch (e) {}
+  // As the service reads a landing address itself: trimmed and capped (UTMs 256, click ids
+  // 512), a value it cannot store (a decoded %00) left out; one bad value must not fail every event.
+  KEYS.forEach(function (k, i) {
+    var v = String(landing[k] || '')
+      .trim()
+      .slice(0, i < 5 ? 256 : 512)
+      .replace(/[\uD800-\uDBFF]$/, '');
+    if (v && v.indexOf('\u0000') < 0) kept[k] = v;
+  });
+  landing = kept;
   // Only URLs the service accepts: an app referrer or a huge address would fail the event.
   function webUrl(u) {
     return /^https?:\/\//i.test(u || '') && u.length <= 2048 ? u : undefined;
@@ -58,18 +72,24 @@
     if (page) e.page_url = page;
     if (ref) e.referrer = ref;
     for (k in landing) e[k] = landing[k];
-    for (k in fields || {}) e[k] = fields[k];
-    return JSON.stringify(e);
+    // Only a plain object's fields: a string or an array would spread into keys "0", "1"…
+    if (fields && typeof fields === 'object' && !Array.isArray(fields))
+      for (k in fields) e[k] = fields[k];
+    try {
+      return JSON.stringify(e);
+    } catch (err) {
+      return undefined; // fields that are no JSON (a cycle, a BigInt): nothing to send
+    }
   }
   // text/plain keeps a beacon a simple request (no preflight); the service reads it as JSON.
   function beacon(body) {
     return !!(
-      navigator.sendBeacon && navigator.sendBeacon(url, new Blob([body], { type: 'text/plain' }))
+      body &&
+      navigator.sendBeacon &&
+      navigator.sendBeacon(url, new Blob([body], { type: 'text/plain' }))
     );
   }
-  function track(type, fields) {
-    var body = event(type, fields);
-    if (!w.fetch) return Promise.resolve(beacon(body));
+  function send(body, retried) {
     return fetch(url, {
       method: 'POST',
       body: body,
@@ -78,11 +98,25 @@
       headers: { 'Content-Type': 'application/json' },
     })
       .then(function (r) {
+        // Rate-limited or the database busy: once more when the service says, with the same
+        // event_id (a resend is never stored twice). Longer waits than a minute are given up.
+        var wait = Number(r.headers.get('Retry-After'));
+        if (!retried && (r.status === 429 || r.status === 503) && wait >= 0 && wait <= 60)
+          return new Promise(function (resolve) {
+            setTimeout(function () {
+              resolve(send(body, true));
+            }, wait * 1000);
+          });
         return r.json();
       })
       .catch(function () {
         return beacon(body);
       });
+  }
+  function track(type, fields) {
+    var body = event(type, fields);
+    if (!body) return Promise.resolve(false);
+    return w.fetch ? send(body, false) : Promise.resolve(beacon(body));
   }
   // Calls made before this script loaded, queued by the page's stub: {q: [[name, args]]}.
   var queued = (w.ct && w.ct.q) || [];
