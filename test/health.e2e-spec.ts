@@ -1,3 +1,4 @@
+import { load } from 'js-yaml';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { useAppFixture } from './support/app-fixture';
@@ -111,6 +112,12 @@ describe('operations endpoints', () => {
     expect(Object.keys(document.body.paths['/v1/events/track'])).toEqual(
       expect.arrayContaining(['post', 'options']),
     );
+    expect(document.headers['content-type']).toMatch(/^application\/json/);
+    // The same document as YAML (the committed openapi.json is checked against the compiled
+    // code by `npm run openapi -- --check`: here the Swagger plugin has not run).
+    const yaml = await fixture.http().get('/openapi.yaml').expect(200);
+    expect(yaml.headers['content-type']).toMatch(/^text\/yaml/);
+    expect(load(yaml.text)).toEqual(document.body);
     const ui = await fixture.http().get('/docs').redirects(1).expect(200);
     expect(ui.text).toContain('swagger');
     // Every asset the page links loads from where the page is served.
