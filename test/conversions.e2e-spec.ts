@@ -105,6 +105,16 @@ describe('GET /v1/events/conversions', () => {
     expect(response.body.error.code).toBe('unauthorized');
   });
 
+  it('tells caches not to keep a keyed report (X-API-Key does not keep it out of a shared one)', async () => {
+    for (const path of ['/v1/events/conversions', '/v1/funnels/default', '/v1/reconciliation/runs'])
+      await fixture
+        .http()
+        .get(path)
+        .set('X-API-Key', KEY)
+        .expect(200)
+        .expect('Cache-Control', 'no-store');
+  });
+
   it('credits the last touch by default, counts linked visitors for their user, and (direct) without touchpoints', async () => {
     const body = await report();
     expect(body).toMatchObject({

@@ -90,12 +90,15 @@ describe('loadConfig', () => {
       expect(message).toContain(name);
   });
 
-  it('refuses a database URL that does not parse, naming the variable but not the value', () => {
+  it('refuses a database or Redis URL that does not parse, naming the variable but not the value', () => {
     const valid = 'postgresql://postgres@127.0.0.1:5432/db';
     for (const [env, name] of [
       [{ DATABASE_URL: 'postgresql://postgres@127.0.0.1:notaport/db' }, 'DATABASE_URL'],
       [{ DATABASE_URL: 'postgres://app:pa#ss@db:5432/db' }, 'DATABASE_URL'],
       [{ DATABASE_URL: 'postgresql://app@db:99999/db' }, 'DATABASE_URL'],
+      [{ DATABASE_URL: 'postgresql://app:pa%zzss@db:5432/db' }, 'DATABASE_URL'],
+      [{ REDIS_URL: 'redis://:pa%zzss@127.0.0.1:6379/0' }, 'REDIS_URL'],
+      [{ REDIS_URL: 'redis://127.0.0.1:99999/0' }, 'REDIS_URL'],
       [
         { DATABASE_URL: valid, REPORT_DATABASE_URL: 'postgresql://r@replica:port/db' },
         'REPORT_DATABASE_URL',
@@ -106,6 +109,15 @@ describe('loadConfig', () => {
         expect.stringMatching(new RegExp(`^${name} is not a valid URL`)),
       ]);
       expect(error.message).not.toContain('pa#ss');
+      expect(error.message).not.toContain('pa%zzss');
+    }
+  });
+
+  it('refuses API keys no client could send as a bearer token: spaces, non-ASCII', () => {
+    for (const key of ['correct horse battery staple 0123', 'kéy-0123456789abcdef']) {
+      expect(refusal({ API_KEYS: `good-0123456789abcdef,${key}` }).problems).toEqual([
+        expect.stringMatching(/^API_KEYS has a key with a space/),
+      ]);
     }
   });
 

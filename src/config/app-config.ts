@@ -161,6 +161,16 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     'must be a redis:// or rediss:// URL',
   );
   read.check(
+    'REDIS_URL',
+    config.redisUrl === undefined || isUrl(config.redisUrl),
+    'is not a valid URL (check the host and port, and percent-encode / ? # @ % in the password)',
+  );
+  read.check(
+    'API_KEYS',
+    config.apiKeys.every((key) => /^[\x21-\x7E]+$/.test(key)),
+    'has a key with a space or a character outside printable ASCII, which no client could send as Authorization: Bearer <key>',
+  );
+  read.check(
     'REPORT_TIMEZONE',
     isTimeZone(config.reportTimeZone),
     `must be an IANA time zone such as Europe/Berlin, got "${config.reportTimeZone}"`,
@@ -212,17 +222,22 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     read.check(
       name,
       !postgres || isUrl(url),
-      'is not a valid URL (check the host and port, and percent-encode / ? # @ in the user name and password)',
+      'is not a valid URL (check the host and port, and percent-encode / ? # @ % in the user name and password)',
     );
   }
   read.assertValid();
   return config;
 }
 
-/** MikroORM and the start-up log read the URL with `new URL()`: one it refuses would crash boot. */
+/**
+ * The drivers read the URL with `new URL()` and decode its user name and password: one
+ * either refuses would crash boot.
+ */
 function isUrl(value: string): boolean {
   try {
-    new URL(value);
+    const url = new URL(value);
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
     return true;
   } catch {
     return false;

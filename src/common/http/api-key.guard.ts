@@ -12,7 +12,7 @@ import {
   ApiServiceUnavailableResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppConfig } from '../../config/app-config';
 import { InjectConfig } from '../../config/config.module';
 import { UnauthorizedError } from './domain-error';
@@ -36,7 +36,11 @@ export class ApiKeyGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean {
-    const presented = presentedKeys(context.switchToHttp().getRequest<FastifyRequest>());
+    const http = context.switchToHttp();
+    // A keyed answer must not be kept by a shared cache and handed to callers without the
+    // key: X-API-Key, unlike Authorization, does not keep it out of one by itself.
+    void http.getResponse<FastifyReply>().header('Cache-Control', 'no-store');
+    const presented = presentedKeys(http.getRequest<FastifyRequest>());
     if (presented.length === 0)
       throw new UnauthorizedError(
         'An API key is required (Authorization: Bearer <key> or X-API-Key)',
