@@ -1,6 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { settingsFingerprint } from '../src/reporting/rollup/attribution-pass';
 import { anEvent } from './support/event-factory';
 import { createTestApp } from './support/test-app';
 import { TestDatabase, createTestDatabase } from './support/test-database';
@@ -47,5 +48,71 @@ describe('replicas with different attribution settings on one database', () => {
     // ...so the rollup the newer one reads holds its own definition of a conversion.
     expect(await conversions(newer)).toBe(1);
     expect(await conversions(older)).toBe(2);
+  });
+});
+
+/**
+ * A replica starting with new settings recomputes all credit: on a large database that
+ * takes longer than any statement timeout, and other replicas keep tracking meanwhile.
+ */
+describe('a replica starting with new attribution settings', () => {
+  let db: TestDatabase;
+  const apps: NestFastifyApplication[] = [];
+  const berlin = settingsFingerprint({ timeZone: 'Europe/Berlin', conversionTypes: undefined });
+  const storedFingerprint = async () =>
+    (await db.pool.query<{ fingerprint: string }>('SELECT fingerprint FROM attribution_state'))
+      .rows[0]?.fingerprint;
+  const start = async (env: Record<string, string>) => {
+    const app = await createTestApp(db.url, { DB_STATEMENT_TIMEOUT_MS: '500', ...env });
+    apps.push(app);
+    return app;
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await start({}); // the rollup under the default settings
+  });
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+    await db?.drop();
+  });
+
+  it('starts while another process holds the refresh lock, and recomputes once it is free', async () => {
+    const holder = await db.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(
+        "SELECT pg_advisory_xact_lock(hashtext('conversion-tracking:attribution-refresh'))",
+      );
+      await start({ REPORT_TIMEZONE: 'Europe/Berlin' });
+      expect(await storedFingerprint()).not.toBe(berlin);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    await expect.poll(storedFingerprint, { timeout: 5_000 }).toBe(berlin);
+  });
+
+  it('recomputes past the statement timeout, without waiting on the writes that add marks', async () => {
+    const tracking = await db.pool.connect();
+    const reading = await db.pool.connect();
+    try {
+      // A track statement in flight holds attribution_marks; a report reads attribution_daily.
+      await tracking.query('BEGIN');
+      await tracking.query(
+        "INSERT INTO attribution_marks (kind, identity, since) VALUES ('v', 'in-flight', now())",
+      );
+      await reading.query('BEGIN');
+      await reading.query('SELECT count(*) FROM attribution_daily');
+      setTimeout(() => void reading.query('COMMIT'), 1_500);
+      await start({ REPORT_TIMEZONE: 'America/New_York' });
+      expect(await storedFingerprint()).toBe(
+        settingsFingerprint({ timeZone: 'America/New_York', conversionTypes: undefined }),
+      );
+    } finally {
+      await tracking.query('ROLLBACK');
+      tracking.release();
+      reading.release();
+    }
   });
 });

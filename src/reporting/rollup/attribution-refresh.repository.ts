@@ -74,6 +74,14 @@ export class AttributionRefreshRepository {
     await sql.query(`SELECT pg_advisory_xact_lock(${REFRESH_LOCK})`);
   }
 
+  /** The refresh lock if it is free now; false when another process holds it. */
+  async tryLock(sql: Sql): Promise<boolean> {
+    const rows = await sql.query<{ locked: boolean }>(
+      `SELECT pg_try_advisory_xact_lock(${REFRESH_LOCK}) AS locked`,
+    );
+    return rows[0]?.locked === true;
+  }
+
   /**
    * The oldest marks. Marks of uncommitted writes are invisible here and taken on a
    * later pass; a visible mark's events are visible too, since they committed together.
@@ -230,7 +238,13 @@ export class AttributionRefreshRepository {
 
   /** Forgets all credit and marks every identity, so the refresher recomputes everything. */
   async restart(sql: Sql, fingerprint: string): Promise<void> {
-    await sql.query('TRUNCATE attribution_daily, conversion_credits, attribution_marks');
+    // Marking every subject reads every event: minutes on a large database, which no
+    // statement timeout may cut short. Transaction-scoped, so safe behind a pooler.
+    await sql.query('SET LOCAL statement_timeout = 0');
+    // Only the refresher and rollup reports use these two: TRUNCATE's exclusive lock
+    // holds no write up. Every track statement adds marks, so theirs are deleted instead.
+    await sql.query('TRUNCATE attribution_daily, conversion_credits');
+    await sql.query('DELETE FROM attribution_marks');
     await sql.query(
       `INSERT INTO attribution_marks (kind, identity, since)
        SELECT 'u', user_id, '-infinity'::timestamptz FROM events WHERE user_id IS NOT NULL AND NOT is_bot GROUP BY user_id

@@ -36,6 +36,8 @@ const BACKGROUND_PACE = {
   quiet: { computeTargetMs: 50, dutyCycle: 0.9 },
 };
 const BACKGROUND_MARKS_RANGE = { min: 20, max: MARKS_PER_PASS };
+/** How soon a start that found the refresh lock taken checks the settings again. */
+const RESTART_CHECK_RETRY_MS = 1_000;
 
 /**
  * Keeps the daily attribution rollup exact. Writes of events and links mark the
@@ -50,6 +52,7 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
   private readonly logger = new Logger(AttributionRefresher.name);
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private backgroundMarks = BACKGROUND_MARKS_RANGE.min;
   private eventsSeen = 0;
@@ -65,21 +68,54 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.database.transaction(async (sql) => {
-      await refuseZoneUnknownToDatabase(sql, this.config.reportTimeZone);
-      await this.repository.lock(sql);
-      const fingerprint = this.fingerprint();
-      if ((await this.repository.fingerprint(sql)) === fingerprint) return;
-      this.logger.log('Attribution settings changed (or first start): recomputing all credit');
-      await this.repository.restart(sql, fingerprint);
-    });
+    await refuseZoneUnknownToDatabase(this.database, this.config.reportTimeZone);
+    // Never waits on another process: one that holds the lock (a long pass, or a restart
+    // of its own) must not make this one's start fail. It is tried again in the background.
+    if (!(await this.restartIfSettingsChanged())) this.retryRestartCheck();
     if (this.config.reportRefreshIntervalMs > 0)
       this.scheduleBackground(this.config.reportRefreshIntervalMs);
+  }
+
+  /**
+   * Recomputes all credit when the stored settings are not this process's; false when
+   * another process held the refresh lock, so nothing could be checked. Meanwhile reports
+   * read raw events (the passes refuse the other settings' rollup).
+   */
+  private restartIfSettingsChanged(): Promise<boolean> {
+    return this.database.transaction(async (sql) => {
+      if (!(await this.repository.tryLock(sql))) return false;
+      const fingerprint = this.fingerprint();
+      if ((await this.repository.fingerprint(sql)) === fingerprint) return true;
+      this.logger.log('Attribution settings changed (or first start): recomputing all credit');
+      await this.repository.restart(sql, fingerprint);
+      return true;
+    });
+  }
+
+  private retryRestartCheck(): void {
+    if (this.stopped) return;
+    this.restartTimer = setTimeout(() => {
+      const check = this.queue.catch(() => undefined).then(() => this.restartIfSettingsChanged());
+      this.queue = check;
+      check.then(
+        (checked) => {
+          if (!checked) this.retryRestartCheck();
+        },
+        (error: unknown) => {
+          this.logger.warn(
+            `Checking the attribution settings failed (tried again): ${tail(error)}`,
+          );
+          this.retryRestartCheck();
+        },
+      );
+    }, RESTART_CHECK_RETRY_MS);
+    this.restartTimer.unref();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.restartTimer);
     await this.queue.catch(() => undefined);
   }
 
