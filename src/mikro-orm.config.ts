@@ -2,6 +2,7 @@ import { Options } from '@mikro-orm/core';
 import { loadConfig } from './config/app-config';
 import { createOrmOptions } from './persistence/orm-options';
 import { FunnelProgress } from './funnel/funnel-progress.entity';
+import { FunnelStage } from './funnel/funnel-stage.entity';
 import { FunnelStageReached } from './funnel/funnel-stage-reached.entity';
 import { FunnelTransition } from './funnel/funnel-transition.entity';
 import { FunnelLinkMerge } from './funnel/funnel-link-merge.entity';
@@ -32,6 +33,7 @@ function cliOptions(): Options {
       EventId,
       IdentityLink,
       FunnelProgress,
+      FunnelStage,
       FunnelStageReached,
       FunnelTransition,
       FunnelLinkMerge,

@@ -9,7 +9,10 @@ import { FunnelProgress } from './funnel-progress.entity';
 import { FunnelReportController } from './funnel-report.controller';
 import { FunnelReportRepository } from './funnel-report.repository';
 import { FunnelReportService } from './funnel-report.service';
+import { FunnelStage } from './funnel-stage.entity';
 import { FunnelStageReached } from './funnel-stage-reached.entity';
+import { FunnelStagesRepository } from './funnel-stages.repository';
+import { FunnelStagesSync } from './funnel-stages-sync';
 import { FunnelTransition } from './funnel-transition.entity';
 import { FunnelUpdateRequest } from './funnel-update-request.entity';
 import { FunnelUpdateRequestRepository } from './funnel-update-request.repository';
@@ -24,6 +27,7 @@ import { LinkMergeSweeper } from './link-merge-sweeper';
     MikroOrmModule.forFeature([
       FunnelLinkMerge,
       FunnelProgress,
+      FunnelStage,
       FunnelStageReached,
       FunnelTransition,
       FunnelUpdateRequest,
@@ -39,6 +43,8 @@ import { LinkMergeSweeper } from './link-merge-sweeper';
     FunnelService,
     FunnelStageConstraint,
     LinkMergeSweeper,
+    FunnelStagesRepository,
+    FunnelStagesSync,
     FunnelRepository,
     FunnelUpdateRequestRepository,
     FunnelReportService,
