@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { SqlState, sqlState } from '../common/sql-state';
 import { Database } from '../persistence/database';
 import { FunnelCatalog } from './funnel-catalog';
 import { FunnelStagesRepository, StagePositions } from './funnel-stages.repository';
@@ -21,6 +22,19 @@ export class FunnelStagesSync implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    try {
+      await this.sync();
+    } catch (error) {
+      // Migrations not applied yet (MIGRATE_ON_START=false): the service starts, /ready says
+      // what is pending, and the start after migrating records the funnels.
+      if (sqlState(error) !== SqlState.undefinedTable) throw error;
+      this.logger.warn(
+        'funnel_stages does not exist yet (pending migrations): funnels not checked',
+      );
+    }
+  }
+
+  private async sync(): Promise<void> {
     await this.database.transaction(async (sql) => {
       await this.stages.lock(sql);
       const applied = await this.stages.applied(sql);
