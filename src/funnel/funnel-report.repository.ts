@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { localDaysParams, onLocalDays } from '../common/local-days.sql';
 import { DateRange } from '../common/validation/date-range';
 import { Sql } from '../persistence/database';
 import { InjectReportDatabase } from '../persistence/report-database';
@@ -13,9 +14,7 @@ import { StageCount } from './funnel-report';
 const STAGE_COUNTS = `
 WITH entered AS (
   SELECT subject_type, subject_id, stage_index FROM funnel_progress
-  WHERE funnel = ?
-    AND entered_at >= (?::date)::timestamp AT TIME ZONE ?
-    AND entered_at < ((?::date) + 1)::timestamp AT TIME ZONE ?
+  WHERE funnel = ? AND ${onLocalDays('entered_at')}
 ), reach AS (
   SELECT e.subject_type, e.subject_id, i.idx,
          (SELECT min(r.reached_at) FROM funnel_stage_reached r
@@ -37,10 +36,7 @@ export class FunnelReportRepository {
   stageCounts(funnel: string, range: DateRange): Promise<StageCount[]> {
     return this.database.query<StageCount>(STAGE_COUNTS, [
       funnel,
-      range.startDate,
-      range.timeZone,
-      range.endDate,
-      range.timeZone,
+      ...localDaysParams(range),
       funnel,
     ]);
   }

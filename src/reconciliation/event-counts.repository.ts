@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { localDaysParams, onLocalDays } from '../common/local-days.sql';
 import { Sql } from '../persistence/database';
 import { InjectReportDatabase } from '../persistence/report-database';
 
@@ -24,17 +25,13 @@ export class EventCountsRepository {
     const rows = await this.database.query<{ date: string; event_type: string; count: number }>(
       `SELECT to_char(occurred_at AT TIME ZONE ?, 'YYYY-MM-DD') AS date, event_type, count(*)::int AS count
        FROM events
-       WHERE occurred_at >= (?::date)::timestamp AT TIME ZONE ?
-         AND occurred_at < ((?::date) + 1)::timestamp AT TIME ZONE ?
+       WHERE ${onLocalDays('occurred_at')}
          AND (? OR NOT is_bot)
          AND event_type IN (SELECT json_array_elements_text(?::json))
        GROUP BY 1, 2`,
       [
         query.timeZone,
-        query.startDate,
-        query.timeZone,
-        query.endDate,
-        query.timeZone,
+        ...localDaysParams(query),
         query.includeBots ?? false,
         JSON.stringify(query.eventTypes),
       ],

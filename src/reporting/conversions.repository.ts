@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { localDaysParams, onLocalDays } from '../common/local-days.sql';
 import { DateRange } from '../common/validation/date-range';
 import { Sql } from '../persistence/database';
 import { InjectReportDatabase } from '../persistence/report-database';
@@ -78,14 +79,15 @@ function buildQuery(query: ConversionQuery): { sql: string; params: unknown[] } 
       SELECT e.event_type, e.occurred_at, e.received_at, e.event_id, e.value::text AS value, e.currency,
              e.source, e.medium, e.campaign,
              COALESCE('u:' || e.user_id, 'u:' || link.user_id, 'v:' || e.visitor_id) AS subject,
-             (e.occurred_at >= (?::date)::timestamp AT TIME ZONE ? AND ${conversionType} ${eventTypeFilter}) AS is_conversion
+             (${onLocalDays('e.occurred_at')} AND ${conversionType} ${eventTypeFilter}) AS is_conversion
       FROM events e
       LEFT JOIN LATERAL (
         SELECT l.user_id FROM identity_links l WHERE l.visitor_id = e.visitor_id
         ORDER BY l.linked_at DESC, l.user_id LIMIT 1
       ) link ON e.user_id IS NULL
-      WHERE e.occurred_at >= ((?::date)::timestamp AT TIME ZONE ?) - make_interval(hours => 24 * ?::int)
-        AND e.occurred_at < ((?::date) + 1)::timestamp AT TIME ZONE ?
+      -- The widest bounds of onLocalDays, and before them the lookback.
+      WHERE e.occurred_at >= (((?::date) - 1)::timestamp AT TIME ZONE ?) - make_interval(hours => 24 * ?::int)
+        AND e.occurred_at < ((?::date) + 2)::timestamp AT TIME ZONE ?
         ${query.includeBots ? '' : 'AND NOT e.is_bot'}
     )
     SELECT s.subject, s.event_type, (extract(epoch FROM s.occurred_at) * 1000)::float8 AS occurred_ms, to_char(s.occurred_at AT TIME ZONE ?, 'YYYY-MM-DD') AS day,
@@ -95,8 +97,7 @@ function buildQuery(query: ConversionQuery): { sql: string; params: unknown[] } 
       AND (s.is_conversion OR s.source <> '(direct)')
     ORDER BY s.subject, s.occurred_at, s.received_at, s.event_id`;
   const params = [
-    range.startDate,
-    range.timeZone,
+    ...localDaysParams(range),
     ...(types ?? []),
     ...(query.eventType === undefined ? [] : [query.eventType]),
     range.startDate,
