@@ -58,25 +58,23 @@ export function attributeConversion(
   const inWindow = conversion.touchpoints.filter(
     (touch) => touch.occurredAt >= windowStart && touch.occurredAt <= conversion.occurredAt,
   );
-  return creditWindow(inWindow, model, conversion.occurredAt, valueMicros);
+  return creditWindow(inWindow, model, valueMicros);
 }
 
 /**
- * The credit of a conversion at `conversionTime` among the touchpoints of its window. The
+ * The credit of a conversion among the touchpoints of its window. The
  * value is split by the model's own weights, not by the rounded shares, so a third of
  * 900,000,000 is 300,000,000, not 299,999,700.
  */
 export function creditWindow(
   inWindow: readonly Touchpoint[],
   model: AttributionModel,
-  conversionTime: number,
   valueMicros: bigint,
 ): Credit[] {
   if (inWindow.length === 0) return [{ ...DIRECT, share: CREDIT_UNIT, micros: valueMicros }];
   const weights = modelWeights(
     model,
     inWindow.map((touch) => touch.occurredAt),
-    conversionTime,
   );
   const shares = creditSharesOf(weights);
   const parts = apportion(valueMicros, weights);

@@ -18,36 +18,36 @@ export type AttributionModel = (typeof ATTRIBUTION_MODELS)[number];
 
 export const CREDIT_UNIT = 1_000_000;
 export const TIME_DECAY_HALF_LIFE_MS = 7 * 86_400_000;
-// Time-decay weights are at most 1 (a touchpoint at the conversion's time): scaled to 2^32
-// they are integers that CREDIT_UNIT times any of them still holds exactly in a double.
-const TIME_DECAY_SCALE = 2 ** 32;
+// Time-decay weights relative to the latest touchpoint are at most 1: scaled to 2^52 they
+// keep all of a double's precision as integers.
+const TIME_DECAY_SCALE = 2 ** 52;
 
 /**
  * Per-touchpoint weights as integers, so a conversion and its value are shared in exact
  * proportions (a third is a third, not 0.333333 of the value); they need not sum to anything.
  */
-export function modelWeights(
-  model: AttributionModel,
-  touchTimes: readonly number[],
-  conversionTime: number,
-): number[] {
+export function modelWeights(model: AttributionModel, touchTimes: readonly number[]): bigint[] {
   const n = touchTimes.length;
   if (n === 0) return [];
   switch (model) {
     case 'last_touch':
-      return touchTimes.map((_, i) => (i === n - 1 ? 1 : 0));
+      return touchTimes.map((_, i) => (i === n - 1 ? 1n : 0n));
     case 'first_touch':
-      return touchTimes.map((_, i) => (i === 0 ? 1 : 0));
+      return touchTimes.map((_, i) => (i === 0 ? 1n : 0n));
     case 'linear':
-      return touchTimes.map(() => 1);
+      return touchTimes.map(() => 1n);
     case 'position_based':
       return positionBasedWeights(n);
-    case 'time_decay':
+    case 'time_decay': {
+      // Only proportions count: each weight is taken relative to the latest touchpoint's,
+      // which is then exactly the scale, so no weight loses precision to the conversion's distance.
+      const latest = Math.max(...touchTimes);
       return touchTimes.map((time) =>
-        Math.round(
-          Math.pow(2, -(conversionTime - time) / TIME_DECAY_HALF_LIFE_MS) * TIME_DECAY_SCALE,
+        BigInt(
+          Math.round(Math.pow(2, -(latest - time) / TIME_DECAY_HALF_LIFE_MS) * TIME_DECAY_SCALE),
         ),
       );
+    }
     default:
       return assertUnreachable(model);
   }
@@ -57,35 +57,30 @@ export function modelWeights(
  * 40% first, 40% last, 20% shared by the middle (as 2(n-2) : 1 : … : 1 : 2(n-2)); two
  * touchpoints 50/50; one gets all.
  */
-function positionBasedWeights(n: number): number[] {
-  if (n <= 2) return Array.from({ length: n }, () => 1);
-  return Array.from({ length: n }, (_, i) => (i === 0 || i === n - 1 ? 2 * (n - 2) : 1));
+function positionBasedWeights(n: number): bigint[] {
+  if (n <= 2) return Array.from({ length: n }, () => 1n);
+  return Array.from({ length: n }, (_, i) => (i === 0 || i === n - 1 ? BigInt(2 * (n - 2)) : 1n));
 }
 
 /**
  * Credit per touchpoint, in millionths, in proportion to `weights` and summing to exactly
  * CREDIT_UNIT: each rounded down, the last weighted touchpoint (the latest with credit)
- * absorbing the remainder. Integer arithmetic in doubles: every product stays below 2^53.
+ * absorbing the remainder.
  */
-export function creditSharesOf(weights: readonly number[]): number[] {
-  const total = weights.reduce((sum, weight) => sum + weight, 0);
-  if (total <= 0) return [];
-  const shares = weights.map((weight) => Math.floor((CREDIT_UNIT * weight) / total));
-  shares[lastWeighted(weights)] += CREDIT_UNIT - shares.reduce((sum, share) => sum + share, 0);
-  return shares;
+export function creditSharesOf(weights: readonly bigint[]): number[] {
+  return apportion(BigInt(CREDIT_UNIT), weights).map(Number);
 }
 
-/** `amount` (a value in millionths) shared as `creditSharesOf` shares the conversion. */
-export function apportion(amount: bigint, weights: readonly number[]): bigint[] {
-  const sum = weights.reduce((sum, weight) => sum + weight, 0);
-  if (sum <= 0) return [];
+/** `amount` (a value in millionths, or CREDIT_UNIT) shared in proportion to `weights`. */
+export function apportion(amount: bigint, weights: readonly bigint[]): bigint[] {
+  const total = weights.reduce((sum, weight) => sum + weight, 0n);
+  if (total <= 0n) return [];
   if (amount === 0n) return weights.map(() => 0n);
-  const total = BigInt(sum);
-  const parts = weights.map((weight) => (amount * BigInt(weight)) / total);
+  const parts = weights.map((weight) => (amount * weight) / total);
   parts[lastWeighted(weights)] += amount - parts.reduce((sum, part) => sum + part, 0n);
   return parts;
 }
 
-function lastWeighted(weights: readonly number[]): number {
-  return weights.findLastIndex((weight) => weight > 0);
+function lastWeighted(weights: readonly bigint[]): number {
+  return weights.findLastIndex((weight) => weight > 0n);
 }

@@ -25,7 +25,7 @@ export function creditTuples(conversion: Conversion): CreditTuple[] {
     // each, shares and amounts summed as the rollup would sum them. A returning visitor
     // mostly comes back the same way, so this keeps stored credit small.
     const byKey = new Map<string, CreditTuple>();
-    for (const credit of creditWindow(inWindow, model, occurredAt, valueMicros)) {
+    for (const credit of creditWindow(inWindow, model, valueMicros)) {
       const { micros } = credit;
       const key = `${credit.source}\u0000${credit.medium}\u0000${credit.campaign ?? ''}\u0000${credit.campaign === null}`;
       const same = byKey.get(key);
