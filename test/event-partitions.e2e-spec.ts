@@ -128,45 +128,6 @@ describe('events partitioned by month', () => {
     expect(rows[0].n).toBe(2);
   });
 
-  it('takes a dropped month’s touchpoints out of later conversions’ credit, as raw events do', async () => {
-    const now = new Date();
-    const touch = new Date(monthStart(now).getTime() - 2 * DAY_MS);
-    const converted = new Date(Math.min(touch.getTime() + 15 * DAY_MS, now.getTime() - 3_600_000));
-    const visitor = `v_${randomUUID().slice(0, 8)}`;
-    await track(
-      anEvent({
-        event_type: 'page_view',
-        visitor_id: visitor,
-        occurred_at: touch.toISOString(),
-        page_url: 'https://shop.example.com/?utm_source=oldad&utm_medium=cpc',
-      }),
-    ).expect(200);
-    await track(
-      anEvent({
-        event_type: 'purchase',
-        visitor_id: visitor,
-        occurred_at: converted.toISOString(),
-        page_url: 'https://shop.example.com/checkout',
-        referrer: undefined,
-      }),
-    ).expect(200);
-    const sources = async (query = '') =>
-      (
-        await fixture
-          .http()
-          .get(`/v1/events/conversions?start_date=${converted.toISOString().slice(0, 10)}${query}`)
-          .set('X-API-Key', KEY)
-          .expect(200)
-      ).body.by_source.map((row: { source: string }) => row.source);
-    expect(await sources()).toEqual(['oldad']);
-
-    const cutoff = new Date(monthStart(now).getTime() + DAY_MS);
-    await maintenance().maintain(new Date(cutoff.getTime() + RETENTION_DAYS * DAY_MS));
-    // From the rollup (the default lookback) and from raw events (another one): the same.
-    expect(await sources()).toEqual(['(direct)']);
-    expect(await sources('&lookback_days=31')).toEqual(['(direct)']);
-  });
-
   it('gives up on a new partition rather than hold tracking behind a long query, and makes it next time', async () => {
     // The pass of a day two years on, whose months ahead no other test made.
     const later = monthStart(new Date(), 24);

@@ -33,7 +33,6 @@ const KEYS_PER_PASS = 50_000;
  * (and for any events that fell into the default partition), and with
  * EVENT_RETENTION_DAYS drops each month once all of it is older than that. Before a
  * month goes, the credit its conversions gave is taken out of the attribution rollup,
- * and later conversions its touchpoints were credited for are marked to be recomputed,
  * under the refresher's lock, so reports stay equal to what the raw events give.
  * Runs at start and hourly on every replica; locks make the work safe to repeat.
  */
@@ -98,14 +97,10 @@ export class EventPartitionMaintenance
         return this.forgetCreditsIn(sql, partition);
       })
     );
-    // ...and what a late refresher pass may have added since goes with the drop itself,
-    // as do the marks that recompute later conversions without the month's touchpoints
-    // (reading a whole month may take longer than a statement timeout).
+    // ...and what a late refresher pass may have added since goes with the drop itself.
     await this.database.transaction(async (sql) => {
       await this.rollup.lock(sql);
-      await sql.query('SET LOCAL statement_timeout = 0');
       while (await this.forgetCreditsIn(sql, partition));
-      await this.partitions.markLaterConversions(sql, partition);
       await this.partitions.drop(sql, partition);
     });
     // Its keys last: until then a resent old event is still answered as a duplicate.

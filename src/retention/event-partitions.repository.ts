@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { sqlState, SqlState } from '../common/sql-state';
 import { Sql } from '../persistence/database';
 import type { CreditTuple } from '../reporting/rollup/attribution-refresh.repository';
-import { MARK_FOR_ATTRIBUTION } from '../reporting/rollup/mark-for-attribution.sql';
 import { StoredCredits, unpackCredits } from '../reporting/rollup/stored-credits';
 
 /** Lets one replica at a time create partitions (two creating the same one would clash). */
@@ -79,22 +78,6 @@ export class EventPartitionsRepository {
       `DELETE FROM conversion_credits
        WHERE event_id IN (SELECT id::uuid FROM json_array_elements_text(?::json) AS ids(id))`,
       [JSON.stringify(eventIds)],
-    );
-  }
-
-  /**
-   * Marks for the attribution refresher the identities with touchpoints in the partition,
-   * from its month's end on: a later conversion whose lookback reached into the month
-   * loses those touchpoints with it, as a report over the raw events does.
-   */
-  async markLaterConversions(sql: Sql, partition: MonthlyPartition): Promise<void> {
-    await sql.query(
-      `WITH inserted AS (
-         SELECT DISTINCT user_id, visitor_id, ?::timestamptz AS occurred_at, is_bot
-         FROM ${quoted(partition)} WHERE source <> '(direct)' AND NOT is_bot
-       ), linked AS (SELECT NULL::text AS visitor_id WHERE false)
-       ${MARK_FOR_ATTRIBUTION}`,
-      [partition.end],
     );
   }
 
