@@ -2,8 +2,8 @@ import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
 
 /**
  * Each funnel's stages as the service last applied them. Progress stores a stage's
- * position; when FUNNELS_FILE moves, adds or removes stages, stored progress is
- * renumbered from this at start (FunnelDefinitionSync), so it keeps its meaning.
+ * position: a FUNNELS_FILE that would change what a stored position means is refused at
+ * start (FunnelStagesCheck).
  */
 @Entity({ tableName: 'funnel_stages' })
 export class FunnelStage {

@@ -12,7 +12,7 @@ import { FunnelReportService } from './funnel-report.service';
 import { FunnelStage } from './funnel-stage.entity';
 import { FunnelStageReached } from './funnel-stage-reached.entity';
 import { FunnelStagesRepository } from './funnel-stages.repository';
-import { FunnelStagesSync } from './funnel-stages-sync';
+import { FunnelStagesCheck } from './funnel-stages-check';
 import { FunnelTransition } from './funnel-transition.entity';
 import { FunnelUpdateRequest } from './funnel-update-request.entity';
 import { FunnelUpdateRequestRepository } from './funnel-update-request.repository';
@@ -44,7 +44,7 @@ import { LinkMergeSweeper } from './link-merge-sweeper';
     FunnelStageConstraint,
     LinkMergeSweeper,
     FunnelStagesRepository,
-    FunnelStagesSync,
+    FunnelStagesCheck,
     FunnelRepository,
     FunnelUpdateRequestRepository,
     FunnelReportService,
