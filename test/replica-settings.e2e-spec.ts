@@ -104,7 +104,8 @@ describe('a replica starting with new attribution settings', () => {
       );
       await reading.query('BEGIN');
       await reading.query('SELECT count(*) FROM attribution_daily');
-      setTimeout(() => void reading.query('COMMIT'), 1_500);
+      // Longer than the statement timeout and the driver's own margin after it (1 s).
+      setTimeout(() => void reading.query('COMMIT'), 3_000);
       await start({ REPORT_TIMEZONE: 'America/New_York' });
       expect(await storedFingerprint()).toBe(
         settingsFingerprint({ timeZone: 'America/New_York', conversionTypes: undefined }),

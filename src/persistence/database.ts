@@ -1,5 +1,5 @@
 import { EntityManager } from '@mikro-orm/postgresql';
-import type { PoolClient } from 'pg';
+import type { PoolClient, QueryConfig } from 'pg';
 
 export interface PreparedStatement {
   /** Unique per statement text: PostgreSQL keeps one plan per name and connection. */
@@ -12,6 +12,9 @@ interface KnexClient {
   acquireConnection(): Promise<PoolClient>;
   releaseConnection(connection: PoolClient): Promise<void>;
 }
+
+/** The longest a timer may wait: the driver's read timeout, in effect lifted. */
+const NO_READ_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** Runs SQL either on its own (autocommit) or inside a transaction: repositories take either. */
 export interface Sql {
@@ -56,6 +59,44 @@ export class Database implements Sql {
         values,
       });
       return result.rows;
+    } finally {
+      await client.releaseConnection(connection);
+    }
+  }
+
+  /**
+   * A transaction for work that reads whole tables (a rebuild of the attribution rollup),
+   * which no time limit may cut short: PostgreSQL's statement timeout is lifted for it
+   * (SET LOCAL, so safe behind a pooler), and so is the driver's read timeout, which a
+   * transaction through MikroORM would keep. Commits when `work` resolves.
+   */
+  async longTransaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
+    const knex = this.em.getConnection().getKnex();
+    const client = knex.client as KnexClient;
+    const connection = await client.acquireConnection();
+    const query = async <R extends object>(sql: string, params: unknown[] = []) => {
+      const native = knex
+        .raw(sql, params as never[])
+        .toSQL()
+        .toNative();
+      // pg reads query_timeout per query too, though its types only list it per client.
+      const config: QueryConfig & { query_timeout: number } = {
+        text: native.sql,
+        values: native.bindings as unknown[],
+        query_timeout: NO_READ_TIMEOUT_MS,
+      };
+      const result = await connection.query<R>(config);
+      return result.rows;
+    };
+    try {
+      await query('BEGIN');
+      await query('SET LOCAL statement_timeout = 0');
+      const result = await work({ query });
+      await query('COMMIT');
+      return result;
+    } catch (error) {
+      await query('ROLLBACK').catch(() => undefined);
+      throw error;
     } finally {
       await client.releaseConnection(connection);
     }

@@ -238,9 +238,8 @@ export class AttributionRefreshRepository {
 
   /** Forgets all credit and marks every identity, so the refresher recomputes everything. */
   async restart(sql: Sql, fingerprint: string): Promise<void> {
-    // Marking every subject reads every event: minutes on a large database, which no
-    // statement timeout may cut short. Transaction-scoped, so safe behind a pooler.
-    await sql.query('SET LOCAL statement_timeout = 0');
+    // Marking every subject reads every event: minutes on a large database (the caller
+    // runs it in a transaction without time limits).
     // Only the refresher and rollup reports use these two: TRUNCATE's exclusive lock
     // holds no write up. Every track statement adds marks, so theirs are deleted instead.
     await sql.query('TRUNCATE attribution_daily, conversion_credits');

@@ -82,7 +82,7 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
    * read raw events (the passes refuse the other settings' rollup).
    */
   private restartIfSettingsChanged(): Promise<boolean> {
-    return this.database.transaction(async (sql) => {
+    return this.database.longTransaction(async (sql) => {
       if (!(await this.repository.tryLock(sql))) return false;
       const fingerprint = this.fingerprint();
       if ((await this.repository.fingerprint(sql)) === fingerprint) return true;
