@@ -112,6 +112,32 @@ describe('embedded PostgreSQL default', () => {
     expect((await track()).status).toBe(200);
   }, 120_000);
 
+  it('finds a password change cut short after the cluster took it, and names the file it refuses', async () => {
+    const setPassword = async (password: string) => {
+      const client = new Client({ connectionString: await clusterUrl() });
+      await client.connect();
+      await client.query(`ALTER ROLE postgres PASSWORD '${password}'`);
+      await client.end();
+    };
+    // Killed between ALTER ROLE and moving the new file into place.
+    await setPassword('pending-0123456789');
+    service.kill('SIGTERM');
+    expect(await service.waitForExit()).toBe(0);
+    await rm(join(dataDir, 'pg-password'));
+    await writeFile(join(dataDir, 'pg-password.new'), 'pending-0123456789');
+    await service.start();
+    expect(await readFile(join(dataDir, 'pg-password'), 'utf8')).toBe('pending-0123456789');
+    expect(existsSync(join(dataDir, 'pg-password.new'))).toBe(false);
+    // A file that no longer holds the cluster's password: said, with the way out.
+    await setPassword('elsewhere-0123456789');
+    service.kill('SIGTERM');
+    expect(await service.waitForExit()).toBe(0);
+    await expect(service.start()).rejects.toThrow(/refused the password in .*pg-password/);
+    await writeFile(join(dataDir, 'pg-password'), 'elsewhere-0123456789');
+    await service.start();
+    expect((await track()).status).toBe(200);
+  }, 120_000);
+
   it('lets `npm run migrate` and `npm run reconcile` use the running service’s database', async () => {
     const env = {
       ...process.env,

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -94,19 +94,23 @@ export async function startEmbeddedPostgres(
   };
   const urlWith = (secret: string) =>
     `postgresql://${USER}:${encodeURIComponent(secret)}@127.0.0.1:${options.port}/${options.database}`;
-  let url = urlWith(password ?? FORMER_PASSWORD);
   try {
     if (password === undefined) {
-      password = await replaceFormerPassword(url, passwordFile);
-      url = urlWith(password);
+      password = await replaceFormerPassword(urlWith, passwordFile);
       logger.log(`Gave the cluster's superuser a random password, kept in ${passwordFile}`);
     }
-    await ensureDatabase(url, options.database);
+    await ensureDatabase(urlWith(password), options.database).catch((error: unknown) => {
+      if (sqlState(error) !== SqlState.invalidPassword) throw error;
+      throw new Error(
+        `The embedded PostgreSQL in ${clusterDir} refused the password in ${passwordFile}: restore that file, or remove ${clusterDir} to start over with an empty database`,
+        { cause: error },
+      );
+    });
   } catch (error) {
     await stop();
     throw error;
   }
-  return { url, stop };
+  return { url: urlWith(password), stop };
 }
 
 /**
@@ -306,22 +310,45 @@ async function readPassword(file: string): Promise<string | undefined> {
   );
 }
 
-/** A cluster made with the former fixed password gets a random one, kept in `file`. */
-async function replaceFormerPassword(url: string, file: string): Promise<string> {
-  const client = new Client({ connectionString: url });
+/**
+ * A cluster made with the former fixed password gets a random one, kept in `file`. It is
+ * written to `file.new` first and moved into place once the cluster has it: a change cut
+ * short (a kill) leaves either the former password in force or `file.new` holding the
+ * new one, which the next start finds.
+ */
+async function replaceFormerPassword(
+  urlWith: (password: string) => string,
+  file: string,
+): Promise<string> {
+  const pending = `${file}.new`;
+  const changed = await readPassword(pending);
+  if (changed !== undefined && (await accepts(urlWith(changed)))) {
+    await rename(pending, file);
+    return changed;
+  }
+  const password = await newPassword(pending);
+  const client = new Client({ connectionString: urlWith(FORMER_PASSWORD) });
   await client.connect();
-  let password: string;
   try {
-    // Written first: if the change then fails, the former password still works until the next start.
-    password = await newPassword(file);
     await client.query(`ALTER ROLE ${USER} PASSWORD ${client.escapeLiteral(password)}`);
-  } catch (error) {
-    await rm(file, { force: true });
-    throw error;
   } finally {
     await client.end();
   }
+  await rename(pending, file);
   return password;
+}
+
+async function accepts(url: string): Promise<boolean> {
+  const client = new Client({ connectionString: url });
+  try {
+    await client.connect();
+    return true;
+  } catch (error) {
+    if (sqlState(error) === SqlState.invalidPassword) return false;
+    throw error;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 async function ensureDatabase(url: string, database: string): Promise<void> {
