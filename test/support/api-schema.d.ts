@@ -430,7 +430,7 @@ export interface components {
             duplicate: boolean;
             funnel_updates: components["schemas"]["FunnelUpdateDto"][];
             /** @description Why the event was rejected; null when it was stored. */
-            error: components["schemas"]["ErrorBodyDto"] | null;
+            error: components["schemas"]["NullableErrorBodyDto"] | null;
         };
         TrackBatchResponseDto: {
             /** @enum {boolean} */
@@ -627,12 +627,6 @@ export interface components {
              */
             notes: string[];
         };
-        RunErrorDto: {
-            /** @example ga4_unavailable */
-            code: string;
-            /** @example GA4 is unavailable: no answer within 10000 ms */
-            message: string;
-        };
         ReconciliationRunSummaryDto: {
             /**
              * Format: uuid
@@ -678,7 +672,7 @@ export interface components {
              */
             report_status: "ok" | "discrepancies" | null;
             /** @description The last failure, if any (`interrupted`: its process stopped or died before it was done). */
-            error: components["schemas"]["RunErrorDto"] | null;
+            error: components["schemas"]["NullableRunErrorDto"] | null;
         };
         ReconciliationRunsPageDto: {
             /** @example 20 */
@@ -734,9 +728,9 @@ export interface components {
              */
             report_status: "ok" | "discrepancies" | null;
             /** @description The last failure, if any (`interrupted`: its process stopped or died before it was done). */
-            error: components["schemas"]["RunErrorDto"] | null;
+            error: components["schemas"]["NullableRunErrorDto"] | null;
             /** @description The stored report of a successful run. */
-            report: components["schemas"]["ReconciliationReportDto"] | null;
+            report: components["schemas"]["NullableReconciliationReportDto"] | null;
         };
         UpdateFunnelStageDto: {
             /**
@@ -839,6 +833,61 @@ export interface components {
             /** @description Every stage in order, from the subjects that entered the funnel within the range. */
             stages: components["schemas"]["FunnelReportStageDto"][];
         };
+        NullableErrorBodyDto: {
+            /**
+             * @description Stable, machine-readable error code.
+             * @example validation_failed
+             * @enum {string}
+             */
+            code: "validation_failed" | "malformed_body" | "malformed_request" | "request_timeout" | "headers_too_large" | "unauthorized" | "origin_not_allowed" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "database_unavailable" | "not_ready" | "ga4_not_configured" | "ga4_error" | "ga4_rate_limited" | "ga4_unavailable" | "internal_error";
+            /**
+             * @description Human-readable explanation.
+             * @example Request validation failed: event_type
+             */
+            message: string;
+            /** @description One entry per failing field, for validation errors. */
+            details: components["schemas"]["FieldErrorDto"][];
+        } | null;
+        NullableRunErrorDto: {
+            /** @example ga4_unavailable */
+            code: string;
+            /** @example GA4 is unavailable: no answer within 10000 ms */
+            message: string;
+        } | null;
+        NullableReconciliationReportDto: {
+            /**
+             * Format: date
+             * @example 2026-11-18
+             */
+            start_date: string;
+            /**
+             * Format: date
+             * @example 2026-11-24
+             */
+            end_date: string;
+            /**
+             * @example discrepancies
+             * @enum {string}
+             */
+            status: "ok" | "discrepancies";
+            /**
+             * @description The GA4 property's time zone, in which both sides' days are counted.
+             * @example America/Los_Angeles
+             */
+            time_zone: string;
+            /** @example 123456789 */
+            property_id: string;
+            thresholds: components["schemas"]["ReconciliationThresholdsDto"];
+            summary: components["schemas"]["ReconciliationSummaryDto"];
+            rows: components["schemas"]["ReconciliationRowDto"][];
+            ga4_metadata: components["schemas"]["Ga4MetadataDto"];
+            /**
+             * @example [
+             *       "Rows from 2026-11-24 on are provisional: GA4 is still processing the last 48 hours, so its counts for them may still rise."
+             *     ]
+             */
+            notes: string[];
+        } | null;
     };
     responses: never;
     parameters: never;

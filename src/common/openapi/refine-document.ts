@@ -1,4 +1,10 @@
-import type { OpenAPIObject, OperationObject, ResponseObject, SchemaObject } from '@nestjs/swagger';
+import type {
+  OpenAPIObject,
+  OperationObject,
+  ReferenceObject,
+  ResponseObject,
+  SchemaObject,
+} from '@nestjs/swagger';
 import { documentExamples } from './examples';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'] as const;
@@ -34,7 +40,7 @@ export function refineOpenApiDocument(document: OpenAPIObject): OpenAPIObject {
       optionalMeansNullable(schema);
     }
   }
-  nullablesForValidators(document.components?.schemas ?? {});
+  nullablesForValidators(document);
   return document;
 }
 
@@ -164,14 +170,46 @@ function acceptTextPlainBodies(operation: OperationObject): void {
 /**
  * A nullable object is written as `nullable` beside `allOf: [$ref]`, the form client
  * generators read as "that object or null" (an `anyOf` with a null branch broke orval's
- * output). A nullable enum gets `null` among its values, which OpenAPI 3.0 requires.
+ * output). In OpenAPI 3.0 the referenced schema must then accept null too, or a stock
+ * validator refuses every null: it refers to a nullable copy (`NullableX`). A nullable
+ * enum gets `null` among its values, which OpenAPI 3.0 also requires.
  */
-function nullablesForValidators(node: unknown): void {
-  if (Array.isArray(node)) return node.forEach(nullablesForValidators);
+function nullablesForValidators(document: OpenAPIObject): void {
+  const schemas = document.components?.schemas ?? {};
+  walk(schemas, (schema) => {
+    const [only] = schema.allOf ?? [];
+    if (schema.nullable !== true || schema.allOf?.length !== 1 || !only || !('$ref' in only))
+      return;
+    schema.type = 'object';
+    schema.allOf = [{ $ref: nullableCopy(schemas, only.$ref) }];
+  });
+  walk(schemas, (schema) => {
+    if (schema.nullable === true && schema.enum && !schema.enum.includes(null))
+      schema.enum.push(null);
+  });
+  // A component only ever used as nullable is left as its copy alone.
+  const text = JSON.stringify(document);
+  for (const name of Object.keys(schemas)) {
+    if (schemas[`Nullable${name}`] && !text.includes(`"#/components/schemas/${name}"`))
+      delete schemas[name];
+  }
+}
+
+/** Calls `visit` on every object under `node`, itself included. */
+function walk(node: unknown, visit: (schema: SchemaObject) => void): void {
+  if (Array.isArray(node)) return node.forEach((item) => walk(item, visit));
   if (node === null || typeof node !== 'object') return;
-  const schema = node as SchemaObject;
-  if (schema.nullable === true && schema.allOf?.length === 1) schema.type = 'object';
-  if (schema.nullable === true && schema.enum && !schema.enum.includes(null))
-    schema.enum.push(null);
-  Object.values(node).forEach(nullablesForValidators);
+  visit(node);
+  Object.values(node).forEach((child) => walk(child, visit));
+}
+
+/** The reference of a copy of the referenced component that also accepts null. */
+function nullableCopy(
+  schemas: Record<string, SchemaObject | ReferenceObject>,
+  ref: string,
+): string {
+  const name = ref.split('/').at(-1)!;
+  const copy = `Nullable${name}`;
+  schemas[copy] ??= { ...structuredClone(schemas[name] as SchemaObject), nullable: true };
+  return `#/components/schemas/${copy}`;
 }
