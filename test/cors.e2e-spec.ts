@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +99,22 @@ describe('CORS allow-list on the public endpoints', () => {
       await preflight('https://evil.com', path).expect(403);
     },
   );
+
+  it('answers a preflight sent with a body it cannot read as a POST would, as openapi.json says', async () => {
+    const document = JSON.parse(readFileSync(join(__dirname, '..', 'openapi.json'), 'utf8')) as {
+      paths: Record<string, { options: { responses: Record<string, unknown> } }>;
+    };
+    for (const [type, body, status] of [
+      ['application/xml', '<x/>', 415],
+      ['application/json', '{bad', 400],
+    ] as const) {
+      await preflight('https://shop.example.com')
+        .set('Content-Type', type)
+        .send(body)
+        .expect(status);
+      expect(document.paths['/v1/events/track'].options.responses[String(status)]).toBeDefined();
+    }
+  });
 
   it('allows a header the page asks for beyond the usual ones', async () => {
     const response = await preflight('https://shop.example.com')

@@ -153,10 +153,16 @@ function isPublicFunnel(operation: OperationObject): boolean {
   return (operation.tags?.includes('funnel') ?? false) && (operation.security ?? []).length === 0;
 }
 
-/** A preflight is answered before any body is read: 200, or 403 for an origin not allowed. */
+/**
+ * A preflight answers 200, or 403 for an origin not allowed; it is never rate-limited and
+ * reads no database. Browsers send it without a body, but one sent anyway is read as a
+ * POST's would be (400, 413, 415).
+ */
+const PREFLIGHT_STATUSES = new Set(['200', '403', '400', '413', '415']);
+
 function keepPreflightResponses(operation: OperationObject): void {
   for (const status of Object.keys(operation.responses)) {
-    if (status !== '200' && status !== '403') delete operation.responses[status];
+    if (!PREFLIGHT_STATUSES.has(status)) delete operation.responses[status];
   }
 }
 
