@@ -324,7 +324,9 @@ export interface components {
             event_id?: string | null;
             /**
              * Format: date-time
-             * @description When it happened, ISO-8601 with an offset; defaults to the time it was received.
+             * @description When it happened, ISO-8601 with an offset (`T` and `Z` upper case, seconds optional, up to
+             *     9 fractional digits); defaults to the time it was received. At most TRACK_MAX_EVENT_AGE_HOURS
+             *     (default 72) in the past and 5 minutes in the future, or the request is a 400.
              * @example 2026-11-26T10:15:00Z
              */
             occurred_at?: string | null;
@@ -740,7 +742,9 @@ export interface components {
             event_id?: string | null;
             /**
              * Format: date-time
-             * @description When it happened, ISO-8601 with an offset; defaults to the time it was received.
+             * @description When it happened, ISO-8601 with an offset (`T` and `Z` upper case, seconds optional, up to
+             *     9 fractional digits); defaults to the time it was received. At most TRACK_MAX_EVENT_AGE_HOURS
+             *     (default 72) in the past and 5 minutes in the future, or the request is a 400.
              * @example 2026-11-26T10:15:00Z
              */
             occurred_at?: string | null;

@@ -57,7 +57,9 @@ export abstract class SubjectEventFieldsDto {
   user_id?: string;
 
   /**
-   * When it happened, ISO-8601 with an offset; defaults to the time it was received.
+   * When it happened, ISO-8601 with an offset (`T` and `Z` upper case, seconds optional, up to
+   * 9 fractional digits); defaults to the time it was received. At most TRACK_MAX_EVENT_AGE_HOURS
+   * (default 72) in the past and 5 minutes in the future, or the request is a 400.
    * @example "2026-11-26T10:15:00Z"
    */
   @ApiPropertyOptional({ format: 'date-time' })
