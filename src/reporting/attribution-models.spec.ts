@@ -66,6 +66,12 @@ describe('creditShares', () => {
     }
   });
 
+  it('weighs a subject with more touchpoints than a function call takes arguments', () => {
+    const touchTimes = Array.from({ length: 200_000 }, (_, i) => conversion - (i + 1) * 1000);
+    const shares = creditShares('time_decay', touchTimes);
+    expect(shares.reduce((a, b) => a + b, 0)).toBe(CREDIT_UNIT);
+  });
+
   it('gives no shares without touchpoints', () => {
     expect(creditShares('linear', [])).toEqual([]);
   });

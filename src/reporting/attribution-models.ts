@@ -41,7 +41,8 @@ export function modelWeights(model: AttributionModel, touchTimes: readonly numbe
     case 'time_decay': {
       // Only proportions count: each weight is taken relative to the latest touchpoint's,
       // which is then exactly the scale, so no weight loses precision to the conversion's distance.
-      const latest = Math.max(...touchTimes);
+      // A loop, not Math.max(...): a subject may have more touchpoints than a call takes arguments.
+      const latest = touchTimes.reduce((max, time) => (time > max ? time : max), -Infinity);
       return touchTimes.map((time) =>
         BigInt(
           Math.round(Math.pow(2, -(latest - time) / TIME_DECAY_HALF_LIFE_MS) * TIME_DECAY_SCALE),
