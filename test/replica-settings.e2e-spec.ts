@@ -93,6 +93,31 @@ describe('a replica starting with new attribution settings', () => {
     await expect.poll(storedFingerprint, { timeout: 5_000 }).toBe(berlin);
   });
 
+  it('keeps the rollup readable while it marks every subject, taking it only at the end', async () => {
+    const events = await db.pool.connect();
+    const reader = await db.pool.connect();
+    try {
+      // The marking reads events: held up here, as a large table would hold it.
+      await events.query('BEGIN');
+      await events.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
+      const starting = start({ REPORT_TIMEZONE: 'Asia/Tokyo' });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await reader.query("SET lock_timeout = '200ms'");
+      // What a rollup report reads: not held by the rebuild under way.
+      await reader.query('SELECT count(*) FROM attribution_daily');
+      await events.query('COMMIT');
+      await starting;
+      expect(await storedFingerprint()).toBe(
+        settingsFingerprint({ timeZone: 'Asia/Tokyo', conversionTypes: undefined }),
+      );
+    } finally {
+      await events.query('ROLLBACK').catch(() => undefined);
+      events.release();
+      await reader.query('RESET lock_timeout');
+      reader.release();
+    }
+  });
+
   it('recomputes past the statement timeout, without waiting on the writes that add marks', async () => {
     const tracking = await db.pool.connect();
     const reading = await db.pool.connect();

@@ -238,18 +238,19 @@ export class AttributionRefreshRepository {
 
   /** Forgets all credit and marks every identity, so the refresher recomputes everything. */
   async restart(sql: Sql, fingerprint: string): Promise<void> {
+    // Every track statement adds marks: theirs are deleted, not truncated, so no write waits.
+    await sql.query('DELETE FROM attribution_marks');
     // Marking every subject reads every event: minutes on a large database (the caller
     // runs it in a transaction without time limits).
-    // Only the refresher and rollup reports use these two: TRUNCATE's exclusive lock
-    // holds no write up. Every track statement adds marks, so theirs are deleted instead.
-    await sql.query('TRUNCATE attribution_daily, conversion_credits');
-    await sql.query('DELETE FROM attribution_marks');
     await sql.query(
       `INSERT INTO attribution_marks (kind, identity, since)
        SELECT 'u', user_id, '-infinity'::timestamptz FROM events WHERE user_id IS NOT NULL AND NOT is_bot GROUP BY user_id
        UNION ALL
        SELECT 'v', visitor_id, '-infinity' FROM events WHERE user_id IS NULL AND NOT is_bot GROUP BY visitor_id`,
     );
+    // Last, so that rollup reports (which read these two) wait on its exclusive lock for
+    // milliseconds, not for the marking.
+    await sql.query('TRUNCATE attribution_daily, conversion_credits');
     await sql.query(
       `INSERT INTO attribution_state (id, fingerprint) VALUES (1, ?)
        ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint`,
