@@ -16,6 +16,10 @@ const DEFAULT_STAGES: Stages = [
   { name: 'signup', event_types: ['sign_up'] },
   { name: 'customer', event_types: ['purchase'] },
 ];
+const WITH_REPEAT: Stages = [
+  ...DEFAULT_STAGES,
+  { name: 'repeat', event_types: ['repeat_purchase'] },
+];
 
 /**
  * FUNNELS_FILE changes between starts. Stored progress refers to a stage by position: a
@@ -102,5 +106,21 @@ describe('a funnel whose stages change between starts', () => {
     expect(moved.body.funnel_updates).toEqual([
       { funnel: 'default', stage: 'repeat', previous_stage: 'customer', advanced: true },
     ]);
+  });
+
+  it('lets stages nobody reached go (a release rolled back), but not one a subject stands at or beyond', async () => {
+    const promo = (...names: string[]) => ({
+      name: 'promo',
+      stages: names.map((name) => ({ name, event_types: [`${name}_event`] })),
+    });
+    await startWith([{ name: 'default', stages: WITH_REPEAT }, promo('seen', 'clicked', 'bought')]);
+    await track('p', 'seen_event');
+    await startWith([{ name: 'default', stages: WITH_REPEAT }, promo('seen', 'clicked')]);
+    await app!.close();
+    app = undefined;
+    const file = await funnelsFile([{ name: 'default', stages: WITH_REPEAT }, promo('clicked')]);
+    await expect(createTestApp(db.url, { FUNNELS_FILE: file })).rejects.toThrow(
+      /funnel "promo": "seen" \(position 1\) is gone, "clicked" moved from position 2 to 1/,
+    );
   });
 });

@@ -23,7 +23,8 @@ export class FunnelStagesCheck implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     try {
-      await this.database.transaction((sql) => this.check(sql));
+      // Reading a funnel's whole progress (a changed file only) may take longer than a statement timeout.
+      await this.database.longTransaction((sql) => this.check(sql));
     } catch (error) {
       // Migrations not applied yet (MIGRATE_ON_START=false): the service starts, /ready says
       // what is pending, and the start after migrating records the funnels.
@@ -39,24 +40,20 @@ export class FunnelStagesCheck implements OnApplicationBootstrap {
     const applied = await this.stages.applied(sql);
     const problems: string[] = [];
     for (const funnel of this.catalog.funnels) {
-      const current: StagePositions = new Map(funnel.stages.map((stage, i) => [stage.name, i]));
-      const before = applied.get(funnel.name);
-      const moved = [...(before ?? [])]
-        .filter(([stage, index]) => current.get(stage) !== index)
-        .map(([stage, index]) =>
-          current.has(stage)
-            ? `"${stage}" moved from position ${index + 1} to ${current.get(stage)! + 1}`
-            : `"${stage}" (position ${index + 1}) is gone`,
-        );
-      if (moved.length === 0) {
-        if (before?.size !== current.size) await this.stages.record(sql, funnel.name, current);
+      const current = funnel.stages.map((stage) => stage.name);
+      const before = inOrder(applied.get(funnel.name));
+      // Positions before the first difference keep their meaning; from it on, only if no
+      // subject ever got that far (rolling back a release that added a stage, say).
+      const changedFrom = firstDifference(before, current);
+      if (changedFrom === undefined) continue;
+      if (
+        changedFrom < before.length &&
+        (await this.stages.hasProgressFrom(sql, funnel.name, changedFrom))
+      ) {
+        problems.push(`funnel "${funnel.name}": ${describeChanges(before, current)}`);
         continue;
       }
-      if (await this.stages.hasProgress(sql, funnel.name)) {
-        problems.push(`funnel "${funnel.name}": ${moved.join(', ')}`);
-        continue;
-      }
-      await this.stages.record(sql, funnel.name, current);
+      await this.stages.record(sql, funnel.name, new Map(current.map((name, i) => [name, i])));
     }
     if (problems.length > 0) {
       throw new Error(
@@ -65,4 +62,30 @@ export class FunnelStagesCheck implements OnApplicationBootstrap {
       );
     }
   }
+}
+
+function inOrder(stages: StagePositions | undefined): string[] {
+  return [...(stages ?? [])].sort((a, b) => a[1] - b[1]).map(([name]) => name);
+}
+
+/** The first position whose stage differs; undefined when both are the same list. */
+function firstDifference(
+  before: readonly string[],
+  current: readonly string[],
+): number | undefined {
+  const length = Math.max(before.length, current.length);
+  for (let i = 0; i < length; i++) if (before[i] !== current[i]) return i;
+  return undefined;
+}
+
+function describeChanges(before: readonly string[], current: readonly string[]): string {
+  return before
+    .map((stage, index) => ({ stage, index, now: current.indexOf(stage) }))
+    .filter(({ index, now }) => now !== index)
+    .map(({ stage, index, now }) =>
+      now >= 0
+        ? `"${stage}" moved from position ${index + 1} to ${now + 1}`
+        : `"${stage}" (position ${index + 1}) is gone`,
+    )
+    .join(', ');
 }

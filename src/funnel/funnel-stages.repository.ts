@@ -27,11 +27,14 @@ export class FunnelStagesRepository {
     return funnels;
   }
 
-  /** Whether any subject has progress in the funnel (one index probe). */
-  async hasProgress(sql: Sql, funnel: string): Promise<boolean> {
+  /**
+   * Whether any subject has reached position `index` of the funnel or beyond (progress
+   * keeps the furthest position reached). May read the funnel's whole progress.
+   */
+  async hasProgressFrom(sql: Sql, funnel: string, index: number): Promise<boolean> {
     const rows = await sql.query<{ found: boolean }>(
-      'SELECT EXISTS (SELECT 1 FROM funnel_progress WHERE funnel = ?) AS found',
-      [funnel],
+      'SELECT EXISTS (SELECT 1 FROM funnel_progress WHERE funnel = ? AND stage_index >= ?) AS found',
+      [funnel, index],
     );
     return rows[0]?.found === true;
   }
