@@ -136,6 +136,16 @@ describe('embedded PostgreSQL default', () => {
     await writeFile(join(dataDir, 'pg-password'), 'elsewhere-0123456789');
     await service.start();
     expect((await track()).status).toBe(200);
+    // A file the cluster never took while it still has the former password (a version
+    // before pg-password.new, killed mid-change): it gets a random one.
+    await setPassword('embedded');
+    service.kill('SIGTERM');
+    expect(await service.waitForExit()).toBe(0);
+    await writeFile(join(dataDir, 'pg-password'), 'never-taken-0123456789');
+    await service.start();
+    expect(await connectWith('embedded')).toBe('28P01');
+    expect(await readFile(join(dataDir, 'pg-password'), 'utf8')).not.toBe('never-taken-0123456789');
+    expect((await track()).status).toBe(200);
   }, 120_000);
 
   it('lets `npm run migrate` and `npm run reconcile` use the running service’s database', async () => {

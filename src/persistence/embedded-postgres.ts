@@ -95,17 +95,18 @@ export async function startEmbeddedPostgres(
   const urlWith = (secret: string) =>
     `postgresql://${USER}:${encodeURIComponent(secret)}@127.0.0.1:${options.port}/${options.database}`;
   try {
-    if (password === undefined) {
+    // No file, or one the cluster never took (a version before .new, killed mid-change)
+    // while it still has the former password: it gets a random one now.
+    if (password === undefined || !(await accepts(urlWith(password)))) {
+      if (password !== undefined && !(await accepts(urlWith(FORMER_PASSWORD)))) {
+        throw new Error(
+          `The embedded PostgreSQL in ${clusterDir} refused the password in ${passwordFile}: put back the file that goes with this cluster, or remove ${clusterDir} to start over with an empty database`,
+        );
+      }
       password = await replaceFormerPassword(urlWith, passwordFile);
       logger.log(`Gave the cluster's superuser a random password, kept in ${passwordFile}`);
     }
-    await ensureDatabase(urlWith(password), options.database).catch((error: unknown) => {
-      if (sqlState(error) !== SqlState.invalidPassword) throw error;
-      throw new Error(
-        `The embedded PostgreSQL in ${clusterDir} refused the password in ${passwordFile}: restore that file, or remove ${clusterDir} to start over with an empty database`,
-        { cause: error },
-      );
-    });
+    await ensureDatabase(urlWith(password), options.database);
   } catch (error) {
     await stop();
     throw error;
@@ -327,7 +328,7 @@ async function replaceFormerPassword(
     return changed;
   }
   const password = await newPassword(pending);
-  const client = new Client({ connectionString: urlWith(FORMER_PASSWORD) });
+  const client = new Client({ connectionString: onAdminDatabase(urlWith(FORMER_PASSWORD)) });
   await client.connect();
   try {
     await client.query(`ALTER ROLE ${USER} PASSWORD ${client.escapeLiteral(password)}`);
@@ -338,8 +339,9 @@ async function replaceFormerPassword(
   return password;
 }
 
+/** Whether the server takes the URL's password. */
 async function accepts(url: string): Promise<boolean> {
-  const client = new Client({ connectionString: url });
+  const client = new Client({ connectionString: onAdminDatabase(url) });
   try {
     await client.connect();
     return true;
@@ -351,10 +353,15 @@ async function accepts(url: string): Promise<boolean> {
   }
 }
 
-async function ensureDatabase(url: string, database: string): Promise<void> {
+/** The same server and user, on the `postgres` database, which every cluster has. */
+function onAdminDatabase(url: string): string {
   const admin = new URL(url);
   admin.pathname = '/postgres';
-  const client = new Client({ connectionString: admin.toString() });
+  return admin.toString();
+}
+
+async function ensureDatabase(url: string, database: string): Promise<void> {
+  const client = new Client({ connectionString: onAdminDatabase(url) });
   await client.connect();
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [
