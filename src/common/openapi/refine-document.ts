@@ -182,13 +182,19 @@ function acceptTextPlainBodies(operation: OperationObject): void {
  */
 function nullablesForValidators(document: OpenAPIObject): void {
   const schemas = document.components?.schemas ?? {};
-  walk(schemas, (schema) => {
-    const [only] = schema.allOf ?? [];
-    if (schema.nullable !== true || schema.allOf?.length !== 1 || !only || !('$ref' in only))
-      return;
-    schema.type = 'object';
-    schema.allOf = [{ $ref: nullableCopy(schemas, only.$ref) }];
-  });
+  // Again over the copies made, until none is: a copy may hold a nullable object of its own.
+  for (let count = -1; count !== Object.keys(schemas).length;) {
+    count = Object.keys(schemas).length;
+    walk(schemas, (schema) => {
+      const [only] = schema.allOf ?? [];
+      if (schema.nullable !== true || schema.allOf?.length !== 1 || !only || !('$ref' in only))
+        return;
+      const target = schemas[only.$ref.split('/').at(-1)!] as SchemaObject | undefined;
+      if (target?.nullable === true) return; // a nullable copy already
+      schema.type = 'object';
+      schema.allOf = [{ $ref: nullableCopy(schemas, only.$ref) }];
+    });
+  }
   walk(schemas, (schema) => {
     if (schema.nullable === true && schema.enum && !schema.enum.includes(null))
       schema.enum.push(null);
