@@ -75,6 +75,8 @@ export class Database implements Sql {
     const client = knex.client as KnexClient;
     const connection = await client.acquireConnection();
     const query = async <R extends object>(sql: string, params: unknown[] = []) => {
+      // Bound as knex binds them (an array becomes a PostgreSQL array, undefined is refused),
+      // not inlined as MikroORM's execute does: pass scalars, or JSON text for lists.
       const native = knex
         .raw(sql, params as never[])
         .toSQL()
