@@ -6,10 +6,10 @@ import { FunnelStagesRepository, StagePositions } from './funnel-stages.reposito
 
 /**
  * Stored progress records each stage by its position in the funnel. A FUNNELS_FILE that
- * moves, removes or renames a stage of a funnel with progress would silently change what
- * that progress means (a subject at "customer" read as "signup"), so the start is refused,
- * naming the stages; stages added at the end, changed event types and new funnels are
- * fine. Each funnel's stages as last applied are kept in `funnel_stages`.
+ * moves, removes or renames stages some subject has reached would silently change what
+ * that progress means (a subject at "customer" read as "signup"), so at start, before any
+ * request, stored progress is renumbered by stage name. Each funnel's stages as last
+ * applied are kept in `funnel_stages`, so an unchanged file costs one small read.
  */
 @Injectable()
 export class FunnelStagesCheck implements OnApplicationBootstrap {
@@ -38,28 +38,25 @@ export class FunnelStagesCheck implements OnApplicationBootstrap {
   private async check(sql: Sql): Promise<void> {
     await this.stages.lock(sql);
     const applied = await this.stages.applied(sql);
-    const problems: string[] = [];
     for (const funnel of this.catalog.funnels) {
       const current = funnel.stages.map((stage) => stage.name);
       const before = inOrder(applied.get(funnel.name));
-      // Positions before the first difference keep their meaning; from it on, only if no
-      // subject ever got that far (rolling back a release that added a stage, say).
+      // Positions before the first difference keep their meaning; from it on, they need
+      // renumbering only if some subject got that far.
       const changedFrom = firstDifference(before, current);
       if (changedFrom === undefined) continue;
       if (
         changedFrom < before.length &&
         (await this.stages.hasProgressFrom(sql, funnel.name, changedFrom))
       ) {
-        problems.push(`funnel "${funnel.name}": ${describeChanges(before, current)}`);
-        continue;
+        const { moved, dropped } = await this.stages.renumber(sql, funnel.name, current);
+        this.logger.warn(
+          `FUNNELS_FILE changed the stages of funnel "${funnel.name}" (${describeChanges(before, current)}): ` +
+            `stored progress renumbered by stage name; ${moved} subject(s) now stand at the furthest stage ` +
+            `they reached that is still there, ${dropped} reached none and left the funnel`,
+        );
       }
       await this.stages.record(sql, funnel.name, new Map(current.map((name, i) => [name, i])));
-    }
-    if (problems.length > 0) {
-      throw new Error(
-        `FUNNELS_FILE changes stages that stored progress refers to by position (${problems.join('; ')}): ` +
-          'keep existing stages in place and add new ones at the end, or give the changed funnel a new name',
-      );
     }
   }
 }

@@ -39,6 +39,59 @@ export class FunnelStagesRepository {
     return rows[0]?.found === true;
   }
 
+  /**
+   * Gives the stored rows of `funnel` their stage's position in `stages`, by name; forgets
+   * stages reached that are gone; puts each subject at the furthest stage it has reached
+   * in the new order, and drops the progress of subjects left with none. Returns how many
+   * subjects were moved and dropped. The funnel's progress rows are locked first, in the
+   * order funnel writes take them (progress, then stages reached), so none deadlocks with it.
+   */
+  async renumber(
+    sql: Sql,
+    funnel: string,
+    stages: readonly string[],
+  ): Promise<{ moved: number; dropped: number }> {
+    const positions = JSON.stringify(stages.map((stage, index) => ({ stage, index })));
+    const names = JSON.stringify(stages);
+    await sql.query('SELECT 1 FROM funnel_progress WHERE funnel = ? FOR UPDATE', [funnel]);
+    for (const table of ['funnel_progress', 'funnel_stage_reached']) {
+      await sql.query(
+        `UPDATE ${table} t SET stage_index = m.index
+         FROM json_to_recordset(?::json) AS m(stage text, index int)
+         WHERE t.funnel = ? AND t.stage = m.stage AND t.stage_index <> m.index`,
+        [positions, funnel],
+      );
+    }
+    await sql.query(
+      `DELETE FROM funnel_stage_reached
+       WHERE funnel = ? AND stage NOT IN (SELECT json_array_elements_text(?::json))`,
+      [funnel, names],
+    );
+    const [moved] = await sql.query<{ n: number }>(
+      `WITH furthest AS (
+         SELECT DISTINCT ON (subject_type, subject_id) subject_type, subject_id, stage, stage_index
+         FROM funnel_stage_reached WHERE funnel = ?
+         ORDER BY subject_type, subject_id, stage_index DESC
+       ), moved AS (
+         UPDATE funnel_progress p SET stage = f.stage, stage_index = f.stage_index, updated_at = now()
+         FROM furthest f
+         WHERE p.funnel = ? AND p.subject_type = f.subject_type AND p.subject_id = f.subject_id
+           AND (p.stage NOT IN (SELECT json_array_elements_text(?::json)) OR f.stage_index > p.stage_index)
+         RETURNING 1
+       ) SELECT count(*)::int AS n FROM moved`,
+      [funnel, funnel, names],
+    );
+    const [dropped] = await sql.query<{ n: number }>(
+      `WITH dropped AS (
+         DELETE FROM funnel_progress
+         WHERE funnel = ? AND stage NOT IN (SELECT json_array_elements_text(?::json))
+         RETURNING 1
+       ) SELECT count(*)::int AS n FROM dropped`,
+      [funnel, names],
+    );
+    return { moved: moved.n, dropped: dropped.n };
+  }
+
   /** Stores `stages` as the funnel's applied definition. */
   async record(sql: Sql, funnel: string, stages: StagePositions): Promise<void> {
     await sql.query('DELETE FROM funnel_stages WHERE funnel = ?', [funnel]);
