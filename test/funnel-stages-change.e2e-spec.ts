@@ -137,4 +137,31 @@ describe('a funnel whose stages change between starts', () => {
       { funnel: 'default', stage: 'engaged', previous_stage: null, advanced: true },
     ]);
   });
+
+  it('counts a subject as entering when it first reached a stage that is still there', async () => {
+    await request(app!.getHttpServer())
+      .post('/v1/events/track')
+      .send(
+        anEvent({
+          visitor_id: 'e',
+          event_type: 'page_view',
+          value: undefined,
+          occurred_at: new Date(Date.now() - 2 * 86_400_000).toISOString(),
+        }),
+      )
+      .expect(200);
+    await track('e', 'scroll');
+    await startWith([
+      { name: 'engaged', event_types: ['scroll'] },
+      { name: 'signup', event_types: ['sign_up'] },
+      { name: 'customer', event_types: ['purchase'] },
+    ]);
+    const { rows } = await db.pool.query<{ stage: string; hours: number }>(
+      `SELECT stage, extract(epoch FROM now() - entered_at) / 3600 AS hours
+       FROM funnel_progress WHERE subject_id = 'e'`,
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0].stage).toBe('engaged');
+    expect(Number(rows[0].hours)).toBeLessThan(1);
+  });
 });

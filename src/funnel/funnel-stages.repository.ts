@@ -43,8 +43,9 @@ export class FunnelStagesRepository {
    * Gives the stored rows of `funnel` their stage's position in `stages`, by name; forgets
    * stages reached that are gone; puts each subject at the furthest stage it has reached
    * in the new order, and drops the progress of subjects left with none. Returns how many
-   * subjects were moved and dropped. The funnel's progress rows are locked first, in the
-   * order funnel writes take them (progress, then stages reached), so none deadlocks with it.
+   * subjects were moved and dropped. Progress is locked against writes first, as a table:
+   * funnel writes and link merges lock progress rows in an order of their own (a visitor's
+   * then a user's), which a row-by-row lock here could meet the other way round.
    */
   async renumber(
     sql: Sql,
@@ -53,7 +54,7 @@ export class FunnelStagesRepository {
   ): Promise<{ moved: number; dropped: number }> {
     const positions = JSON.stringify(stages.map((stage, index) => ({ stage, index })));
     const names = JSON.stringify(stages);
-    await sql.query('SELECT 1 FROM funnel_progress WHERE funnel = ? FOR UPDATE', [funnel]);
+    await sql.query('LOCK TABLE funnel_progress IN SHARE ROW EXCLUSIVE MODE');
     for (const table of ['funnel_progress', 'funnel_stage_reached']) {
       await sql.query(
         `UPDATE ${table} t SET stage_index = m.index
@@ -66,6 +67,15 @@ export class FunnelStagesRepository {
       `DELETE FROM funnel_stage_reached
        WHERE funnel = ? AND stage NOT IN (SELECT json_array_elements_text(?::json))`,
       [funnel, names],
+    );
+    // A subject entered the funnel when it first reached a stage that is still there.
+    await sql.query(
+      `UPDATE funnel_progress p SET entered_at = r.first
+       FROM (SELECT subject_type, subject_id, min(reached_at) AS first
+             FROM funnel_stage_reached WHERE funnel = ? GROUP BY subject_type, subject_id) r
+       WHERE p.funnel = ? AND p.subject_type = r.subject_type AND p.subject_id = r.subject_id
+         AND p.entered_at < r.first`,
+      [funnel, funnel],
     );
     const [moved] = await sql.query<{ n: number }>(
       `WITH furthest AS (
