@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { SqlState, sqlState } from '../common/sql-state';
 import { Database, Sql } from '../persistence/database';
 import { FunnelCatalog } from './funnel-catalog';
-import { FunnelStagesRepository, StagePositions } from './funnel-stages.repository';
+import { FunnelStagesRepository } from './funnel-stages.repository';
 
 /**
  * Stored progress records each stage by its position in the funnel. A FUNNELS_FILE that
@@ -40,7 +40,7 @@ export class FunnelStagesCheck implements OnApplicationBootstrap {
     const applied = await this.stages.applied(sql);
     for (const funnel of this.catalog.funnels) {
       const current = funnel.stages.map((stage) => stage.name);
-      const before = inOrder(applied.get(funnel.name));
+      const before = applied.get(funnel.name) ?? [];
       // Positions before the first difference keep their meaning; from it on, they need
       // renumbering only if some subject got that far.
       const changedFrom = firstDifference(before, current);
@@ -56,13 +56,9 @@ export class FunnelStagesCheck implements OnApplicationBootstrap {
             `they reached that is still there, ${dropped} reached none and left the funnel`,
         );
       }
-      await this.stages.record(sql, funnel.name, new Map(current.map((name, i) => [name, i])));
+      await this.stages.record(sql, funnel.name, current);
     }
   }
-}
-
-function inOrder(stages: StagePositions | undefined): string[] {
-  return [...(stages ?? [])].sort((a, b) => a[1] - b[1]).map(([name]) => name);
 }
 
 /** The first position whose stage differs; undefined when both are the same list. */

@@ -4,9 +4,6 @@ import { Sql } from '../persistence/database';
 /** Lets one replica at a time compare and record (the others then find it done). */
 const STAGES_LOCK = "hashtext('conversion-tracking:funnel-stages')";
 
-/** A funnel's stages by name, with their position. */
-export type StagePositions = Map<string, number>;
-
 /** Each funnel's stages as last applied (`funnel_stages`). */
 @Injectable()
 export class FunnelStagesRepository {
@@ -14,16 +11,14 @@ export class FunnelStagesRepository {
     await sql.query(`SELECT pg_advisory_xact_lock(${STAGES_LOCK})`);
   }
 
-  async applied(sql: Sql): Promise<Map<string, StagePositions>> {
-    const rows = await sql.query<{ funnel: string; stage: string; stage_index: number }>(
-      'SELECT funnel, stage, stage_index FROM funnel_stages',
+  /** Each funnel's stage names, in order. */
+  async applied(sql: Sql): Promise<Map<string, string[]>> {
+    const rows = await sql.query<{ funnel: string; stage: string }>(
+      'SELECT funnel, stage FROM funnel_stages ORDER BY funnel, stage_index',
     );
-    const funnels = new Map<string, StagePositions>();
-    for (const row of rows) {
-      const stages = funnels.get(row.funnel) ?? new Map<string, number>();
-      stages.set(row.stage, row.stage_index);
-      funnels.set(row.funnel, stages);
-    }
+    const funnels = new Map<string, string[]>();
+    for (const row of rows)
+      funnels.set(row.funnel, [...(funnels.get(row.funnel) ?? []), row.stage]);
     return funnels;
   }
 
@@ -103,12 +98,12 @@ export class FunnelStagesRepository {
   }
 
   /** Stores `stages` as the funnel's applied definition. */
-  async record(sql: Sql, funnel: string, stages: StagePositions): Promise<void> {
+  async record(sql: Sql, funnel: string, stages: readonly string[]): Promise<void> {
     await sql.query('DELETE FROM funnel_stages WHERE funnel = ?', [funnel]);
     await sql.query(
       `INSERT INTO funnel_stages (funnel, stage, stage_index)
-       SELECT ?, m.stage, m.index FROM json_to_recordset(?::json) AS m(stage text, index int)`,
-      [funnel, JSON.stringify([...stages].map(([stage, index]) => ({ stage, index })))],
+       SELECT ?, stage, index - 1 FROM json_array_elements_text(?::json) WITH ORDINALITY AS m(stage, index)`,
+      [funnel, JSON.stringify(stages)],
     );
   }
 }
