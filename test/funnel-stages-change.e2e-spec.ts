@@ -9,6 +9,15 @@ import { createTestApp } from './support/test-app';
 import { TestDatabase, createTestDatabase } from './support/test-database';
 
 const KEY = 'stages-key-0123456789abcdef';
+/** The event type that reaches each stage these tests name. */
+const EVENT_TYPE: Record<string, string> = {
+  visit: 'page_view',
+  lead: 'generate_lead',
+  signup: 'sign_up',
+  customer: 'purchase',
+  engaged: 'scroll',
+  loyal: 'repeat_purchase',
+};
 
 /**
  * FUNNELS_FILE changes between starts: stored progress keeps naming the stage it reached,
@@ -27,8 +36,10 @@ describe('a funnel whose stages change between starts', () => {
     await db?.drop();
   });
 
-  const startWith = async (stages: { name: string; event_types: string[] }[]) => {
+  /** Restarts on a FUNNELS_FILE whose "default" funnel has these stages, in this order. */
+  const startWith = async (names: string[]) => {
     await app?.close();
+    const stages = names.map((name) => ({ name, event_types: [EVENT_TYPE[name]] }));
     const file = join(await mkdtemp(join(tmpdir(), 'ct-stages-')), 'funnels.json');
     await writeFile(file, JSON.stringify({ funnels: [{ name: 'default', stages }] }));
     app = await createTestApp(db.url, { API_KEYS: KEY, FUNNELS_FILE: file });
@@ -53,22 +64,12 @@ describe('a funnel whose stages change between starts', () => {
     ).rows;
 
   it('renumbers stored progress when a stage is added and another removed', async () => {
-    await startWith([
-      { name: 'visit', event_types: ['page_view'] },
-      { name: 'lead', event_types: ['generate_lead'] },
-      { name: 'signup', event_types: ['sign_up'] },
-      { name: 'customer', event_types: ['purchase'] },
-    ]);
+    await startWith(['visit', 'lead', 'signup', 'customer']);
     for (const type of ['page_view', 'generate_lead', 'sign_up', 'purchase'])
       await track('a', type);
     for (const type of ['page_view', 'generate_lead']) await track('b', type);
 
-    await startWith([
-      { name: 'visit', event_types: ['page_view'] },
-      { name: 'engaged', event_types: ['scroll'] },
-      { name: 'signup', event_types: ['sign_up'] },
-      { name: 'customer', event_types: ['purchase'] },
-    ]);
+    await startWith(['visit', 'engaged', 'signup', 'customer']);
     expect(await progress()).toEqual([
       { subject_id: 'a', stage: 'customer', stage_index: 3 },
       // Its stage is gone: back to the furthest it reached that is still there.
@@ -107,12 +108,7 @@ describe('a funnel whose stages change between starts', () => {
   });
 
   it('follows stages put in another order, each subject at the furthest it reached', async () => {
-    await startWith([
-      { name: 'visit', event_types: ['page_view'] },
-      { name: 'customer', event_types: ['purchase'] },
-      { name: 'signup', event_types: ['sign_up'] },
-      { name: 'engaged', event_types: ['scroll'] },
-    ]);
+    await startWith(['visit', 'customer', 'signup', 'engaged']);
     // a reached visit, signup and customer: signup is now the furthest of them.
     expect(await progress()).toEqual([
       { subject_id: 'a', stage: 'signup', stage_index: 2 },
@@ -121,13 +117,8 @@ describe('a funnel whose stages change between starts', () => {
   });
 
   it('records stages added at the end, and lets one nobody reached go again', async () => {
-    const stages = [
-      { name: 'visit', event_types: ['page_view'] },
-      { name: 'engaged', event_types: ['scroll'] },
-      { name: 'signup', event_types: ['sign_up'] },
-      { name: 'customer', event_types: ['purchase'] },
-    ];
-    await startWith([...stages, { name: 'loyal', event_types: ['repeat_purchase'] }]);
+    const stages = ['visit', 'engaged', 'signup', 'customer'];
+    await startWith([...stages, 'loyal']);
     const before = await progress();
     // Rolled back: nobody reached "loyal", so nothing stored changes.
     await startWith(stages);
@@ -151,11 +142,7 @@ describe('a funnel whose stages change between starts', () => {
       )
       .expect(200);
     await track('e', 'scroll');
-    await startWith([
-      { name: 'engaged', event_types: ['scroll'] },
-      { name: 'signup', event_types: ['sign_up'] },
-      { name: 'customer', event_types: ['purchase'] },
-    ]);
+    await startWith(['engaged', 'signup', 'customer']);
     const { rows } = await db.pool.query<{ stage: string; hours: number }>(
       `SELECT stage, extract(epoch FROM now() - entered_at) / 3600 AS hours
        FROM funnel_progress WHERE subject_id = 'e'`,
