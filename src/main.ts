@@ -7,6 +7,7 @@ import { AppConfig } from './config/app-config';
 import { loadConfigOrExit } from './config/load-config-or-exit';
 import { resolveDatabase } from './persistence/database-location';
 import { errorText } from './common/error-text';
+import { Shutdown } from './shutdown';
 
 const MIN_SAFE_API_KEY_LENGTH = 16;
 
@@ -31,40 +32,24 @@ async function serve(config: AppConfig): Promise<void> {
       `API_KEYS holds ${shortKeys} key(s) shorter than ${MIN_SAFE_API_KEY_LENGTH} characters: easy to guess, use random keys of 32+ characters`,
     );
   }
+  const shutdown = new Shutdown(config.http.shutdownTimeoutMs);
   const database = await resolveDatabase(config.database);
+  shutdown.onStop(() => database.stop());
+  await shutdown.checkpoint();
   const app = await createApp(config, database.database);
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) {
-      // A signal sent to the process group reaches a worker twice (from the sender and
-      // from the primary), and a supervisor may repeat it: the drain goes on, bounded by
-      // SHUTDOWN_TIMEOUT_MS, rather than Node's default ending it mid-request.
-      logger.log(`${signal} received again: still finishing in-flight requests`);
-      return;
-    }
-    stopping = true;
-    logger.log(`${signal} received: refusing new requests, finishing in-flight ones`);
-    const deadline = setTimeout(() => {
-      logger.error(`Shutdown took longer than ${config.http.shutdownTimeoutMs} ms; exiting`);
-      process.exit(1);
-    }, config.http.shutdownTimeoutMs);
-    deadline.unref();
+  shutdown.onStop(async () => {
     // The HTTP server first: it stops accepting and waits for in-flight requests (their
     // writes included). Nest's close() would close it only after the modules' shutdown
     // hooks, which wait for background passes, accepting requests all the while.
     await app.getHttpAdapter().close();
     // Then the background work and the connection pool.
     await app.close();
-    await database.stop();
-    logger.log('Stopped cleanly');
-    process.exit(0);
-  };
-  for (const signal of ['SIGTERM', 'SIGINT'] as const)
-    process.on(signal, () => void shutdown(signal));
+  });
+  await shutdown.checkpoint();
 
   // Apart from listen(), which would run it: a module refusing to start is not a HOST or PORT problem.
   await app.init();
+  await shutdown.checkpoint();
   const { host, port } = config.http;
   await app.listen({ port, host }).catch((error: unknown) => {
     // EADDRINUSE, or a HOST that resolves to no address here: say which setting to look at.
@@ -74,6 +59,7 @@ async function serve(config: AppConfig): Promise<void> {
   logger.log(
     `Listening on ${host}:${port}, ${await app.getUrl()} from here (API docs at /docs, OpenAPI at /openapi.json)`,
   );
+  await shutdown.servingNow();
 }
 
 bootstrap().catch((error: unknown) => {

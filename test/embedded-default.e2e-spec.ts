@@ -241,6 +241,17 @@ describe('embedded PostgreSQL default', () => {
     expect(() => process.kill(pid, 0)).toThrow();
   }, 60_000);
 
+  it('stops cleanly on SIGTERM while its PostgreSQL is still starting: exit code 0, PostgreSQL shut down, never serving', async () => {
+    service.launch();
+    await service.waitForOutput(/starting the embedded PostgreSQL/);
+    service.kill('SIGTERM');
+    expect(await service.waitForExit(60_000)).toBe(0);
+    expect(service.output).toMatch(/SIGTERM received while starting/);
+    expect(service.output).toMatch(/Stopped cleanly/);
+    expect(service.output).not.toMatch(/Listening on/);
+    expect(existsSync(join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+  }, 120_000);
+
   it('starts over a stale pid file whose process is gone', async () => {
     await writeFile(join(dataDir, 'pg', 'postmaster.pid'), '999999\n');
     await service.start();

@@ -61,6 +61,23 @@ export class ServiceProcess {
   }
 
   async start(readyTimeoutMs = 90_000): Promise<void> {
+    this.launch();
+    const deadline = Date.now() + readyTimeoutMs;
+    while (Date.now() < deadline) {
+      if (this.exitCode !== null)
+        throw new Error(`service exited with ${String(this.exitCode)}:\n${this.output}`);
+      try {
+        if ((await fetch(`${this.baseUrl}/ready`)).status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await sleep(250);
+    }
+    throw new Error(`service not ready after ${readyTimeoutMs} ms:\n${this.output}`);
+  }
+
+  /** Starts the process without waiting for it to serve. */
+  launch(): void {
     const { DATABASE_URL: _ignored, ...inherited } = process.env;
     this.output = '';
     this.exitCode = null;
@@ -80,18 +97,16 @@ export class ServiceProcess {
       this.exitCode = code;
       untrack();
     });
-    const deadline = Date.now() + readyTimeoutMs;
-    while (Date.now() < deadline) {
-      if (this.exitCode !== null)
-        throw new Error(`service exited with ${String(this.exitCode)}:\n${this.output}`);
-      try {
-        if ((await fetch(`${this.baseUrl}/ready`)).status === 200) return;
-      } catch {
-        // not listening yet
-      }
-      await sleep(250);
+  }
+
+  /** Waits until the process has written a line matching `pattern`. */
+  async waitForOutput(pattern: RegExp, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(this.output)) {
+      if (this.exitCode !== null || Date.now() > deadline)
+        throw new Error(`no output matching ${String(pattern)}:\n${this.output}`);
+      await sleep(20);
     }
-    throw new Error(`service not ready after ${readyTimeoutMs} ms:\n${this.output}`);
   }
 
   get pid(): number | undefined {
