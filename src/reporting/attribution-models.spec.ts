@@ -78,7 +78,7 @@ describe('creditShares', () => {
 });
 
 describe('apportion', () => {
-  it('shares an amount by weights into parts that add up to it, the rest to the last weighted one', () => {
+  it('shares an amount by weights into parts that add up to it, each within one unit of its exact share', () => {
     expect(apportion(toMicros('49.99'), [1n, 1n, 1n])).toEqual([
       16_663_333n,
       16_663_333n,
@@ -90,6 +90,16 @@ describe('apportion', () => {
     expect(apportion(0n, [1n, 1n])).toEqual([0n, 0n]);
     expect(apportion(toMicros('7'), [1n])).toEqual([7_000_000n]);
     expect(apportion(5n, [0n, 0n])).toEqual([]);
+    // The unit left over goes to the largest remainder (6.67 → 7), not to the last part.
+    expect(apportion(10n, [2n, 1n])).toEqual([7n, 3n]);
+    expect(apportion(10n, [2n, 1n, 0n])).toEqual([7n, 3n, 0n]);
+  });
+
+  it('keeps position_based at 40/20/40 exactly, the middle units going to the later touchpoints', () => {
+    const touchTimes = [5, 4, 3, 2, 1].map((days) => conversion - days * DAY);
+    expect(creditShares('position_based', touchTimes)).toEqual([
+      400_000, 66_666, 66_667, 66_667, 400_000,
+    ]);
   });
 });
 
@@ -114,7 +124,7 @@ describe('creditWindow', () => {
       300_000_000_000_000n,
       300_000_000_000_000n,
     ]);
-    expect(valueParts('linear', '50', 3)).toEqual([16_666_666n, 16_666_666n, 16_666_668n]);
+    expect(valueParts('linear', '50', 3)).toEqual([16_666_666n, 16_666_667n, 16_666_667n]);
     expect(valueParts('position_based', '1000000000', 7)).toEqual([
       400_000_000_000_000n,
       ...Array.from({ length: 5 }, () => 40_000_000_000_000n),

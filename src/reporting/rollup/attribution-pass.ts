@@ -22,8 +22,9 @@ import {
 // 2: a shared value's rounding remainder goes to the last touchpoint; 3: credit stored packed;
 // 4: shares floored without float noise; 5: values split by the model's exact weights, not by
 // shares rounded to millionths (a third of 900,000,000 JPY was 299,999,700); 6: time-decay
-// weights to 2^52, not 2^32 (an 89-day-old touchpoint's part of 10^9 was 23 units off)
-const CREDIT_VERSION = 6;
+// weights to 2^52, not 2^32 (an 89-day-old touchpoint's part of 10^9 was 23 units off);
+// 7: parts by largest remainder, each within a unit of its share (position_based gave 0.400002)
+const CREDIT_VERSION = 7;
 
 /** What credit depends on besides the events. */
 export interface PassSettings {
