@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,5 +112,38 @@ describe('when the database is unavailable', () => {
     );
     expect(rows[0].n).toBe(1);
     expect(retried.body.event_id).toBe(event.event_id);
+  });
+
+  it('answers 503 too when PostgreSQL is reached over a Unix socket that is gone (ENOENT), and recovers', async () => {
+    const socketDir = mkdtempSync(join(tmpdir(), 'ct-pg-socket-'));
+    const target = new URL(db.url);
+    const socketProxy = new TcpProxy(
+      target.hostname,
+      Number(target.port || 5432),
+      join(socketDir, '.s.PGSQL.5432'),
+    );
+    await socketProxy.start();
+    const viaSocket = `postgresql://postgres@${encodeURIComponent(socketDir)}:5432${target.pathname}`;
+    const socketApp = await createTestApp(viaSocket, { DB_CONNECT_TIMEOUT_MS: '1000' });
+    const trackViaSocket = (body = anEvent()) =>
+      request(socketApp.getHttpServer())
+        .post('/v1/events/track')
+        .set('Content-Type', 'application/json')
+        .send(JSON.stringify(body));
+    try {
+      await trackViaSocket().expect(200);
+      await socketProxy.cut(); // closing the server removes its socket file
+      const event = anEvent();
+      const refused = await trackViaSocket(event);
+      expect(refused.status).toBe(503);
+      expect(refused.body.error.code).toBe('database_unavailable');
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      await socketProxy.restore();
+      await trackViaSocket(event).expect(200);
+    } finally {
+      await socketApp.close();
+      await socketProxy.cut();
+      rmSync(socketDir, { recursive: true, force: true });
+    }
   });
 });

@@ -11,9 +11,11 @@ export class TcpProxy {
   private readonly abandoned = new Set<Socket>();
   port = 0;
 
+  /** `socketPath`: listen on that Unix socket instead of a TCP port on loopback. */
   constructor(
     private readonly targetHost: string,
     private readonly targetPort: number,
+    private readonly socketPath?: string,
   ) {}
 
   async start(port = 0): Promise<void> {
@@ -32,6 +34,10 @@ export class TcpProxy {
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
+    if (this.socketPath !== undefined) {
+      await new Promise<void>((resolve) => this.server!.listen(this.socketPath, resolve));
+      return;
+    }
     await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
   }

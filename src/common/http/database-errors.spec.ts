@@ -18,6 +18,20 @@ describe('classifyDatabaseError', () => {
     expect(classifyDatabaseError(pgError(code, message))).toBe('unavailable');
   });
 
+  it('counts a Unix socket that is gone (ENOENT from connect) as unavailable, not a missing file', () => {
+    const connectError = Object.assign(new Error('connect ENOENT /run/postgresql/.s.PGSQL.5432'), {
+      code: 'ENOENT',
+      syscall: 'connect',
+      address: '/run/postgresql/.s.PGSQL.5432',
+    });
+    expect(classifyDatabaseError(connectError)).toBe('unavailable');
+    const missingFile = Object.assign(new Error("ENOENT: no such file or directory, open 'x'"), {
+      code: 'ENOENT',
+      syscall: 'open',
+    });
+    expect(classifyDatabaseError(missingFile)).toBeUndefined();
+  });
+
   it('counts the driver giving up on an unanswered query as unavailable, through the ORM wrapper', () => {
     const wrapped = Object.assign(new Error('wrapped'), {
       previous: new Error('Query read timeout'),

@@ -14,6 +14,9 @@ const UNAVAILABLE_NODE_CODES = new Set([
   'EPIPE',
   'ENOTFOUND',
   'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'ECONNABORTED',
   'EAI_AGAIN',
 ]);
 
@@ -57,6 +60,10 @@ export function classifyDatabaseError(error: unknown): DatabaseErrorKind | undef
   if (!(error instanceof Error)) return undefined;
   const cause = rootCause(error);
   const code = (cause as { code?: unknown }).code;
+  // Whatever refused the connection itself: over a Unix socket (`?host=/run/postgresql`) a
+  // stopped server is ENOENT (the socket file is gone) or EACCES, codes that elsewhere mean
+  // a missing or unreadable file, so they count only as what `connect` met.
+  if ((cause as { syscall?: unknown }).syscall === 'connect') return 'unavailable';
   if (typeof code === 'string') {
     if (
       UNAVAILABLE_NODE_CODES.has(code) ||
