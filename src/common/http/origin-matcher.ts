@@ -35,9 +35,16 @@ export function createOriginMatcher(patterns: readonly string[]): OriginMatcher 
     const url = new URL(normalised);
     const scheme = url.protocol.slice(0, -1);
     return wildcards.some(
-      (w) => w.scheme === scheme && w.port === url.port && url.hostname.endsWith(w.suffix),
+      (w) => w.scheme === scheme && w.port === url.port && isSubdomain(url.hostname, w.suffix),
     );
   };
+}
+
+/** One or more non-empty labels before `suffix` (`.example.com`): `https://.example.com` has none. */
+function isSubdomain(hostname: string, suffix: string): boolean {
+  if (!hostname.endsWith(suffix)) return false;
+  const labels = hostname.slice(0, -suffix.length);
+  return labels !== '' && !labels.split('.').includes('');
 }
 
 /**
