@@ -213,7 +213,7 @@ function setUpOpenApi(app: NestFastifyApplication): void {
 }
 
 /** The OpenAPI document, as served at /openapi.json and committed as openapi.json. */
-export function createOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
+function createOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
   const document = SwaggerModule.createDocument(app, buildOpenApiConfig(), {
     // Handler names are verb-first and unique, so they serve as operationIds as they are.
     operationIdFactory: (_controllerKey: string, methodKey: string) => methodKey,

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Logger } from '@nestjs/common';
-import { createApp, createOpenApiDocument } from '../app.setup';
+import { createApp } from '../app.setup';
 import { loadConfigOrExit } from '../config/load-config-or-exit';
 import { resolveDatabase } from '../persistence/database-location';
 import { errorText } from '../common/error-text';
@@ -18,7 +18,10 @@ async function main(): Promise<number> {
   const database = await resolveDatabase(config.database, undefined, 'command');
   const app = await createApp({ ...config, logLevel: 'warn' }, database.database);
   try {
-    const text = `${JSON.stringify(createOpenApiDocument(app), null, 2)}\n`;
+    // The document as the service serves it: made a second time, @nestjs/swagger would
+    // order some schemas' keys otherwise, and openapi.json would differ from /openapi.json.
+    const served = await app.getHttpAdapter().getInstance().inject({ url: '/openapi.json' });
+    const text = `${JSON.stringify(JSON.parse(served.body), null, 2)}\n`;
     if (!process.argv.includes('--check')) {
       writeFileSync(OUTPUT, text);
       return 0;
