@@ -252,6 +252,51 @@ describe('embedded PostgreSQL default', () => {
     expect(existsSync(join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
   }, 120_000);
 
+  it('stops its PostgreSQL when SHUTDOWN_TIMEOUT_MS cuts short a start waiting on it', async () => {
+    const hurried = new ServiceProcess(
+      {
+        PORT: String(httpPort),
+        EMBEDDED_DATABASE_DIR: dataDir,
+        EMBEDDED_DATABASE_PORT: String(pgPort),
+        LOG_LEVEL: 'info',
+        SHUTDOWN_TIMEOUT_MS: '1000',
+      },
+      { ownProcessGroup: true },
+    );
+    hurried.launch();
+    await hurried.waitForOutput(/starting the embedded PostgreSQL/);
+    // Its direct child named postgres (not initdb, on a cluster not made yet).
+    const postmasterChild = async () => {
+      const children = await readFile(`/proc/${hurried.pid}/task/${hurried.pid}/children`, 'utf8');
+      for (const pid of children.split(/\s+/).filter(Boolean)) {
+        const name = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
+        if (name.trim() === 'postgres') return Number(pid);
+      }
+      return undefined;
+    };
+    let postgres: number | undefined;
+    await expect
+      .poll(async () => (postgres = await postmasterChild()), { timeout: 60_000, interval: 10 })
+      .toBeDefined();
+    // PostgreSQL hangs on its way up (crash recovery, a slow disk): the stop waits for it, then gives up.
+    process.kill(postgres!, 'SIGSTOP');
+    hurried.kill('SIGTERM');
+    expect(await hurried.waitForExit()).toBe(1);
+    expect(hurried.output).toMatch(/Shutdown took longer than 1000 ms/);
+    process.kill(postgres!, 'SIGCONT');
+    await expect
+      .poll(
+        // An orphan that has exited may linger as a zombie until something reaps it.
+        () =>
+          readFile(`/proc/${postgres}/stat`, 'utf8').then(
+            (stat) => (/^\d+ \(.*\) Z/.test(stat) ? 'gone' : 'running'),
+            () => 'gone',
+          ),
+        { timeout: 30_000 },
+      )
+      .toBe('gone');
+  }, 120_000);
+
   it('starts over a stale pid file whose process is gone', async () => {
     await writeFile(join(dataDir, 'pg', 'postmaster.pid'), '999999\n');
     await service.start();

@@ -36,6 +36,12 @@ export async function startPostmaster(options: PostmasterOptions): Promise<Child
   );
   // For as long as it runs: an 'error' event without a listener would crash the process.
   child.on('error', (error) => options.onLog(`postgres: ${error.message}`));
+  // Until the caller takes over stopping it: a process that exits while PostgreSQL is
+  // still coming up (a start cut short by SHUTDOWN_TIMEOUT_MS) does not leave it behind.
+  const stopOnExit = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+  };
+  process.once('exit', stopOnExit);
   let said = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
@@ -59,10 +65,12 @@ export async function startPostmaster(options: PostmasterOptions): Promise<Child
     child.once('error', settle);
     // 'close', not 'exit': its last messages, which say why, are read by then.
     child.once('close', () => settle(new Error('it exited')));
-  }).catch(async (error: unknown) => {
-    await stopPostmaster(child);
-    throw error;
-  });
+  })
+    .catch(async (error: unknown) => {
+      await stopPostmaster(child);
+      throw error;
+    })
+    .finally(() => process.off('exit', stopOnExit));
   return child;
 }
 

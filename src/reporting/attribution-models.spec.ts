@@ -23,7 +23,7 @@ describe('creditShares', () => {
     expect(creditShares('first_touch', times(10, 5, 1))).toEqual([1_000_000, 0, 0]);
   });
 
-  it('splits linear credit evenly, the remainder to the last touchpoint', () => {
+  it('splits linear credit evenly, an equal remainder to the later touchpoints', () => {
     expect(creditShares('linear', times(3, 2, 1))).toEqual([333_333, 333_333, 333_334]);
     expect(creditShares('linear', times(2, 1))).toEqual([500_000, 500_000]);
   });

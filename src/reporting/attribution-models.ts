@@ -3,7 +3,7 @@ import { assertUnreachable } from '../common/assert-unreachable';
 /**
  * Multi-touch attribution: how one conversion's credit is shared among its touchpoints.
  * Credit is counted in integer millionths so that every conversion's shares sum to
- * exactly one (the rounding remainder goes to the most recent touchpoint), and report
+ * exactly one (each share rounded down or up by largest remainder), and report
  * totals are exact sums rather than floating-point approximations. Values are shared by
  * the same weights, to the millionth of their currency unit.
  */
@@ -65,8 +65,7 @@ function positionBasedWeights(n: number): bigint[] {
 
 /**
  * Credit per touchpoint, in millionths, in proportion to `weights` and summing to exactly
- * CREDIT_UNIT: each rounded down, the last weighted touchpoint (the latest with credit)
- * absorbing the remainder.
+ * CREDIT_UNIT (see `apportion`).
  */
 export function creditSharesOf(weights: readonly bigint[]): number[] {
   return apportion(BigInt(CREDIT_UNIT), weights).map(Number);
