@@ -5,7 +5,7 @@ import { createApp, nestLogLevels } from './app.setup';
 import { runClusterPrimary } from './cluster-primary';
 import { AppConfig } from './config/app-config';
 import { loadConfigOrExit } from './config/load-config-or-exit';
-import { resolveDatabase } from './persistence/database-location';
+import { resolveDatabaseWhenReachable } from './database-wait';
 import { errorText } from './common/error-text';
 import { Shutdown } from './shutdown';
 
@@ -33,7 +33,7 @@ async function serve(config: AppConfig): Promise<void> {
     );
   }
   const shutdown = new Shutdown(config.http.shutdownTimeoutMs);
-  const database = await resolveDatabase(config.database);
+  const database = await resolveDatabaseWhenReachable(config, shutdown);
   shutdown.onStop(() => database.stop());
   await shutdown.checkpoint();
   const app = await createApp(config, database.database);

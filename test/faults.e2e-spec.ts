@@ -14,6 +14,7 @@ import { migrateDatabase } from '../src/persistence/migrate';
 import { anEvent } from './support/event-factory';
 import { freePort } from './support/free-port';
 import { ServiceProcess, buildService } from './support/service-process';
+import { TcpProxy } from './support/tcp-proxy';
 import { createTestApp } from './support/test-app';
 import { TestDatabase, createTestDatabase } from './support/test-database';
 
@@ -391,6 +392,86 @@ describe('the compiled service started on its own for one case', () => {
     } finally {
       holder.close();
     }
+  }, 60_000);
+
+  it('starts while its database is unreachable: /health 200, /ready and the rest 503, then serves once it is back', async () => {
+    const target = new URL(db.url);
+    const proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
+    await proxy.start();
+    await proxy.cut();
+    const viaProxy = new URL(db.url);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    const service = new ServiceProcess({
+      PORT: String(await freePort()),
+      DATABASE_URL: viaProxy.toString(),
+      RATE_LIMIT_PER_MINUTE: '0',
+    });
+    service.launch();
+    try {
+      await expect
+        .poll(
+          () =>
+            fetch(`${service.baseUrl}/health`).then(
+              (r) => r.status,
+              () => 0,
+            ),
+          {
+            timeout: 30_000,
+          },
+        )
+        .toBe(200);
+      const ready = await fetch(`${service.baseUrl}/ready`);
+      expect(ready.status).toBe(503);
+      expect(Number(ready.headers.get('retry-after'))).toBeGreaterThan(0);
+      const refused = await post(service.baseUrl);
+      expect(refused).toMatchObject({ status: 503, retryAfter: expect.any(String) });
+      expect(service.output).toMatch(/unreachable: connect ECONNREFUSED/);
+
+      await proxy.restore();
+      await expect
+        .poll(
+          () =>
+            fetch(`${service.baseUrl}/ready`).then(
+              (r) => r.status,
+              () => 0,
+            ),
+          {
+            timeout: 30_000,
+          },
+        )
+        .toBe(200);
+      const stored = await post(service.baseUrl);
+      expect(stored.status).toBe(200);
+      expect(await storedIds(db.pool, [refused.eventId, stored.eventId])).toEqual([
+        { event_id: stored.eventId, n: 1 },
+      ]);
+      service.kill('SIGTERM');
+      expect(await service.waitForExit()).toBe(0);
+    } finally {
+      service.kill('SIGKILL');
+      await proxy.cut();
+    }
+  }, 90_000);
+
+  it('stops at once, exit 0, on SIGTERM while waiting for its database; refuses a database that does not exist', async () => {
+    const waiting = new ServiceProcess({
+      PORT: String(await freePort()),
+      DATABASE_URL: `postgresql://postgres@127.0.0.1:${await freePort()}/nowhere`,
+    });
+    waiting.launch();
+    await waiting.waitForOutput(/unreachable/);
+    waiting.kill('SIGTERM');
+    expect(await waiting.waitForExit(10_000)).toBe(0);
+
+    const missing = new URL(db.url);
+    missing.pathname = '/no_such_database_here';
+    const refused = new ServiceProcess({
+      PORT: String(await freePort()),
+      DATABASE_URL: missing.toString(),
+    });
+    refused.launch();
+    expect(await refused.waitForExit(30_000)).toBe(1);
+    expect(refused.output).toMatch(/no_such_database_here/);
   }, 60_000);
 });
 

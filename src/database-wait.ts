@@ -1,0 +1,100 @@
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Logger } from '@nestjs/common';
+import { AppConfig } from './config/app-config';
+import { classifyDatabaseError } from './common/http/database-errors';
+import { DatabaseUnavailableError } from './common/http/domain-error';
+import { mapError } from './common/http/error-mapping';
+import { generateRequestId } from './common/http/request-id';
+import { rootCause } from './common/sql-state';
+import { ResolvedDatabase, resolveDatabase } from './persistence/database-location';
+import { Shutdown } from './shutdown';
+
+const FIRST_RETRY_MS = 1_000;
+const LONGEST_RETRY_MS = 10_000;
+const CHECKPOINT_MS = 250;
+// Reachable, but refusing this service: a setting to correct, not a wait to sit out.
+const SETTINGS_SQLSTATES = new Set(['3D000', '28000', '28P01']);
+
+/**
+ * DATABASE_URL's server unreachable at start (restarting, failing over, a network not up
+ * yet in a deploy): rather than exit and be restarted in a loop, the process listens at
+ * once with what needs no database (`/health` 200; `/ready` and everything else 503
+ * `database_unavailable` with Retry-After) and tries again, up to every 10 s, until it can
+ * start for real. A database that answers but refuses the service (no such database, a
+ * wrong password) still stops the start: that is a setting to correct.
+ */
+export async function resolveDatabaseWhenReachable(
+  config: AppConfig,
+  shutdown: Shutdown,
+): Promise<ResolvedDatabase> {
+  const logger = new Logger('Database');
+  let placeholder: Server | undefined;
+  const closePlaceholder = async () => {
+    const server = placeholder;
+    placeholder = undefined;
+    if (server) await new Promise((resolve) => server.close(resolve));
+  };
+  shutdown.onStop(closePlaceholder);
+  for (let delay = FIRST_RETRY_MS; ; delay = Math.min(delay * 2, LONGEST_RETRY_MS)) {
+    try {
+      const database = await resolveDatabase(config.database);
+      await closePlaceholder();
+      return database;
+    } catch (error) {
+      if (config.database.url === undefined || !isUnreachable(error)) {
+        await closePlaceholder();
+        throw error;
+      }
+      logger.warn(
+        `PostgreSQL (DATABASE_URL) is unreachable: ${rootCause(error as Error).message}; /ready answers 503 meanwhile, next try in ${delay / 1_000} s`,
+      );
+      placeholder ??= await listenMeanwhile(config);
+      for (let waited = 0; waited < delay; waited += CHECKPOINT_MS) {
+        await sleep(CHECKPOINT_MS);
+        await shutdown.checkpoint();
+      }
+    }
+  }
+}
+
+function isUnreachable(error: unknown): boolean {
+  const code = (rootCause(error as Error) as { code?: unknown }).code;
+  return (
+    classifyDatabaseError(error) === 'unavailable' &&
+    !(typeof code === 'string' && SETTINGS_SQLSTATES.has(code))
+  );
+}
+
+async function listenMeanwhile({ http }: AppConfig): Promise<Server> {
+  const server = createServer((request, response) => answerMeanwhile(request, response));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(http.port, http.host, () => resolve());
+  }).catch((error: unknown) => {
+    throw new Error(`Cannot listen on ${http.host}:${http.port} (HOST, PORT): ${String(error)}`);
+  });
+  return server;
+}
+
+function answerMeanwhile(request: IncomingMessage, response: ServerResponse): void {
+  const requestId = generateRequestId(request);
+  response.setHeader('X-Request-Id', requestId);
+  response.setHeader('Cache-Control', 'no-store');
+  if (request.url?.split('?')[0] === '/health' && ['GET', 'HEAD'].includes(request.method ?? '')) {
+    response.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
+    response.end(JSON.stringify({ status: 'ok' }));
+    return;
+  }
+  const { status, body, retryAfterSeconds } = mapError(
+    new DatabaseUnavailableError('not reachable since the service started'),
+    requestId,
+  );
+  response.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Retry-After': String(retryAfterSeconds),
+    // The body is not read: the connection is not kept for another request.
+    Connection: 'close',
+  });
+  response.end(JSON.stringify(body));
+}
