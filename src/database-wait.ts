@@ -33,7 +33,10 @@ export async function resolveDatabaseWhenReachable(
   const closePlaceholder = async () => {
     const server = placeholder;
     placeholder = undefined;
-    if (server) await new Promise((resolve) => server.close(resolve));
+    if (!server) return;
+    const closed = new Promise((resolve) => server.close(resolve));
+    server.closeAllConnections(); // every answer closes its connection; none is worth a wait
+    await closed;
   };
   shutdown.onStop(closePlaceholder);
   for (let delay = FIRST_RETRY_MS; ; delay = Math.min(delay * 2, LONGEST_RETRY_MS)) {
@@ -81,6 +84,8 @@ function answerMeanwhile(request: IncomingMessage, response: ServerResponse): vo
   const requestId = generateRequestId(request);
   response.setHeader('X-Request-Id', requestId);
   response.setHeader('Cache-Control', 'no-store');
+  // Nothing is kept for a next request: the real service takes the port over.
+  response.setHeader('Connection', 'close');
   if (request.url?.split('?')[0] === '/health' && ['GET', 'HEAD'].includes(request.method ?? '')) {
     response.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
     response.end(JSON.stringify({ status: 'ok' }));
@@ -93,8 +98,6 @@ function answerMeanwhile(request: IncomingMessage, response: ServerResponse): vo
   response.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Retry-After': String(retryAfterSeconds),
-    // The body is not read: the connection is not kept for another request.
-    Connection: 'close',
   });
   response.end(JSON.stringify(body));
 }
