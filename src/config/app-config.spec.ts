@@ -235,13 +235,22 @@ describe('loadConfig', () => {
       },
     ],
     ['HOST', { HOST: 'not a host!' }],
+    ['HOST', { HOST: '999.1.1.1' }],
+    ['HOST', { HOST: '10.0.0' }],
   ])('stops on an invalid %s (%j), naming it', (name, env) => {
     const error = refusal(env);
     expect(error.problems.join('\n')).toContain(name);
   });
 
   it('accepts host names and addresses for HOST', () => {
-    for (const host of ['0.0.0.0', '::', '127.0.0.1', 'localhost', 'api.internal.example.com'])
+    for (const host of [
+      '0.0.0.0',
+      '::',
+      '127.0.0.1',
+      'localhost',
+      'api.internal.example.com',
+      '1e100.net',
+    ])
       expect(loadConfig({ HOST: host }).http.host).toBe(host);
   });
 });

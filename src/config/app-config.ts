@@ -141,7 +141,9 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   );
   read.check(
     'HOST',
-    isIP(config.http.host) !== 0 || HOST_NAME.test(config.http.host),
+    isIP(config.http.host) !== 0 ||
+      // An all-digit last label is no host name (RFC 1123 §2.1): `999.1.1.1` is a bad address.
+      (HOST_NAME.test(config.http.host) && !/(^|\.)\d+$/.test(config.http.host)),
     `must be an IP address or a host name, got "${config.http.host}"`,
   );
   const conversionTypes = read.list('CONVERSION_EVENT_TYPES');
