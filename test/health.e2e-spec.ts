@@ -83,6 +83,22 @@ describe('operations endpoints', () => {
     }
   });
 
+  it('GET /ready turns 503 when the database it was ready on loses applied migrations (restored from an older backup)', async () => {
+    const other = await createTestDatabase();
+    const app = await createTestApp(other.url);
+    try {
+      await request(app.getHttpServer()).get('/ready').expect(200);
+      const { rows } = await other.pool.query(
+        'DELETE FROM mikro_orm_migrations WHERE id = (SELECT max(id) FROM mikro_orm_migrations) RETURNING name',
+      );
+      const response = await request(app.getHttpServer()).get('/ready').expect(503);
+      expect(response.body.error.details[0].message).toContain(rows[0].name);
+    } finally {
+      await app.close();
+      await other.drop();
+    }
+  });
+
   it('GET /ready reads the migrations table without creating it: a lost table is a 503', async () => {
     const other = await createTestDatabase();
     const stale = await createTestApp(other.url);
