@@ -13,8 +13,10 @@ import { Shutdown } from './shutdown';
 const FIRST_RETRY_MS = 1_000;
 const LONGEST_RETRY_MS = 10_000;
 const CHECKPOINT_MS = 250;
-// Reachable, but refusing this service: a setting to correct, not a wait to sit out.
-const SETTINGS_SQLSTATES = new Set(['3D000', '28000', '28P01']);
+// Reachable, but refusing this service (a setting to correct), or busy with another's
+// work (a migrations lock held past its wait, which names its own remedy): not a wait to
+// sit out.
+const NOT_AN_OUTAGE_SQLSTATES = new Set(['3D000', '28000', '28P01', '55P03', '57014']);
 
 /**
  * DATABASE_URL's server unreachable at start (restarting, failing over, a network not up
@@ -61,11 +63,12 @@ export async function resolveDatabaseWhenReachable(
   }
 }
 
-function isUnreachable(error: unknown): boolean {
+/** The database server is away (worth waiting for), not refusing or busy. */
+export function isUnreachable(error: unknown): boolean {
   const code = (rootCause(error as Error) as { code?: unknown }).code;
   return (
     classifyDatabaseError(error) === 'unavailable' &&
-    !(typeof code === 'string' && SETTINGS_SQLSTATES.has(code))
+    !(typeof code === 'string' && NOT_AN_OUTAGE_SQLSTATES.has(code))
   );
 }
 

@@ -130,7 +130,7 @@ describe('operations endpoints', () => {
     );
     expect(document.headers['content-type']).toMatch(/^application\/json/);
     // The same document as YAML (the committed openapi.json is checked against the compiled
-    // code by `npm run openapi -- --check`: here the Swagger plugin has not run).
+    // code by CI's `node dist/src/bin/export-openapi.js --check`: here the Swagger plugin has not run).
     const yaml = await fixture.http().get('/openapi.yaml').expect(200);
     expect(yaml.headers['content-type']).toMatch(/^text\/yaml/);
     expect(load(yaml.text)).toEqual(document.body);
