@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { AppConfig } from './config/app-config';
 import { classifyDatabaseError } from './common/http/database-errors';
-import { DatabaseUnavailableError } from './common/http/domain-error';
+import { DatabaseUnavailableError, NotReadyError } from './common/http/domain-error';
 import { mapError } from './common/http/error-mapping';
 import { generateRequestId } from './common/http/request-id';
 import { rootCause } from './common/sql-state';
@@ -21,8 +21,8 @@ const NOT_AN_OUTAGE_SQLSTATES = new Set(['3D000', '28000', '28P01', '55P03', '57
 /**
  * DATABASE_URL's server unreachable at start (restarting, failing over, a network not up
  * yet in a deploy): rather than exit and be restarted in a loop, the process listens at
- * once with what needs no database (`/health` 200; `/ready` and everything else 503
- * `database_unavailable` with Retry-After) and tries again, up to every 10 s, until it can
+ * once with what needs no database (`/health` 200; `/ready` 503 `not_ready`, everything
+ * else 503 `database_unavailable`, with Retry-After) and tries again, up to every 10 s, until it can
  * start for real. A database that answers but refuses the service (no such database, a
  * wrong password) still stops the start: that is a setting to correct.
  */
@@ -89,13 +89,17 @@ function answerMeanwhile(request: IncomingMessage, response: ServerResponse): vo
   response.setHeader('Cache-Control', 'no-store');
   // Nothing is kept for a next request: the real service takes the port over.
   response.setHeader('Connection', 'close');
-  if (request.url?.split('?')[0] === '/health' && ['GET', 'HEAD'].includes(request.method ?? '')) {
+  const path = request.url?.split('?')[0];
+  if (path === '/health' && ['GET', 'HEAD'].includes(request.method ?? '')) {
     response.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
     response.end(JSON.stringify({ status: 'ok' }));
     return;
   }
+  // /ready answers as the service's own does when its database is away.
   const { status, body, retryAfterSeconds } = mapError(
-    new DatabaseUnavailableError('not reachable since the service started'),
+    path === '/ready'
+      ? new NotReadyError([{ field: 'database', message: 'unreachable' }])
+      : new DatabaseUnavailableError('not reachable since the service started'),
     requestId,
   );
   response.writeHead(status, {

@@ -423,6 +423,11 @@ describe('the compiled service started on its own for one case', () => {
       const ready = await fetch(`${service.baseUrl}/ready`);
       expect(ready.status).toBe(503);
       expect(Number(ready.headers.get('retry-after'))).toBeGreaterThan(0);
+      // As the running service's own /ready answers when its database goes away.
+      expect(await ready.json()).toMatchObject({
+        success: false,
+        error: { code: 'not_ready', details: [{ field: 'database', message: 'unreachable' }] },
+      });
       const refused = await post(service.baseUrl);
       expect(refused).toMatchObject({ status: 503, retryAfter: expect.any(String) });
       expect(service.output).toMatch(/unreachable: connect ECONNREFUSED/);
