@@ -406,20 +406,15 @@ describe('the compiled service started on its own for one case', () => {
       DATABASE_URL: viaProxy.toString(),
       RATE_LIMIT_PER_MINUTE: '0',
     });
+    /** The status a GET gets, 0 while nothing listens. */
+    const statusOf = (url: string) =>
+      fetch(url).then(
+        (response) => response.status,
+        () => 0,
+      );
     service.launch();
     try {
-      await expect
-        .poll(
-          () =>
-            fetch(`${service.baseUrl}/health`).then(
-              (r) => r.status,
-              () => 0,
-            ),
-          {
-            timeout: 30_000,
-          },
-        )
-        .toBe(200);
+      await expect.poll(() => statusOf(`${service.baseUrl}/health`), { timeout: 30_000 }).toBe(200);
       const ready = await fetch(`${service.baseUrl}/ready`);
       expect(ready.status).toBe(503);
       expect(Number(ready.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -433,18 +428,7 @@ describe('the compiled service started on its own for one case', () => {
       expect(service.output).toMatch(/unreachable: connect ECONNREFUSED/);
 
       await proxy.restore();
-      await expect
-        .poll(
-          () =>
-            fetch(`${service.baseUrl}/ready`).then(
-              (r) => r.status,
-              () => 0,
-            ),
-          {
-            timeout: 30_000,
-          },
-        )
-        .toBe(200);
+      await expect.poll(() => statusOf(`${service.baseUrl}/ready`), { timeout: 30_000 }).toBe(200);
       const stored = await post(service.baseUrl);
       expect(stored.status).toBe(200);
       expect(await storedIds(db.pool, [refused.eventId, stored.eventId])).toEqual([
