@@ -94,8 +94,22 @@ describe('events partitioned by month', () => {
           value,
         }),
       ).expect(200);
+    // Events before the conversions, so that the month spans several passes of its blocks
+    // (rows of ~1 KB: ~4 MB, 500 blocks) and its conversions sit past the first.
+    await fixture.db.pool.query(
+      `INSERT INTO events (event_id, event_type, occurred_at, source, medium, channel, is_bot, properties)
+       SELECT 'filler-' || g, 'page_view', $1, '(direct)', '(none)', 'direct', true,
+              jsonb_build_object('padding', repeat('x', 1000))
+       FROM generate_series(1, 4000) g`,
+      [lastMonth],
+    );
     for (let n = 0; n < 3; n++) await send(lastMonth, 'old', 10);
     for (let n = 0; n < 2; n++) await send(recent, 'new', 5);
+    const { rows: placed } = await fixture.db.pool.query(
+      `SELECT min((ctid::text::point)[0])::int AS block FROM "${partitionOf(lastMonth)}"
+       WHERE event_type <> 'page_view'`,
+    );
+    expect(placed[0].block).toBeGreaterThan(250);
     const range = `start_date=${new Date(now.getTime() - 80 * DAY_MS).toISOString().slice(0, 10)}&end_date=${now.toISOString().slice(0, 10)}`;
     const report = async () =>
       (
@@ -106,6 +120,7 @@ describe('events partitioned by month', () => {
           .expect(200)
       ).body;
     expect((await report()).totals.conversions).toBe(5);
+    expect(await rowsIn('conversion_credits')).toBe(5);
 
     // The day when the last month is wholly older than the retention, and this one not yet.
     const cutoff = new Date(monthStart(now).getTime() + DAY_MS);

@@ -23,8 +23,8 @@ const SCHEDULE = '23 * * * *';
 const MONTHS_AHEAD = 3;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
-/** Conversions whose credit leaves the rollup per transaction when their month is dropped. */
-const CREDITS_PER_PASS = 5_000;
+/** Blocks of a dropped month (~2,500 events) whose conversions' credit leaves the rollup per transaction. */
+const BLOCKS_PER_PASS = 250;
 /** Idempotency keys of a dropped month forgotten per statement. */
 const KEYS_PER_PASS = 50_000;
 
@@ -90,17 +90,19 @@ export class EventPartitionMaintenance
   }
 
   private async dropMonth(partition: MonthlyPartition): Promise<void> {
-    // Credit leaves the rollup in bounded passes, so reports never wait long on the lock...
-    while (
+    // Credit leaves the rollup in bounded passes, so the refresher never waits long on the lock...
+    const blocks = await this.partitions.blocksOf(this.database, partition);
+    for (let from = 0; from < blocks; from += BLOCKS_PER_PASS)
       await this.database.transaction(async (sql) => {
         await this.rollup.lock(sql);
-        return this.forgetCreditsIn(sql, partition);
-      })
-    );
+        await this.forgetCreditsIn(sql, partition, from);
+      });
     // ...and what a late refresher pass may have added since goes with the drop itself.
     await this.database.transaction(async (sql) => {
       await this.rollup.lock(sql);
-      while (await this.forgetCreditsIn(sql, partition));
+      const blocksNow = await this.partitions.blocksOf(sql, partition);
+      for (let from = 0; from < blocksNow; from += BLOCKS_PER_PASS)
+        await this.forgetCreditsIn(sql, partition, from);
       await this.partitions.drop(sql, partition);
     });
     // Its keys last: until then a resent old event is still answered as a duplicate.
@@ -109,14 +111,17 @@ export class EventPartitionMaintenance
     );
   }
 
-  /** Takes one pass of the partition's conversions out of the rollup; false when none were left. */
-  private async forgetCreditsIn(sql: Sql, partition: MonthlyPartition): Promise<boolean> {
-    const credits = await this.partitions.creditsIn(sql, partition, CREDITS_PER_PASS);
-    if (credits.size === 0) return false;
+  /** Takes the credit of the conversions in one range of the partition's blocks out of the rollup. */
+  private async forgetCreditsIn(
+    sql: Sql,
+    partition: MonthlyPartition,
+    from: number,
+  ): Promise<void> {
+    const credits = await this.partitions.creditsIn(sql, partition, from, from + BLOCKS_PER_PASS);
+    if (credits.size === 0) return;
     const none = new Map([...credits.keys()].map((eventId) => [eventId, []]));
     await this.rollup.applyDeltas(sql, rollupDeltas(credits, none));
     await this.partitions.deleteCredits(sql, [...credits.keys()]);
-    return true;
   }
 
   private runInBackground(): Promise<void> {

@@ -58,17 +58,34 @@ export class EventPartitionsRepository {
     );
   }
 
-  /** Up to `limit` stored credits of conversions in the partition, for the rollup to forget. */
+  /** How many blocks the partition's table has: its events are read in ranges of them. */
+  async blocksOf(sql: Sql, partition: MonthlyPartition): Promise<number> {
+    const [{ blocks }] = await sql.query<{ blocks: number }>(
+      `SELECT (pg_relation_size(?::regclass) / current_setting('block_size')::int)::int AS blocks`,
+      [quoted(partition)],
+    );
+    return blocks;
+  }
+
+  /**
+   * The stored credits of the conversions stored in blocks [from, to) of the partition.
+   * Read by block range with a probe of `conversion_credits` per event, so each call
+   * costs its range alone: a join left to the planner read all of `conversion_credits`,
+   * or the partition from its start, on every call, past the statement timeout once the
+   * tables held millions.
+   */
   async creditsIn(
     sql: Sql,
     partition: MonthlyPartition,
-    limit: number,
+    from: number,
+    to: number,
   ): Promise<Map<string, CreditTuple[]>> {
     const rows = await sql.query<{ event_id: string; credits: StoredCredits }>(
-      `SELECT c.event_id, c.credits FROM conversion_credits c
-       JOIN ${quoted(partition)} e ON e.id = c.event_id
-       LIMIT ?`,
-      [limit],
+      `SELECT e.id AS event_id, c.credits
+       FROM ${quoted(partition)} e
+       CROSS JOIN LATERAL (SELECT credits FROM conversion_credits WHERE event_id = e.id OFFSET 0) c
+       WHERE e.ctid >= ?::tid AND e.ctid < ?::tid`,
+      [`(${from},0)`, `(${to},0)`],
     );
     return new Map(rows.map((row) => [row.event_id, unpackCredits(row.credits)]));
   }
