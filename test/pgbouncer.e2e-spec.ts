@@ -29,6 +29,7 @@ describe('behind PgBouncer in transaction mode', () => {
     const name = new URL(db.url).pathname.slice(1);
     await adminQuery(db.url, [
       `ALTER DATABASE ${name} SET statement_timeout = '${STATEMENT_TIMEOUT_MS}ms'`,
+      `ALTER DATABASE ${name} SET jit = off`,
     ]);
     bouncer = await startPgBouncer(db.url);
     const env = {

@@ -89,6 +89,9 @@ function buildQuery(query: ConversionQuery): { sql: string; params: unknown[] } 
       WHERE e.occurred_at >= (((?::date) - 1)::timestamp AT TIME ZONE ?) - make_interval(hours => 24 * ?::int)
         AND e.occurred_at < ((?::date) + 2)::timestamp AT TIME ZONE ?
         ${query.includeBots ? '' : 'AND NOT e.is_bot'}
+        -- What the last filter below keeps, early: most events are direct page views,
+        -- and each row that reaches the join costs a probe of identity_links.
+        AND (e.source <> '(direct)' OR ${conversionType})
     )
     SELECT s.subject, s.event_type, (extract(epoch FROM s.occurred_at) * 1000)::float8 AS occurred_ms, to_char(s.occurred_at AT TIME ZONE ?, 'YYYY-MM-DD') AS day,
            s.value, s.currency, s.source, s.medium, s.campaign, s.is_conversion
@@ -105,6 +108,7 @@ function buildQuery(query: ConversionQuery): { sql: string; params: unknown[] } 
     query.lookbackDays,
     range.endDate,
     range.timeZone,
+    ...(types ?? []),
     range.timeZone,
   ];
   return { sql, params };
