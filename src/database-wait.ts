@@ -18,6 +18,15 @@ const CHECKPOINT_MS = 250;
 // sit out.
 const NOT_AN_OUTAGE_SQLSTATES = new Set(['3D000', '28000', '28P01', '55P03', '57014']);
 
+export interface ReachableDatabase extends ResolvedDatabase {
+  /**
+   * Frees the port for the service: the placeholder, if the wait needed one, answers
+   * until then, so that callers meet a 503 with Retry-After rather than a refused
+   * connection while the service starts.
+   */
+  handOver(): Promise<void>;
+}
+
 /**
  * DATABASE_URL's server unreachable at start (restarting, failing over, a network not up
  * yet in a deploy): rather than exit and be restarted in a loop, the process listens at
@@ -29,7 +38,7 @@ const NOT_AN_OUTAGE_SQLSTATES = new Set(['3D000', '28000', '28P01', '55P03', '57
 export async function resolveDatabaseWhenReachable(
   config: AppConfig,
   shutdown: Shutdown,
-): Promise<ResolvedDatabase> {
+): Promise<ReachableDatabase> {
   const logger = new Logger('Database');
   let placeholder: Server | undefined;
   const closePlaceholder = async () => {
@@ -44,8 +53,7 @@ export async function resolveDatabaseWhenReachable(
   for (let delay = FIRST_RETRY_MS; ; delay = Math.min(delay * 2, LONGEST_RETRY_MS)) {
     try {
       const database = await resolveDatabase(config.database);
-      await closePlaceholder();
-      return database;
+      return { ...database, handOver: closePlaceholder };
     } catch (error) {
       if (config.database.url === undefined || !isUnreachable(error)) {
         await closePlaceholder();

@@ -51,6 +51,7 @@ async function serve(config: AppConfig): Promise<void> {
   await app.init();
   await shutdown.checkpoint();
   const { host, port } = config.http;
+  await database.handOver();
   await app.listen({ port, host }).catch((error: unknown) => {
     // EADDRINUSE, or a HOST that resolves to no address here: say which setting to look at.
     throw new Error(`Cannot listen on ${host}:${port} (HOST, PORT): ${errorText(error)}`);
