@@ -431,7 +431,7 @@ describe('the compiled service started on its own for one case', () => {
       // The placeholder answers until the service takes the port over: no second long
       // enough for probes every 20 ms to meet a refused connection more than once.
       const seen: number[] = [];
-      for (const deadline = Date.now() + 30_000; seen.at(-1) !== 200 && Date.now() < deadline; ) {
+      for (const deadline = Date.now() + 30_000; seen.at(-1) !== 200 && Date.now() < deadline;) {
         seen.push(await statusOf(`${service.baseUrl}/ready`));
         await sleep(20);
       }
