@@ -252,3 +252,51 @@ describe('group commit with groups in flight', () => {
     expect(rows).toEqual([{ stage: 'signup', entered_at_visit: true }]);
   });
 });
+
+describe('group commit with more events waiting than TRACK_MAX_PENDING_EVENTS', () => {
+  const fixture = useAppFixture({ TRACK_MAX_PENDING_EVENTS: '3', RATE_LIMIT_PER_MINUTE: '0' });
+
+  it('refuses the events past it at once with 503 overloaded, stores the others, and takes events again once they are stored', async () => {
+    const batcher = fixture.app.get(EventBatcher);
+    const send = (eventId: string) =>
+      fixture
+        .http()
+        .post('/v1/events/track')
+        .send({ event_type: 'page_view', visitor_id: `v-${eventId}`, event_id: eventId });
+    // Statements wait on this lock: the first three events stay queued or in flight.
+    const holder = await fixture.db.pool.connect();
+    let waiting: Promise<{ status: number }[]>;
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE event_ids IN SHARE ROW EXCLUSIVE MODE');
+      waiting = Promise.all(['held-1', 'held-2', 'held-3'].map((id) => send(id).then((r) => r)));
+      await expect.poll(() => batcher.pendingEvents).toBe(3);
+
+      const refused = await send('refused-1');
+      expect(refused.status).toBe(503);
+      expect(refused.headers['retry-after']).toBe('1');
+      expect(refused.body).toMatchObject({ success: false, error: { code: 'overloaded' } });
+      const batch = await fixture
+        .http()
+        .post('/v1/events/track/batch')
+        .send({
+          events: [
+            { event_type: 'page_view', visitor_id: 'v-b', event_id: 'refused-2' },
+            { event_type: 'page_view', visitor_id: 'v-b', event_id: 'refused-3' },
+          ],
+        });
+      expect(batch.status).toBe(503);
+      expect(batch.body.error.code).toBe('overloaded');
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    expect((await waiting).map((answer) => answer.status)).toEqual([200, 200, 200]);
+    expect(batcher.pendingEvents).toBe(0);
+    expect((await send('after-1')).status).toBe(200);
+    const { rows } = await fixture.db.pool.query<{ event_id: string }>(
+      'SELECT event_id FROM events ORDER BY event_id',
+    );
+    expect(rows.map((row) => row.event_id)).toEqual(['after-1', 'held-1', 'held-2', 'held-3']);
+  });
+});

@@ -25,6 +25,7 @@ describe('loadConfig', () => {
     expect(config.tracking).toEqual({
       batchMaxRows: 64,
       batchMaxWaitMs: 0,
+      maxPendingEvents: 20_000,
       maxBodyBytes: 65_536,
       maxEventAgeHours: 72,
       rateLimitPerMinute: 600,

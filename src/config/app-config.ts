@@ -56,6 +56,8 @@ export interface TrackingConfig {
   batchMaxRows: number;
   /** How long a group may wait to fill; 0 flushes on the next tick of the event loop. */
   batchMaxWaitMs: number;
+  /** Most events queued or in flight in this process; beyond it an event is refused (503). */
+  maxPendingEvents: number;
   maxBodyBytes: number;
   maxEventAgeHours: number;
   rateLimitPerMinute: number;
@@ -112,6 +114,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
     tracking: {
       batchMaxRows: read.int('TRACK_BATCH_MAX_ROWS', 64, { min: 1, max: 5_000 }),
       batchMaxWaitMs: read.int('TRACK_BATCH_MAX_WAIT_MS', 0, { min: 0, max: 1_000 }),
+      maxPendingEvents: read.int('TRACK_MAX_PENDING_EVENTS', 20_000, { min: 1, max: 1_000_000 }),
       maxBodyBytes: read.int('TRACK_MAX_BODY_BYTES', 65_536, { min: 1, max: 10_485_760 }),
       maxEventAgeHours: read.int('TRACK_MAX_EVENT_AGE_HOURS', 72, { min: 1, max: 24 * 365 }),
       rateLimitPerMinute: read.int('RATE_LIMIT_PER_MINUTE', 600, { min: 0, max: 10_000_000 }),

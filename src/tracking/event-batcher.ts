@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { classifyDatabaseError } from '../common/http/database-errors';
+import { OverloadedError } from '../common/http/domain-error';
 import { sqlState } from '../common/sql-state';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
@@ -48,6 +49,9 @@ export class EventBatcher {
   private scheduled = false;
   private readonly maxRows: number;
   private readonly maxWaitMs: number;
+  /** Events queued or in flight, and how many may be: beyond it an event is refused at once. */
+  private pending = 0;
+  private readonly maxPending: number;
 
   constructor(
     private readonly events: EventRepository,
@@ -56,13 +60,22 @@ export class EventBatcher {
   ) {
     this.maxRows = config.tracking.batchMaxRows;
     this.maxWaitMs = config.tracking.batchMaxWaitMs;
+    this.maxPending = config.tracking.maxPendingEvents;
+  }
+
+  /** Events queued or in flight. */
+  get pendingEvents(): number {
+    return this.pending;
   }
 
   track(item: EventToTrack): Promise<TrackOutcome> {
-    return new Promise((resolve, reject) => {
+    if (this.pending >= this.maxPending) return Promise.reject(new OverloadedError());
+    this.pending++;
+    const outcome = new Promise<TrackOutcome>((resolve, reject) => {
       this.queue.push({ ...item, resolve, reject });
       this.schedule();
     });
+    return outcome.finally(() => this.pending--);
   }
 
   private schedule(): void {

@@ -4,6 +4,7 @@ import { validate } from 'class-validator';
 import {
   DatabaseUnavailableError,
   DomainError,
+  OverloadedError,
   ValidationFailedError,
 } from '../common/http/domain-error';
 import { toDomainError } from '../common/http/error-mapping';
@@ -162,7 +163,10 @@ export class TrackingService {
     return keys;
   }
 
-  /** A client's mistake in one event becomes that event's error; an outage fails the request. */
+  /**
+   * A client's mistake in one event becomes that event's error; an outage or an overload
+   * (which may pass for the next events) fails the request.
+   */
   private async trackOneOfBatch(
     index: number,
     event: TrackEventDto,
@@ -173,7 +177,12 @@ export class TrackingService {
       response = await this.track(event, request);
     } catch (error) {
       const domain = toDomainError(error);
-      if (domain === undefined || domain instanceof DatabaseUnavailableError) throw error;
+      if (
+        domain === undefined ||
+        domain instanceof DatabaseUnavailableError ||
+        domain instanceof OverloadedError
+      )
+        throw error;
       return rejected(index, domain);
     }
     return {

@@ -294,7 +294,7 @@ export interface components {
              * @example validation_failed
              * @enum {string}
              */
-            code: "validation_failed" | "malformed_body" | "malformed_request" | "request_timeout" | "headers_too_large" | "unauthorized" | "origin_not_allowed" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "database_unavailable" | "not_ready" | "ga4_not_configured" | "ga4_error" | "ga4_rate_limited" | "ga4_unavailable" | "internal_error";
+            code: "validation_failed" | "malformed_body" | "malformed_request" | "request_timeout" | "headers_too_large" | "unauthorized" | "origin_not_allowed" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "database_unavailable" | "overloaded" | "not_ready" | "ga4_not_configured" | "ga4_error" | "ga4_rate_limited" | "ga4_unavailable" | "internal_error";
             /**
              * @description Human-readable explanation.
              * @example Request validation failed: event_type
@@ -843,7 +843,7 @@ export interface components {
              * @example validation_failed
              * @enum {string}
              */
-            code: "validation_failed" | "malformed_body" | "malformed_request" | "request_timeout" | "headers_too_large" | "unauthorized" | "origin_not_allowed" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "database_unavailable" | "not_ready" | "ga4_not_configured" | "ga4_error" | "ga4_rate_limited" | "ga4_unavailable" | "internal_error";
+            code: "validation_failed" | "malformed_body" | "malformed_request" | "request_timeout" | "headers_too_large" | "unauthorized" | "origin_not_allowed" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "database_unavailable" | "overloaded" | "not_ready" | "ga4_not_configured" | "ga4_error" | "ga4_rate_limited" | "ga4_unavailable" | "internal_error";
             /**
              * @description Human-readable explanation.
              * @example Request validation failed: event_type

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'rate_limited'
   | 'database_unavailable'
+  | 'overloaded'
   | 'not_ready'
   | 'ga4_not_configured'
   | 'ga4_error'
@@ -83,6 +84,19 @@ export class DatabaseUnavailableError extends DomainError {
     super(
       `The database is unavailable (${reason}); retry later: nothing is half-written, and a resend with the same event_id is never stored twice`,
     );
+  }
+}
+
+/**
+ * More events wait to be stored in this process than TRACK_MAX_PENDING_EVENTS: the event
+ * is refused before it is queued, rather than queued without bound (clients that hang up
+ * no longer hold their requests back, and everyone else would wait behind their events).
+ */
+export class OverloadedError extends DomainError {
+  readonly code = 'overloaded';
+  override readonly retryAfterSeconds = 1;
+  constructor() {
+    super('Too many events are waiting to be stored; nothing of this one was stored: retry later');
   }
 }
 

@@ -43,6 +43,7 @@ export function statusForCode(code: ErrorCode): number {
     case 'ga4_rate_limited':
       return HttpStatus.TOO_MANY_REQUESTS;
     case 'database_unavailable':
+    case 'overloaded':
     case 'not_ready':
     case 'ga4_not_configured':
       return HttpStatus.SERVICE_UNAVAILABLE;

@@ -182,6 +182,12 @@ const ERROR_EXAMPLES: Record<string, ErrorExample[]> = {
       only: [...PUBLIC_WRITES, ...READS],
     },
     {
+      code: 'overloaded',
+      message:
+        'Too many events are waiting to be stored; nothing of this one was stored: retry later',
+      only: ['trackEvent', 'trackEventBatch'],
+    },
+    {
       code: 'ga4_not_configured',
       message:
         'GA4 is not configured: set GA4_PROPERTY_ID and GA4_CREDENTIALS_FILE (see README, "GA4 reconciliation")',
