@@ -455,6 +455,33 @@ describe('POST /v1/events/track', () => {
       expect(await countEvents()).toBe(0);
     });
 
+    it('answers thousands of unknown fields with the first twenty named and the rest counted', async () => {
+      const unknown = Object.fromEntries(Array.from({ length: 6_000 }, (_, i) => [`k${i}`, 1]));
+      const expected = [
+        ...Array.from({ length: 20 }, (_, i) => ({
+          field: `k${i}`,
+          message: `property k${i} should not exist`,
+        })),
+        { field: 'body', message: 'has 5980 more unknown fields' },
+      ];
+      const bodies = {
+        '/v1/events/track': { visitor_id: 'v', event_type: 'a', ...unknown },
+        '/v1/events/funnel': { visitor_id: 'v', stage: 'lead', ...unknown },
+      };
+      for (const [path, body] of Object.entries(bodies)) {
+        const response = await fixture.http().post(path).send(body).expect(400);
+        expect(response.body.error.details, path).toEqual(expected);
+        expect(response.text.length, path).toBeLessThan(4_000);
+      }
+      const batch = await fixture
+        .http()
+        .post('/v1/events/track/batch')
+        .send({ events: [{ event_type: 'a', visitor_id: 'v', ...unknown }] })
+        .expect(200);
+      expect(batch.body.results[0].error.details).toEqual(expected);
+      expect(await countEvents()).toBe(0);
+    });
+
     it('answers prototype-pollution keys with 400, naming where they are', async () => {
       const refused = [
         ['{"event_type":"a","visitor_id":"v","__proto__":{"polluted":true}}', '__proto__'],

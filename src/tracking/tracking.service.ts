@@ -14,6 +14,7 @@ import {
   strippedKeyError,
   strippedKeyPath,
 } from '../common/validation/fast-check';
+import { tooManyFieldsError } from '../common/validation/unknown-fields';
 import { VALIDATOR_OPTIONS, validationFailed } from '../common/validation/validation-errors';
 import { TrackBatchDto } from './dto/track-batch.dto';
 import { TrackBatchResponseDto, TrackBatchResultDto } from './dto/track-batch-response.dto';
@@ -207,6 +208,8 @@ async function validateEvent(
   if (stripped !== undefined) return strippedKeyError(stripped);
   const inherited = inheritedKeyError(raw);
   if (inherited !== undefined) return inherited;
+  const tooMany = tooManyFieldsError(TrackEventDto, raw);
+  if (tooMany !== undefined) return tooMany;
   const event = plainToInstance(TrackEventDto, raw);
   const errors = await validate(event, VALIDATOR_OPTIONS);
   return errors.length > 0 ? validationFailed(errors) : event;

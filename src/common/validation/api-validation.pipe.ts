@@ -3,6 +3,7 @@ import { AppConfig } from '../../config/app-config';
 import { InjectConfig } from '../../config/config.module';
 import { ValidationFailedError } from '../http/domain-error';
 import { fastTransform, inheritedKeyError, strippedKeyError, strippedKeyPath } from './fast-check';
+import { tooManyFieldsError } from './unknown-fields';
 import { VALIDATOR_OPTIONS, validationFailed } from './validation-errors';
 
 /**
@@ -45,6 +46,11 @@ export class ApiValidationPipe extends ValidationPipe {
     const inherited =
       typeof value === 'object' && value !== null ? inheritedKeyError(value) : undefined;
     if (inherited !== undefined) throw inherited;
+    const tooMany =
+      metadata.type === 'body' && dto !== undefined
+        ? tooManyFieldsError(dto, value as object)
+        : undefined;
+    if (tooMany !== undefined) throw tooMany;
     return super.transform(value, metadata);
   }
 }
