@@ -35,7 +35,7 @@ const options = {
 describe('buildConversionReport', () => {
   it.each(['last_touch', 'first_touch', 'linear', 'position_based', 'time_decay'] as const)(
     'credits a value shared among touchpoints exactly, to the cent (%s)',
-    (model) => {
+    async (model) => {
       const shared = conversion({
         value: '49.99',
         touchpoints: [touch('p1', 3), touch('p2', 2), touch('p3', 1)],
@@ -45,7 +45,7 @@ describe('buildConversionReport', () => {
         currency: 'USD',
         touchpoints: [touch('p1', 3), touch('p2', 2), touch('p3', 1)],
       });
-      const report = buildConversionReport([shared, cent], { ...options, model });
+      const report = await buildConversionReport([shared, cent], { ...options, model });
       expect(report.totals.value_by_currency).toEqual({ EUR: 49.99, USD: 0.01 });
       const micros = (currency: string) =>
         report.by_source.reduce(
@@ -57,8 +57,8 @@ describe('buildConversionReport', () => {
     },
   );
 
-  it('splits each conversion by the model and sums exactly per source, type and day', () => {
-    const report = buildConversionReport(
+  it('splits each conversion by the model and sums exactly per source, type and day', async () => {
+    const report = await buildConversionReport(
       [
         conversion({
           touchpoints: [
@@ -113,25 +113,28 @@ describe('buildConversionReport', () => {
     ]);
   });
 
-  it('keeps only touchpoints inside the lookback window, else credits (direct)', () => {
-    const report = buildConversionReport([conversion({ touchpoints: [touch('google', 10)] })], {
-      ...options,
-      lookbackDays: 7,
-    });
+  it('keeps only touchpoints inside the lookback window, else credits (direct)', async () => {
+    const report = await buildConversionReport(
+      [conversion({ touchpoints: [touch('google', 10)] })],
+      {
+        ...options,
+        lookbackDays: 7,
+      },
+    );
     expect(report.by_source.map((row) => row.source)).toEqual(['(direct)']);
   });
 
-  it('filters on the credited touchpoint, not on the conversion', () => {
+  it('filters on the credited touchpoint, not on the conversion', async () => {
     const conversions = [
       conversion({ touchpoints: [touch('google', 2, 'bf'), touch('bing', 1, 'spring')] }),
     ];
-    const bySource = buildConversionReport(conversions, {
+    const bySource = await buildConversionReport(conversions, {
       ...options,
       filters: { utmSource: 'google' },
     });
     expect(bySource.totals).toEqual({ conversions: 0.5, value_by_currency: { EUR: 15 } });
     expect(bySource.by_source.map((row) => row.source)).toEqual(['google']);
-    const byCampaign = buildConversionReport(conversions, {
+    const byCampaign = await buildConversionReport(conversions, {
       ...options,
       filters: { utmCampaign: 'spring' },
     });
@@ -139,8 +142,8 @@ describe('buildConversionReport', () => {
     expect(byCampaign.daily.find((d) => d.date === '2026-11-20')?.conversions).toBe(0.5);
   });
 
-  it('never sums values across currencies', () => {
-    const report = buildConversionReport(
+  it('never sums values across currencies', async () => {
+    const report = await buildConversionReport(
       [conversion({ value: '1.5', currency: 'EUR' }), conversion({ value: '2', currency: 'GBP' })],
       options,
     );

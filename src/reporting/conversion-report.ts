@@ -1,3 +1,4 @@
+import { nextTurn } from '../common/next-turn';
 import { addDays } from '../common/validation/date-range';
 import { AttributionModel } from './attribution-models';
 import { Conversion, Credit, attributeConversion } from './attribute-conversions';
@@ -64,16 +65,22 @@ export function sourceKey(source: string, medium: string, campaign: string | nul
   return JSON.stringify([source, medium, campaign]);
 }
 
+/** Conversions attributed between two turns of the event loop (a few milliseconds). */
+const CONVERSIONS_PER_TURN = 1_000;
+
 /**
  * Attributes every conversion and sums the credit that passes the filters by source,
- * by event type and by day. Values are never summed across currencies.
+ * by event type and by day. Values are never summed across currencies. A report over a
+ * year of raw events has ~10^5 conversions: it lets the event loop answer tracking
+ * requests between slices of them rather than hold it for the whole tally.
  */
-export function tallyConversions(
+export async function tallyConversions(
   conversions: readonly Conversion[],
   options: { model: AttributionModel; lookbackDays: number; filters: CreditFilters },
-): ReportTallies {
+): Promise<ReportTallies> {
   const tallies = emptyTallies();
-  for (const conversion of conversions) {
+  for (const [index, conversion] of conversions.entries()) {
+    if (index > 0 && index % CONVERSIONS_PER_TURN === 0) await nextTurn();
     // Split before filtering, so a credit carries the same part of the value either way.
     const currency = conversion.value === null ? null : conversion.currency;
     const valueMicros = currency === null ? 0n : toMicros(conversion.value!);
@@ -128,7 +135,7 @@ export function reportBody(
 }
 
 /** Straight from the conversions: attribution in memory, then the report's sums. */
-export function buildConversionReport(
+export async function buildConversionReport(
   conversions: readonly Conversion[],
   options: {
     model: AttributionModel;
@@ -137,8 +144,8 @@ export function buildConversionReport(
     startDate: string;
     endDate: string;
   },
-): ConversionReportBody {
-  return reportBody(tallyConversions(conversions, options), options);
+): Promise<ConversionReportBody> {
+  return reportBody(await tallyConversions(conversions, options), options);
 }
 
 function passes(credit: Credit, filters: CreditFilters): boolean {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { localDaysParams, onLocalDays } from '../common/local-days.sql';
+import { nextTurn } from '../common/next-turn';
 import { DateRange } from '../common/validation/date-range';
 import { Sql } from '../persistence/database';
 import { InjectReportDatabase } from '../persistence/report-database';
@@ -13,6 +14,9 @@ export interface ConversionQuery {
   eventType: string | undefined;
   includeBots: boolean;
 }
+
+/** Rows turned into conversions and touchpoints between two turns of the event loop. */
+const ROWS_PER_TURN = 10_000;
 
 interface Row {
   subject: string;
@@ -40,28 +44,32 @@ export class ConversionsRepository {
   async conversionsWithTouchpoints(query: ConversionQuery): Promise<Conversion[]> {
     const { sql, params } = buildQuery(query);
     const rows = await this.database.query<Row>(sql, params);
+    // Every conversion of a subject shares the one list of its touchpoints, later ones too
+    // (attribution keeps those inside its window).
     const touchpointsBySubject = new Map<string, Touchpoint[]>();
-    for (const row of rows) {
-      if (row.source === '(direct)') continue;
-      const list = touchpointsBySubject.get(row.subject) ?? [];
-      list.push({
-        source: row.source,
-        medium: row.medium,
-        campaign: row.campaign,
-        occurredAt: row.occurred_ms,
-      });
-      touchpointsBySubject.set(row.subject, list);
+    const conversions: Conversion[] = [];
+    for (const [index, row] of rows.entries()) {
+      if (index > 0 && index % ROWS_PER_TURN === 0) await nextTurn();
+      let touchpoints = touchpointsBySubject.get(row.subject);
+      if (touchpoints === undefined) touchpointsBySubject.set(row.subject, (touchpoints = []));
+      if (row.source !== '(direct)')
+        touchpoints.push({
+          source: row.source,
+          medium: row.medium,
+          campaign: row.campaign,
+          occurredAt: row.occurred_ms,
+        });
+      if (row.is_conversion)
+        conversions.push({
+          eventType: row.event_type,
+          occurredAt: row.occurred_ms,
+          date: row.day,
+          value: row.value,
+          currency: row.currency,
+          touchpoints,
+        });
     }
-    return rows
-      .filter((row) => row.is_conversion)
-      .map((row) => ({
-        eventType: row.event_type,
-        occurredAt: row.occurred_ms,
-        date: row.day,
-        value: row.value,
-        currency: row.currency,
-        touchpoints: touchpointsBySubject.get(row.subject) ?? [],
-      }));
+    return conversions;
   }
 }
 
