@@ -9,7 +9,9 @@ import { Migration } from '@mikro-orm/migrations';
  * reads a partition's month from its name) dropped events younger than
  * EVENT_RETENTION_DAYS. The function now works in UTC, and partitions whose bounds are
  * not their name's UTC month are taken out, remade as that month, and their rows put
- * back through `events`, so each lands in its own month's partition.
+ * back through `events`, so each lands in its own month's partition. On a database that
+ * had drifted, that moves every row of those months while `events` is held: run it in a
+ * maintenance window there (on a UTC database it only reads the catalog).
  */
 export class Migration20261129150000 extends Migration {
 

@@ -143,6 +143,42 @@ describe('events partitioned by month', () => {
     expect(rows[0].n).toBe(2);
   });
 
+  it('finishes a drop cut short after its month was detached: credit, table and keys go', async () => {
+    const now = new Date();
+    const lastMonth = new Date(monthStart(now).getTime() - 10 * DAY_MS);
+    await maintenance().maintain(now); // the month again, if a test before dropped it
+    for (const at of [lastMonth, lastMonth, new Date(now.getTime() - DAY_MS)])
+      await track(
+        anEvent({
+          occurred_at: at.toISOString(),
+          visitor_id: `v_${randomUUID().slice(0, 6)}`,
+          page_url: 'https://shop.example.com/?utm_source=cut&utm_medium=cpc',
+        }),
+      ).expect(200);
+    const range = `start_date=${new Date(now.getTime() - 80 * DAY_MS).toISOString().slice(0, 10)}&end_date=${now.toISOString().slice(0, 10)}`;
+    const conversions = async () =>
+      (
+        await fixture
+          .http()
+          .get(`/v1/events/conversions?${range}`)
+          .set('X-API-Key', KEY)
+          .expect(200)
+      ).body.totals.conversions;
+    expect(await conversions()).toBe(3);
+    expect(await rowsIn('conversion_credits')).toBe(3);
+    // What a drop leaves when its process stops right after the detach.
+    const detached = partitionOf(lastMonth);
+    await fixture.db.pool.query(`ALTER TABLE events DETACH PARTITION "${detached}"`);
+
+    const { dropped } = await maintenance().maintain(now);
+    expect(dropped).toContain(detached);
+    const { rows } = await fixture.db.pool.query('SELECT to_regclass($1) AS table', [detached]);
+    expect(rows[0].table).toBeNull();
+    expect(await rowsIn('conversion_credits')).toBe(1);
+    expect(await rowsIn('event_ids')).toBe(1);
+    expect(await conversions()).toBe(1);
+  });
+
   it('gives up on a new partition rather than hold tracking behind a long query, and makes it next time', async () => {
     // The pass of a day two years on, whose months ahead no other test made.
     const later = monthStart(new Date(), 24);

@@ -89,26 +89,37 @@ export class EventPartitionMaintenance
     return { created, dropped };
   }
 
+  /**
+   * Credit leaves the rollup in short passes (each under the refresher's lock, so
+   * reports never wait long on it) while the month's events are still read, so reports
+   * stay equal to what the raw events give. The partition is then detached under the
+   * lock: the refresher's passes read `events` under it too, so none can add credit for
+   * its conversions afterwards, and what a pass added meanwhile leaves in a second sweep
+   * before the table goes. A drop cut short between the two is finished by the next run.
+   */
   private async dropMonth(partition: MonthlyPartition): Promise<void> {
-    // Credit leaves the rollup in bounded passes, so the refresher never waits long on the lock...
+    if (partition.attached) {
+      await this.forgetCredits(partition);
+      await this.database.transaction(async (sql) => {
+        await this.rollup.lock(sql);
+        await this.partitions.detach(sql, partition);
+      });
+    }
+    await this.forgetCredits(partition);
+    await this.database.transaction((sql) => this.partitions.drop(sql, partition));
+    // Its keys last: until then a resent old event is still answered as a duplicate.
+    while (
+      (await this.partitions.forgetKeysBefore(this.database, partition.end, KEYS_PER_PASS)) > 0
+    );
+  }
+
+  private async forgetCredits(partition: MonthlyPartition): Promise<void> {
     const blocks = await this.partitions.blocksOf(this.database, partition);
     for (let from = 0; from < blocks; from += BLOCKS_PER_PASS)
       await this.database.transaction(async (sql) => {
         await this.rollup.lock(sql);
         await this.forgetCreditsIn(sql, partition, from);
       });
-    // ...and what a late refresher pass may have added since goes with the drop itself.
-    await this.database.transaction(async (sql) => {
-      await this.rollup.lock(sql);
-      const blocksNow = await this.partitions.blocksOf(sql, partition);
-      for (let from = 0; from < blocksNow; from += BLOCKS_PER_PASS)
-        await this.forgetCreditsIn(sql, partition, from);
-      await this.partitions.drop(sql, partition);
-    });
-    // Its keys last: until then a resent old event is still answered as a duplicate.
-    while (
-      (await this.partitions.forgetKeysBefore(this.database, partition.end, KEYS_PER_PASS)) > 0
-    );
   }
 
   /** Takes the credit of the conversions in one range of the partition's blocks out of the rollup. */

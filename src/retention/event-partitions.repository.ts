@@ -20,6 +20,8 @@ export interface MonthlyPartition {
   name: string;
   /** Exclusive upper bound of its month. */
   end: Date;
+  /** Still a partition of `events`; false: detached by a drop that was cut short. */
+  attached: boolean;
 }
 
 /** The SQL behind monthly partitions of `events` (created by the partitioning migration). */
@@ -44,16 +46,22 @@ export class EventPartitionsRepository {
     return ahead.created + (strays?.created ?? 0);
   }
 
-  /** Monthly partitions whose month ends at or before `cutoff`, oldest first. */
+  /**
+   * Monthly partitions whose month ends at or before `cutoff`, and monthly tables a drop
+   * detached and did not finish with (the process stopped in between), oldest first.
+   */
   async endingBy(sql: Sql, cutoff: Date): Promise<MonthlyPartition[]> {
     return sql.query<MonthlyPartition>(
-      `SELECT name, "end" FROM (
+      `SELECT name, "end", attached FROM (
          SELECT c.relname AS name,
-                (to_date(substr(c.relname, 8), 'YYYY_MM') + interval '1 month') AT TIME ZONE 'UTC' AS "end"
-         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-         WHERE i.inhparent = 'events'::regclass AND c.relname ~ '^events_[0-9]{4}_[0-9]{2}$'
+                (to_date(substr(c.relname, 8), 'YYYY_MM') + interval '1 month') AT TIME ZONE 'UTC' AS "end",
+                EXISTS (SELECT 1 FROM pg_inherits i
+                        WHERE i.inhrelid = c.oid AND i.inhparent = 'events'::regclass) AS attached
+         FROM pg_class c
+         WHERE c.relkind = 'r' AND pg_table_is_visible(c.oid)
+           AND c.relname ~ '^events_[0-9]{4}_[0-9]{2}$'
        ) monthly
-       WHERE "end" <= ? ORDER BY name`,
+       WHERE "end" <= ? OR NOT attached ORDER BY name`,
       [cutoff],
     );
   }
@@ -96,6 +104,12 @@ export class EventPartitionsRepository {
        WHERE event_id IN (SELECT id::uuid FROM json_array_elements_text(?::json) AS ids(id))`,
       [JSON.stringify(eventIds)],
     );
+  }
+
+  /** Takes the partition out of `events`: from then on no query of `events` reads its rows. */
+  async detach(sql: Sql, partition: MonthlyPartition): Promise<void> {
+    await waitBrieflyForLocks(sql);
+    await sql.query(`ALTER TABLE events DETACH PARTITION ${quoted(partition)}`);
   }
 
   async drop(sql: Sql, partition: MonthlyPartition): Promise<void> {

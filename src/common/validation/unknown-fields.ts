@@ -27,7 +27,11 @@ export function tooManyFieldsError(
     .slice(0, NAMED_UNKNOWN_FIELDS)
     .map((field) => ({ field, message: `property ${field} should not exist` }));
   const more = unknown.length - details.length;
-  if (more > 0) details.push({ field: 'body', message: `has ${more} more unknown fields` });
+  if (more > 0)
+    details.push({
+      field: 'body',
+      message: `has ${more} more unknown field${more === 1 ? '' : 's'}`,
+    });
   return new ValidationFailedError(details);
 }
 
