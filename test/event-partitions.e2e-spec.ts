@@ -31,6 +31,17 @@ describe('events partitioned by month', () => {
          WHERE i.inhparent = 'events'::regclass ORDER BY 1`,
       )
     ).rows.map((row) => row.name);
+  /** The conversions report over the 80 days up to `now`. */
+  const lastEightyDays = async (now: Date) => {
+    const day = (date: Date) => date.toISOString().slice(0, 10);
+    const range = `start_date=${day(new Date(now.getTime() - 80 * DAY_MS))}&end_date=${day(now)}`;
+    const response = await fixture
+      .http()
+      .get(`/v1/events/conversions?${range}`)
+      .set('X-API-Key', KEY)
+      .expect(200);
+    return response.body;
+  };
   const rowsIn = async (table: string) =>
     (await fixture.db.pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number;
 
@@ -110,15 +121,7 @@ describe('events partitioned by month', () => {
        WHERE event_type <> 'page_view'`,
     );
     expect(placed[0].block).toBeGreaterThan(250);
-    const range = `start_date=${new Date(now.getTime() - 80 * DAY_MS).toISOString().slice(0, 10)}&end_date=${now.toISOString().slice(0, 10)}`;
-    const report = async () =>
-      (
-        await fixture
-          .http()
-          .get(`/v1/events/conversions?${range}`)
-          .set('X-API-Key', KEY)
-          .expect(200)
-      ).body;
+    const report = () => lastEightyDays(now);
     expect((await report()).totals.conversions).toBe(5);
     expect(await rowsIn('conversion_credits')).toBe(5);
 
@@ -155,15 +158,7 @@ describe('events partitioned by month', () => {
           page_url: 'https://shop.example.com/?utm_source=cut&utm_medium=cpc',
         }),
       ).expect(200);
-    const range = `start_date=${new Date(now.getTime() - 80 * DAY_MS).toISOString().slice(0, 10)}&end_date=${now.toISOString().slice(0, 10)}`;
-    const conversions = async () =>
-      (
-        await fixture
-          .http()
-          .get(`/v1/events/conversions?${range}`)
-          .set('X-API-Key', KEY)
-          .expect(200)
-      ).body.totals.conversions;
+    const conversions = async () => (await lastEightyDays(now)).totals.conversions;
     expect(await conversions()).toBe(3);
     expect(await rowsIn('conversion_credits')).toBe(3);
     // What a drop leaves when its process stops right after the detach.
