@@ -174,6 +174,24 @@ describe('events partitioned by month', () => {
     expect(await conversions()).toBe(1);
   });
 
+  it('drops a month once when two replicas run the same pass at once, neither failing', async () => {
+    const now = new Date();
+    const lastMonth = new Date(monthStart(now).getTime() - 10 * DAY_MS);
+    await maintenance().maintain(now); // the month again, if a test before dropped it
+    for (let n = 0; n < 3; n++)
+      await track(anEvent({ occurred_at: lastMonth.toISOString() })).expect(200);
+    expect((await lastEightyDays(now)).totals.conversions).toBe(3);
+    const later = new Date(monthStart(now).getTime() + (RETENTION_DAYS + 1) * DAY_MS);
+
+    const passes = await Promise.all([
+      maintenance().maintain(later),
+      maintenance().maintain(later),
+    ]);
+    expect(passes.every(({ dropped }) => dropped.includes(partitionOf(lastMonth)))).toBe(true);
+    expect(await partitions()).not.toContain(partitionOf(lastMonth));
+    expect(await rowsIn('conversion_credits')).toBe(0);
+  });
+
   it('gives up on a new partition rather than hold tracking behind a long query, and makes it next time', async () => {
     // The pass of a day two years on, whose months ahead no other test made.
     const later = monthStart(new Date(), 24);

@@ -66,10 +66,13 @@ export class EventPartitionsRepository {
     );
   }
 
-  /** How many blocks the partition's table has: its events are read in ranges of them. */
+  /**
+   * How many blocks the partition's table has (its events are read in ranges of them);
+   * 0 once it is gone (another replica dropped it).
+   */
   async blocksOf(sql: Sql, partition: MonthlyPartition): Promise<number> {
     const [{ blocks }] = await sql.query<{ blocks: number }>(
-      `SELECT (pg_relation_size(?::regclass) / current_setting('block_size')::int)::int AS blocks`,
+      `SELECT coalesce(pg_relation_size(to_regclass(?)) / current_setting('block_size')::int, 0)::int AS blocks`,
       [quoted(partition)],
     );
     return blocks;
@@ -106,10 +109,18 @@ export class EventPartitionsRepository {
     );
   }
 
-  /** Takes the partition out of `events`: from then on no query of `events` reads its rows. */
+  /**
+   * Takes the partition out of `events`: from then on no query of `events` reads its rows.
+   * Nothing to do when another replica's drop has detached it already.
+   */
   async detach(sql: Sql, partition: MonthlyPartition): Promise<void> {
     await waitBrieflyForLocks(sql);
-    await sql.query(`ALTER TABLE events DETACH PARTITION ${quoted(partition)}`);
+    const [{ attached }] = await sql.query<{ attached: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_inherits
+                      WHERE inhrelid = to_regclass(?) AND inhparent = 'events'::regclass) AS attached`,
+      [quoted(partition)],
+    );
+    if (attached) await sql.query(`ALTER TABLE events DETACH PARTITION ${quoted(partition)}`);
   }
 
   async drop(sql: Sql, partition: MonthlyPartition): Promise<void> {
