@@ -162,16 +162,49 @@ describe('events partitioned by month', () => {
     expect(await conversions()).toBe(3);
     expect(await rowsIn('conversion_credits')).toBe(3);
     // What a drop leaves when its process stops right after the detach.
-    const detached = partitionOf(lastMonth);
-    await fixture.db.pool.query(`ALTER TABLE events DETACH PARTITION "${detached}"`);
+    const month = partitionOf(lastMonth);
+    await fixture.db.pool.query(`ALTER TABLE events DETACH PARTITION "${month}"`);
+    await fixture.db.pool.query(`ALTER TABLE "${month}" RENAME TO "retiring_${month}"`);
 
     const { dropped } = await maintenance().maintain(now);
-    expect(dropped).toContain(detached);
-    const { rows } = await fixture.db.pool.query('SELECT to_regclass($1) AS table', [detached]);
+    expect(dropped).toContain(month);
+    const { rows } = await fixture.db.pool.query('SELECT to_regclass($1) AS table', [
+      `retiring_${month}`,
+    ]);
     expect(rows[0].table).toBeNull();
     expect(await rowsIn('conversion_credits')).toBe(1);
     expect(await rowsIn('event_ids')).toBe(1);
     expect(await conversions()).toBe(1);
+  });
+
+  it('leaves alone a month an operator detached, and tables that only look like months', async () => {
+    const now = new Date();
+    const lastMonth = new Date(monthStart(now).getTime() - 10 * DAY_MS);
+    await maintenance().maintain(now); // the month again, if a test before dropped it
+    const kept = anEvent({ occurred_at: lastMonth.toISOString() });
+    await track(kept).expect(200);
+    const month = partitionOf(lastMonth);
+    await fixture.db.pool.query(`ALTER TABLE events DETACH PARTITION "${month}"`);
+    await fixture.db.pool.query('CREATE TABLE events_2024_13 (note text)');
+    await fixture.db.pool.query(
+      "CREATE TABLE events_2020_01 (note text); INSERT INTO events_2020_01 VALUES ('x')",
+    );
+    try {
+      const { dropped } = await maintenance().maintain(now);
+      expect(dropped).not.toContain(month);
+      expect(dropped).not.toContain('events_2020_01');
+      const { rows } = await fixture.db.pool.query(
+        `SELECT (SELECT count(*)::int FROM "${month}") AS detached,
+                (SELECT count(*)::int FROM events_2020_01) AS unrelated`,
+      );
+      expect(rows[0]).toEqual({ detached: 1, unrelated: 1 });
+      // Its key is kept: a resend is still a duplicate.
+      expect((await track(kept).expect(200)).body.duplicate).toBe(true);
+    } finally {
+      await fixture.db.pool.query(
+        `DROP TABLE "${month}"; DROP TABLE events_2024_13; DROP TABLE events_2020_01`,
+      );
+    }
   });
 
   it('drops a month once when two replicas run the same pass at once, neither failing', async () => {

@@ -6,6 +6,7 @@ import {
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
+import { SqlState, sqlState } from '../common/sql-state';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { Database, Sql } from '../persistence/database';
@@ -95,18 +96,26 @@ export class EventPartitionMaintenance
    * stay equal to what the raw events give. The partition is then detached under the
    * lock: the refresher's passes read `events` under it too, so none can add credit for
    * its conversions afterwards, and what a pass added meanwhile leaves in a second sweep
-   * before the table goes. A drop cut short between the two is finished by the next run.
+   * before the table goes. The detached table is renamed `retiring_events_YYYY_MM`, so a
+   * drop cut short is finished by the next run, and no table detached by anyone else is
+   * taken for one. Replicas may run the same drop at once: each step is safe to repeat, and
+   * a table gone meanwhile means another replica finished it.
    */
-  private async dropMonth(partition: MonthlyPartition): Promise<void> {
-    if (partition.attached) {
+  private async dropMonth(month: MonthlyPartition): Promise<void> {
+    let partition = month;
+    try {
+      if (partition.attached) {
+        await this.forgetCredits(partition);
+        partition = await this.database.transaction(async (sql) => {
+          await this.rollup.lock(sql);
+          return this.partitions.detach(sql, partition);
+        });
+      }
       await this.forgetCredits(partition);
-      await this.database.transaction(async (sql) => {
-        await this.rollup.lock(sql);
-        await this.partitions.detach(sql, partition);
-      });
+      await this.database.transaction((sql) => this.partitions.drop(sql, partition));
+    } catch (error) {
+      if (sqlState(error) !== SqlState.undefinedTable) throw error;
     }
-    await this.forgetCredits(partition);
-    await this.database.transaction((sql) => this.partitions.drop(sql, partition));
     // Its keys last: until then a resent old event is still answered as a duplicate.
     while (
       (await this.partitions.forgetKeysBefore(this.database, partition.end, KEYS_PER_PASS)) > 0

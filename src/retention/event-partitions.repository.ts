@@ -14,13 +14,17 @@ const PARTITIONS_LOCK = "hashtext('conversion-tracking:event-partitions')";
  */
 const DDL_LOCK_TIMEOUT = '200ms';
 /** Only partitions this service made: `events_YYYY_MM`, one UTC month each. */
-const MONTHLY_PARTITION = /^events_\d{4}_\d{2}$/;
+const MONTHLY_PARTITION = /^events_\d{4}_(0[1-9]|1[0-2])$/;
+const MONTHLY_PARTITION_SQL = `'^events_[0-9]{4}_(0[1-9]|1[0-2])$'`;
+/** What a drop renames a month to when it detaches it, so that only its own are finished. */
+const RETIRING = 'retiring_';
 
 export interface MonthlyPartition {
+  /** `events_YYYY_MM`. */
   name: string;
   /** Exclusive upper bound of its month. */
   end: Date;
-  /** Still a partition of `events`; false: detached by a drop that was cut short. */
+  /** Still a partition of `events`; false: detached (and renamed) by a drop under way. */
   attached: boolean;
 }
 
@@ -53,15 +57,22 @@ export class EventPartitionsRepository {
   async endingBy(sql: Sql, cutoff: Date): Promise<MonthlyPartition[]> {
     return sql.query<MonthlyPartition>(
       `SELECT name, "end", attached FROM (
-         SELECT c.relname AS name,
-                (to_date(substr(c.relname, 8), 'YYYY_MM') + interval '1 month') AT TIME ZONE 'UTC' AS "end",
-                EXISTS (SELECT 1 FROM pg_inherits i
-                        WHERE i.inhrelid = c.oid AND i.inhparent = 'events'::regclass) AS attached
-         FROM pg_class c
-         WHERE c.relkind = 'r' AND pg_table_is_visible(c.oid)
-           AND c.relname ~ '^events_[0-9]{4}_[0-9]{2}$'
+         SELECT name, attached,
+                -- Guarded: the planner may evaluate it before the name's test.
+                CASE WHEN name ~ ${MONTHLY_PARTITION_SQL}
+                     THEN (to_date(substr(name, 8), 'YYYY_MM') + interval '1 month') AT TIME ZONE 'UTC'
+                END AS "end"
+         FROM (
+           SELECT c.relname::text AS name, true AS attached
+           FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+           WHERE i.inhparent = 'events'::regclass
+           UNION ALL
+           SELECT substr(c.relname, ${RETIRING.length + 1}), false
+           FROM pg_class c
+           WHERE c.relkind = 'r' AND pg_table_is_visible(c.oid) AND c.relname LIKE '${RETIRING}%'
+         ) tables
        ) monthly
-       WHERE "end" <= ? OR NOT attached ORDER BY name`,
+       WHERE "end" IS NOT NULL AND ("end" <= ? OR NOT attached) ORDER BY name`,
       [cutoff],
     );
   }
@@ -73,7 +84,7 @@ export class EventPartitionsRepository {
   async blocksOf(sql: Sql, partition: MonthlyPartition): Promise<number> {
     const [{ blocks }] = await sql.query<{ blocks: number }>(
       `SELECT coalesce(pg_relation_size(to_regclass(?)) / current_setting('block_size')::int, 0)::int AS blocks`,
-      [quoted(partition)],
+      [tableOf(partition)],
     );
     return blocks;
   }
@@ -93,7 +104,7 @@ export class EventPartitionsRepository {
   ): Promise<Map<string, CreditTuple[]>> {
     const rows = await sql.query<{ event_id: string; credits: StoredCredits }>(
       `SELECT e.id AS event_id, c.credits
-       FROM ${quoted(partition)} e
+       FROM ${tableOf(partition)} e
        CROSS JOIN LATERAL (SELECT credits FROM conversion_credits WHERE event_id = e.id OFFSET 0) c
        WHERE e.ctid >= ?::tid AND e.ctid < ?::tid`,
       [`(${from},0)`, `(${to},0)`],
@@ -113,19 +124,24 @@ export class EventPartitionsRepository {
    * Takes the partition out of `events`: from then on no query of `events` reads its rows.
    * Nothing to do when another replica's drop has detached it already.
    */
-  async detach(sql: Sql, partition: MonthlyPartition): Promise<void> {
+  async detach(sql: Sql, partition: MonthlyPartition): Promise<MonthlyPartition> {
     await waitBrieflyForLocks(sql);
+    const detached = { ...partition, attached: false };
     const [{ attached }] = await sql.query<{ attached: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM pg_inherits
                       WHERE inhrelid = to_regclass(?) AND inhparent = 'events'::regclass) AS attached`,
-      [quoted(partition)],
+      [tableOf(partition)],
     );
-    if (attached) await sql.query(`ALTER TABLE events DETACH PARTITION ${quoted(partition)}`);
+    if (attached) {
+      await sql.query(`ALTER TABLE events DETACH PARTITION ${tableOf(partition)}`);
+      await sql.query(`ALTER TABLE ${tableOf(partition)} RENAME TO ${tableOf(detached)}`);
+    }
+    return detached;
   }
 
   async drop(sql: Sql, partition: MonthlyPartition): Promise<void> {
     await waitBrieflyForLocks(sql);
-    await sql.query(`DROP TABLE IF EXISTS ${quoted(partition)}`);
+    await sql.query(`DROP TABLE IF EXISTS ${tableOf(partition)}`);
   }
 
   /** Forgets up to `limit` idempotency keys of events before `end`; returns how many. */
@@ -142,11 +158,12 @@ export class EventPartitionsRepository {
   }
 }
 
-function quoted(partition: MonthlyPartition): string {
+/** The month's table, quoted: its partition, or what a drop detached it as. */
+function tableOf(partition: MonthlyPartition): string {
   // The name comes from the catalog and matched the pattern; checked again before use in SQL.
   if (!MONTHLY_PARTITION.test(partition.name))
     throw new Error(`not a monthly partition: ${partition.name}`);
-  return `"${partition.name}"`;
+  return `"${partition.attached ? '' : RETIRING}${partition.name}"`;
 }
 
 /** For the rest of the transaction: a lock not granted within DDL_LOCK_TIMEOUT fails it (55P03). */
