@@ -74,8 +74,10 @@ function connectionOptions(database: ConnectableDatabase): PoolConfig {
     // on every call (PostgreSQL's default for the first executions) cost more than
     // running it. It applies to every statement sent with bind parameters: the rest
     // of the SQL goes through MikroORM, which inlines values, so it keeps custom plans.
-    // JIT off: reports over raw events are planned from estimates that skewed data puts
-    // far off, and JIT then spent about a second compiling queries that ran in two.
+    // JIT off: that generic plan is costed for any group size, and once the funnel tables
+    // are large its cost passes jit_above_cost, so a server with JIT compiled the track
+    // statement on every call (~200 ms, tens of times its run); reports over raw events,
+    // planned from estimates skewed data puts far off, lost about a second to it too.
     options: '-c plan_cache_mode=force_generic_plan -c jit=off',
   };
 }
