@@ -410,3 +410,41 @@ describe('a value shared by a multi-touch model', () => {
     }
   });
 });
+
+describe('reports over raw events at once', () => {
+  const fixture = useAppFixture({ API_KEYS: KEY });
+
+  it('runs two at a time in a process; the others wait their turn and are answered', async () => {
+    const running = async () =>
+      (
+        await fixture.db.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE datname = current_database() AND query LIKE '%WITH scoped AS%'
+             AND query NOT LIKE '%pg_stat_activity%'`,
+        )
+      ).rows[0].n;
+    // Every raw report reads identity_links: held, they wait on it where the test can count them.
+    const holder = await fixture.db.pool.connect();
+    let answers: Promise<number[]>;
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE identity_links IN ACCESS EXCLUSIVE MODE');
+      answers = Promise.all(
+        Array.from({ length: 4 }, () =>
+          fixture
+            .http()
+            .get('/v1/events/conversions?lookback_days=31')
+            .set('X-API-Key', KEY)
+            .then((response) => response.status),
+        ),
+      );
+      await expect.poll(running).toBe(2);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await running()).toBe(2);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    expect(await answers).toEqual([200, 200, 200, 200]);
+  });
+});

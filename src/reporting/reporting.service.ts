@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { ConcurrencyLimit } from '../common/concurrency-limit';
 import { DateRange, resolveDateRange } from '../common/validation/date-range';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
@@ -24,10 +25,18 @@ export interface ConversionsQuery {
 }
 
 const DEFAULT_RANGE_DAYS = 30;
+/**
+ * Reports over raw events run a few at a time per process; the rest wait their turn. Each
+ * takes seconds of the database's CPU on a large history and slices of the event loop
+ * that tracking shares: four at once took an audit's tracking p99 from ~0.1 to 1.5 s, and
+ * made each slower, nearer its statement timeout, than it is alone.
+ */
+const RAW_REPORTS_AT_ONCE = 2;
 
 @Injectable()
 export class ReportingService {
   private readonly logger = new Logger(ReportingService.name);
+  private readonly rawReports = new ConcurrencyLimit(RAW_REPORTS_AT_ONCE);
 
   constructor(
     private readonly conversions: ConversionsRepository,
@@ -97,13 +106,15 @@ export class ReportingService {
 
   /** Straightforward: every conversion in range and its touchpoints, attributed in memory. */
   async tallyFromEvents(query: ConversionsQuery): Promise<ReportTallies> {
-    const conversions = await this.conversions.conversionsWithTouchpoints({
-      range: query.range,
-      lookbackDays: query.lookbackDays,
-      conversionTypes: this.config.conversionEventTypes,
-      eventType: query.eventType,
-      includeBots: query.includeBots,
+    return this.rawReports.run(async () => {
+      const conversions = await this.conversions.conversionsWithTouchpoints({
+        range: query.range,
+        lookbackDays: query.lookbackDays,
+        conversionTypes: this.config.conversionEventTypes,
+        eventType: query.eventType,
+        includeBots: query.includeBots,
+      });
+      return tallyConversions(conversions, query);
     });
-    return tallyConversions(conversions, query);
   }
 }
