@@ -1,9 +1,8 @@
-import { MikroORM } from '@mikro-orm/postgresql';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/app-config';
-import { createOrmOptions } from '../src/persistence/orm-options';
 import { ReconciliationRunRepository } from '../src/reconciliation/reconciliation-run.repository';
 import { createTestApp } from './support/test-app';
+import { migrationOrm } from './support/migration-orm';
 import { TestDatabase, createTestDatabase } from './support/test-database';
 
 const BACKFILL = 'Migration20261128160000';
@@ -16,11 +15,7 @@ describe(`${BACKFILL} on runs left running without a lease`, () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const config = loadConfig({ DATABASE_URL: db.url });
-    orm = await MikroORM.init({
-      ...createOrmOptions({ ...config.database, url: db.url }),
-      pool: { min: 0, max: 1 },
-    });
+    orm = await migrationOrm(db.url);
     await orm.getMigrator().down({ to: BACKFILL });
   });
   afterAll(async () => {

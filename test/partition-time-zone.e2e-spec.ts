@@ -1,7 +1,6 @@
-import { MikroORM } from '@mikro-orm/postgresql';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/app-config';
-import { createOrmOptions } from '../src/persistence/orm-options';
+import { migrationOrm } from './support/migration-orm';
 import { TestDatabase, createTestDatabase } from './support/test-database';
 
 const UTC_MONTHS = 'Migration20261129150000';
@@ -45,11 +44,7 @@ describe(`${UTC_MONTHS} on a database in ${ZONE}`, () => {
     db = await createTestDatabase();
     const name = new URL(db.url).pathname.slice(1);
     await db.pool.query(`ALTER DATABASE ${name} SET timezone = '${ZONE}'`);
-    const config = loadConfig({ DATABASE_URL: db.url });
-    orm = await MikroORM.init({
-      ...createOrmOptions({ ...config.database, url: db.url }),
-      pool: { min: 0, max: 1 },
-    });
+    orm = await migrationOrm(db.url);
     await orm.getMigrator().down({ to: BEFORE });
   });
   afterAll(async () => {

@@ -1,7 +1,6 @@
-import { MikroORM } from '@mikro-orm/postgresql';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/app-config';
-import { createOrmOptions } from '../src/persistence/orm-options';
+import { migrationOrm } from './support/migration-orm';
 import { TestDatabase, createTestDatabase } from './support/test-database';
 
 const PARTITIONING = 'Migration20261126202845';
@@ -16,11 +15,7 @@ describe(`${PARTITIONING} on a database with events`, () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     // The clone is fully migrated: take it back to before partitioning first.
-    const config = loadConfig({ DATABASE_URL: db.url });
-    orm = await MikroORM.init({
-      ...createOrmOptions({ ...config.database, url: db.url }),
-      pool: { min: 0, max: 1 },
-    });
+    orm = await migrationOrm(db.url);
     await orm.getMigrator().down({ to: BEFORE_PARTITIONING });
   });
   afterAll(async () => {
