@@ -7,9 +7,13 @@ import { AppConfig } from './config/app-config';
 import { loadConfigOrExit } from './config/load-config-or-exit';
 import { resolveDatabaseWhenReachable } from './database-wait';
 import { errorText } from './common/error-text';
+import { drainConnections } from './common/http/close-on-shutdown';
+import { ServerClosing } from './common/http/server-closing';
 import { Shutdown } from './shutdown';
 
 const MIN_SAFE_API_KEY_LENGTH = 16;
+/** Long enough for every busy connection to get an answer that closes it. */
+const MAX_DRAIN_MS = 1_000;
 
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
@@ -38,9 +42,15 @@ async function serve(config: AppConfig): Promise<void> {
   await shutdown.checkpoint();
   const app = await createApp(config, database.database);
   shutdown.onStop(async () => {
-    // The HTTP server first: it stops accepting and waits for in-flight requests (their
-    // writes included). Nest's close() would close it only after the modules' shutdown
-    // hooks, which wait for background passes, accepting requests all the while.
+    // The HTTP server first: it stops accepting, lets busy kept-alive connections close
+    // after their next answer, and waits for in-flight requests (their writes included).
+    // Nest's close() would close it only after the modules' shutdown hooks, which wait
+    // for background passes, accepting requests all the while.
+    await drainConnections(
+      app.getHttpServer(),
+      app.get(ServerClosing),
+      Math.min(MAX_DRAIN_MS, config.http.shutdownTimeoutMs / 4),
+    );
     await app.getHttpAdapter().close();
     // Then the background work and the connection pool.
     await app.close();

@@ -259,6 +259,60 @@ describe('the compiled service started on its own for one case', () => {
     }
   }, 120_000);
 
+  it('cuts no request on a busy kept-alive connection at SIGTERM: each is answered, or its connection refused before it was sent', async () => {
+    const port = await freePort();
+    const service = new ServiceProcess({
+      PORT: String(port),
+      DATABASE_URL: db.url,
+      RATE_LIMIT_PER_MINUTE: '0',
+      LOG_LEVEL: 'warn',
+    });
+    await service.start();
+    // Fast answers: a busy connection is idle, to the server, for a good share of the time
+    // between an answer and the next request, which is when closing it cuts that request.
+    const outcomes: string[] = [];
+    let running = true;
+    const client = async () => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      while (running) {
+        outcomes.push(
+          await new Promise<string>((resolve) => {
+            const request = http.get(`${service.baseUrl}/health`, { agent }, (response) => {
+              response.resume();
+              response.on('end', () => resolve(String(response.statusCode)));
+            });
+            request.on('error', (error: NodeJS.ErrnoException) =>
+              resolve(error.code ?? error.message),
+            );
+          }),
+        );
+        if (outcomes.at(-1) === 'ECONNREFUSED') await sleep(10);
+      }
+      agent.destroy();
+    };
+    try {
+      const clients = Array.from({ length: 20 }, client);
+      await sleep(1_000);
+      service.kill('SIGTERM');
+      expect(await service.waitForExit(20_000)).toBe(0);
+      running = false;
+      await Promise.all(clients);
+      const counts = Object.fromEntries(
+        [...new Set(outcomes)].map((outcome) => [
+          outcome,
+          outcomes.filter((o) => o === outcome).length,
+        ]),
+      );
+      console.log(`SIGTERM under kept-alive load: ${JSON.stringify(counts)}`);
+      expect(counts['200']).toBeGreaterThan(1_000);
+      // Refused (nothing sent) is for the client to retry elsewhere; a reset is a lost request.
+      expect(Object.keys(counts).sort()).toEqual(['200', 'ECONNREFUSED']);
+    } finally {
+      running = false;
+      if (service.exitCode === null) service.kill('SIGKILL');
+    }
+  }, 120_000);
+
   it('with WORKERS=2, answers every request in flight and exits 0 when SIGTERM reaches the whole process group', async () => {
     const port = await freePort();
     // Each event waits a second for its group: the requests are in flight when SIGTERM

@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { ServerClosing } from './server-closing';
 
@@ -12,14 +15,36 @@ export function closeConnectionsOnShutdown(
   fastify: FastifyInstance,
   serverClosing: ServerClosing,
 ): void {
-  let closing = false;
   fastify.addHook('preClose', (done) => {
-    closing = true;
     serverClosing.abort();
     done();
   });
   fastify.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing) void reply.header('Connection', 'close');
+    if (serverClosing.signal.aborted) void reply.header('Connection', 'close');
     done(null, payload);
   });
+}
+
+/**
+ * The first step of a graceful stop: no new connection is accepted, and each kept-alive
+ * one closes after its next answer, until none is left or `maxMs` has passed. Only then
+ * does the server close the connections still idle. Closing them at once (Node's close()
+ * does) cuts a request whose bytes are on their way on a busy connection: to the server
+ * it looks idle, and its client sees the connection reset, not knowing whether the
+ * request was served. After the drain only connections idle through all of it are left.
+ */
+export async function drainConnections(
+  server: Server,
+  serverClosing: ServerClosing,
+  maxMs: number,
+): Promise<void> {
+  serverClosing.abort();
+  if (!server.listening) return;
+  // net's close() stops accepting without http's closing of idle connections; the server
+  // emits 'close' once its last connection has ended.
+  const drained = once(server, 'close');
+  NetServer.prototype.close.call(server);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, maxMs)))]);
+  clearTimeout(timer);
 }
