@@ -84,6 +84,40 @@ describe('visitors merged into their user again after racing statements', () => 
     expect(await rowsOf('funnel_stage_reached', 'user', user)).toEqual(['customer', 'visit']);
   });
 
+  it('skips a merge another replica is taking, rather than wait for it', async () => {
+    const pairs = Array.from({ length: 2 }, () => ({
+      visitor: `v_${randomUUID()}`,
+      user: `u_${randomUUID()}`,
+    }));
+    for (const { visitor, user } of pairs) {
+      await track({ event_type: 'page_view', visitor_id: visitor, user_id: user }).expect(200);
+      await moveVisitorBehindTheMerge(visitor);
+    }
+    const [taken, free] = pairs;
+    const otherReplica = new pg.Client({ connectionString: fixture.db.url });
+    await otherReplica.connect();
+    try {
+      await otherReplica.query('BEGIN');
+      await otherReplica.query(
+        'SELECT 1 FROM funnel_link_merges WHERE visitor_id = $1 FOR UPDATE',
+        [taken.visitor],
+      );
+      const swept = await Promise.race([
+        fixture.app.get(LinkMergeSweeper).sweep(),
+        new Promise((resolve) => setTimeout(() => resolve('still waiting after 3 s'), 3_000)),
+      ]);
+      expect(swept).toBe(1);
+      expect(await rowsOf('funnel_progress', 'visitor', free.visitor)).toEqual([]);
+      expect(await rowsOf('funnel_progress', 'visitor', taken.visitor)).toEqual(['customer']);
+      await otherReplica.query('ROLLBACK');
+    } finally {
+      await otherReplica.end();
+    }
+    await sweepUntilNoMergeIsPending();
+    expect(await rowsOf('funnel_progress', 'visitor', taken.visitor)).toEqual([]);
+    expect(await rowsOf('funnel_progress', 'user', taken.user)).toEqual(['customer']);
+  });
+
   it('leaves no visitor behind when its events race its first link', async () => {
     const pairs = Array.from({ length: 40 }, () => ({
       visitor: `v_${randomUUID()}`,

@@ -153,11 +153,19 @@ export class FunnelRepository {
     );
   }
 
-  /** Takes a recorded merge, unless another replica took it or it was recorded again since. */
+  /**
+   * Takes a recorded merge, unless another replica took it or it was recorded again since.
+   * One another replica is taking right now is skipped rather than waited for: replicas
+   * read the same due merges, and would otherwise go through them in step.
+   */
   async claimLinkMerge(sql: Sql, merge: RecordedLinkMerge): Promise<boolean> {
     const rows = await sql.query(
       `DELETE FROM funnel_link_merges
-       WHERE visitor_id = ? AND user_id = ? AND xmin = ?::xid RETURNING visitor_id`,
+       WHERE (visitor_id, user_id) IN (
+         SELECT visitor_id, user_id FROM funnel_link_merges
+         WHERE visitor_id = ? AND user_id = ? AND xmin = ?::xid
+         FOR UPDATE SKIP LOCKED)
+       RETURNING visitor_id`,
       [merge.visitor_id, merge.user_id, merge.record_xid],
     );
     return rows.length > 0;
