@@ -1,4 +1,5 @@
-// `npm run bench:report`: how fast GET /v1/events/conversions answers on a large history.
+// `npm run bench:report`: how fast GET /v1/events/conversions (and GET /v1/funnels/default)
+// answer on a large history.
 //
 //   npx nest build && node bench/report.mjs [--events 10000000] [--visitors 1000000]
 //                                           [--days 90] [--runs 7] [--database ct_bench_report]
@@ -12,7 +13,10 @@
 // every identity into the attribution rollup, as after any change of REPORT_TIMEZONE or
 // CONVERSION_EVENT_TYPES; the bench times that, then times each report over HTTP (one
 // warm-up, then --runs runs) and prints medians. A report that uses a non-default
-// lookback reads raw events; it is timed once for comparison unless --skip-raw.
+// lookback reads raw events; it is timed once for comparison unless --skip-raw. Each
+// visitor is also a subject of the default funnel (entered over --days, 40% past its
+// first stage, a fifth of the stages between skipped), for the funnel report's timings
+// (which have no budget: they read every subject that entered in the range).
 // Exit code 1: a report answered non-200 or its median exceeded its budget.
 import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
@@ -190,6 +194,7 @@ async function load(client, now) {
   let started = Date.now();
   await copy(client, `COPY events (${COLUMNS.join(', ')}) FROM STDIN WITH (FORMAT text, NULL '')`, eventLines(now));
   await copy(client, 'COPY identity_links (visitor_id, user_id, linked_at) FROM STDIN', linkLines(now));
+  await loadFunnel(client, now);
   console.log(`COPY of ${options.events.toLocaleString('en-US')} events: ${seconds(started)} s`);
   started = Date.now();
   await client.query('SET maintenance_work_mem = \'512MB\'');
@@ -200,7 +205,34 @@ async function load(client, now) {
   await client.query('VACUUM ANALYZE events');
   await client.query('VACUUM ANALYZE event_ids');
   await client.query('VACUUM ANALYZE identity_links');
+  await client.query('VACUUM ANALYZE funnel_progress');
+  await client.query('VACUUM ANALYZE funnel_stage_reached');
   console.log(`indexes rebuilt and tables analysed: ${seconds(started)} s`);
+}
+
+/** The default funnel's stages: visit, lead, signup, customer; a subject's current stage is reached. */
+async function loadFunnel(client, now) {
+  await client.query('SELECT setseed(0.42)');
+  await client.query(
+    `CREATE TEMP TABLE bench_subjects AS
+     SELECT n, 'v' || n AS subject_id, $1::timestamptz - random() * $2 * interval '1 day' AS entered_at,
+            CASE WHEN r < 0.6 THEN 0 WHEN r < 0.8 THEN 1 WHEN r < 0.92 THEN 2 ELSE 3 END AS final
+     FROM (SELECT n, random() AS r FROM generate_series(0, $3 - 1) n) x`,
+    [new Date(now), options.days, options.visitors],
+  );
+  const stage = `(ARRAY['visit', 'lead', 'signup', 'customer'])`;
+  await client.query(
+    `INSERT INTO funnel_progress (funnel, subject_type, subject_id, stage_index, stage, entered_at, updated_at)
+     SELECT 'default', 'visitor', subject_id, final, ${stage}[final + 1], entered_at, entered_at FROM bench_subjects`,
+  );
+  await client.query(
+    `INSERT INTO funnel_stage_reached (funnel, subject_type, subject_id, stage, stage_index, reached_at, event_id)
+     SELECT 'default', 'visitor', subject_id, ${stage}[i + 1], i,
+            entered_at + i * interval '1 hour' + random() * interval '50 minutes', 'bench-funnel-' || n || '-' || i
+     FROM bench_subjects CROSS JOIN LATERAL generate_series(0, final) i
+     WHERE i = 0 OR i = final OR random() < 0.8`,
+  );
+  await client.query('DROP TABLE bench_subjects');
 }
 
 async function copy(client, statement, lines) {
@@ -276,6 +308,10 @@ async function timeReports(baseUrl, now) {
     { name: '90 days, linear', query: `?attribution=linear&start_date=${new Date(now - 89 * DAY_MS).toISOString().slice(0, 10)}`, budget: options.maxMs },
   ];
   if (!options.skipRaw) reports.push({ name: 'lookback_days=31 (raw events)', query: '?lookback_days=31', runs: 1 });
+  reports.push(
+    { name: 'funnel, 30 days', path: '/v1/funnels/default', query: '' },
+    { name: `funnel, ${options.days} days`, path: '/v1/funnels/default', query: `?start_date=${new Date(now - (options.days - 1) * DAY_MS).toISOString().slice(0, 10)}` },
+  );
   const results = [];
   for (const report of reports) {
     const runs = report.runs ?? options.runs;
@@ -283,18 +319,18 @@ async function timeReports(baseUrl, now) {
     let rows = 0;
     for (let i = 0; i <= runs; i++) {
       const started = performance.now();
-      const response = await fetch(`${baseUrl}/v1/events/conversions${report.query}`, {
+      const response = await fetch(`${baseUrl}${report.path ?? '/v1/events/conversions'}${report.query}`, {
         headers: { 'X-API-Key': API_KEY },
       });
       const body = await response.json();
       const elapsed = performance.now() - started;
       if (response.status !== 200) throw new Error(`${report.name}: ${response.status} ${JSON.stringify(body)}`);
-      rows = body.by_source.length;
+      rows = (body.by_source ?? body.stages).length;
       if (i > 0 || runs === 1) times.push(elapsed); // the first run warms caches
     }
     results.push({
       name: report.name,
-      path: report.query.includes('lookback_days') ? 'raw' : 'rollup',
+      path: report.path ? 'funnel' : report.query.includes('lookback_days') ? 'raw' : 'rollup',
       median: median(times),
       min: Math.min(...times),
       max: Math.max(...times),

@@ -16,11 +16,12 @@ WITH entered AS (
   SELECT subject_type, subject_id, stage_index FROM funnel_progress
   WHERE funnel = ? AND ${onLocalDays('entered_at')}
 ), reach AS (
-  SELECT e.subject_type, e.subject_id, i.idx,
-         (SELECT min(r.reached_at) FROM funnel_stage_reached r
-           WHERE r.funnel = ? AND r.subject_type = e.subject_type AND r.subject_id = e.subject_id
-             AND r.stage_index >= i.idx) AS reached_at
+  SELECT e.subject_type, e.subject_id, i.idx, min(r.reached_at) AS reached_at
   FROM entered e CROSS JOIN LATERAL generate_series(0, e.stage_index) AS i(idx)
+  LEFT JOIN funnel_stage_reached r
+    ON r.funnel = ? AND r.subject_type = e.subject_type AND r.subject_id = e.subject_id
+   AND r.stage_index >= i.idx
+  GROUP BY e.subject_type, e.subject_id, i.idx
 ), steps AS (
   SELECT idx, reached_at - lag(reached_at) OVER (PARTITION BY subject_type, subject_id ORDER BY idx) AS since_previous
   FROM reach
