@@ -50,9 +50,12 @@ export async function resolveDatabaseWhenReachable(
     await closed;
   };
   shutdown.onStop(closePlaceholder);
+  const state: PlaceholderState = { databaseReached: false };
   for (let delay = FIRST_RETRY_MS; ; delay = Math.min(delay * 2, LONGEST_RETRY_MS)) {
     try {
       const database = await resolveDatabase(config.database);
+      // Until the hand-over (migrations, modules starting) the placeholder says so.
+      state.databaseReached = true;
       return { ...database, handOver: closePlaceholder };
     } catch (error) {
       if (config.database.url === undefined || !isUnreachable(error)) {
@@ -62,7 +65,7 @@ export async function resolveDatabaseWhenReachable(
       logger.warn(
         `PostgreSQL (DATABASE_URL) is unreachable: ${rootCause(error as Error).message}; /ready answers 503 meanwhile, next try in ${delay / 1_000} s`,
       );
-      placeholder ??= await listenMeanwhile(config);
+      placeholder ??= await listenMeanwhile(config, state);
       for (let waited = 0; waited < delay; waited += CHECKPOINT_MS) {
         await sleep(CHECKPOINT_MS);
         await shutdown.checkpoint();
@@ -80,8 +83,12 @@ export function isUnreachable(error: unknown): boolean {
   );
 }
 
-async function listenMeanwhile({ http }: AppConfig): Promise<Server> {
-  const server = createServer((request, response) => answerMeanwhile(request, response));
+interface PlaceholderState {
+  databaseReached: boolean;
+}
+
+async function listenMeanwhile({ http }: AppConfig, state: PlaceholderState): Promise<Server> {
+  const server = createServer((request, response) => answerMeanwhile(request, response, state));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(http.port, http.host, () => resolve());
@@ -91,7 +98,11 @@ async function listenMeanwhile({ http }: AppConfig): Promise<Server> {
   return server;
 }
 
-function answerMeanwhile(request: IncomingMessage, response: ServerResponse): void {
+function answerMeanwhile(
+  request: IncomingMessage,
+  response: ServerResponse,
+  { databaseReached }: PlaceholderState,
+): void {
   const requestId = generateRequestId(request);
   response.setHeader('X-Request-Id', requestId);
   response.setHeader('Cache-Control', 'no-store');
@@ -106,8 +117,16 @@ function answerMeanwhile(request: IncomingMessage, response: ServerResponse): vo
   // /ready answers as the service's own does when its database is away.
   const { status, body, retryAfterSeconds } = mapError(
     path === '/ready'
-      ? new NotReadyError([{ field: 'database', message: 'unreachable' }])
-      : new DatabaseUnavailableError('not reachable since the service started'),
+      ? new NotReadyError([
+          databaseReached
+            ? { field: 'service', message: 'starting: the database is reachable' }
+            : { field: 'database', message: 'unreachable' },
+        ])
+      : new DatabaseUnavailableError(
+          databaseReached
+            ? 'the service is starting: its database is reachable again'
+            : 'not reachable since the service started',
+        ),
     requestId,
   );
   response.writeHead(status, {

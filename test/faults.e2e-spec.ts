@@ -484,13 +484,30 @@ describe('the compiled service started on its own for one case', () => {
       await proxy.restore();
       // The placeholder answers until the service takes the port over: no second long
       // enough for probes every 20 ms to meet a refused connection more than once.
-      const seen: number[] = [];
-      for (const deadline = Date.now() + 30_000; seen.at(-1) !== 200 && Date.now() < deadline;) {
-        seen.push(await statusOf(`${service.baseUrl}/ready`));
+      // Once the database is reached, while the service starts, it says so.
+      const seen: Array<{ status: number; detail?: string }> = [];
+      for (
+        const deadline = Date.now() + 30_000;
+        seen.at(-1)?.status !== 200 && Date.now() < deadline;
+      ) {
+        seen.push(
+          await fetch(`${service.baseUrl}/ready`).then(
+            async (response) => ({
+              status: response.status,
+              detail: ((await response.json()) as { error?: { details: unknown[] } }).error?.details
+                ?.map((d) => JSON.stringify(d))
+                .join(),
+            }),
+            () => ({ status: 0 }),
+          ),
+        );
         await sleep(20);
       }
-      expect(seen.at(-1)).toBe(200);
-      expect(seen.filter((status) => status === 0).length).toBeLessThanOrEqual(1);
+      expect(seen.at(-1)?.status).toBe(200);
+      expect(seen.filter(({ status }) => status === 0).length).toBeLessThanOrEqual(1);
+      expect(seen.map(({ detail }) => detail)).toContain(
+        JSON.stringify({ field: 'service', message: 'starting: the database is reachable' }),
+      );
       const stored = await post(service.baseUrl);
       expect(stored.status).toBe(200);
       expect(await storedIds(db.pool, [refused.eventId, stored.eventId])).toEqual([
