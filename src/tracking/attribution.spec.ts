@@ -96,6 +96,12 @@ describe('deriveAttribution', () => {
   it.each([
     ['https://www.google.com/', 'google', 'organic', 'organic_search'],
     ['https://www.google.co.jp/search?q=1', 'google', 'organic', 'organic_search'],
+    ['https://google.com/', 'google', 'organic', 'organic_search'],
+    ['https://uk.search.yahoo.com/search?p=1', 'yahoo', 'organic', 'organic_search'],
+    // A search brand's other products are referrals, as GA4 reports them.
+    ['https://mail.google.com/mail/u/0/', 'mail.google.com', 'referral', 'referral'],
+    ['https://accounts.google.com/', 'accounts.google.com', 'referral', 'referral'],
+    ['https://mail.yahoo.com/', 'mail.yahoo.com', 'referral', 'referral'],
     ['https://www.bing.com/search?q=1', 'bing', 'organic', 'organic_search'],
     ['https://duckduckgo.com/', 'duckduckgo', 'organic', 'organic_search'],
     ['https://t.co/abc', 'twitter', 'social', 'organic_social'],
@@ -156,6 +162,8 @@ describe('deriveChannel (GA4 default channel grouping)', () => {
     // Brands in any country, not hosts that merely start with their name.
     ['google.co.uk', 'referral', 'organic_search'],
     ['google.github.io', 'referral', 'referral'],
+    ['mail.google.com', 'referral', 'referral'],
+    ['docs.google.com', 'referral', 'referral'],
     ['yahoo.example.io', 'referral', 'referral'],
     ['pinterest.mysite.de', 'referral', 'referral'],
     // Shopping sites are GA4's Organic and Paid Shopping, before Social, Search and Referral.

@@ -15,20 +15,24 @@ interface KnownSource {
 
 // The brand's own domains in any country: google.com, google.de, google.co.uk, google.com.br,
 // but not google.github.io or google.blog.com, which belong to someone else.
-const anyTld = (domain: string) =>
-  new RegExp(
-    `(^|\\.)${domain.replace(/\./g, '\\.')}\\.(com|net|org|cat|[a-z]{2}|(co|com|net|org|ac|ne|or|gob|gov|edu)\\.[a-z]{2})$`,
-  );
+const IN_ANY_COUNTRY =
+  '\\.(com|net|org|cat|[a-z]{2}|(co|com|net|org|ac|ne|or|gob|gov|edu)\\.[a-z]{2})$';
+const anyTld = (domain: string) => new RegExp(`(^|\\.)${domain}${IN_ANY_COUNTRY}`);
+// A search engine's search pages only: its bare domain, www and search hosts
+// (uk.search.yahoo.com). Its mail, documents and sign-in pages (mail.google.com,
+// accounts.google.com after an OAuth sign-in) are referrals, as GA4 reports them.
+const searchPages = (domain: string) =>
+  new RegExp(`^((www|([a-z]{2}\\.)?search)\\.)?${domain}${IN_ANY_COUNTRY}`);
 const exactly = (...domains: string[]) =>
   new RegExp(`(^|\\.)(${domains.map((d) => d.replace(/\./g, '\\.')).join('|')})$`);
 
 const KNOWN_SOURCES: KnownSource[] = [
-  { name: 'google', category: 'search', host: anyTld('google') },
+  { name: 'google', category: 'search', host: searchPages('google') },
   { name: 'bing', category: 'search', host: exactly('bing.com') },
-  { name: 'yahoo', category: 'search', host: anyTld('yahoo') },
+  { name: 'yahoo', category: 'search', host: searchPages('yahoo') },
   { name: 'duckduckgo', category: 'search', host: exactly('duckduckgo.com') },
   { name: 'baidu', category: 'search', host: exactly('baidu.com') },
-  { name: 'yandex', category: 'search', host: anyTld('yandex') },
+  { name: 'yandex', category: 'search', host: searchPages('yandex') },
   { name: 'ecosia', category: 'search', host: exactly('ecosia.org') },
   { name: 'ask', category: 'search', host: exactly('ask.com') },
   { name: 'naver', category: 'search', host: exactly('naver.com') },
