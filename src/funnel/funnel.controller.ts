@@ -1,14 +1,11 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { RouteConfig } from '@nestjs/platform-fastify';
+import { Body, Controller } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { CorsPreflight, PUBLIC_ENDPOINT } from '../common/http/public-endpoint';
-import { PublicEndpointErrors } from '../common/http/public-endpoint-errors';
+import { CorsPreflight, PublicPost } from '../common/http/public-endpoint';
 import { FunnelStageResponseDto } from './dto/funnel-stage-response.dto';
 import { UpdateFunnelStageDto } from './dto/update-funnel-stage.dto';
 import { FunnelService } from './funnel.service';
 
 @ApiTags('funnel')
-@PublicEndpointErrors()
 @Controller('v1/events')
 export class FunnelController {
   constructor(private readonly funnels: FunnelService) {}
@@ -19,9 +16,7 @@ export class FunnelController {
    * Moves a visitor or user forward to a stage (skipping allowed); a stage at or behind the current
    * one changes nothing. Public, same CORS, limits and error envelope as tracking.
    */
-  @Post('funnel')
-  @HttpCode(200)
-  @RouteConfig(PUBLIC_ENDPOINT)
+  @PublicPost('funnel')
   @ApiOkResponse({ type: FunnelStageResponseDto })
   updateFunnelStage(@Body() update: UpdateFunnelStageDto): Promise<FunnelStageResponseDto> {
     return this.funnels.updateStage(update);

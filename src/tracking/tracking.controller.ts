@@ -1,8 +1,6 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { RouteConfig } from '@nestjs/platform-fastify';
+import { Body, Controller } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { CorsPreflight, PUBLIC_ENDPOINT } from '../common/http/public-endpoint';
-import { PublicEndpointErrors } from '../common/http/public-endpoint-errors';
+import { CorsPreflight, PublicPost } from '../common/http/public-endpoint';
 import { TrackBatchDto } from './dto/track-batch.dto';
 import { TrackBatchResponseDto } from './dto/track-batch-response.dto';
 import { TrackEventDto } from './dto/track-event.dto';
@@ -11,7 +9,6 @@ import { ClientRequest, RequestContext } from './request-context';
 import { TrackingService } from './tracking.service';
 
 @ApiTags('tracking')
-@PublicEndpointErrors()
 @Controller('v1/events')
 export class TrackingController {
   constructor(private readonly tracking: TrackingService) {}
@@ -22,9 +19,7 @@ export class TrackingController {
    * Records one event durably, with full attribution, and answers after it is committed.
    * Public (no auth). Accepts `application/json` and `text/plain` (sendBeacon) bodies.
    */
-  @Post('track')
-  @HttpCode(200)
-  @RouteConfig(PUBLIC_ENDPOINT)
+  @PublicPost('track')
   @ApiOkResponse({ type: TrackEventResponseDto })
   trackEvent(
     @Body() event: TrackEventDto,
@@ -40,9 +35,7 @@ export class TrackingController {
    * A database outage answers 503 when it left nothing stored; once some events are stored,
    * the events it refused carry `database_unavailable` in their result: send only those again.
    */
-  @Post('track/batch')
-  @HttpCode(200)
-  @RouteConfig(PUBLIC_ENDPOINT)
+  @PublicPost('track/batch')
   @ApiOkResponse({ type: TrackBatchResponseDto })
   trackEventBatch(
     @Body() batch: TrackBatchDto,

@@ -1297,80 +1297,11 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation failed (every failing field is listed), or a body that is not JSON or not UTF-8 (malformed_body) */
-            400: {
-                headers: {
-                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
-                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description `true`, with an allowed Origin */
-                    "Access-Control-Allow-Credentials"?: "true";
-                    /** @description `Origin`: answers differ by origin */
-                    Vary?: string;
-                    /** @description `POST, OPTIONS` */
-                    "Access-Control-Allow-Methods"?: string;
-                    /** @description Content-Type, Authorization, X-Request-Id, X-API-Key, Accept, Accept-Language, Content-Language, and any other header the preflight asks for (the Origin is what is checked) */
-                    "Access-Control-Allow-Headers"?: string;
-                    /** @description Seconds a browser may cache this preflight */
-                    "Access-Control-Max-Age"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
             /** @description Origin not allowed */
             403: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
                     "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Body over TRACK_MAX_BODY_BYTES */
-            413: {
-                headers: {
-                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
-                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description `true`, with an allowed Origin */
-                    "Access-Control-Allow-Credentials"?: "true";
-                    /** @description `Origin`: answers differ by origin */
-                    Vary?: string;
-                    /** @description `POST, OPTIONS` */
-                    "Access-Control-Allow-Methods"?: string;
-                    /** @description Content-Type, Authorization, X-Request-Id, X-API-Key, Accept, Accept-Language, Content-Language, and any other header the preflight asks for (the Origin is what is checked) */
-                    "Access-Control-Allow-Headers"?: string;
-                    /** @description Seconds a browser may cache this preflight */
-                    "Access-Control-Max-Age"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Neither application/json nor text/plain, or a compressed body (Content-Encoding) */
-            415: {
-                headers: {
-                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
-                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description `true`, with an allowed Origin */
-                    "Access-Control-Allow-Credentials"?: "true";
-                    /** @description `Origin`: answers differ by origin */
-                    Vary?: string;
-                    /** @description `POST, OPTIONS` */
-                    "Access-Control-Allow-Methods"?: string;
-                    /** @description Content-Type, Authorization, X-Request-Id, X-API-Key, Accept, Accept-Language, Content-Language, and any other header the preflight asks for (the Origin is what is checked) */
-                    "Access-Control-Allow-Headers"?: string;
-                    /** @description Seconds a browser may cache this preflight */
-                    "Access-Control-Max-Age"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1630,80 +1561,11 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation failed (every failing field is listed), or a body that is not JSON or not UTF-8 (malformed_body) */
-            400: {
-                headers: {
-                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
-                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description `true`, with an allowed Origin */
-                    "Access-Control-Allow-Credentials"?: "true";
-                    /** @description `Origin`: answers differ by origin */
-                    Vary?: string;
-                    /** @description `POST, OPTIONS` */
-                    "Access-Control-Allow-Methods"?: string;
-                    /** @description Content-Type, Authorization, X-Request-Id, X-API-Key, Accept, Accept-Language, Content-Language, and any other header the preflight asks for (the Origin is what is checked) */
-                    "Access-Control-Allow-Headers"?: string;
-                    /** @description Seconds a browser may cache this preflight */
-                    "Access-Control-Max-Age"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
             /** @description Origin not allowed */
             403: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
                     "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Body over TRACK_MAX_BODY_BYTES */
-            413: {
-                headers: {
-                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
-                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description `true`, with an allowed Origin */
-                    "Access-Control-Allow-Credentials"?: "true";
-                    /** @description `Origin`: answers differ by origin */
-                    Vary?: string;
-                    /** @description `POST, OPTIONS` */
-                    "Access-Control-Allow-Methods"?: string;
-                    /** @description Content-Type, Authorization, X-Request-Id, X-API-Key, Accept, Accept-Language, Content-Language, and any other header the preflight asks for (the Origin is what is checked) */
-                    "Access-Control-Allow-Headers"?: string;
-                    /** @description Seconds a browser may cache this preflight */
-                    "Access-Control-Max-Age"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Neither application/json nor text/plain, or a compressed body (Content-Encoding) */
-            415: {
-                headers: {
-                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
-                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description `true`, with an allowed Origin */
-                    "Access-Control-Allow-Credentials"?: "true";
-                    /** @description `Origin`: answers differ by origin */
-                    Vary?: string;
-                    /** @description `POST, OPTIONS` */
-                    "Access-Control-Allow-Methods"?: string;
-                    /** @description Content-Type, Authorization, X-Request-Id, X-API-Key, Accept, Accept-Language, Content-Language, and any other header the preflight asks for (the Origin is what is checked) */
-                    "Access-Control-Allow-Headers"?: string;
-                    /** @description Seconds a browser may cache this preflight */
-                    "Access-Control-Max-Age"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2407,80 +2269,11 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation failed (every failing field is listed), or a body that is not JSON or not UTF-8 (malformed_body) */
-            400: {
-                headers: {
-                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
-                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description `true`, with an allowed Origin */
-                    "Access-Control-Allow-Credentials"?: "true";
-                    /** @description `Origin`: answers differ by origin */
-                    Vary?: string;
-                    /** @description `POST, OPTIONS` */
-                    "Access-Control-Allow-Methods"?: string;
-                    /** @description Content-Type, Authorization, X-Request-Id, X-API-Key, Accept, Accept-Language, Content-Language, and any other header the preflight asks for (the Origin is what is checked) */
-                    "Access-Control-Allow-Headers"?: string;
-                    /** @description Seconds a browser may cache this preflight */
-                    "Access-Control-Max-Age"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
             /** @description Origin not allowed */
             403: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
                     "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Body over TRACK_MAX_BODY_BYTES */
-            413: {
-                headers: {
-                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
-                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description `true`, with an allowed Origin */
-                    "Access-Control-Allow-Credentials"?: "true";
-                    /** @description `Origin`: answers differ by origin */
-                    Vary?: string;
-                    /** @description `POST, OPTIONS` */
-                    "Access-Control-Allow-Methods"?: string;
-                    /** @description Content-Type, Authorization, X-Request-Id, X-API-Key, Accept, Accept-Language, Content-Language, and any other header the preflight asks for (the Origin is what is checked) */
-                    "Access-Control-Allow-Headers"?: string;
-                    /** @description Seconds a browser may cache this preflight */
-                    "Access-Control-Max-Age"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Neither application/json nor text/plain, or a compressed body (Content-Encoding) */
-            415: {
-                headers: {
-                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
-                    /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description `true`, with an allowed Origin */
-                    "Access-Control-Allow-Credentials"?: "true";
-                    /** @description `Origin`: answers differ by origin */
-                    Vary?: string;
-                    /** @description `POST, OPTIONS` */
-                    "Access-Control-Allow-Methods"?: string;
-                    /** @description Content-Type, Authorization, X-Request-Id, X-API-Key, Accept, Accept-Language, Content-Language, and any other header the preflight asks for (the Origin is what is checked) */
-                    "Access-Control-Allow-Headers"?: string;
-                    /** @description Seconds a browser may cache this preflight */
-                    "Access-Control-Max-Age"?: number;
                     [name: string]: unknown;
                 };
                 content: {

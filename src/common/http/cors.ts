@@ -32,10 +32,19 @@ export function registerPublicCors(
 ): void {
   const isAllowed = createOriginMatcher(allowedOrigins);
   // A callback hook, not an async one: it runs on every request of the hot path.
-  fastify.addHook('onRequest', (request, reply, done) => done(applyCors(request, reply)));
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const refused = applyCors(request, reply);
+    if (refused === undefined && request.method === 'OPTIONS' && isPublic(request)) {
+      // A preflight is answered here, before any body parser: what a client sends with
+      // it (a Content-Type, even a body) is not part of the question it asks.
+      void reply.code(200).send();
+      return;
+    }
+    done(refused);
+  });
 
   function applyCors(request: FastifyRequest, reply: FastifyReply): Error | undefined {
-    if (!(request.routeOptions.config as PublicRouteConfig | undefined)?.publicCors) return;
+    if (!isPublic(request)) return;
     reply.header('Vary', 'Origin');
     const origin = request.headers.origin;
     if (origin === undefined) return;
@@ -52,6 +61,10 @@ export function registerPublicCors(
     reply.header('Access-Control-Allow-Headers', allowedHeaders(request));
     reply.header('Access-Control-Max-Age', PREFLIGHT_MAX_AGE_SECONDS);
   }
+}
+
+function isPublic(request: FastifyRequest): boolean {
+  return (request.routeOptions.config as PublicRouteConfig | undefined)?.publicCors === true;
 }
 
 /**

@@ -10,14 +10,18 @@ import {
 } from '@nestjs/swagger';
 import { ErrorResponseDto } from './error-response.dto';
 
-/** The error responses every public, browser-facing endpoint can give, for OpenAPI. */
-export function PublicEndpointErrors(): ClassDecorator {
+/** The Origin header of a public, browser-facing endpoint, for OpenAPI. */
+export function OriginHeader(): MethodDecorator {
+  return ApiHeader({
+    name: 'Origin',
+    required: false,
+    description: 'Checked against CORS_ORIGINS; absent for server-to-server calls',
+  });
+}
+
+/** The error responses every public, browser-facing POST can give, for OpenAPI. */
+export function PublicEndpointErrors(): MethodDecorator {
   return applyDecorators(
-    ApiHeader({
-      name: 'Origin',
-      required: false,
-      description: 'Checked against CORS_ORIGINS; absent for server-to-server calls',
-    }),
     ApiBadRequestResponse({
       type: ErrorResponseDto,
       description:
