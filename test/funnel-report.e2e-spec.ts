@@ -96,6 +96,21 @@ describe('GET /v1/funnels/{funnel}', () => {
         .set('Authorization', `Bearer ${bearer}`)
         .set('X-API-Key', apiKey)
         .expect(200);
+    // The header twice (a proxy adding it again), each line read on its own. (superagent
+    // sends an array as repeated lines; its types only say so for Cookie.)
+    const twice = (lines: string[]) => lines as unknown as string;
+    for (const lines of [
+      [KEY, KEY],
+      ['wrong-key-0123456789', KEY],
+    ])
+      await request(app.getHttpServer())
+        .get('/v1/funnels/default')
+        .set('X-API-Key', twice(lines))
+        .expect(200);
+    await request(app.getHttpServer())
+      .get('/v1/funnels/default')
+      .set('X-API-Key', twice(['wrong-key-0123456789', 'other-wrong-key-0123']))
+      .expect(401);
   });
 
   it('counts subjects that entered in the range, per stage reached or passed, with conversion and median time', async () => {

@@ -57,9 +57,12 @@ export class ApiKeyGuard implements CanActivate {
 }
 
 function presentedKeys(request: FastifyRequest): string[] {
-  const keys: string[] = [];
-  const header = request.headers['x-api-key'];
-  if (typeof header === 'string' && header !== '') keys.push(header);
+  // Each X-API-Key line on its own: Node joins repeated lines with ", " (a proxy that
+  // adds the header again would otherwise make a valid key invalid). An injected request
+  // (light-my-request) has no headersDistinct.
+  const raw = request.raw as Partial<Pick<typeof request.raw, 'headersDistinct'>>;
+  const lines = raw.headersDistinct?.['x-api-key'] ?? [request.headers['x-api-key'] ?? ''].flat();
+  const keys = lines.filter((key) => key !== '');
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
   if (bearer !== undefined) keys.push(bearer);
   return keys;
