@@ -207,6 +207,12 @@ describe('POST /v1/events/track', () => {
       });
     });
 
+    it('counts a UTM value’s 256 characters as stored: trimmed', async () => {
+      expect(await stored({ utm_campaign: ` ${'c'.repeat(256)}  ` })).toMatchObject({
+        utm_campaign: 'c'.repeat(256),
+      });
+    });
+
     it('derives google / cpc from gclid and bing / cpc from msclkid', async () => {
       expect(await stored({ page_url: 'https://shop.example.com/?gclid=abc' })).toMatchObject({
         gclid: 'abc',
@@ -352,6 +358,7 @@ describe('POST /v1/events/track', () => {
         'utm_source',
         'utm_campaign',
       ]);
+
       await rejects(anEvent({ page_url: '/relative/path' }), ['page_url']);
       await rejects(anEvent({ referrer: 'javascript:alert(1)' }), ['referrer']);
       await rejects(anEvent({ page_url: `https://shop.example.com/${'p'.repeat(2048)}` }), [

@@ -18,6 +18,16 @@ import { MAX_EVENT_VALUE, isPlainlyValidTrackEvent } from './track-event.fast-ch
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 
+/** UTM values are stored trimmed, so their 256 characters are counted without the padding. */
+function TrimmedText(): PropertyDecorator {
+  return Transform(
+    ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value),
+    {
+      toClassOnly: true,
+    },
+  );
+}
+
 /** One event, as browsers and back ends send it. */
 export class TrackEventDto extends SubjectEventFieldsDto {
   /**
@@ -40,6 +50,7 @@ export class TrackEventDto extends SubjectEventFieldsDto {
   session_id?: string;
 
   /** @example "google" */
+  @TrimmedText()
   @IsOptional()
   @IsString()
   @MaxLength(256)
@@ -47,6 +58,7 @@ export class TrackEventDto extends SubjectEventFieldsDto {
   utm_source?: string;
 
   /** @example "cpc" */
+  @TrimmedText()
   @IsOptional()
   @IsString()
   @MaxLength(256)
@@ -54,18 +66,21 @@ export class TrackEventDto extends SubjectEventFieldsDto {
   utm_medium?: string;
 
   /** @example "black_friday" */
+  @TrimmedText()
   @IsOptional()
   @IsString()
   @MaxLength(256)
   @IsStorableText()
   utm_campaign?: string;
 
+  @TrimmedText()
   @IsOptional()
   @IsString()
   @MaxLength(256)
   @IsStorableText()
   utm_term?: string;
 
+  @TrimmedText()
   @IsOptional()
   @IsString()
   @MaxLength(256)

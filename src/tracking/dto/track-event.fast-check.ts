@@ -21,6 +21,8 @@ const TEXT_FIELDS: Record<string, number> = {
   msclkid: 512,
 };
 const MIN_LENGTH: Record<string, number> = { event_id: 1, user_id: 1, session_id: 1 };
+/** Trimmed by the DTO before validation: a padded value takes the full path. */
+const TRIMMED = new Set(['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content']);
 const URL_FIELDS = ['page_url', 'referrer'];
 const KNOWN_FIELDS = new Set([
   ...Object.keys(TEXT_FIELDS),
@@ -54,8 +56,9 @@ export function isPlainlyValidTrackEvent(
   if (!isSimpleText(body.event_type, 1, 40) || !GA4_EVENT_NAME.test(body.event_type)) return false;
   for (const field in TEXT_FIELDS) {
     const value = body[field];
-    if (value !== undefined && !isSimpleText(value, MIN_LENGTH[field] ?? 0, TEXT_FIELDS[field]))
-      return false;
+    if (value === undefined) continue;
+    if (!isSimpleText(value, MIN_LENGTH[field] ?? 0, TEXT_FIELDS[field])) return false;
+    if (TRIMMED.has(field) && value !== value.trim()) return false;
   }
   if (body.event_id !== undefined && !PRINTABLE.test(body.event_id as string)) return false;
   const { visitor_id: visitor, user_id: user } = body;
