@@ -4,6 +4,7 @@ import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { GlobalExceptionFilter } from './common/http/global-exception.filter';
+import { ServerClosingModule } from './common/http/server-closing.module';
 import { ApiValidationPipe } from './common/validation/api-validation.pipe';
 import { EventTimeWindowConstraint } from './common/validation/event-time-window.constraint';
 import { HealthModule } from './health/health.module';
@@ -28,6 +29,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        ServerClosingModule,
         PersistenceModule.forRoot(database),
         MetricsModule,
         HealthModule,

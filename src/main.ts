@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import cluster from 'node:cluster';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { createApp, nestLogLevels } from './app.setup';
 import { runClusterPrimary } from './cluster-primary';
@@ -46,9 +47,17 @@ async function serve(config: AppConfig): Promise<void> {
     // after their next answer, and waits for in-flight requests (their writes included).
     // Nest's close() would close it only after the modules' shutdown hooks, which wait
     // for background passes, accepting requests all the while.
+    const serverClosing = app.get(ServerClosing);
+    serverClosing.stop();
+    if (config.http.shutdownDelayMs > 0) {
+      logger.log(
+        `Serving ${config.http.shutdownDelayMs} ms more, /ready answering 503 (SHUTDOWN_DELAY_MS)`,
+      );
+      await sleep(config.http.shutdownDelayMs);
+    }
     await drainConnections(
       app.getHttpServer(),
-      app.get(ServerClosing),
+      serverClosing,
       Math.min(MAX_DRAIN_MS, config.http.shutdownTimeoutMs / 4),
     );
     await app.getHttpAdapter().close();

@@ -1,9 +1,11 @@
 import { Logger } from '@nestjs/common';
+import { errorText } from './common/error-text';
 
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 /**
- * SIGTERM and SIGINT from the first step of the start, not only once serving: an
+ * SIGTERM and SIGINT from the first step of the start (once the code is loaded: a signal
+ * before that ends the process at once, nothing having started), not only once serving: an
  * orchestrator stopping a replica that is still starting (the embedded PostgreSQL coming
  * up, migrations, module start-up) gets the same clean stop and exit 0, at the end of the
  * step under way, with what has started stopped in reverse order. Either way the stop is
@@ -15,6 +17,7 @@ export class Shutdown {
   private requested?: string;
   private serving = false;
   private stopping = false;
+  private deadline?: NodeJS.Timeout;
 
   constructor(private readonly timeoutMs: number) {
     for (const signal of STOP_SIGNALS) process.on(signal, () => this.onSignal(signal));
@@ -45,11 +48,10 @@ export class Shutdown {
       return;
     }
     this.requested = signal;
-    const deadline = setTimeout(() => {
+    this.deadline = setTimeout(() => {
       this.logger.error(`Shutdown took longer than ${this.timeoutMs} ms; exiting`);
       process.exit(1);
-    }, this.timeoutMs);
-    deadline.unref();
+    }, this.timeoutMs).unref();
     if (!this.serving) {
       this.logger.log(`${signal} received while starting: stopping when the current step ends`);
       return;
@@ -61,7 +63,17 @@ export class Shutdown {
   private async stop(): Promise<never> {
     if (!this.stopping) {
       this.stopping = true;
-      for (const stop of this.teardown) await stop();
+      let failed = false;
+      // A part that fails to stop must not keep the others (the embedded PostgreSQL among
+      // them) from stopping.
+      for (const stop of this.teardown) {
+        await stop().catch((error: unknown) => {
+          failed = true;
+          this.logger.error(`Stopping a part failed: ${errorText(error)}`);
+        });
+      }
+      clearTimeout(this.deadline);
+      if (failed) process.exit(1);
       this.logger.log('Stopped cleanly');
       process.exit(0);
     }

@@ -89,6 +89,51 @@ function load(baseUrl: string, concurrency: number) {
   };
 }
 
+/**
+ * 20 clients, each on one kept-alive connection, asking /health back to back (fast
+ * answers: a busy connection is idle, to the server, for a good share of the time between
+ * an answer and the next request, which is when closing it cuts that request) while
+ * `stop` stops the service. Their outcomes by status or error code.
+ */
+async function keptAliveLoadAcrossStop(
+  service: ServiceProcess,
+  stop: () => void,
+): Promise<Record<string, number>> {
+  const outcomes: string[] = [];
+  let running = true;
+  const client = async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    while (running) {
+      outcomes.push(
+        await new Promise<string>((resolve) => {
+          const request = http.get(`${service.baseUrl}/health`, { agent }, (response) => {
+            response.resume();
+            response.on('end', () => resolve(String(response.statusCode)));
+          });
+          request.on('error', (error: NodeJS.ErrnoException) =>
+            resolve(error.code ?? error.message),
+          );
+        }),
+      );
+      if (outcomes.at(-1) === 'ECONNREFUSED') await sleep(10);
+    }
+    agent.destroy();
+  };
+  const clients = Array.from({ length: 20 }, client);
+  try {
+    await sleep(1_000);
+    stop();
+    expect(await service.waitForExit(20_000)).toBe(0);
+  } finally {
+    running = false;
+    await Promise.all(clients);
+  }
+  const counts: Record<string, number> = {};
+  for (const outcome of outcomes) counts[outcome] = (counts[outcome] ?? 0) + 1;
+  console.log(`SIGTERM under kept-alive load: ${JSON.stringify(counts)}`);
+  return counts;
+}
+
 async function storedIds(
   db: {
     query(sql: string, params: unknown[]): Promise<{ rows: { event_id: string; n: number }[] }>;
@@ -259,57 +304,81 @@ describe('the compiled service started on its own for one case', () => {
     }
   }, 120_000);
 
-  it('cuts no request on a busy kept-alive connection at SIGTERM: each is answered, or its connection refused before it was sent', async () => {
+  it('with SHUTDOWN_DELAY_MS, serves on after SIGTERM, /ready answering 503, then stops with exit 0', async () => {
     const port = await freePort();
     const service = new ServiceProcess({
       PORT: String(port),
       DATABASE_URL: db.url,
       RATE_LIMIT_PER_MINUTE: '0',
+      SHUTDOWN_DELAY_MS: '1500',
       LOG_LEVEL: 'warn',
     });
     await service.start();
-    // Fast answers: a busy connection is idle, to the server, for a good share of the time
-    // between an answer and the next request, which is when closing it cuts that request.
-    const outcomes: string[] = [];
-    let running = true;
-    const client = async () => {
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-      while (running) {
-        outcomes.push(
-          await new Promise<string>((resolve) => {
-            const request = http.get(`${service.baseUrl}/health`, { agent }, (response) => {
-              response.resume();
-              response.on('end', () => resolve(String(response.statusCode)));
-            });
-            request.on('error', (error: NodeJS.ErrnoException) =>
-              resolve(error.code ?? error.message),
-            );
-          }),
-        );
-        if (outcomes.at(-1) === 'ECONNREFUSED') await sleep(10);
-      }
-      agent.destroy();
-    };
     try {
-      const clients = Array.from({ length: 20 }, client);
-      await sleep(1_000);
+      const stopped = Date.now();
       service.kill('SIGTERM');
+      await sleep(300);
+      // New connections each: the listener is still open.
+      const fresh = { headers: { Connection: 'close' } };
+      const ready = await fetch(`${service.baseUrl}/ready`, fresh);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({
+        error: { code: 'not_ready', details: [{ field: 'service', message: 'shutting down' }] },
+      });
+      expect((await fetch(`${service.baseUrl}/health`, fresh)).status).toBe(200);
+      const tracked = await post(service.baseUrl);
+      expect(tracked.status).toBe(200);
       expect(await service.waitForExit(20_000)).toBe(0);
-      running = false;
-      await Promise.all(clients);
-      const counts = Object.fromEntries(
-        [...new Set(outcomes)].map((outcome) => [
-          outcome,
-          outcomes.filter((o) => o === outcome).length,
-        ]),
-      );
-      console.log(`SIGTERM under kept-alive load: ${JSON.stringify(counts)}`);
+      expect(Date.now() - stopped).toBeGreaterThanOrEqual(1_500);
+      expect(await storedIds(db.pool, [tracked.eventId])).toEqual([
+        { event_id: tracked.eventId, n: 1 },
+      ]);
+    } finally {
+      if (service.exitCode === null) service.kill('SIGKILL');
+    }
+  }, 120_000);
+
+  it('cuts no request on a busy kept-alive connection at SIGTERM: each is answered, or its connection refused before it was sent', async () => {
+    const service = new ServiceProcess({
+      PORT: String(await freePort()),
+      DATABASE_URL: db.url,
+      RATE_LIMIT_PER_MINUTE: '0',
+      LOG_LEVEL: 'warn',
+    });
+    await service.start();
+    try {
+      const counts = await keptAliveLoadAcrossStop(service, () => service.kill('SIGTERM'));
       expect(counts['200']).toBeGreaterThan(1_000);
       // Refused (nothing sent) is for the client to retry elsewhere; a reset is a lost request.
       expect(Object.keys(counts).sort()).toEqual(['200', 'ECONNREFUSED']);
     } finally {
-      running = false;
       if (service.exitCode === null) service.kill('SIGKILL');
+    }
+  }, 120_000);
+
+  it('with WORKERS=2, cuts no request on a busy kept-alive connection when SIGTERM reaches the whole process group', async () => {
+    // The primary accepts for the workers: clients reconnecting while it still does would
+    // have their new connections reset once every worker has gone. Three stops, as it was
+    // one stop in two.
+    for (let round = 0; round < 3; round++) {
+      const service = new ServiceProcess(
+        {
+          PORT: String(await freePort()),
+          DATABASE_URL: db.url,
+          WORKERS: '2',
+          RATE_LIMIT_PER_MINUTE: '0',
+          LOG_LEVEL: 'warn',
+        },
+        { ownProcessGroup: true },
+      );
+      await service.start();
+      try {
+        const counts = await keptAliveLoadAcrossStop(service, () => service.signalGroup('SIGTERM'));
+        expect(counts['200']).toBeGreaterThan(500);
+        expect(Object.keys(counts).sort()).toEqual(['200', 'ECONNREFUSED']);
+      } finally {
+        if (service.running) service.signalGroup('SIGKILL');
+      }
     }
   }, 120_000);
 

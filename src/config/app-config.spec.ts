@@ -198,6 +198,14 @@ describe('loadConfig', () => {
     expect(problems).toContain('SHUTDOWN_TIMEOUT_MS');
   });
 
+  it('keeps SHUTDOWN_DELAY_MS under half of SHUTDOWN_TIMEOUT_MS, which bounds the whole stop', () => {
+    expect(loadConfig({ SHUTDOWN_DELAY_MS: '4000' }).http.shutdownDelayMs).toBe(4_000);
+    expect(loadConfig({}).http.shutdownDelayMs).toBe(0);
+    expect(
+      refusal({ SHUTDOWN_DELAY_MS: '5000', SHUTDOWN_TIMEOUT_MS: '10000' }).problems.join('\n'),
+    ).toContain('SHUTDOWN_DELAY_MS must be less than half of SHUTDOWN_TIMEOUT_MS (10000)');
+  });
+
   it('refuses bad reconciliation, GA4 and Redis settings, naming each', () => {
     const error = refusal({
       GA4_EVENT_NAME_MAP: '["purchase"]',

@@ -45,6 +45,8 @@ export interface HttpConfig {
   trustProxy: boolean | string;
   corsOrigins: string[];
   shutdownTimeoutMs: number;
+  /** Serving on after SIGTERM, /ready answering 503, for load balancers to stop routing here. */
+  shutdownDelayMs: number;
   /** A request must arrive whole within it (slow clients cannot hold sockets); idle sockets close after twice it. */
   requestTimeoutMs: number;
   /** Server processes (node:cluster) sharing the port; 1 serves from the main process. */
@@ -96,6 +98,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
       trustProxy: parseTrustProxy(read.optionalString('TRUST_PROXY')),
       corsOrigins: read.list('CORS_ORIGINS'),
       shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 }),
+      shutdownDelayMs: read.int('SHUTDOWN_DELAY_MS', 0, { min: 0, max: 60_000 }),
       requestTimeoutMs: read.int('HTTP_REQUEST_TIMEOUT_MS', 30_000, { min: 500, max: 600_000 }),
       workers: read.int('WORKERS', 1, { min: 1, max: 64 }),
     },
@@ -148,6 +151,11 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
       // An all-digit last label is no host name (RFC 1123 §2.1): `999.1.1.1` is a bad address.
       (HOST_NAME.test(config.http.host) && !/(^|\.)\d+$/.test(config.http.host)),
     `must be an IP address or a host name, got "${config.http.host}"`,
+  );
+  read.check(
+    'SHUTDOWN_DELAY_MS',
+    config.http.shutdownDelayMs < config.http.shutdownTimeoutMs / 2,
+    `must be less than half of SHUTDOWN_TIMEOUT_MS (${config.http.shutdownTimeoutMs}), which bounds the whole stop`,
   );
   const conversionTypes = read.list('CONVERSION_EVENT_TYPES');
   if (conversionTypes.length > 0) {

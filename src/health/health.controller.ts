@@ -16,12 +16,12 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Readiness: the database is reachable and every migration is applied. */
+  /** Readiness: the database is reachable, every migration is applied, and no stop is under way. */
   @Get('ready')
   @ApiOkResponse({ type: ReadinessResponseDto })
   @ApiServiceUnavailableResponse({
     type: ErrorResponseDto,
-    description: 'Database unreachable or migrations pending',
+    description: 'Database unreachable, migrations pending, or the service shutting down (SIGTERM)',
   })
   getReadiness(): Promise<ReadinessResponseDto> {
     return this.health.checkReadiness();

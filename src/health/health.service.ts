@@ -1,13 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { NotReadyError } from '../common/http/domain-error';
+import { ServerClosing } from '../common/http/server-closing';
 import { sqlState, SqlState } from '../common/sql-state';
 import { APPLIED_MIGRATIONS, notApplied } from '../persistence/migrate';
 import { ReadinessResponseDto } from './dto/health-response.dto';
 
 @Injectable()
 export class HealthService {
-  constructor(private readonly orm: MikroORM) {}
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly serverClosing: ServerClosing,
+  ) {}
 
   /**
    * One query answers both, on every probe: a database restored from an older backup, or
@@ -16,6 +20,8 @@ export class HealthService {
    * transaction pooler) on every probe until all are applied.
    */
   async checkReadiness(): Promise<ReadinessResponseDto> {
+    if (this.serverClosing.stopping)
+      throw new NotReadyError([{ field: 'service', message: 'shutting down' }]);
     const applied = await this.orm.em
       .getConnection()
       .execute<{ name: string }[]>(APPLIED_MIGRATIONS)

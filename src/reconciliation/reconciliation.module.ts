@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { MikroOrmModule } from '@mikro-orm/nestjs';
 import { ApiKeyGuard } from '../common/http/api-key.guard';
-import { ServerClosing } from '../common/http/server-closing';
 import { Ga4Module } from '../ga4/ga4.module';
 import { EventCountsRepository } from './event-counts.repository';
 import { ReconciliationRun } from './reconciliation-run.entity';
@@ -19,7 +18,6 @@ import { ReconciliationService } from './reconciliation.service';
     ReconciliationRunRepository,
     ReconciliationScheduler,
     ApiKeyGuard,
-    ServerClosing,
   ],
   exports: [ReconciliationService, ReconciliationRunRepository],
 })

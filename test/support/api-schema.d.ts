@@ -45,7 +45,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database is reachable and every migration is applied. */
+        /** Readiness: the database is reachable, every migration is applied, and no stop is under way. */
         get: operations["getReadiness"];
         put?: never;
         post?: never;
@@ -1020,7 +1020,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Database unreachable or migrations pending */
+            /** @description Database unreachable, migrations pending, or the service shutting down (SIGTERM) */
             503: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */

@@ -1,6 +1,8 @@
+import cluster from 'node:cluster';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import { Server as NetServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { ServerClosing } from './server-closing';
 
@@ -25,6 +27,8 @@ export function closeConnectionsOnShutdown(
   });
 }
 
+const WORKER_LISTENER_CLOSE_MS = 250;
+
 /**
  * The first step of a graceful stop: no new connection is accepted, and each kept-alive
  * one closes after its next answer, until none is left or `maxMs` has passed. Only then
@@ -38,12 +42,17 @@ export async function drainConnections(
   serverClosing: ServerClosing,
   maxMs: number,
 ): Promise<void> {
-  serverClosing.abort();
-  if (!server.listening) return;
+  if (!server.listening) return serverClosing.abort();
   // net's close() stops accepting without http's closing of idle connections; the server
   // emits 'close' once its last connection has ended.
   const drained = once(server, 'close');
   NetServer.prototype.close.call(server);
+  // A cluster worker's listener closes by a message to the primary, which meanwhile may
+  // still accept connections for it, and resets them once every worker has gone. Clients
+  // told to close their connection now would reconnect into that: they are told a little
+  // later, when the primary no longer accepts for this worker.
+  if (cluster.isWorker) await sleep(WORKER_LISTENER_CLOSE_MS);
+  serverClosing.abort();
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, maxMs)))]);
   clearTimeout(timer);
