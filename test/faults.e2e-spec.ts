@@ -89,6 +89,24 @@ function load(baseUrl: string, concurrency: number) {
   };
 }
 
+/** The compiled service on `db`, on a free port, without rate limit and quiet, `env` on top. */
+async function serviceOn(
+  db: TestDatabase,
+  env: Record<string, string> = {},
+  options: { ownProcessGroup?: boolean } = {},
+): Promise<ServiceProcess> {
+  return new ServiceProcess(
+    {
+      PORT: String(await freePort()),
+      DATABASE_URL: db.url,
+      RATE_LIMIT_PER_MINUTE: '0',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    options,
+  );
+}
+
 /**
  * 20 clients, each on one kept-alive connection, asking /health back to back (fast
  * answers: a busy connection is idle, to the server, for a good share of the time between
@@ -250,15 +268,8 @@ describe('the compiled service started on its own for one case', () => {
   });
 
   it('answers a keep-alive client waiting across SIGTERM with its connection closed, refuses what comes after, and exits 0 promptly', async () => {
-    const port = await freePort();
     // Each event waits a second for its group: the request is in flight when SIGTERM comes.
-    const service = new ServiceProcess({
-      PORT: String(port),
-      DATABASE_URL: db.url,
-      RATE_LIMIT_PER_MINUTE: '0',
-      TRACK_BATCH_MAX_WAIT_MS: '1000',
-      LOG_LEVEL: 'warn',
-    });
+    const service = await serviceOn(db, { TRACK_BATCH_MAX_WAIT_MS: '1000' });
     await service.start();
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const send = () =>
@@ -305,14 +316,7 @@ describe('the compiled service started on its own for one case', () => {
   }, 120_000);
 
   it('with SHUTDOWN_DELAY_MS, serves on after SIGTERM, /ready answering 503, then stops with exit 0', async () => {
-    const port = await freePort();
-    const service = new ServiceProcess({
-      PORT: String(port),
-      DATABASE_URL: db.url,
-      RATE_LIMIT_PER_MINUTE: '0',
-      SHUTDOWN_DELAY_MS: '1500',
-      LOG_LEVEL: 'warn',
-    });
+    const service = await serviceOn(db, { SHUTDOWN_DELAY_MS: '1500' });
     await service.start();
     try {
       const stopped = Date.now();
@@ -339,12 +343,7 @@ describe('the compiled service started on its own for one case', () => {
   }, 120_000);
 
   it('cuts no request on a busy kept-alive connection at SIGTERM: each is answered, or its connection refused before it was sent', async () => {
-    const service = new ServiceProcess({
-      PORT: String(await freePort()),
-      DATABASE_URL: db.url,
-      RATE_LIMIT_PER_MINUTE: '0',
-      LOG_LEVEL: 'warn',
-    });
+    const service = await serviceOn(db);
     await service.start();
     try {
       const counts = await keptAliveLoadAcrossStop(service, () => service.kill('SIGTERM'));
@@ -361,16 +360,7 @@ describe('the compiled service started on its own for one case', () => {
     // have their new connections reset once every worker has gone. Three stops, as it was
     // one stop in two.
     for (let round = 0; round < 3; round++) {
-      const service = new ServiceProcess(
-        {
-          PORT: String(await freePort()),
-          DATABASE_URL: db.url,
-          WORKERS: '2',
-          RATE_LIMIT_PER_MINUTE: '0',
-          LOG_LEVEL: 'warn',
-        },
-        { ownProcessGroup: true },
-      );
+      const service = await serviceOn(db, { WORKERS: '2' }, { ownProcessGroup: true });
       await service.start();
       try {
         const counts = await keptAliveLoadAcrossStop(service, () => service.signalGroup('SIGTERM'));
@@ -383,19 +373,12 @@ describe('the compiled service started on its own for one case', () => {
   }, 120_000);
 
   it('with WORKERS=2, answers every request in flight and exits 0 when SIGTERM reaches the whole process group', async () => {
-    const port = await freePort();
     // Each event waits a second for its group: the requests are in flight when SIGTERM
     // comes, to the primary and to each worker at once (systemd's stop, kill -TERM -pgid);
     // the primary passes it on, so each worker gets it twice.
-    const service = new ServiceProcess(
-      {
-        PORT: String(port),
-        DATABASE_URL: db.url,
-        WORKERS: '2',
-        RATE_LIMIT_PER_MINUTE: '0',
-        TRACK_BATCH_MAX_WAIT_MS: '1000',
-        LOG_LEVEL: 'warn',
-      },
+    const service = await serviceOn(
+      db,
+      { WORKERS: '2', TRACK_BATCH_MAX_WAIT_MS: '1000' },
       { ownProcessGroup: true },
     );
     await service.start();
@@ -417,14 +400,7 @@ describe('the compiled service started on its own for one case', () => {
   }, 120_000);
 
   it('with WORKERS=2, counts every worker in each scrape of /metrics, whichever worker answers it, each in its own series', async () => {
-    const port = await freePort();
-    const service = new ServiceProcess({
-      PORT: String(port),
-      DATABASE_URL: db.url,
-      WORKERS: '2',
-      RATE_LIMIT_PER_MINUTE: '0',
-      LOG_LEVEL: 'warn',
-    });
+    const service = await serviceOn(db, { WORKERS: '2' });
     await service.start();
     try {
       // A new connection each time: the primary hands connections to the workers in turn.
