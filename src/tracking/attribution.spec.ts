@@ -98,8 +98,10 @@ describe('deriveAttribution', () => {
     ['https://www.google.co.jp/search?q=1', 'google', 'organic', 'organic_search'],
     ['https://google.com/', 'google', 'organic', 'organic_search'],
     ['https://uk.search.yahoo.com/search?p=1', 'yahoo', 'organic', 'organic_search'],
-    // A search brand's other products are referrals, as GA4 reports them.
-    ['https://mail.google.com/mail/u/0/', 'mail.google.com', 'referral', 'referral'],
+    ['https://espanol.search.yahoo.com/search?p=1', 'yahoo', 'organic', 'organic_search'],
+    // A search brand's other hosts are referrals by their host, in GA4's channel for it.
+    ['https://mail.google.com/mail/u/0/', 'mail.google.com', 'referral', 'organic_search'],
+    ['https://groups.google.com/g/x', 'groups.google.com', 'referral', 'organic_social'],
     ['https://accounts.google.com/', 'accounts.google.com', 'referral', 'referral'],
     ['https://mail.yahoo.com/', 'mail.yahoo.com', 'referral', 'referral'],
     ['https://www.bing.com/search?q=1', 'bing', 'organic', 'organic_search'],
@@ -162,7 +164,10 @@ describe('deriveChannel (GA4 default channel grouping)', () => {
     // Brands in any country, not hosts that merely start with their name.
     ['google.co.uk', 'referral', 'organic_search'],
     ['google.github.io', 'referral', 'referral'],
-    ['mail.google.com', 'referral', 'referral'],
+    // A search brand's other hosts, by GA4's source categories.
+    ['mail.google.com', 'referral', 'organic_search'],
+    ['news.google.com', 'cpc', 'paid_search'],
+    ['sites.google.com', 'referral', 'organic_social'],
     ['docs.google.com', 'referral', 'referral'],
     ['yahoo.example.io', 'referral', 'referral'],
     ['pinterest.mysite.de', 'referral', 'referral'],

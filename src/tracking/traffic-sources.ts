@@ -19,10 +19,40 @@ const IN_ANY_COUNTRY =
   '\\.(com|net|org|cat|[a-z]{2}|(co|com|net|org|ac|ne|or|gob|gov|edu)\\.[a-z]{2})$';
 const anyTld = (domain: string) => new RegExp(`(^|\\.)${domain}${IN_ANY_COUNTRY}`);
 // A search engine's search pages only: its bare domain, www and search hosts
-// (uk.search.yahoo.com). Its mail, documents and sign-in pages (mail.google.com,
-// accounts.google.com after an OAuth sign-in) are referrals, as GA4 reports them.
+// (uk.search.yahoo.com). A referrer on another of its hosts (mail.google.com, or
+// accounts.google.com after an OAuth sign-in) keeps that host for a source, as in GA4.
 const searchPages = (domain: string) =>
-  new RegExp(`^((www|([a-z]{2}\\.)?search)\\.)?${domain}${IN_ANY_COUNTRY}`);
+  new RegExp(`^((www|([a-z]+\\.)?search)\\.)?${domain}${IN_ANY_COUNTRY}`);
+
+/**
+ * The other hosts of those brands that GA4's source-category list names, with its
+ * category: they decide the channel (mail.google.com is Organic Search in GA4, though
+ * its source is the host and its medium referral). Hosts it does not list
+ * (accounts.google.com, docs.google.com) are plain referrals.
+ */
+const BRAND_PRODUCT_HOSTS = new Map<string, SourceCategory>([
+  ['mail.google.com', 'search'],
+  ['news.google.com', 'search'],
+  ['cse.google.com', 'search'],
+  ['groups.google.com', 'social'],
+  ['sites.google.com', 'social'],
+  ['messages.google.com', 'social'],
+  ['plus.google.com', 'social'],
+  ['plus.url.google.com', 'social'],
+  ['mail.yandex.ru', 'search'],
+  ['zen.yandex.ru', 'search'],
+  ['webmaster.yandex.ru', 'search'],
+  ['answers.yahoo.com', 'social'],
+  ['bookmarks.yahoo.com', 'social'],
+  ['bookmarks.yahoo.co.jp', 'social'],
+  ['blog.yahoo.co.jp', 'social'],
+  ['chiebukuro.yahoo.co.jp', 'social'],
+  ['pulse.yahoo.com', 'social'],
+  ['shopping.yahoo.com', 'shopping'],
+  ['shopping.yahoo.co.jp', 'shopping'],
+  ['store.shopping.yahoo.co.jp', 'shopping'],
+  ['order.shopping.yahoo.co.jp', 'shopping'],
+]);
 const exactly = (...domains: string[]) =>
   new RegExp(`(^|\\.)(${domains.map((d) => d.replace(/\./g, '\\.')).join('|')})$`);
 
@@ -98,5 +128,9 @@ export function knownSourceForHost(hostname: string): KnownSource | undefined {
 
 /** The category of a `utm_source` value or a host name, if it is a known one. */
 export function sourceCategory(source: string): SourceCategory | undefined {
-  return (BY_NAME.get(source) ?? knownSourceForHost(source))?.category;
+  return (
+    BY_NAME.get(source)?.category ??
+    BRAND_PRODUCT_HOSTS.get(source) ??
+    knownSourceForHost(source)?.category
+  );
 }
