@@ -49,7 +49,8 @@ async function serve(config: AppConfig): Promise<void> {
     // for background passes, accepting requests all the while.
     const serverClosing = app.get(ServerClosing);
     serverClosing.stop();
-    if (config.http.shutdownDelayMs > 0) {
+    // Only once serving: a stop during the start has no load balancer to wait for.
+    if (config.http.shutdownDelayMs > 0 && app.getHttpServer().listening) {
       logger.log(
         `Serving ${config.http.shutdownDelayMs} ms more, /ready answering 503 (SHUTDOWN_DELAY_MS)`,
       );

@@ -73,9 +73,8 @@ export class Shutdown {
         });
       }
       clearTimeout(this.deadline);
-      if (failed) process.exit(1);
-      this.logger.log('Stopped cleanly');
-      process.exit(0);
+      if (!failed) this.logger.log('Stopped cleanly');
+      return process.exit(failed ? 1 : 0);
     }
     // Called from a checkpoint while a stop is already under way: the start goes no further.
     return new Promise<never>(() => undefined);
