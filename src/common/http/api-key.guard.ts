@@ -57,12 +57,17 @@ export class ApiKeyGuard implements CanActivate {
 }
 
 function presentedKeys(request: FastifyRequest): string[] {
-  // Each X-API-Key line on its own: Node joins repeated lines with ", " (a proxy that
-  // adds the header again would otherwise make a valid key invalid). An injected request
-  // (light-my-request) has no headersDistinct.
+  // A proxy may add X-API-Key again, as another line or folded into one ("k, k"); keys
+  // hold no comma (API_KEYS is a comma-separated list). The same key repeated counts once;
+  // different ones are refused, so that one request cannot try many keys. An injected
+  // request (light-my-request) has no headersDistinct.
   const raw = request.raw as Partial<Pick<typeof request.raw, 'headersDistinct'>>;
   const lines = raw.headersDistinct?.['x-api-key'] ?? [request.headers['x-api-key'] ?? ''].flat();
-  const keys = lines.filter((key) => key !== '');
+  const sent = new Set(
+    lines.flatMap((line) => line.split(',').map((key) => key.trim())).filter((key) => key !== ''),
+  );
+  if (sent.size > 1) throw new UnauthorizedError('X-API-Key carries different keys');
+  const keys = [...sent];
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
   if (bearer !== undefined) keys.push(bearer);
   return keys;
