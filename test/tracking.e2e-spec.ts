@@ -358,7 +358,6 @@ describe('POST /v1/events/track', () => {
         'utm_source',
         'utm_campaign',
       ]);
-
       await rejects(anEvent({ page_url: '/relative/path' }), ['page_url']);
       await rejects(anEvent({ referrer: 'javascript:alert(1)' }), ['referrer']);
       await rejects(anEvent({ page_url: `https://shop.example.com/${'p'.repeat(2048)}` }), [
