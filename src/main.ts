@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import cluster from 'node:cluster';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp, nestLogLevels } from './app.setup';
 import { runClusterPrimary } from './cluster-primary';
 import { AppConfig } from './config/app-config';
@@ -42,29 +43,7 @@ async function serve(config: AppConfig): Promise<void> {
   shutdown.onStop(() => database.stop());
   await shutdown.checkpoint();
   const app = await createApp(config, database.database);
-  shutdown.onStop(async () => {
-    // The HTTP server first: it stops accepting, lets busy kept-alive connections close
-    // after their next answer, and waits for in-flight requests (their writes included).
-    // Nest's close() would close it only after the modules' shutdown hooks, which wait
-    // for background passes, accepting requests all the while.
-    const serverClosing = app.get(ServerClosing);
-    serverClosing.stop();
-    // Only once serving: a stop during the start has no load balancer to wait for.
-    if (config.http.shutdownDelayMs > 0 && app.getHttpServer().listening) {
-      logger.log(
-        `Serving ${config.http.shutdownDelayMs} ms more, /ready answering 503 (SHUTDOWN_DELAY_MS)`,
-      );
-      await sleep(config.http.shutdownDelayMs);
-    }
-    await drainConnections(
-      app.getHttpServer(),
-      serverClosing,
-      Math.min(MAX_DRAIN_MS, config.http.shutdownTimeoutMs / 4),
-    );
-    await app.getHttpAdapter().close();
-    // Then the background work and the connection pool.
-    await app.close();
-  });
+  shutdown.onStop(() => stopApp(app, config));
   await shutdown.checkpoint();
 
   // Apart from listen(), which would run it: a module refusing to start is not a HOST or PORT problem.
@@ -81,6 +60,31 @@ async function serve(config: AppConfig): Promise<void> {
     `Listening on ${host}:${port}, ${await app.getUrl()} from here (API docs at /docs, OpenAPI at /openapi.json)`,
   );
   await shutdown.servingNow();
+}
+
+/**
+ * The HTTP server first: it stops accepting, lets busy kept-alive connections close after
+ * their next answer, and waits for in-flight requests (their writes included). Nest's
+ * close() would close it only after the modules' shutdown hooks, which wait for background
+ * passes, accepting requests all the while. Then the background work and the pool.
+ */
+async function stopApp(app: NestFastifyApplication, config: AppConfig): Promise<void> {
+  const serverClosing = app.get(ServerClosing);
+  serverClosing.stop();
+  // Only once serving: a stop during the start has no load balancer to wait for.
+  if (config.http.shutdownDelayMs > 0 && app.getHttpServer().listening) {
+    new Logger('Bootstrap').log(
+      `Serving ${config.http.shutdownDelayMs} ms more, /ready answering 503 (SHUTDOWN_DELAY_MS)`,
+    );
+    await sleep(config.http.shutdownDelayMs);
+  }
+  await drainConnections(
+    app.getHttpServer(),
+    serverClosing,
+    Math.min(MAX_DRAIN_MS, config.http.shutdownTimeoutMs / 4),
+  );
+  await app.getHttpAdapter().close();
+  await app.close();
 }
 
 bootstrap().catch((error: unknown) => {
