@@ -16,7 +16,7 @@ import { registerPublicCors } from './common/http/cors';
 import { closeConnectionsOnShutdown } from './common/http/close-on-shutdown';
 import { ServerClosing } from './common/http/server-closing';
 import { registerMethodNotAllowed } from './common/http/method-not-allowed';
-import { registerSecurityHeaders } from './common/http/security-headers';
+import { registerSecurityHeaders, securityHeaders } from './common/http/security-headers';
 import { depthLimitedJsonParser } from './common/http/json-body-parser';
 import { RateLimitedError } from './common/http/domain-error';
 import { mapError } from './common/http/error-mapping';
@@ -27,6 +27,8 @@ import { registerHttpMetrics } from './metrics/http-metrics';
 import { MetricsService } from './metrics/metrics.service';
 import { rateLimitKey } from './tracking/client-context';
 import { ConnectableDatabase } from './persistence/orm-options';
+
+const SECURITY_HEADERS = securityHeaders();
 
 /** Builds the application without listening: shared by main.ts, the tests and the benchmarks. */
 export async function createApp(
@@ -69,6 +71,9 @@ function createFastifyAdapter(config: AppConfig): FastifyAdapter {
         handler,
       );
       server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+      // An Expect other than 100-continue: RFC 9110 lets a server refuse it with 417, which
+      // Node does, bare, outside every hook. Served as if it were absent instead.
+      server.on('checkExpectation', handler);
       return server;
     },
     frameworkErrors: answerRoutingError,
@@ -84,7 +89,8 @@ function createFastifyAdapter(config: AppConfig): FastifyAdapter {
 /**
  * Errors Fastify's router answers by itself, outside Nest's filters: a URL whose
  * percent-encoding is broken or whose parameter is over maxParamLength names no resource,
- * so it is a 404 in the same envelope as any unknown path.
+ * so it is a 404 in the same envelope as any unknown path. No hook has run, so the
+ * headers every answer carries are set here.
  */
 function answerRoutingError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   const routing = ['FST_ERR_BAD_URL', 'FST_ERR_MAX_PARAM_LENGTH'].includes(error.code);
@@ -92,7 +98,11 @@ function answerRoutingError(error: FastifyError, request: FastifyRequest, reply:
     routing ? new NotFoundException(`Not found: ${error.message}`) : error,
     String(request.id),
   );
-  void reply.code(mapped.status).send(mapped.body);
+  void reply
+    .code(mapped.status)
+    .headers(SECURITY_HEADERS)
+    .header('X-Request-Id', request.id)
+    .send(mapped.body);
 }
 
 async function configureApp(app: NestFastifyApplication, config: AppConfig): Promise<void> {

@@ -156,6 +156,25 @@ describe('hostile HTTP: headers, slow clients, what logs and answers reveal', ()
     }
   });
 
+  it('answers routing 404s with the request id and security headers every answer carries', async () => {
+    const response = await fetch(`http://127.0.0.1:${port}/v1/funnels/%ff`, {
+      headers: { 'X-API-Key': KEY, 'X-Request-Id': 'routing-404-id' },
+    });
+    expect(response.status).toBe(404);
+    expect(response.headers.get('x-request-id')).toBe('routing-404-id');
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(await response.json()).toMatchObject({ request_id: 'routing-404-id' });
+  });
+
+  it('serves a request whose Expect it cannot meet as if the header were absent', async () => {
+    const { response } = await rawExchange(port, [
+      'GET /health HTTP/1.1\r\nHost: localhost\r\nExpect: something-else\r\nConnection: close\r\n\r\n',
+    ]);
+    expect(response).toMatch(/^HTTP\/1\.1 200 /);
+    expect(response.toLowerCase()).toContain('\r\nx-request-id: ');
+    expect(response).toContain('"status":"ok"');
+  });
+
   it('ignores a forged X-Forwarded-For without TRUST_PROXY', async () => {
     const event = anEvent();
     const response = await fetch(`http://127.0.0.1:${port}/v1/events/track`, {
