@@ -3,8 +3,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { AppConfig } from './config/app-config';
 import { classifyDatabaseError } from './common/http/database-errors';
-import { DatabaseUnavailableError, NotReadyError } from './common/http/domain-error';
-import { mapError } from './common/http/error-mapping';
+import { setPublicCorsHeaders } from './common/http/cors';
+import {
+  DatabaseUnavailableError,
+  NotReadyError,
+  OriginNotAllowedError,
+} from './common/http/domain-error';
+import { MappedError, mapError } from './common/http/error-mapping';
+import { createOriginMatcher } from './common/http/origin-matcher';
+import { PUBLIC_PATHS } from './common/http/public-endpoint';
 import { generateRequestId } from './common/http/request-id';
 import { rootCause } from './common/sql-state';
 import { ResolvedDatabase, resolveDatabase } from './persistence/database-location';
@@ -88,7 +95,10 @@ interface PlaceholderState {
 }
 
 async function listenMeanwhile({ http }: AppConfig, state: PlaceholderState): Promise<Server> {
-  const server = createServer((request, response) => answerMeanwhile(request, response, state));
+  const isAllowed = createOriginMatcher(http.corsOrigins);
+  const server = createServer((request, response) =>
+    answerMeanwhile(request, response, state, isAllowed),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(http.port, http.host, () => resolve());
@@ -102,20 +112,32 @@ function answerMeanwhile(
   request: IncomingMessage,
   response: ServerResponse,
   { databaseReached }: PlaceholderState,
+  isAllowed: (origin: string) => boolean,
 ): void {
   const requestId = generateRequestId(request);
   response.setHeader('X-Request-Id', requestId);
   response.setHeader('Cache-Control', 'no-store');
   // Nothing is kept for a next request: the real service takes the port over.
   response.setHeader('Connection', 'close');
-  const path = request.url?.split('?')[0];
+  const path = request.url?.split('?')[0] ?? '';
   if (path === '/health' && ['GET', 'HEAD'].includes(request.method ?? '')) {
     response.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
     response.end(JSON.stringify({ status: 'ok' }));
     return;
   }
+  // The public endpoints' CORS as the service applies it, so that a page can read the
+  // 503 and its Retry-After (a preflight it could not pass would hide them).
+  if (PUBLIC_PATHS.has(path)) {
+    const sink = { header: (name: string, value: string) => response.setHeader(name, value) };
+    const allowed = setPublicCorsHeaders(sink, request.method, request.headers, isAllowed);
+    if (allowed && request.method === 'OPTIONS') {
+      response.writeHead(200).end();
+      return;
+    }
+    if (!allowed) return answerWith(response, mapError(new OriginNotAllowedError(), requestId));
+  }
   // /ready answers as the service's own does when its database is away.
-  const { status, body, retryAfterSeconds } = mapError(
+  const mapped = mapError(
     path === '/ready'
       ? new NotReadyError([
           databaseReached
@@ -129,9 +151,11 @@ function answerMeanwhile(
         ),
     requestId,
   );
-  response.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Retry-After': String(retryAfterSeconds),
-  });
-  response.end(JSON.stringify(body));
+  answerWith(response, mapped);
+}
+
+function answerWith(response: ServerResponse, { status, body, retryAfterSeconds }: MappedError) {
+  response.setHeader('Content-Type', 'application/json; charset=utf-8');
+  if (retryAfterSeconds !== undefined) response.setHeader('Retry-After', String(retryAfterSeconds));
+  response.writeHead(status).end(JSON.stringify(body));
 }

@@ -68,6 +68,36 @@ async function post(baseUrl: string, timeoutMs = 15_000): Promise<Outcome> {
   }
 }
 
+/**
+ * While the database is away, a page on an allowed origin passes its preflight and can
+ * read the 503 and its Retry-After; another origin is refused as the service refuses it.
+ */
+async function expectPlaceholderCors(baseUrl: string) {
+  const url = `${baseUrl}/v1/events/track`;
+  const allowed = 'https://shop.example';
+  const preflight = await fetch(url, {
+    method: 'OPTIONS',
+    headers: { Origin: allowed, 'Access-Control-Request-Method': 'POST' },
+  });
+  expect(preflight.status).toBe(200);
+  expect(preflight.headers.get('access-control-allow-origin')).toBe(allowed);
+  expect(preflight.headers.get('access-control-allow-methods')).toContain('POST');
+  const unavailable = await fetch(url, {
+    method: 'POST',
+    headers: { Origin: allowed, 'Content-Type': 'text/plain' },
+    body: JSON.stringify(anEvent()),
+  });
+  expect(unavailable.status).toBe(503);
+  expect(unavailable.headers.get('access-control-allow-origin')).toBe(allowed);
+  expect(unavailable.headers.get('access-control-allow-credentials')).toBe('true');
+  expect(unavailable.headers.get('access-control-expose-headers')).toContain('Retry-After');
+  for (const method of ['OPTIONS', 'POST']) {
+    const refused = await fetch(url, { method, headers: { Origin: 'https://elsewhere.example' } });
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+  }
+}
+
 /** `concurrency` clients posting back to back until `stop()` says so. */
 function load(baseUrl: string, concurrency: number) {
   const outcomes: Outcome[] = [];
@@ -527,6 +557,7 @@ describe('the compiled service started on its own for one case', () => {
       PORT: String(await freePort()),
       DATABASE_URL: viaProxy.toString(),
       RATE_LIMIT_PER_MINUTE: '0',
+      CORS_ORIGINS: 'https://shop.example',
     });
     /** The status a GET gets, 0 while nothing listens. */
     const statusOf = (url: string) =>
@@ -547,6 +578,7 @@ describe('the compiled service started on its own for one case', () => {
       });
       const refused = await post(service.baseUrl);
       expect(refused).toMatchObject({ status: 503, retryAfter: expect.any(String) });
+      await expectPlaceholderCors(service.baseUrl);
       expect(service.output).toMatch(/unreachable: connect ECONNREFUSED/);
 
       await proxy.restore();

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { statusForCode } from '../src/common/http/error-mapping';
+import { PUBLIC_PATHS } from '../src/common/http/public-endpoint';
 import { openApiValidator } from './support/openapi-ajv';
 
 interface MediaType {
@@ -92,6 +93,8 @@ describe('openapi.json', () => {
       );
       expect(Object.keys(operation.responses['403'].headers ?? {})).toEqual(['X-Request-Id']);
     }
+    // The placeholder that answers while the database is away knows them by this list.
+    expect(new Set(preflights.map(({ path }) => path))).toEqual(PUBLIC_PATHS);
   });
 
   it('says how the tracker script is revalidated: If-None-Match in, ETag and Cache-Control out', () => {

@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { OriginNotAllowedError } from './domain-error';
 import { createOriginMatcher } from './origin-matcher';
 import { PublicRouteConfig } from './public-endpoint';
@@ -20,6 +21,11 @@ const EXPOSE_HEADERS =
 const PREFLIGHT_MAX_AGE_SECONDS = '86400';
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+/** Where CORS headers go: a Fastify reply, or a plain response through `setHeader`. */
+interface HeaderSink {
+  header(name: string, value: string): unknown;
+}
+
 /**
  * CORS for the public endpoints, as an allow-list: an allowed Origin is echoed with
  * credentials allowed (never `*`); any other Origin gets 403 before the body is read,
@@ -33,34 +39,45 @@ export function registerPublicCors(
   const isAllowed = createOriginMatcher(allowedOrigins);
   // A callback hook, not an async one: it runs on every request of the hot path.
   fastify.addHook('onRequest', (request, reply, done) => {
-    const refused = applyCors(request, reply);
-    if (refused === undefined && request.method === 'OPTIONS' && isPublic(request)) {
+    if (!isPublic(request)) return done();
+    const allowed = setPublicCorsHeaders(reply, request.method, request.headers, isAllowed);
+    if (allowed && request.method === 'OPTIONS') {
       // A preflight is answered here, before any body parser: what a client sends with
       // it (a Content-Type, even a body) is not part of the question it asks.
       void reply.code(200).send();
       return;
     }
-    done(refused);
+    done(allowed ? undefined : new OriginNotAllowedError());
   });
+}
 
-  function applyCors(request: FastifyRequest, reply: FastifyReply): Error | undefined {
-    if (!isPublic(request)) return;
-    reply.header('Vary', 'Origin');
-    const origin = request.headers.origin;
-    if (origin === undefined) return;
-    if (!isAllowed(origin)) return new OriginNotAllowedError();
-    reply.header('Access-Control-Allow-Origin', origin);
-    reply.header('Access-Control-Allow-Credentials', 'true');
-    if (request.method !== 'OPTIONS') {
-      reply.header('Access-Control-Expose-Headers', EXPOSE_HEADERS);
-      return;
-    }
-    // The answer reflects the requested headers: a shared cache must key on them too.
-    reply.header('Vary', 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
-    reply.header('Access-Control-Allow-Methods', ALLOW_METHODS);
-    reply.header('Access-Control-Allow-Headers', allowedHeaders(request));
-    reply.header('Access-Control-Max-Age', PREFLIGHT_MAX_AGE_SECONDS);
+/**
+ * Sets the CORS headers of a public endpoint's answer (a preflight's when `method` is
+ * OPTIONS); false when the Origin is not allowed, which then gets none. Shared with the
+ * placeholder that answers while the database is away, so a page can read its 503.
+ */
+export function setPublicCorsHeaders(
+  reply: HeaderSink,
+  method: string | undefined,
+  headers: IncomingHttpHeaders,
+  isAllowed: (origin: string) => boolean,
+): boolean {
+  reply.header('Vary', 'Origin');
+  const origin = headers.origin;
+  if (origin === undefined) return true;
+  if (!isAllowed(origin)) return false;
+  reply.header('Access-Control-Allow-Origin', origin);
+  reply.header('Access-Control-Allow-Credentials', 'true');
+  if (method !== 'OPTIONS') {
+    reply.header('Access-Control-Expose-Headers', EXPOSE_HEADERS);
+    return true;
   }
+  // The answer reflects the requested headers: a shared cache must key on them too.
+  reply.header('Vary', 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
+  reply.header('Access-Control-Allow-Methods', ALLOW_METHODS);
+  reply.header('Access-Control-Allow-Headers', allowedHeaders(headers));
+  reply.header('Access-Control-Max-Age', PREFLIGHT_MAX_AGE_SECONDS);
+  return true;
 }
 
 function isPublic(request: FastifyRequest): boolean {
@@ -71,8 +88,8 @@ function isPublic(request: FastifyRequest): boolean {
  * The usual headers plus whatever else the page asks for: the origin is what is checked,
  * and a header a tracker adds (X-Requested-With, say) must not fail its preflight.
  */
-function allowedHeaders(request: FastifyRequest): string {
-  const requested = String(request.headers['access-control-request-headers'] ?? '')
+function allowedHeaders(headers: IncomingHttpHeaders): string {
+  const requested = String(headers['access-control-request-headers'] ?? '')
     .split(',')
     .map((name) => name.trim())
     .filter((name) => HEADER_NAME.test(name));

@@ -14,6 +14,16 @@ export interface PublicRouteConfig {
   rateLimited?: boolean;
 }
 
+/**
+ * The paths of the public endpoints, for what answers before the routes exist (the
+ * placeholder while the database is away). A test holds them to the routes.
+ */
+export const PUBLIC_PATHS: ReadonlySet<string> = new Set([
+  '/v1/events/track',
+  '/v1/events/track/batch',
+  '/v1/events/funnel',
+]);
+
 export const PUBLIC_ENDPOINT: PublicRouteConfig = { publicCors: true, rateLimited: true };
 export const PUBLIC_PREFLIGHT: PublicRouteConfig = { publicCors: true };
 
