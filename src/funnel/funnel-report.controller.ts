@@ -24,7 +24,10 @@ export class FunnelReportController {
    */
   @Get(':funnel')
   @ApiOkResponse({ type: FunnelReportResponseDto })
-  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid dates or range' })
+  @ApiBadRequestResponse({
+    type: ErrorResponseDto,
+    description: 'Invalid dates or range, or a query parameter it does not take',
+  })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such funnel' })
   getFunnelReport(
     @Param('funnel') funnel: string,

@@ -42,7 +42,10 @@ export class ReconciliationController {
    */
   @Get('v1/events/reconcile')
   @ApiOkResponse({ type: ReconciliationReportDto })
-  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid dates or range' })
+  @ApiBadRequestResponse({
+    type: ErrorResponseDto,
+    description: 'Invalid dates or range, or a query parameter it does not take',
+  })
   @ApiBadGatewayResponse({
     type: ErrorResponseDto,
     description:
@@ -80,7 +83,10 @@ export class ReconciliationController {
    */
   @Get('v1/reconciliation/runs')
   @ApiOkResponse({ type: ReconciliationRunsPageDto })
-  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid limit or offset' })
+  @ApiBadRequestResponse({
+    type: ErrorResponseDto,
+    description: 'Invalid limit or offset, or a query parameter it does not take',
+  })
   async listReconciliationRuns(@Query() query: RunsQueryDto): Promise<ReconciliationRunsPageDto> {
     const limit = query.limit ?? 20;
     const offset = query.offset ?? 0;

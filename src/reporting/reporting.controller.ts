@@ -22,7 +22,7 @@ export class ReportingController {
   @ApiOkResponse({ type: ConversionsReportDto })
   @ApiBadRequestResponse({
     type: ErrorResponseDto,
-    description: 'Invalid dates, range, model or lookback',
+    description: 'Invalid dates, range, model or lookback, or a query parameter it does not take',
   })
   getConversions(@Query() query: ConversionsQueryDto): Promise<ConversionsReportDto> {
     return this.reporting.getConversions(query);

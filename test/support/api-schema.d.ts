@@ -814,7 +814,7 @@ export interface components {
              */
             conversion_from_first: number | null;
             /**
-             * @description Median seconds from reaching the previous stage to reaching this one; null for the first stage.
+             * @description Median seconds from reaching the previous stage to reaching this one; null for the first stage or when no subject reached this one.
              * @example 3600
              */
             median_seconds_from_previous: number | null;
@@ -914,7 +914,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -925,7 +925,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -936,7 +936,7 @@ export interface operations {
             default: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -958,7 +958,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -969,7 +969,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -980,7 +980,7 @@ export interface operations {
             default: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1002,7 +1002,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1013,7 +1013,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1024,7 +1024,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -1037,7 +1037,7 @@ export interface operations {
             default: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1067,13 +1067,15 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -1090,13 +1092,15 @@ export interface operations {
             400: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -1113,7 +1117,7 @@ export interface operations {
             403: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1124,13 +1128,15 @@ export interface operations {
             413: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -1147,13 +1153,15 @@ export interface operations {
             415: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -1170,13 +1178,15 @@ export interface operations {
             429: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -1195,13 +1205,15 @@ export interface operations {
             500: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -1218,13 +1230,15 @@ export interface operations {
             503: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -1243,13 +1257,15 @@ export interface operations {
             default: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -1280,12 +1296,12 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
-                    /** @description `Origin`: answers differ by origin */
+                    /** @description `Origin, Access-Control-Request-Method, Access-Control-Request-Headers`: the answer reflects them */
                     Vary?: string;
                     /** @description `POST, OPTIONS` */
                     "Access-Control-Allow-Methods"?: string;
@@ -1301,7 +1317,7 @@ export interface operations {
             403: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1331,13 +1347,15 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -1354,13 +1372,15 @@ export interface operations {
             400: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -1377,7 +1397,7 @@ export interface operations {
             403: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1388,13 +1408,15 @@ export interface operations {
             413: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -1411,13 +1433,15 @@ export interface operations {
             415: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -1434,13 +1458,15 @@ export interface operations {
             429: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -1459,13 +1485,15 @@ export interface operations {
             500: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -1482,13 +1510,15 @@ export interface operations {
             503: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -1507,13 +1537,15 @@ export interface operations {
             default: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -1544,12 +1576,12 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
-                    /** @description `Origin`: answers differ by origin */
+                    /** @description `Origin, Access-Control-Request-Method, Access-Control-Request-Headers`: the answer reflects them */
                     Vary?: string;
                     /** @description `POST, OPTIONS` */
                     "Access-Control-Allow-Methods"?: string;
@@ -1565,7 +1597,7 @@ export interface operations {
             403: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1604,18 +1636,18 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ConversionsReportDto"];
                 };
             };
-            /** @description Invalid dates, range, model or lookback */
+            /** @description Invalid dates, range, model or lookback, or a query parameter it does not take */
             400: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1626,7 +1658,7 @@ export interface operations {
             401: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description `Bearer realm="api"` */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
@@ -1639,7 +1671,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1650,7 +1682,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -1663,7 +1695,7 @@ export interface operations {
             default: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1692,18 +1724,18 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ReconciliationReportDto"];
                 };
             };
-            /** @description Invalid dates or range */
+            /** @description Invalid dates or range, or a query parameter it does not take */
             400: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1714,7 +1746,7 @@ export interface operations {
             401: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description `Bearer realm="api"` */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
@@ -1727,7 +1759,7 @@ export interface operations {
             429: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -1740,7 +1772,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1751,7 +1783,7 @@ export interface operations {
             502: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1762,7 +1794,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Seconds to wait before trying again (when the database is unavailable) */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -1775,7 +1807,7 @@ export interface operations {
             default: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1802,18 +1834,18 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ReconciliationRunsPageDto"];
                 };
             };
-            /** @description Invalid limit or offset */
+            /** @description Invalid limit or offset, or a query parameter it does not take */
             400: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1824,7 +1856,7 @@ export interface operations {
             401: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description `Bearer realm="api"` */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
@@ -1837,7 +1869,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1848,7 +1880,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -1861,7 +1893,7 @@ export interface operations {
             default: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1886,7 +1918,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1897,7 +1929,7 @@ export interface operations {
             401: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description `Bearer realm="api"` */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
@@ -1910,7 +1942,7 @@ export interface operations {
             404: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1921,7 +1953,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1932,7 +1964,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -1945,7 +1977,7 @@ export interface operations {
             default: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1970,7 +2002,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The script's version tag, for If-None-Match */
                     ETag?: string;
                     /** @description `public, max-age=3600` */
@@ -1985,7 +2017,7 @@ export interface operations {
             304: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The script's version tag, for If-None-Match */
                     ETag?: string;
                     /** @description `public, max-age=3600` */
@@ -1998,7 +2030,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2009,7 +2041,7 @@ export interface operations {
             default: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2039,13 +2071,15 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -2062,13 +2096,15 @@ export interface operations {
             400: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -2085,7 +2121,7 @@ export interface operations {
             403: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2096,13 +2132,15 @@ export interface operations {
             413: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -2119,13 +2157,15 @@ export interface operations {
             415: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -2142,13 +2182,15 @@ export interface operations {
             429: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -2167,13 +2209,15 @@ export interface operations {
             500: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -2190,13 +2234,15 @@ export interface operations {
             503: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -2215,13 +2261,15 @@ export interface operations {
             default: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
                     /** @description `Origin`: answers differ by origin */
                     Vary?: string;
+                    /** @description `Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin */
+                    "Access-Control-Expose-Headers"?: string;
                     /** @description Requests a client may make per minute (RATE_LIMIT_PER_MINUTE) */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
@@ -2252,12 +2300,12 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description The request’s Origin, when it is in CORS_ORIGINS (never *) */
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
-                    /** @description `Origin`: answers differ by origin */
+                    /** @description `Origin, Access-Control-Request-Method, Access-Control-Request-Headers`: the answer reflects them */
                     Vary?: string;
                     /** @description `POST, OPTIONS` */
                     "Access-Control-Allow-Methods"?: string;
@@ -2273,7 +2321,7 @@ export interface operations {
             403: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2302,18 +2350,18 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["FunnelReportResponseDto"];
                 };
             };
-            /** @description Invalid dates or range */
+            /** @description Invalid dates or range, or a query parameter it does not take */
             400: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2324,7 +2372,7 @@ export interface operations {
             401: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description `Bearer realm="api"` */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
@@ -2337,7 +2385,7 @@ export interface operations {
             404: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2348,7 +2396,7 @@ export interface operations {
             500: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2359,7 +2407,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -2372,7 +2420,7 @@ export interface operations {
             default: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {

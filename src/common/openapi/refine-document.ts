@@ -91,9 +91,10 @@ function documentCommonResponses(operation: OperationObject): void {
   }
 }
 
-const REQUEST_ID = header(
-  'The request id (yours if you sent a sane X-Request-Id), as in the error body',
-);
+const REQUEST_ID = {
+  ...header('The request id (yours if you sent a sane X-Request-Id), as in the error body'),
+  required: true,
+};
 const CORS_HEADERS = {
   'Access-Control-Allow-Origin': header(
     'The request’s Origin, when it is in CORS_ORIGINS (never *)',
@@ -104,8 +105,17 @@ const CORS_HEADERS = {
   },
   Vary: header('`Origin`: answers differ by origin'),
 };
+const POST_CORS_HEADERS = {
+  ...CORS_HEADERS,
+  'Access-Control-Expose-Headers': header(
+    '`Retry-After, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset`: what a page may read, with an allowed Origin',
+  ),
+};
 const PREFLIGHT_HEADERS = {
   ...CORS_HEADERS,
+  Vary: header(
+    '`Origin, Access-Control-Request-Method, Access-Control-Request-Headers`: the answer reflects them',
+  ),
   'Access-Control-Allow-Methods': header('`POST, OPTIONS`'),
   'Access-Control-Allow-Headers': header(
     'Content-Type, Authorization, X-Request-Id, X-API-Key, Accept, Accept-Language, Content-Language, and any other header the preflight asks for (the Origin is what is checked)',
@@ -142,7 +152,7 @@ function documentHeaders(operation: OperationObject, method: string): void {
     if (cors && status !== '403')
       Object.assign(
         headers,
-        method === 'options' ? PREFLIGHT_HEADERS : { ...CORS_HEADERS, ...RATE_LIMIT_HEADERS },
+        method === 'options' ? PREFLIGHT_HEADERS : { ...POST_CORS_HEADERS, ...RATE_LIMIT_HEADERS },
       );
     response.headers = { ...headers, ...response.headers } as ResponseObject['headers'];
   }
@@ -154,11 +164,10 @@ function isPublicFunnel(operation: OperationObject): boolean {
 }
 
 /**
- * A preflight answers 200, or 403 for an origin not allowed; it is never rate-limited and
- * reads no database. Browsers send it without a body, but one sent anyway is read as a
- * POST's would be (400, 413, 415).
+ * A preflight answers 200, or 403 for an origin not allowed, on the origin alone: it is
+ * never rate-limited, reads no body and no database.
  */
-const PREFLIGHT_STATUSES = new Set(['200', '403', '400', '413', '415']);
+const PREFLIGHT_STATUSES = new Set(['200', '403']);
 
 function keepPreflightResponses(operation: OperationObject): void {
   for (const status of Object.keys(operation.responses)) {

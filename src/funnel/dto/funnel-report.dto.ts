@@ -20,7 +20,7 @@ export class FunnelReportStageDto {
    */
   conversion_from_first!: number | null;
   /**
-   * Median seconds from reaching the previous stage to reaching this one; null for the first stage.
+   * Median seconds from reaching the previous stage to reaching this one; null for the first stage or when no subject reached this one.
    * @example 3600
    */
   median_seconds_from_previous!: number | null;
