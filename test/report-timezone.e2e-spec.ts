@@ -21,9 +21,22 @@ describe('REPORT_TIMEZONE', () => {
     );
   });
 
-  it('starts with a zone both know', async () => {
-    const app = await createTestApp(db.url, { REPORT_TIMEZONE: 'Etc/GMT+5' });
-    await app.close();
+  it('stops the start, naming it, when PostgreSQL reads the name as an abbreviation of another time', async () => {
+    // Node: India (+05:30), Los Angeles, Brussels with summer time. PostgreSQL: +02:00, -08:00, +01:00.
+    for (const zone of ['IST', 'PST', 'CET']) {
+      await expect(createTestApp(db.url, { REPORT_TIMEZONE: zone })).rejects.toThrow(
+        new RegExp(
+          `REPORT_TIMEZONE="${zone}" means another time in PostgreSQL .* use a region name`,
+        ),
+      );
+    }
+  });
+
+  it('starts with a zone both know, abbreviations both read alike included', async () => {
+    for (const zone of ['Etc/GMT+5', 'Asia/Kolkata', 'EST', 'UTC']) {
+      const app = await createTestApp(db.url, { REPORT_TIMEZONE: zone });
+      await app.close();
+    }
   });
 });
 

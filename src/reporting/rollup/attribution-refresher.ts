@@ -68,7 +68,7 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await refuseZoneUnknownToDatabase(this.database, this.config.reportTimeZone);
+    await refuseZoneTheDatabaseReadsOtherwise(this.database, this.config.reportTimeZone);
     // Never waits on another process: one that holds the lock (a long pass, or a restart
     // of its own) must not make this one's start fail. It is tried again in the background.
     if (!(await this.restartIfSettingsChanged())) this.retryRestartCheck();
@@ -215,15 +215,53 @@ function tail(error: unknown, max = 300): string {
 
 /**
  * REPORT_TIMEZONE was checked against Node's zone names at boot, but PostgreSQL buckets
- * the days, and its list differs (US/Pacific-New, Canada/East-Saskatchewan): refuse to start rather
- * than answer every report with a 500.
+ * the days, and it may not know the name (US/Pacific-New: every report a 500) or read
+ * it otherwise: it takes an abbreviation before a zone, so IST is +02:00 (Israel) there
+ * and India here, CET a fixed +01:00 there and Brussels' summer time here. Either way
+ * the days of reports and of their default ranges would disagree: refuse to start.
  */
-async function refuseZoneUnknownToDatabase(sql: Sql, zone: string): Promise<void> {
-  await sql.query('SELECT now() AT TIME ZONE ?', [zone]).catch((error: unknown) => {
-    if (sqlState(error) !== SqlState.invalidParameterValue) throw error;
+async function refuseZoneTheDatabaseReadsOtherwise(sql: Sql, zone: string): Promise<void> {
+  const year = new Date().getUTCFullYear();
+  // Winter and summer: an abbreviation's fixed offset differs from a zone's in one of them.
+  const instants = [Date.UTC(year, 0, 15, 12), Date.UTC(year, 6, 15, 12)];
+  const rows = await sql
+    .query<{ local: string }>(
+      `SELECT to_char(to_timestamp(t / 1000.0) AT TIME ZONE ?, 'YYYY-MM-DD HH24:MI') AS local
+       FROM unnest(?::float8[]) WITH ORDINALITY AS i(t, n) ORDER BY n`,
+      [zone, `{${instants.join(',')}}`],
+    )
+    .catch((error: unknown) => {
+      if (sqlState(error) !== SqlState.invalidParameterValue) throw error;
+      throw new Error(
+        `REPORT_TIMEZONE="${zone}" is not a time zone PostgreSQL knows (see pg_timezone_names): choose one it lists, such as Europe/Berlin`,
+        { cause: error },
+      );
+    });
+  const theirs = rows.map((row) => row.local);
+  const ours = instants.map((instant) => localMinute(new Date(instant), zone));
+  if (theirs.join() !== ours.join()) {
+    const region = new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
     throw new Error(
-      `REPORT_TIMEZONE="${zone}" is not a time zone PostgreSQL knows (see pg_timezone_names): choose one it lists, such as Europe/Berlin`,
-      { cause: error },
+      `REPORT_TIMEZONE="${zone}" means another time in PostgreSQL (${theirs.join(', ')}) than here (${ours.join(', ')}), ` +
+        `as an abbreviation does: use a region name (${region === zone ? 'such as Europe/Berlin' : `such as ${region}`})`,
     );
-  });
+  }
+}
+
+/** `YYYY-MM-DD HH:MI` of an instant's wall-clock time in a zone. */
+function localMinute(instant: Date, zone: string): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    })
+      .formatToParts(instant)
+      .map((part) => [part.type, part.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
 }
