@@ -41,8 +41,11 @@ export function resolveDateRange(
   const startDate = query.start_date ?? daysBefore(endDate, options.defaultDays);
   const days = (Date.parse(endDate) - Date.parse(startDate)) / DAY_MS + 1;
   if (days < 1) {
+    // Name the field the caller sent: a start_date alone is later than today.
     throw new ValidationFailedError([
-      { field: 'end_date', message: 'end_date must not be before start_date' },
+      query.end_date === undefined
+        ? { field: 'start_date', message: `start_date must not be after end_date (${endDate})` }
+        : { field: 'end_date', message: 'end_date must not be before start_date' },
     ]);
   }
   if (days > MAX_RANGE_DAYS) {
