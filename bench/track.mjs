@@ -251,6 +251,10 @@ async function startTarget(name, databaseUrl, processes, pooled) {
     // node:cluster, a primary that does not serve and WORKERS workers, each with its own pool.
     Object.assign(env, { RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'warn', CORS_ORIGINS: '', WORKERS: String(processes) });
     if (pooled) env.DB_TRANSACTION_POOLING = 'true';
+    // The ceiling shares the service's database but tracks nothing there: its attribution
+    // refresher, at the pace of a quiet process, would fold the service's marks nearly back
+    // to back while the service is measured (a third of the service's throughput here).
+    if (name === 'ceiling') Object.assign(env, { REPORT_REFRESH_INTERVAL_MS: '0', RECONCILE_CRON: 'off' });
   }
   const child = spawnChild(name, process.execPath, args, { env });
   await waitForPort(port, child, name);
