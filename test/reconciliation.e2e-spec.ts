@@ -457,6 +457,9 @@ describe('GET /v1/events/reconcile against GA4', () => {
   it('validates dates and needs an API key', async () => {
     await reconcile('?start_date=2026-02-30', 400);
     await reconcile(`?start_date=${d3}&end_date=${d1}`, 400);
+    // A start alone too far back: the field sent is the one named, not the default end.
+    const { body } = await reconcile(`?start_date=${day(400)}`, 400);
+    expect(body.error.details.map((detail) => detail.field)).toEqual(['start_date']);
     await fixture.http().get('/v1/events/reconcile').expect(401);
   });
 });

@@ -89,13 +89,12 @@ export class ReconciliationService {
         (start !== undefined && isCalendarDate(start) && start > yesterday ? start : yesterday);
       return { startDate: start ?? daysBefore(endDate, 6), endDate };
     };
-    resolveDateRange(
-      {
-        start_date: query.start_date,
-        end_date: query.end_date ?? inZone(this.config.reportTimeZone).endDate,
-      },
-      { timeZone: this.config.reportTimeZone, now, defaultDays: 6 },
-    );
+    resolveDateRange(query, {
+      timeZone: this.config.reportTimeZone,
+      now,
+      defaultDays: 6,
+      defaultEndDate: inZone(this.config.reportTimeZone).endDate,
+    });
     return inZone;
   }
 

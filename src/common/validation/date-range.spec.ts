@@ -49,8 +49,9 @@ describe('resolveDateRange', () => {
       'end_date',
     ]);
     expect(failsOn({ start_date: '2026-03-02', end_date: '2026-03-01' })).toEqual(['end_date']);
-    // A start_date alone after today: the field sent is the one named.
+    // A start_date alone after today, or more than 366 days back: the field sent is named.
     expect(failsOn({ start_date: '2026-11-27' })).toEqual(['start_date']);
+    expect(failsOn({ start_date: '2025-01-01' })).toEqual(['start_date']);
     expect(failsOn({ start_date: '2025-01-01', end_date: '2026-01-02' })).toEqual(['end_date']);
     expect(
       resolveDateRange(

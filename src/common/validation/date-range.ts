@@ -20,11 +20,18 @@ const LATEST_DATE = '9998-12-31';
 
 /**
  * A report's date range: real calendar dates, end not before start, at most 366 days;
- * missing bounds default to `defaultDays` days ago and today, in the report time zone.
+ * missing bounds default to `defaultDays` days ago and today, in the report time zone. An
+ * error names the bound the caller sent: a start_date alone is the one to blame.
  */
 export function resolveDateRange(
   query: { start_date?: string; end_date?: string },
-  options: { timeZone: string; now: Date; defaultDays: number },
+  options: {
+    timeZone: string;
+    now: Date;
+    defaultDays: number;
+    /** The end when the query has none; today in the time zone when not given. */
+    defaultEndDate?: string;
+  },
 ): DateRange {
   const problems: FieldError[] = [];
   for (const field of ['start_date', 'end_date'] as const) {
@@ -37,23 +44,22 @@ export function resolveDateRange(
     }
   }
   if (problems.length > 0) throw new ValidationFailedError(problems);
-  const endDate = query.end_date ?? dateInZone(options.now, options.timeZone);
+  const endDate =
+    query.end_date ?? options.defaultEndDate ?? dateInZone(options.now, options.timeZone);
   const startDate = query.start_date ?? daysBefore(endDate, options.defaultDays);
   const days = (Date.parse(endDate) - Date.parse(startDate)) / DAY_MS + 1;
+  // A bound the caller left out is not one to blame: a start_date alone names itself.
+  const field = query.end_date === undefined ? 'start_date' : 'end_date';
   if (days < 1) {
-    // Name the field the caller sent: a start_date alone is later than today.
     throw new ValidationFailedError([
-      query.end_date === undefined
-        ? { field: 'start_date', message: `start_date must not be after end_date (${endDate})` }
-        : { field: 'end_date', message: 'end_date must not be before start_date' },
+      field === 'start_date'
+        ? { field, message: `start_date must not be after ${endDate}, the default end_date` }
+        : { field, message: 'end_date must not be before start_date' },
     ]);
   }
   if (days > MAX_RANGE_DAYS) {
     throw new ValidationFailedError([
-      {
-        field: 'end_date',
-        message: `the range must span at most ${MAX_RANGE_DAYS} days (got ${days})`,
-      },
+      { field, message: `the range must span at most ${MAX_RANGE_DAYS} days (got ${days})` },
     ]);
   }
   return { startDate, endDate, timeZone: options.timeZone };
