@@ -26,7 +26,7 @@ describe('REPORT_TIMEZONE', () => {
     for (const zone of ['IST', 'PST', 'CET']) {
       await expect(createTestApp(db.url, { REPORT_TIMEZONE: zone })).rejects.toThrow(
         new RegExp(
-          `REPORT_TIMEZONE="${zone}" means another time in PostgreSQL .* use a region name`,
+          `REPORT_TIMEZONE="${zone}" is an abbreviation to PostgreSQL, another time there .* use a region name`,
         ),
       );
     }

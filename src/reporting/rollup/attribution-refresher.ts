@@ -68,7 +68,8 @@ export class AttributionRefresher implements OnApplicationBootstrap, BeforeAppli
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await refuseZoneTheDatabaseReadsOtherwise(this.database, this.config.reportTimeZone);
+    const zoneWarning = await checkZoneAgainstDatabase(this.database, this.config.reportTimeZone);
+    if (zoneWarning !== undefined) this.logger.warn(zoneWarning);
     // Never waits on another process: one that holds the lock (a long pass, or a restart
     // of its own) must not make this one's start fail. It is tried again in the background.
     if (!(await this.restartIfSettingsChanged())) this.retryRestartCheck();
@@ -218,17 +219,20 @@ function tail(error: unknown, max = 300): string {
  * the days, and it may not know the name (US/Pacific-New: every report a 500) or read
  * it otherwise: it takes an abbreviation before a zone, so IST is +02:00 (Israel) there
  * and India here, CET a fixed +01:00 there and Brussels' summer time here. Either way
- * the days of reports and of their default ranges would disagree: refuse to start.
+ * the days of reports and of their default ranges would disagree: refuse to start. A
+ * region both know but whose rules differ this year (one side's tzdata is older) is a
+ * warning: an upgrade of either must not stop a service that ran.
  */
-async function refuseZoneTheDatabaseReadsOtherwise(sql: Sql, zone: string): Promise<void> {
+async function checkZoneAgainstDatabase(sql: Sql, zone: string): Promise<string | undefined> {
   const year = new Date().getUTCFullYear();
   // Winter and summer: an abbreviation's fixed offset differs from a zone's in one of them.
   const instants = [Date.UTC(year, 0, 15, 12), Date.UTC(year, 6, 15, 12)];
   const rows = await sql
-    .query<{ local: string }>(
-      `SELECT to_char(to_timestamp(t / 1000.0) AT TIME ZONE ?, 'YYYY-MM-DD HH24:MI') AS local
+    .query<{ local: string; abbreviation: boolean }>(
+      `SELECT to_char(to_timestamp(t / 1000.0) AT TIME ZONE ?, 'YYYY-MM-DD HH24:MI') AS local,
+              EXISTS (SELECT FROM pg_timezone_abbrevs WHERE abbrev = upper(?)) AS abbreviation
        FROM unnest(?::float8[]) WITH ORDINALITY AS i(t, n) ORDER BY n`,
-      [zone, `{${instants.join(',')}}`],
+      [zone, zone, `{${instants.join(',')}}`],
     )
     .catch((error: unknown) => {
       if (sqlState(error) !== SqlState.invalidParameterValue) throw error;
@@ -237,15 +241,24 @@ async function refuseZoneTheDatabaseReadsOtherwise(sql: Sql, zone: string): Prom
         { cause: error },
       );
     });
-  const theirs = rows.map((row) => row.local);
-  const ours = instants.map((instant) => localMinute(new Date(instant), zone));
-  if (theirs.join() !== ours.join()) {
-    const region = new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
+  const theirs = rows.map((row) => row.local).join(', ');
+  const ours = instants.map((instant) => localMinute(new Date(instant), zone)).join(', ');
+  if (theirs === ours) return undefined;
+  if (rows[0]?.abbreviation) {
     throw new Error(
-      `REPORT_TIMEZONE="${zone}" means another time in PostgreSQL (${theirs.join(', ')}) than here (${ours.join(', ')}), ` +
-        `as an abbreviation does: use a region name (${region === zone ? 'such as Europe/Berlin' : `such as ${region}`})`,
+      `REPORT_TIMEZONE="${zone}" is an abbreviation to PostgreSQL, another time there (${theirs}) than here (${ours}): ` +
+        `use a region name, such as ${regionOf(zone)}`,
     );
   }
+  return (
+    `REPORT_TIMEZONE="${zone}" gives another time in PostgreSQL (${theirs}) than here (${ours}, tz ${process.versions.tz}): ` +
+    "their time-zone data differ; reports follow PostgreSQL's days: update the older one"
+  );
+}
+
+function regionOf(zone: string): string {
+  const resolved = new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
+  return resolved === zone ? 'Europe/Berlin' : resolved;
 }
 
 /** `YYYY-MM-DD HH:MI` of an instant's wall-clock time in a zone. */
