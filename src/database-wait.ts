@@ -3,14 +3,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { AppConfig } from './config/app-config';
 import { classifyDatabaseError } from './common/http/database-errors';
-import { setPublicCorsHeaders } from './common/http/cors';
+import { PublicCors, publicCors } from './common/http/cors';
 import {
   DatabaseUnavailableError,
   NotReadyError,
   OriginNotAllowedError,
 } from './common/http/domain-error';
 import { MappedError, mapError } from './common/http/error-mapping';
-import { createOriginMatcher } from './common/http/origin-matcher';
 import { PUBLIC_PATHS } from './common/http/public-endpoint';
 import { generateRequestId } from './common/http/request-id';
 import { rootCause } from './common/sql-state';
@@ -95,10 +94,12 @@ interface PlaceholderState {
 }
 
 async function listenMeanwhile({ http }: AppConfig, state: PlaceholderState): Promise<Server> {
-  const isAllowed = createOriginMatcher(http.corsOrigins);
-  const server = createServer((request, response) =>
-    answerMeanwhile(request, response, state, isAllowed),
-  );
+  const placeholder: Placeholder = { state, applyCors: publicCors(http.corsOrigins) };
+  const handler = (request: IncomingMessage, response: ServerResponse) =>
+    answerMeanwhile(request, response, placeholder);
+  const server = createServer(handler);
+  // As the service: an Expect it cannot meet is ignored, not answered with Node's bare 417.
+  server.on('checkExpectation', handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(http.port, http.host, () => resolve());
@@ -108,11 +109,15 @@ async function listenMeanwhile({ http }: AppConfig, state: PlaceholderState): Pr
   return server;
 }
 
+interface Placeholder {
+  state: PlaceholderState;
+  applyCors: PublicCors;
+}
+
 function answerMeanwhile(
   request: IncomingMessage,
   response: ServerResponse,
-  { databaseReached }: PlaceholderState,
-  isAllowed: (origin: string) => boolean,
+  { state: { databaseReached }, applyCors }: Placeholder,
 ): void {
   const requestId = generateRequestId(request);
   response.setHeader('X-Request-Id', requestId);
@@ -127,11 +132,13 @@ function answerMeanwhile(
   }
   // The public endpoints' CORS as the service applies it, so that a page can read the
   // 503 and its Retry-After (a preflight it could not pass would hide them).
-  if (PUBLIC_PATHS.has(path)) {
-    const sink = { header: (name: string, value: string) => response.setHeader(name, value) };
-    const allowed = setPublicCorsHeaders(sink, request.method, request.headers, isAllowed);
+  if (PUBLIC_PATHS.has(path) && ['POST', 'OPTIONS'].includes(request.method ?? '')) {
+    const allowed = applyCors(
+      { header: (name, value) => response.setHeader(name, value) },
+      request,
+    );
     if (allowed && request.method === 'OPTIONS') {
-      response.writeHead(200).end();
+      response.writeHead(200, { 'Content-Length': '0' }).end();
       return;
     }
     if (!allowed) return answerWith(response, mapError(new OriginNotAllowedError(), requestId));

@@ -1301,7 +1301,7 @@ export interface operations {
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
-                    /** @description `Origin, Access-Control-Request-Method, Access-Control-Request-Headers`: the answer reflects them */
+                    /** @description `Origin, Access-Control-Request-Method, Access-Control-Request-Headers` with an Origin (the answer reflects them), `Origin` without one */
                     Vary?: string;
                     /** @description `POST, OPTIONS` */
                     "Access-Control-Allow-Methods"?: string;
@@ -1581,7 +1581,7 @@ export interface operations {
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
-                    /** @description `Origin, Access-Control-Request-Method, Access-Control-Request-Headers`: the answer reflects them */
+                    /** @description `Origin, Access-Control-Request-Method, Access-Control-Request-Headers` with an Origin (the answer reflects them), `Origin` without one */
                     Vary?: string;
                     /** @description `POST, OPTIONS` */
                     "Access-Control-Allow-Methods"?: string;
@@ -2305,7 +2305,7 @@ export interface operations {
                     "Access-Control-Allow-Origin"?: string;
                     /** @description `true`, with an allowed Origin */
                     "Access-Control-Allow-Credentials"?: "true";
-                    /** @description `Origin, Access-Control-Request-Method, Access-Control-Request-Headers`: the answer reflects them */
+                    /** @description `Origin, Access-Control-Request-Method, Access-Control-Request-Headers` with an Origin (the answer reflects them), `Origin` without one */
                     Vary?: string;
                     /** @description `POST, OPTIONS` */
                     "Access-Control-Allow-Methods"?: string;

@@ -26,6 +26,18 @@ interface HeaderSink {
   header(name: string, value: string): unknown;
 }
 
+/** What CORS reads of a request: a Fastify request or Node's own. */
+interface CorsRequest {
+  method?: string;
+  headers: IncomingHttpHeaders;
+}
+
+/**
+ * Sets the CORS headers of a public endpoint's answer (a preflight's for OPTIONS);
+ * false when the Origin is not allowed, which then gets none.
+ */
+export type PublicCors = (reply: HeaderSink, request: CorsRequest) => boolean;
+
 /**
  * CORS for the public endpoints, as an allow-list: an allowed Origin is echoed with
  * credentials allowed (never `*`); any other Origin gets 403 before the body is read,
@@ -36,11 +48,11 @@ export function registerPublicCors(
   fastify: FastifyInstance,
   allowedOrigins: readonly string[],
 ): void {
-  const isAllowed = createOriginMatcher(allowedOrigins);
+  const applyCors = publicCors(allowedOrigins);
   // A callback hook, not an async one: it runs on every request of the hot path.
   fastify.addHook('onRequest', (request, reply, done) => {
     if (!isPublic(request)) return done();
-    const allowed = setPublicCorsHeaders(reply, request.method, request.headers, isAllowed);
+    const allowed = applyCors(reply, request);
     if (allowed && request.method === 'OPTIONS') {
       // A preflight is answered here, before any body parser: what a client sends with
       // it (a Content-Type, even a body) is not part of the question it asks.
@@ -52,32 +64,29 @@ export function registerPublicCors(
 }
 
 /**
- * Sets the CORS headers of a public endpoint's answer (a preflight's when `method` is
- * OPTIONS); false when the Origin is not allowed, which then gets none. Shared with the
+ * The public endpoints' CORS for `allowedOrigins` (CORS_ORIGINS). Shared with the
  * placeholder that answers while the database is away, so a page can read its 503.
  */
-export function setPublicCorsHeaders(
-  reply: HeaderSink,
-  method: string | undefined,
-  headers: IncomingHttpHeaders,
-  isAllowed: (origin: string) => boolean,
-): boolean {
-  reply.header('Vary', 'Origin');
-  const origin = headers.origin;
-  if (origin === undefined) return true;
-  if (!isAllowed(origin)) return false;
-  reply.header('Access-Control-Allow-Origin', origin);
-  reply.header('Access-Control-Allow-Credentials', 'true');
-  if (method !== 'OPTIONS') {
-    reply.header('Access-Control-Expose-Headers', EXPOSE_HEADERS);
+export function publicCors(allowedOrigins: readonly string[]): PublicCors {
+  const isAllowed = createOriginMatcher(allowedOrigins);
+  return (reply, { method, headers }) => {
+    reply.header('Vary', 'Origin');
+    const origin = headers.origin;
+    if (origin === undefined) return true;
+    if (!isAllowed(origin)) return false;
+    reply.header('Access-Control-Allow-Origin', origin);
+    reply.header('Access-Control-Allow-Credentials', 'true');
+    if (method !== 'OPTIONS') {
+      reply.header('Access-Control-Expose-Headers', EXPOSE_HEADERS);
+      return true;
+    }
+    // The answer reflects the requested headers: a shared cache must key on them too.
+    reply.header('Vary', 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
+    reply.header('Access-Control-Allow-Methods', ALLOW_METHODS);
+    reply.header('Access-Control-Allow-Headers', allowedHeaders(headers));
+    reply.header('Access-Control-Max-Age', PREFLIGHT_MAX_AGE_SECONDS);
     return true;
-  }
-  // The answer reflects the requested headers: a shared cache must key on them too.
-  reply.header('Vary', 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
-  reply.header('Access-Control-Allow-Methods', ALLOW_METHODS);
-  reply.header('Access-Control-Allow-Headers', allowedHeaders(headers));
-  reply.header('Access-Control-Max-Age', PREFLIGHT_MAX_AGE_SECONDS);
-  return true;
+  };
 }
 
 function isPublic(request: FastifyRequest): boolean {

@@ -114,7 +114,7 @@ const POST_CORS_HEADERS = {
 const PREFLIGHT_HEADERS = {
   ...CORS_HEADERS,
   Vary: header(
-    '`Origin, Access-Control-Request-Method, Access-Control-Request-Headers`: the answer reflects them',
+    '`Origin, Access-Control-Request-Method, Access-Control-Request-Headers` with an Origin (the answer reflects them), `Origin` without one',
   ),
   'Access-Control-Allow-Methods': header('`POST, OPTIONS`'),
   'Access-Control-Allow-Headers': header(
