@@ -32,6 +32,14 @@ function workerSlot(pid: number): string | undefined {
   return environ.find((entry) => entry.startsWith('CLUSTER_WORKER_SLOT='))?.split('=')[1];
 }
 
+/** How many workers' series one scrape of /metrics holds (0 when it fails). */
+async function startedWorkers(baseUrl: string): Promise<number> {
+  const response = await fetch(`${baseUrl}/metrics`, { headers: { Connection: 'close' } });
+  const text = await response.text();
+  if (response.status !== 200) return 0;
+  return text.match(/^process_start_time_seconds\{worker="\d+"\} \d+$/gm)?.length ?? 0;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 // The throwaway cluster's own log lines are not what these tests are about.
 Logger.overrideLogger(['error']);
@@ -468,6 +476,8 @@ describe('the compiled service started on its own for one case', () => {
     try {
       // A new connection each time: the primary hands connections to the workers in turn.
       const fresh = { headers: { Connection: 'close' } };
+      // start() returns once one worker serves; the other may still be loading.
+      await expect.poll(() => startedWorkers(service.baseUrl), { timeout: 30_000 }).toBe(2);
       const outcomes = await Promise.all(Array.from({ length: 10 }, () => post(service.baseUrl)));
       expect(outcomes.map((outcome) => outcome.status)).toEqual(Array(10).fill(200));
       /** tracked_events_total{outcome="stored"} by worker label, from one scrape. */
@@ -502,6 +512,51 @@ describe('the compiled service started on its own for one case', () => {
     } finally {
       service.kill('SIGTERM');
       await service.waitForExit();
+    }
+  }, 120_000);
+
+  it('with WORKERS=2, scrapes /metrics at once while a replaced worker still waits for its database', async () => {
+    const target = new URL(db.url);
+    const proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
+    await proxy.start();
+    const viaProxy = new URL(db.url);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    const service = await serviceOn(db, { WORKERS: '2', DATABASE_URL: viaProxy.toString() });
+    await service.start();
+    try {
+      await expect.poll(() => startedWorkers(service.baseUrl), { timeout: 30_000 }).toBe(2);
+      await proxy.cut();
+      const [replaced] = workerPids(service.pid!);
+      process.kill(replaced, 'SIGKILL');
+      // The replacement starts, then waits for the database without ever loading the app.
+      await expect
+        .poll(() => workerPids(service.pid!, 2).includes(replaced), { timeout: 15_000 })
+        .toBe(false);
+      await sleep(1_000);
+      // New connections go to each worker in turn: the replacement's placeholder answers
+      // 503, the survivor the cluster's metrics, without waiting for the silent worker.
+      const scrapes = [];
+      for (let i = 0; i < 4; i++) {
+        const started = Date.now();
+        const response = await fetch(`${service.baseUrl}/metrics`, {
+          headers: { Connection: 'close' },
+          signal: AbortSignal.timeout(10_000),
+        });
+        const text = await response.text();
+        scrapes.push({
+          status: response.status,
+          ms: Date.now() - started,
+          workers: text.match(/^process_start_time_seconds\{worker="(\d+)"\}/gm)?.length,
+        });
+      }
+      const answered = scrapes.filter(({ status }) => status === 200);
+      expect(answered.length, JSON.stringify(scrapes)).toBeGreaterThan(0);
+      expect(scrapes.every(({ status }) => status === 200 || status === 503)).toBe(true);
+      expect(answered.every(({ ms, workers }) => ms < 2_000 && workers === 1)).toBe(true);
+    } finally {
+      service.kill('SIGTERM');
+      await service.waitForExit();
+      await proxy.cut();
     }
   }, 120_000);
 

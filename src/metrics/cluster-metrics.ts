@@ -1,13 +1,21 @@
-import cluster from 'node:cluster';
+import cluster, { Worker } from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import { AggregatorRegistry, Registry } from 'prom-client';
 
 /** Set by the primary for each worker it forks (1…WORKERS); not a setting. */
 export const WORKER_SLOT_ENV = 'CLUSTER_WORKER_SLOT';
 
+/** A worker to the primary: it answers COLLECT from now on. */
+const READY = 'conversion-tracking:cluster-metrics-ready';
+/** A worker to the primary: the metrics of every worker, please. */
 const REQUEST = 'conversion-tracking:cluster-metrics';
 const ANSWER = 'conversion-tracking:cluster-metrics-answer';
-/** prom-client gives up on a silent worker after 5 s; the asking worker waits a little longer. */
+/** The primary to a worker: its own metrics, please. */
+const COLLECT = 'conversion-tracking:cluster-metrics-collect';
+const COLLECTED = 'conversion-tracking:cluster-metrics-collected';
+/** How long the primary waits for every ready worker, as prom-client's own aggregation does. */
+const COLLECT_TIMEOUT_MS = 5_000;
+/** The asking worker waits a little longer than the primary. */
 const ANSWER_TIMEOUT_MS = 6_000;
 
 interface Answer {
@@ -17,43 +25,75 @@ interface Answer {
   error?: string;
 }
 
-/**
- * WORKERS > 1, in the primary: answers a worker's request for the metrics of every worker,
- * gathered by prom-client, so a scrape does not depend on which worker the port handed it
- * to. Each worker's series carry its `worker` label: summed, a restarted worker's counters
- * would make the total drop, which Prometheus would read as a reset of all of them.
- */
-export function serveClusterMetrics(): void {
-  const aggregator = new AggregatorRegistry();
-  cluster.on('message', (worker, message: { type?: string; id?: string }) => {
-    if (message?.type !== REQUEST) return;
-    const answer = (fields: Partial<Answer>) => {
-      // The asking worker may have died while the others were being asked: nobody to answer.
-      if (!worker.isConnected()) return;
-      worker.send({ type: ANSWER, id: message.id, ...fields }, ignoreClosedChannel);
-    };
-    aggregator.clusterMetrics().then(
-      (text) => answer({ text }),
-      (error: unknown) => answer({ error: error instanceof Error ? error.message : String(error) }),
-    );
-  });
+type WorkerMetrics = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+interface Collected {
+  type: typeof COLLECTED;
+  id: number;
+  metrics: WorkerMetrics;
 }
 
 /**
- * What a worker offers the aggregation. Every series carries its worker's label, so no two
- * workers' values meet and there is nothing to aggregate; but prom-client leaves out a
- * metric whose aggregator is `omit`, such as `process_start_time_seconds`, the one that
- * tells Prometheus a worker was replaced.
+ * WORKERS > 1, in the primary: answers a worker's request for the metrics of every worker,
+ * so a scrape does not depend on which worker the port handed it to. Each worker's series
+ * carry its `worker` label: summed, a restarted worker's counters would make the total drop,
+ * which Prometheus would read as a reset of all of them.
+ * Only workers that said they are ready are asked: one still starting (slow to load on a
+ * busy machine) would not hear the question, and the scrape would fail on its timeout.
  */
-class EveryValueKept extends Registry {
-  constructor(private readonly source: Registry) {
-    super();
-  }
+export function serveClusterMetrics(): void {
+  const ready = new Set<Worker>();
+  const collections = new Map<number, (worker: Worker, metrics: WorkerMetrics) => void>();
+  let nextCollection = 0;
 
-  override async getMetricsAsJSON(): ReturnType<Registry['getMetricsAsJSON']> {
-    const metrics = await this.source.getMetricsAsJSON();
-    return metrics.map((metric) => ({ ...metric, aggregator: 'first' }));
-  }
+  const collect = (): Promise<string> => {
+    const id = nextCollection++;
+    const asked = [...ready].filter((worker) => worker.isConnected());
+    const answers: WorkerMetrics[] = [];
+    return new Promise((resolve, reject) => {
+      const finish = () => {
+        clearTimeout(timer);
+        collections.delete(id);
+        resolve(AggregatorRegistry.aggregate(answers).metrics());
+      };
+      const timer = setTimeout(() => {
+        collections.delete(id);
+        reject(new Error(`Not every worker answered within ${COLLECT_TIMEOUT_MS} ms`));
+      }, COLLECT_TIMEOUT_MS);
+      const waitingFor = new Set(asked);
+      collections.set(id, (worker, metrics) => {
+        if (!waitingFor.delete(worker)) return;
+        answers.push(metrics);
+        if (waitingFor.size === 0) finish();
+      });
+      for (const worker of asked) worker.send({ type: COLLECT, id }, ignoreClosedChannel);
+      if (asked.length === 0) finish();
+    });
+  };
+
+  cluster.on('exit', (worker) => {
+    ready.delete(worker);
+    // A worker that died has nothing more to say: the scrapes waiting for it go on without it.
+    for (const answered of collections.values()) answered(worker, []);
+  });
+  cluster.on('message', (worker, message: { type?: string; id?: unknown }) => {
+    if (message?.type === READY) ready.add(worker);
+    else if (message?.type === COLLECTED) {
+      const collected = message as Collected;
+      collections.get(collected.id)?.(worker, collected.metrics);
+    } else if (message?.type === REQUEST) {
+      const answer = (fields: Partial<Answer>) => {
+        // The asking worker may have died while the others were being asked: nobody to answer.
+        if (!worker.isConnected()) return;
+        worker.send({ type: ANSWER, id: message.id, ...fields }, ignoreClosedChannel);
+      };
+      collect().then(
+        (text) => answer({ text }),
+        (error: unknown) =>
+          answer({ error: error instanceof Error ? error.message : String(error) }),
+      );
+    }
+  });
 }
 
 /** A worker that died between the check and the write: its channel is gone, and so is the asker. */
@@ -66,12 +106,23 @@ function ignoreClosedChannel(): void {}
 export function clusterMetricsReader(registry: Registry): (() => Promise<string>) | undefined {
   if (!cluster.isWorker) return undefined;
   registry.setDefaultLabels({ worker: process.env[WORKER_SLOT_ENV] ?? String(cluster.worker?.id) });
-  AggregatorRegistry.setRegistries([new EveryValueKept(registry)]);
-  new AggregatorRegistry(); // registers the worker's answer to the primary's requests
   const waiting = new Map<string, (answer: Answer) => void>();
-  process.on('message', (message: Answer) => {
-    if (message?.type === ANSWER) waiting.get(message.id)?.(message);
+  process.on('message', (message: { type?: string; id?: unknown }) => {
+    if (message?.type === ANSWER) {
+      const answer = message as Answer;
+      waiting.get(answer.id)?.(answer);
+    } else if (message?.type === COLLECT) {
+      void offerMetrics(registry).then((metrics) =>
+        process.send!(
+          { type: COLLECTED, id: message.id, metrics },
+          undefined,
+          {},
+          ignoreClosedChannel,
+        ),
+      );
+    }
   });
+  process.send!({ type: READY });
   return () =>
     new Promise((resolve, reject) => {
       const id = randomUUID();
@@ -87,4 +138,15 @@ export function clusterMetricsReader(registry: Registry): (() => Promise<string>
       });
       process.send!({ type: REQUEST, id });
     });
+}
+
+/**
+ * Every series carries its worker's label, so no two workers' values meet and there is
+ * nothing to aggregate; but prom-client's aggregation leaves out a metric whose aggregator
+ * is `omit`, such as `process_start_time_seconds`, the one that tells Prometheus a worker
+ * was replaced.
+ */
+async function offerMetrics(registry: Registry): Promise<WorkerMetrics> {
+  const metrics = await registry.getMetricsAsJSON();
+  return metrics.map((metric) => ({ ...metric, aggregator: 'first' }));
 }
