@@ -146,6 +146,62 @@ describe('events partitioned by month', () => {
     expect(rows[0].n).toBe(2);
   });
 
+  it('changes nothing, credit included, when a drop gives up on a month a long query holds', async () => {
+    const now = new Date();
+    const lastMonth = new Date(monthStart(now).getTime() - 10 * DAY_MS);
+    await maintenance().maintain(now); // the month again, if a test before dropped it
+    for (let n = 0; n < 3; n++)
+      await track(anEvent({ occurred_at: lastMonth.toISOString() })).expect(200);
+    const before = await lastEightyDays(now);
+    expect(before.totals.conversions).toBe(3);
+    const later = new Date(monthStart(now).getTime() + (RETENTION_DAYS + 1) * DAY_MS);
+    const reader = await fixture.db.pool.connect();
+    try {
+      await reader.query('BEGIN');
+      await reader.query(`SELECT count(*) FROM "${partitionOf(lastMonth)}"`);
+      await expect(maintenance().maintain(later)).rejects.toThrow(/lock timeout/);
+    } finally {
+      await reader.query('ROLLBACK');
+      reader.release();
+    }
+    expect(await partitions()).toContain(partitionOf(lastMonth));
+    expect(await rowsIn('conversion_credits')).toBe(3);
+    expect(await lastEightyDays(now)).toEqual(before);
+  });
+
+  it('makes the months ahead and drops old months even when moving events out of the default partition fails', async () => {
+    const now = new Date();
+    const lastMonth = new Date(monthStart(now).getTime() - 10 * DAY_MS);
+    const strayMonth = new Date(monthStart(now).getTime() - 40 * DAY_MS);
+    await maintenance().maintain(now); // the months again, if a test before dropped them
+    await track(anEvent({ occurred_at: lastMonth.toISOString() })).expect(200);
+    await fixture.db.pool.query(`DROP TABLE ${partitionOf(strayMonth)}`);
+    await track(anEvent({ occurred_at: strayMonth.toISOString() })).expect(200);
+    expect(await rowsIn('events_default')).toBe(1);
+    const later = new Date(monthStart(now).getTime() + (RETENTION_DAYS + 1) * DAY_MS);
+    const newMonth = partitionOf(monthStart(later, 3));
+    await fixture.db.pool.query(`DROP TABLE IF EXISTS ${newMonth}`);
+    // The move deletes the month's rows from the default partition: make that fail.
+    await fixture.db.pool.query(`
+      CREATE FUNCTION refuse_delete() RETURNS trigger LANGUAGE plpgsql
+        AS $$ BEGIN RAISE EXCEPTION 'stray move refused'; END $$;
+      CREATE TRIGGER refuse_delete BEFORE DELETE ON events_default
+        FOR EACH ROW EXECUTE FUNCTION refuse_delete()`);
+    try {
+      await expect(maintenance().maintain(later)).rejects.toThrow(/stray move refused/);
+      expect(await partitions()).toContain(newMonth);
+      expect(await partitions()).not.toContain(partitionOf(lastMonth));
+      expect(await rowsIn('events_default')).toBe(1);
+    } finally {
+      await fixture.db.pool.query(
+        'DROP TRIGGER refuse_delete ON events_default; DROP FUNCTION refuse_delete()',
+      );
+    }
+    await maintenance().maintain(later);
+    expect(await rowsIn('events_default')).toBe(0);
+    expect(await partitions()).toContain(partitionOf(strayMonth));
+  });
+
   it('finishes a drop cut short after its month was detached: credit, table and keys go', async () => {
     const now = new Date();
     const lastMonth = new Date(monthStart(now).getTime() - 10 * DAY_MS);
@@ -248,5 +304,27 @@ describe('events partitioned by month', () => {
     expect(await partitions()).not.toContain(newPartition);
     await maintenance().maintain(later);
     expect(await partitions()).toContain(newPartition);
+  });
+});
+
+describe('events partitioned by month, EVENT_RETENTION_DAYS unset', () => {
+  const fixture = useAppFixture({ RATE_LIMIT_PER_MINUTE: '0' });
+
+  it('still finishes a drop cut short after its detach, and drops nothing else', async () => {
+    await fixture.reset();
+    const now = new Date();
+    const lastMonth = new Date(monthStart(now).getTime() - 10 * DAY_MS);
+    const month = partitionOf(lastMonth);
+    const maintenance = fixture.app.get(EventPartitionMaintenance);
+    await fixture.db.pool.query('SELECT ensure_event_partitions($1, $1)', [lastMonth]);
+    await fixture.db.pool.query(`ALTER TABLE events DETACH PARTITION "${month}"`);
+    await fixture.db.pool.query(`ALTER TABLE "${month}" RENAME TO "retiring_${month}"`);
+
+    const { dropped } = await maintenance.maintain(now);
+    expect(dropped).toEqual([month]);
+    const { rows } = await fixture.db.pool.query('SELECT to_regclass($1) AS table', [
+      `retiring_${month}`,
+    ]);
+    expect(rows[0].table).toBeNull();
   });
 });

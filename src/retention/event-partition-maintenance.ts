@@ -78,39 +78,57 @@ export class EventPartitionMaintenance
     if (created > 0) this.logger.log(`Created ${created} monthly partition(s) of events`);
 
     const { retentionDays } = this.config.tracking;
-    if (retentionDays === undefined) return { created, dropped: [] };
-    const cutoff = new Date(now.getTime() - retentionDays * DAY_MS);
+    // Unset: only drops cut short after their detach (retention was on then) are finished.
+    const cutoff =
+      retentionDays === undefined ? null : new Date(now.getTime() - retentionDays * DAY_MS);
     const expired = await this.partitions.endingBy(this.database, cutoff);
     for (const partition of expired) await this.dropMonth(partition);
     const dropped = expired.map((partition) => partition.name);
     if (dropped.length > 0)
       this.logger.log(
-        `EVENT_RETENTION_DAYS=${retentionDays}: dropped ${dropped.join(', ')} with their events`,
+        `EVENT_RETENTION_DAYS=${retentionDays ?? '(unset)'}: dropped ${dropped.join(', ')} with their events`,
       );
-    return { created, dropped };
+    // Last: moving many rows may take long or fail, and must hold up neither of the above.
+    const moved = await this.moveStrays();
+    return { created: created + moved, dropped };
   }
 
   /**
-   * Credit leaves the rollup in short passes (each under the refresher's lock, so
-   * reports never wait long on it) while the month's events are still read, so reports
-   * stay equal to what the raw events give. The partition is then detached under the
-   * lock: the refresher's passes read `events` under it too, so none can add credit for
-   * its conversions afterwards, and what a pass added meanwhile leaves in a second sweep
-   * before the table goes. The detached table is renamed `retiring_events_YYYY_MM`, so a
-   * drop cut short is finished by the next run, and no table detached by anyone else is
-   * taken for one. Replicas may run the same drop at once: each step is safe to repeat, and
+   * Months of events in the default partition get their partition, oldest first, each
+   * in a transaction of its own without a time limit (it copies the month's rows).
+   */
+  private async moveStrays(): Promise<number> {
+    let moved = 0;
+    for (;;) {
+      const created = await this.database.longTransaction((sql) =>
+        this.partitions.moveOldestStrays(sql),
+      );
+      if (created === 0) break;
+      moved += created;
+      this.logger.log('Moved the events of one month out of the default partition of events');
+    }
+    return moved;
+  }
+
+  /**
+   * The partition is detached first, under the refresher's lock: the refresher's passes
+   * read `events` under it too, so none can add credit for its conversions afterwards.
+   * The detach may give up (a long report holds `events`), and then nothing has changed.
+   * Once detached, the table is renamed `retiring_events_YYYY_MM`, so a drop cut short is
+   * finished by the next run (whatever EVENT_RETENTION_DAYS is then), and no table
+   * detached by anyone else is taken for one. Its credit then leaves the rollup in short
+   * passes (each under the refresher's lock, so reports never wait long on it) before the
+   * table goes. Replicas may run the same drop at once: each step is safe to repeat, and
    * a table gone meanwhile means another replica finished it.
    */
   private async dropMonth(month: MonthlyPartition): Promise<void> {
     let partition = month;
     try {
-      if (partition.attached) {
-        await this.forgetCredits(partition);
+      if (partition.attached)
         partition = await this.database.transaction(async (sql) => {
           await this.rollup.lock(sql);
           return this.partitions.detach(sql, partition);
         });
-      }
       await this.forgetCredits(partition);
       await this.database.transaction((sql) => this.partitions.drop(sql, partition));
     } catch (error) {

@@ -32,29 +32,41 @@ export interface MonthlyPartition {
 @Injectable()
 export class EventPartitionsRepository {
   /**
-   * Creates the monthly partitions missing from the month of `from` to the month of
-   * `to`, and those for any months with events left in the default partition, whose
-   * rows then move in. Returns how many it created.
+   * Creates the monthly partitions missing from the month of `from` to the month of `to`.
+   * Returns how many it created.
    */
   async ensure(sql: Sql, from: Date, to: Date): Promise<number> {
     await sql.query(`SELECT pg_advisory_xact_lock(${PARTITIONS_LOCK})`);
     await waitBrieflyForLocks(sql);
-    const [ahead] = await sql.query<{ created: number }>(
+    const [{ created }] = await sql.query<{ created: number }>(
       'SELECT ensure_event_partitions(?, ?) AS created',
       [from, to],
     );
-    const [strays] = await sql.query<{ created: number | null }>(
-      `SELECT ensure_event_partitions(min(occurred_at), max(occurred_at)) AS created
-       FROM events_default HAVING count(*) > 0`,
-    );
-    return ahead.created + (strays?.created ?? 0);
+    return created;
   }
 
   /**
-   * Monthly partitions whose month ends at or before `cutoff`, and monthly tables a drop
-   * detached and did not finish with (the process stopped in between), oldest first.
+   * Creates the partition of the oldest month with events left in the default partition
+   * (an import straight into `events`, say), and moves that month's rows into it. `events`
+   * is held for the copy, so one month per transaction. Returns how many it created: 0
+   * when the default partition is empty.
    */
-  async endingBy(sql: Sql, cutoff: Date): Promise<MonthlyPartition[]> {
+  async moveOldestStrays(sql: Sql): Promise<number> {
+    await sql.query(`SELECT pg_advisory_xact_lock(${PARTITIONS_LOCK})`);
+    await waitBrieflyForLocks(sql);
+    const [strays] = await sql.query<{ created: number }>(
+      `SELECT ensure_event_partitions(min(occurred_at), min(occurred_at)) AS created
+       FROM events_default HAVING count(*) > 0`,
+    );
+    return strays?.created ?? 0;
+  }
+
+  /**
+   * Monthly partitions whose month ends at or before `cutoff` (none when null), and
+   * monthly tables a drop detached and did not finish with (the process stopped in
+   * between), oldest first.
+   */
+  async endingBy(sql: Sql, cutoff: Date | null): Promise<MonthlyPartition[]> {
     return sql.query<MonthlyPartition>(
       `SELECT name, "end", attached FROM (
          SELECT name, attached,
@@ -72,7 +84,7 @@ export class EventPartitionsRepository {
            WHERE c.relkind = 'r' AND pg_table_is_visible(c.oid) AND c.relname LIKE '${RETIRING}%'
          ) tables
        ) monthly
-       WHERE "end" IS NOT NULL AND ("end" <= ? OR NOT attached) ORDER BY name`,
+       WHERE "end" IS NOT NULL AND ("end" <= ?::timestamptz OR NOT attached) ORDER BY name`,
       [cutoff],
     );
   }
