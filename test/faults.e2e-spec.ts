@@ -560,6 +560,38 @@ describe('the compiled service started on its own for one case', () => {
     }
   }, 120_000);
 
+  it('with WORKERS=2, still answers /metrics, without its series, while one worker is stopped', async () => {
+    const service = await serviceOn(db, { WORKERS: '2' });
+    await service.start();
+    const [stalled, serving] = workerPids(service.pid!);
+    try {
+      await expect.poll(() => startedWorkers(service.baseUrl), { timeout: 30_000 }).toBe(2);
+      process.kill(stalled, 'SIGSTOP');
+      // New connections go to each worker in turn: the stopped one's are never answered.
+      const scrapes = await Promise.all(
+        [0, 1, 2, 3].map(() =>
+          fetch(`${service.baseUrl}/metrics`, {
+            headers: { Connection: 'close' },
+            signal: AbortSignal.timeout(9_000),
+          }).then(
+            async (response) => ({ status: response.status, text: await response.text() }),
+            () => undefined,
+          ),
+        ),
+      );
+      const answered = scrapes.filter((scrape) => scrape?.status === 200);
+      expect(answered.length).toBeGreaterThan(0);
+      for (const { text } of answered as Array<{ text: string }>)
+        expect(text.match(/^process_start_time_seconds\{worker="\d+"\}/gm)).toEqual([
+          `process_start_time_seconds{worker="${workerSlot(serving)}"}`,
+        ]);
+    } finally {
+      process.kill(stalled, 'SIGCONT');
+      service.kill('SIGTERM');
+      await service.waitForExit();
+    }
+  }, 120_000);
+
   it('with WORKERS=2, keeps the primary up when the worker that asked for cluster metrics dies before the answer', async () => {
     const port = await freePort();
     const service = new ServiceProcess({

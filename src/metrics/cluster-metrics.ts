@@ -1,5 +1,6 @@
 import cluster, { Worker } from 'node:cluster';
 import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
 import { AggregatorRegistry, Registry } from 'prom-client';
 
 /** Set by the primary for each worker it forks (1…WORKERS); not a setting. */
@@ -42,23 +43,30 @@ interface Collected {
  * busy machine) would not hear the question, and the scrape would fail on its timeout.
  */
 export function serveClusterMetrics(): void {
+  const logger = new Logger('Cluster');
   const ready = new Set<Worker>();
   const collections = new Map<number, (worker: Worker, metrics: WorkerMetrics) => void>();
   let nextCollection = 0;
 
+  /**
+   * A worker that does not answer in time (stopped, or its event loop blocked) is left
+   * out of that scrape: its series go stale, and the others' are still there to show it.
+   */
   const collect = (): Promise<string> => {
     const id = nextCollection++;
     const asked = [...ready].filter((worker) => worker.isConnected());
     const answers: WorkerMetrics[] = [];
-    return new Promise((resolve, reject) => {
+    return new Promise((resolve) => {
       const finish = () => {
         clearTimeout(timer);
         collections.delete(id);
         resolve(AggregatorRegistry.aggregate(answers).metrics());
       };
       const timer = setTimeout(() => {
-        collections.delete(id);
-        reject(new Error(`Not every worker answered within ${COLLECT_TIMEOUT_MS} ms`));
+        logger.warn(
+          `/metrics: ${waitingFor.size} worker(s) did not answer within ${COLLECT_TIMEOUT_MS} ms; their series are left out of this scrape`,
+        );
+        finish();
       }, COLLECT_TIMEOUT_MS);
       const waitingFor = new Set(asked);
       collections.set(id, (worker, metrics) => {
