@@ -84,9 +84,11 @@ function stopWorker(worker: Worker, timeoutMs: number): Promise<number | null> {
       worker.process.kill('SIGKILL');
       resolve(null);
     }, timeoutMs);
-    worker.once('exit', (code) => {
+    worker.once('exit', (code, signal) => {
       clearTimeout(timer);
-      resolve(code);
+      // Ended by this SIGTERM itself: a replacement still loading, before its handler
+      // existed. It never served, so nothing was cut short.
+      resolve(signal === 'SIGTERM' ? 0 : code);
     });
     worker.process.kill('SIGTERM');
   });

@@ -20,10 +20,15 @@ import { TestDatabase, createTestDatabase } from './support/test-database';
 
 /** The primary's cluster workers, read from /proc; throws unless there are `expected`. */
 function workerPids(primaryPid: number, expected = 2): number[] {
-  const children = readFileSync(`/proc/${primaryPid}/task/${primaryPid}/children`, 'utf8');
-  const pids = children.trim().split(/\s+/).filter(Boolean).map(Number);
-  if (pids.length !== expected) throw new Error(`expected ${expected} workers, found ${children}`);
+  const pids = childPids(primaryPid);
+  if (pids.length !== expected)
+    throw new Error(`expected ${expected} workers, found ${pids.join(' ')}`);
   return pids;
+}
+
+function childPids(pid: number): number[] {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
+  return children.trim().split(/\s+/).filter(Boolean).map(Number);
 }
 
 /** The slot the primary gave a worker (its metrics' `worker` label). */
@@ -552,11 +557,36 @@ describe('the compiled service started on its own for one case', () => {
       const answered = scrapes.filter(({ status }) => status === 200);
       expect(answered.length, JSON.stringify(scrapes)).toBeGreaterThan(0);
       expect(scrapes.every(({ status }) => status === 200 || status === 503)).toBe(true);
-      expect(answered.every(({ ms, workers }) => ms < 2_000 && workers === 1)).toBe(true);
+      expect(
+        answered.every(({ ms, workers }) => ms < 4_000 && workers === 1),
+        JSON.stringify(scrapes),
+      ).toBe(true);
     } finally {
       service.kill('SIGTERM');
       await service.waitForExit();
       await proxy.cut();
+    }
+  }, 120_000);
+
+  it('with WORKERS=2, exits 0 on SIGTERM while a replaced worker is still loading', async () => {
+    const service = await serviceOn(db, { WORKERS: '2' });
+    await service.start();
+    try {
+      const [killed, serving] = workerPids(service.pid!);
+      process.kill(killed, 'SIGKILL');
+      // The replacement is forked a second later; stop the cluster as soon as it exists.
+      const replacement = async () => {
+        for (const deadline = Date.now() + 15_000; Date.now() < deadline; await sleep(5)) {
+          const fresh = childPids(service.pid!).find((pid) => pid !== killed && pid !== serving);
+          if (fresh !== undefined) return fresh;
+        }
+        throw new Error('no replacement worker was forked');
+      };
+      await replacement();
+      service.kill('SIGTERM');
+      expect(await service.waitForExit(), service.output).toBe(0);
+    } finally {
+      service.kill('SIGKILL');
     }
   }, 120_000);
 
