@@ -202,6 +202,25 @@ describe('events partitioned by month', () => {
     expect(await partitions()).toContain(partitionOf(strayMonth));
   });
 
+  it('drops old months even when a partition made by hand stops a month ahead from being made', async () => {
+    const now = new Date();
+    const lastMonth = new Date(monthStart(now).getTime() - 10 * DAY_MS);
+    await maintenance().maintain(now); // the month again, if a test before dropped it
+    const later = new Date(monthStart(now).getTime() + (RETENTION_DAYS + 1) * DAY_MS);
+    const aheadStart = monthStart(later, 3);
+    await fixture.db.pool.query(`DROP TABLE IF EXISTS ${partitionOf(aheadStart)}`);
+    const [from, to] = [aheadStart, monthStart(later, 4)].map((at) => at.toISOString());
+    await fixture.db.pool.query(
+      `CREATE TABLE events_by_hand PARTITION OF events FOR VALUES FROM ('${from}') TO ('${to}')`,
+    );
+    try {
+      await expect(maintenance().maintain(later)).rejects.toThrow(/overlap/);
+      expect(await partitions()).not.toContain(partitionOf(lastMonth));
+    } finally {
+      await fixture.db.pool.query('DROP TABLE events_by_hand');
+    }
+  });
+
   it('finishes a drop cut short after its month was detached: credit, table and keys go', async () => {
     const now = new Date();
     const lastMonth = new Date(monthStart(now).getTime() - 10 * DAY_MS);

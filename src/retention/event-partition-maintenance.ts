@@ -67,8 +67,28 @@ export class EventPartitionMaintenance
     await this.running;
   }
 
-  /** One maintenance pass; the scheduled runs call it, and so may an operator's tool or a test. */
+  /**
+   * One maintenance pass; the scheduled runs call it, and so may an operator's tool or a
+   * test. Its steps are independent: one that fails (a long query holding `events`, a
+   * partition made by hand over a month) holds up neither of the others, and the first
+   * failure is thrown once all have run.
+   */
   async maintain(now = new Date()): Promise<{ created: number; dropped: string[] }> {
+    const failures: unknown[] = [];
+    const step = <T>(work: () => Promise<T>, instead: T): Promise<T> =>
+      work().catch((error: unknown) => {
+        failures.push(error);
+        return instead;
+      });
+    const created = await step(() => this.createMonthsAhead(now), 0);
+    const dropped = await step(() => this.applyRetention(now), []);
+    // Last: moving many rows may take long.
+    const moved = await step(() => this.moveStrays(), 0);
+    if (failures.length > 0) throw failures[0];
+    return { created: created + moved, dropped };
+  }
+
+  private async createMonthsAhead(now: Date): Promise<number> {
     const earliest = new Date(now.getTime() - this.config.tracking.maxEventAgeHours * HOUR_MS);
     const ahead = new Date(now);
     ahead.setUTCMonth(ahead.getUTCMonth() + MONTHS_AHEAD);
@@ -76,7 +96,10 @@ export class EventPartitionMaintenance
       this.partitions.ensure(sql, earliest, ahead),
     );
     if (created > 0) this.logger.log(`Created ${created} monthly partition(s) of events`);
+    return created;
+  }
 
+  private async applyRetention(now: Date): Promise<string[]> {
     const { retentionDays } = this.config.tracking;
     // Unset: only drops cut short after their detach (retention was on then) are finished.
     const cutoff =
@@ -88,9 +111,7 @@ export class EventPartitionMaintenance
       this.logger.log(
         `EVENT_RETENTION_DAYS=${retentionDays ?? '(unset)'}: dropped ${dropped.join(', ')} with their events`,
       );
-    // Last: moving many rows may take long or fail, and must hold up neither of the above.
-    const moved = await this.moveStrays();
-    return { created: created + moved, dropped };
+    return dropped;
   }
 
   /**
