@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReconciliationRunRepository } from '../src/reconciliation/reconciliation-run.repository';
 import { ReconciliationScheduler } from '../src/reconciliation/reconciliation-scheduler';
 import { FakeGa4 } from './support/fake-ga4';
 import { SCHEDULE_API_KEY as KEY, scheduledService } from './support/scheduled-service';
@@ -341,6 +342,55 @@ describe('a failed scheduled run waiting for its retry when the service stops', 
     }
     expect(await runs()).toEqual([
       { status: 'failed', attempts: 1, error: expect.objectContaining({ code: 'interrupted' }) },
+    ]);
+
+    const replica = await start({ RECONCILE_CRON: '0 0 0 1 1 *', RECONCILE_RETRY_DELAY_MS: '200' });
+    try {
+      await expect
+        .poll(runs, { timeout: 10_000, interval: 100 })
+        .toEqual([{ status: 'succeeded', attempts: 2, error: null }]);
+    } finally {
+      await replica.close();
+    }
+  });
+
+  it('takes over a retry whose replica died while holding it (its hold lapsed)', async () => {
+    await db.pool.query('TRUNCATE reconciliation_runs');
+    fake.failures.push({ status: 403, grpcStatus: 'PERMISSION_DENIED', message: 'Not yet.' });
+    const second = (new Date().getUTCSeconds() + 2) % 60;
+    const first = await start({
+      RECONCILE_CRON: `${second} * * * * *`,
+      RECONCILE_RETRY_DELAY_MS: '60000',
+    });
+    try {
+      await expect
+        .poll(runs, { timeout: 10_000, interval: 100 })
+        .toEqual([
+          { status: 'failed', attempts: 1, error: expect.objectContaining({ code: 'ga4_error' }) },
+        ]);
+      // Held for its retry, a minute and a lease away.
+      await expect
+        .poll(
+          async () =>
+            (
+              await db.pool.query(
+                `SELECT lease_until > clock_timestamp() + interval '50 seconds' AS held
+                 FROM reconciliation_runs WHERE lease_owner IS NOT NULL`,
+              )
+            ).rows,
+          { timeout: 5_000, interval: 100 },
+        )
+        .toEqual([{ held: true }]);
+    } finally {
+      // What a SIGKILL leaves: no hand-over at the stop, then the hold lapses (below).
+      first.get(ReconciliationRunRepository).markInterrupted = () => Promise.resolve();
+      await first.close();
+    }
+    await db.pool.query(
+      `UPDATE reconciliation_runs SET lease_until = clock_timestamp() - interval '1 second'`,
+    );
+    expect(await runs()).toEqual([
+      { status: 'failed', attempts: 1, error: expect.objectContaining({ code: 'ga4_error' }) },
     ]);
 
     const replica = await start({ RECONCILE_CRON: '0 0 0 1 1 *', RECONCILE_RETRY_DELAY_MS: '200' });

@@ -62,6 +62,13 @@ const COLUMNS = `id, trigger, to_char(scheduled_for AT TIME ZONE 'UTC', 'YYYY-MM
   to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS finished_at, report,
   CASE WHEN ${LAPSED} THEN '${JSON.stringify(LAPSED_ERROR)}'::jsonb ELSE error END AS error`;
 
+/**
+ * A failed run whose retry no process will make: its process stopped (and said so), or
+ * died while holding it for a retry (the hold lapsed).
+ */
+const CUT_SHORT = `(error->>'code' = '${INTERRUPTED}'
+  OR (lease_owner IS NOT NULL AND lease_until < clock_timestamp()))`;
+
 /** Only one replica at a time claims scheduled runs. */
 const SCHEDULE_LOCK = `hashtext('conversion-tracking:reconciliation-schedule')`;
 
@@ -109,11 +116,25 @@ export class ReconciliationRunRepository {
     const rows = await sql.query<{ id: string }>(
       `UPDATE reconciliation_runs
        SET status = 'running', finished_at = NULL, lease_owner = ?, lease_until = ${LEASE_UNTIL}
-       WHERE id = ? AND status = 'failed' AND (NOT ? OR error->>'code' = '${INTERRUPTED}')
+       WHERE id = ? AND status = 'failed'
+         AND CASE WHEN ? THEN ${CUT_SHORT} ELSE lease_owner IS NULL OR lease_owner = ?::uuid END
        RETURNING id`,
-      [lease.owner, lease.ms, id, takenOver],
+      [lease.owner, lease.ms, id, takenOver, lease.owner],
     );
     return rows.length === 1;
+  }
+
+  /**
+   * Keeps a failed run this process will retry claimed until the retry and a lease more:
+   * should the process die meanwhile (SIGKILL, a crash), the claim lapses and a running
+   * replica takes the retry over.
+   */
+  async holdForRetry(id: string, owner: string, ms: number): Promise<void> {
+    await this.database.query(
+      `UPDATE reconciliation_runs SET lease_owner = ?, lease_until = ${LEASE_UNTIL}
+       WHERE id = ? AND status = 'failed' AND (lease_owner IS NULL OR lease_owner = ?::uuid)`,
+      [owner, ms, id, owner],
+    );
   }
 
   /** Extends a run's claim; false when it is no longer this process's. */
@@ -218,7 +239,7 @@ export class ReconciliationRunRepository {
               end_date::text AS "endDate", attempts
        FROM reconciliation_runs
        WHERE scheduled_for = (SELECT max(scheduled_for) FROM reconciliation_runs)
-         AND status = 'failed' AND error->>'code' = '${INTERRUPTED}' AND attempts <= ?`,
+         AND status = 'failed' AND ${CUT_SHORT} AND attempts <= ?`,
       [maxAttempts],
     );
     return rows[0] && { ...rows[0], scheduledFor: new Date(rows[0].scheduledFor) };

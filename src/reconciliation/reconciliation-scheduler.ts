@@ -246,6 +246,12 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
 
   private retryLater(run: ScheduledRun, retry: number): void {
     const delay = this.config.reconciliation.retryDelayMs * 2 ** Math.max(retry - 1, 0);
+    if (run.runId !== undefined)
+      this.runs
+        .holdForRetry(run.runId, this.lease.owner, delay + this.lease.ms)
+        .catch((error: unknown) =>
+          this.logger.error(`Could not hold reconciliation run ${run.runId}: ${String(error)}`),
+        );
     // Waiting until its attempt starts, not only until its time: one queued behind another
     // run when the process stops is handed over with the others.
     const timer = setTimeout(() => {
