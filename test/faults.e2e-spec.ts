@@ -37,12 +37,16 @@ function workerSlot(pid: number): string | undefined {
   return environ.find((entry) => entry.startsWith('CLUSTER_WORKER_SLOT='))?.split('=')[1];
 }
 
-/** How many workers' series one scrape of /metrics holds (0 when it fails). */
-async function startedWorkers(baseUrl: string): Promise<number> {
+/**
+ * How many workers have answered a request of their own (and so finished starting), from
+ * one scrape of /metrics (0 when it fails). A worker joins scrapes earlier, while it starts.
+ */
+async function servingWorkers(baseUrl: string): Promise<number> {
   const response = await fetch(`${baseUrl}/metrics`, { headers: { Connection: 'close' } });
   const text = await response.text();
   if (response.status !== 200) return 0;
-  return text.match(/^process_start_time_seconds\{worker="\d+"\} \d+$/gm)?.length ?? 0;
+  const series = text.matchAll(/^http_request_duration_seconds_count\{[^}]*worker="(\d+)"/gm);
+  return new Set([...series].map(([, worker]) => worker)).size;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -482,7 +486,7 @@ describe('the compiled service started on its own for one case', () => {
       // A new connection each time: the primary hands connections to the workers in turn.
       const fresh = { headers: { Connection: 'close' } };
       // start() returns once one worker serves; the other may still be loading.
-      await expect.poll(() => startedWorkers(service.baseUrl), { timeout: 30_000 }).toBe(2);
+      await expect.poll(() => servingWorkers(service.baseUrl), { timeout: 30_000 }).toBe(2);
       const outcomes = await Promise.all(Array.from({ length: 10 }, () => post(service.baseUrl)));
       expect(outcomes.map((outcome) => outcome.status)).toEqual(Array(10).fill(200));
       /** tracked_events_total{outcome="stored"} by worker label, from one scrape. */
@@ -529,7 +533,7 @@ describe('the compiled service started on its own for one case', () => {
     const service = await serviceOn(db, { WORKERS: '2', DATABASE_URL: viaProxy.toString() });
     await service.start();
     try {
-      await expect.poll(() => startedWorkers(service.baseUrl), { timeout: 30_000 }).toBe(2);
+      await expect.poll(() => servingWorkers(service.baseUrl), { timeout: 30_000 }).toBe(2);
       await proxy.cut();
       const [replaced] = workerPids(service.pid!);
       process.kill(replaced, 'SIGKILL');
@@ -595,7 +599,7 @@ describe('the compiled service started on its own for one case', () => {
     await service.start();
     const [stalled, serving] = workerPids(service.pid!);
     try {
-      await expect.poll(() => startedWorkers(service.baseUrl), { timeout: 30_000 }).toBe(2);
+      await expect.poll(() => servingWorkers(service.baseUrl), { timeout: 30_000 }).toBe(2);
       process.kill(stalled, 'SIGSTOP');
       // New connections go to each worker in turn: the stopped one's are never answered.
       const scrapes = await Promise.all(
@@ -631,6 +635,8 @@ describe('the compiled service started on its own for one case', () => {
       LOG_LEVEL: 'warn',
     });
     await service.start();
+    // Both take part in the aggregation before one is stalled.
+    await expect.poll(() => servingWorkers(service.baseUrl), { timeout: 30_000 }).toBe(2);
     const [stalled, asking] = workerPids(service.pid!);
     try {
       // The stalled worker holds up the aggregation, so the primary answers only on its timeout.
@@ -643,7 +649,7 @@ describe('the compiled service started on its own for one case', () => {
       );
       await sleep(1_000);
       process.kill(asking, 'SIGKILL');
-      await sleep(6_500); // past prom-client's 5 s aggregation timeout: the primary answers now
+      await sleep(6_500); // past the primary's 5 s wait for the workers: it answers now
       process.kill(stalled, 'SIGCONT');
       await Promise.all(scrapes);
       expect(service.running, service.output).toBe(true);

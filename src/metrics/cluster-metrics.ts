@@ -56,11 +56,16 @@ export function serveClusterMetrics(): void {
     const id = nextCollection++;
     const asked = [...ready].filter((worker) => worker.isConnected());
     const answers: WorkerMetrics[] = [];
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
+      // Called from the cluster's event handlers: a throw there would end the primary.
       const finish = () => {
         clearTimeout(timer);
         collections.delete(id);
-        resolve(AggregatorRegistry.aggregate(answers).metrics());
+        try {
+          resolve(AggregatorRegistry.aggregate(answers).metrics());
+        } catch (error) {
+          reject(error instanceof Error ? error : new Error(String(error)));
+        }
       };
       const timer = setTimeout(() => {
         logger.warn(
@@ -84,9 +89,18 @@ export function serveClusterMetrics(): void {
     // A worker that died has nothing more to say: the scrapes waiting for it go on without it.
     for (const answered of collections.values()) answered(worker, []);
   });
+  // Scrapes arriving together share one collection: each would otherwise copy every
+  // worker's registry over IPC.
+  let collecting: Promise<string> | undefined;
+  const collectShared = () =>
+    (collecting ??= collect().finally(() => {
+      collecting = undefined;
+    }));
+
   cluster.on('message', (worker, message: { type?: string; id?: unknown }) => {
-    if (message?.type === READY) ready.add(worker);
-    else if (message?.type === COLLECTED) {
+    if (message?.type === READY) {
+      if (!worker.isDead()) ready.add(worker);
+    } else if (message?.type === COLLECTED) {
       const collected = message as Collected;
       collections.get(collected.id)?.(worker, collected.metrics);
     } else if (message?.type === REQUEST) {
@@ -95,7 +109,7 @@ export function serveClusterMetrics(): void {
         if (!worker.isConnected()) return;
         worker.send({ type: ANSWER, id: message.id, ...fields }, ignoreClosedChannel);
       };
-      collect().then(
+      collectShared().then(
         (text) => answer({ text }),
         (error: unknown) =>
           answer({ error: error instanceof Error ? error.message : String(error) }),
@@ -120,14 +134,18 @@ export function clusterMetricsReader(registry: Registry): (() => Promise<string>
       const answer = message as Answer;
       waiting.get(answer.id)?.(answer);
     } else if (message?.type === COLLECT) {
-      void offerMetrics(registry).then((metrics) =>
-        process.send!(
-          { type: COLLECTED, id: message.id, metrics },
-          undefined,
-          {},
-          ignoreClosedChannel,
-        ),
-      );
+      // A metric that fails to collect leaves this worker's series out, not the worker down.
+      void offerMetrics(registry)
+        .catch((): WorkerMetrics => [])
+        .then((metrics) =>
+          process.send!(
+            { type: COLLECTED, id: message.id, metrics },
+            undefined,
+            {},
+            ignoreClosedChannel,
+          ),
+        )
+        .catch(ignoreClosedChannel);
     }
   });
   process.send!({ type: READY });
