@@ -42,6 +42,12 @@ describe('events partitioned by month', () => {
       .expect(200);
     return response.body;
   };
+  /** Now, and a day of last month, whose partition is made again if a test before dropped it. */
+  const lastMonthAgain = async () => {
+    const now = new Date();
+    await maintenance().maintain(now);
+    return { now, lastMonth: new Date(monthStart(now).getTime() - 10 * DAY_MS) };
+  };
   const rowsIn = async (table: string) =>
     (await fixture.db.pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number;
 
@@ -147,9 +153,7 @@ describe('events partitioned by month', () => {
   });
 
   it('changes nothing, credit included, when a drop gives up on a month a long query holds', async () => {
-    const now = new Date();
-    const lastMonth = new Date(monthStart(now).getTime() - 10 * DAY_MS);
-    await maintenance().maintain(now); // the month again, if a test before dropped it
+    const { now, lastMonth } = await lastMonthAgain();
     for (let n = 0; n < 3; n++)
       await track(anEvent({ occurred_at: lastMonth.toISOString() })).expect(200);
     const before = await lastEightyDays(now);
@@ -203,9 +207,7 @@ describe('events partitioned by month', () => {
   });
 
   it('drops old months even when a partition made by hand stops a month ahead from being made', async () => {
-    const now = new Date();
-    const lastMonth = new Date(monthStart(now).getTime() - 10 * DAY_MS);
-    await maintenance().maintain(now); // the month again, if a test before dropped it
+    const { now, lastMonth } = await lastMonthAgain();
     const later = new Date(monthStart(now).getTime() + (RETENTION_DAYS + 1) * DAY_MS);
     const aheadStart = monthStart(later, 3);
     await fixture.db.pool.query(`DROP TABLE IF EXISTS ${partitionOf(aheadStart)}`);
@@ -222,9 +224,7 @@ describe('events partitioned by month', () => {
   });
 
   it('finishes a drop cut short after its month was detached: credit, table and keys go', async () => {
-    const now = new Date();
-    const lastMonth = new Date(monthStart(now).getTime() - 10 * DAY_MS);
-    await maintenance().maintain(now); // the month again, if a test before dropped it
+    const { now, lastMonth } = await lastMonthAgain();
     for (const at of [lastMonth, lastMonth, new Date(now.getTime() - DAY_MS)])
       await track(
         anEvent({
@@ -253,9 +253,7 @@ describe('events partitioned by month', () => {
   });
 
   it('leaves alone a month an operator detached, and tables that only look like months', async () => {
-    const now = new Date();
-    const lastMonth = new Date(monthStart(now).getTime() - 10 * DAY_MS);
-    await maintenance().maintain(now); // the month again, if a test before dropped it
+    const { now, lastMonth } = await lastMonthAgain();
     const kept = anEvent({ occurred_at: lastMonth.toISOString() });
     await track(kept).expect(200);
     const month = partitionOf(lastMonth);
@@ -283,9 +281,7 @@ describe('events partitioned by month', () => {
   });
 
   it('drops a month once when two replicas run the same pass at once, neither failing', async () => {
-    const now = new Date();
-    const lastMonth = new Date(monthStart(now).getTime() - 10 * DAY_MS);
-    await maintenance().maintain(now); // the month again, if a test before dropped it
+    const { now, lastMonth } = await lastMonthAgain();
     for (let n = 0; n < 3; n++)
       await track(anEvent({ occurred_at: lastMonth.toISOString() })).expect(200);
     expect((await lastEightyDays(now)).totals.conversions).toBe(3);
