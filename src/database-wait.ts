@@ -2,7 +2,7 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { AppConfig } from './config/app-config';
-import { classifyDatabaseError } from './common/http/database-errors';
+import { isUnreachable } from './common/http/database-errors';
 import { PublicCors, publicCors } from './common/http/cors';
 import {
   DatabaseUnavailableError,
@@ -19,11 +19,6 @@ import { Shutdown } from './shutdown';
 const FIRST_RETRY_MS = 1_000;
 const LONGEST_RETRY_MS = 10_000;
 const CHECKPOINT_MS = 250;
-// Reachable, but refusing this service (a setting to correct), or busy with another's
-// work (a migrations lock held past its wait, which names its own remedy): not a wait to
-// sit out.
-const NOT_AN_OUTAGE_SQLSTATES = new Set(['3D000', '28000', '28P01', '55P03', '57014']);
-
 export interface ReachableDatabase extends ResolvedDatabase {
   /**
    * Frees the port for the service: the placeholder, if the wait needed one, answers
@@ -78,15 +73,6 @@ export async function resolveDatabaseWhenReachable(
       }
     }
   }
-}
-
-/** The database server is away (worth waiting for), not refusing or busy. */
-export function isUnreachable(error: unknown): boolean {
-  const code = (rootCause(error as Error) as { code?: unknown }).code;
-  return (
-    classifyDatabaseError(error) === 'unavailable' &&
-    !(typeof code === 'string' && NOT_AN_OUTAGE_SQLSTATES.has(code))
-  );
 }
 
 interface PlaceholderState {

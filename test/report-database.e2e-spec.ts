@@ -1,8 +1,11 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Sql } from '../src/persistence/database';
+import { REPORT_DATABASE } from '../src/persistence/report-database';
 import { anEvent } from './support/event-factory';
-import { freePort } from './support/free-port';
+import { PgBouncer, startPgBouncer } from './support/pgbouncer';
+import { TcpProxy } from './support/tcp-proxy';
 import { createTestApp } from './support/test-app';
 import { TestDatabase, createTestDatabase } from './support/test-database';
 
@@ -69,7 +72,48 @@ describe('reports read from REPORT_DATABASE_URL', () => {
   });
 });
 
-describe('a REPORT_DATABASE_URL that cannot be reached', () => {
+describe('a REPORT_DATABASE_URL that is away at start', () => {
+  let primary: TestDatabase;
+  let replica: TestDatabase;
+  let proxy: TcpProxy;
+  let app: NestFastifyApplication;
+
+  beforeAll(async () => {
+    [primary, replica] = await Promise.all([createTestDatabase(), createTestDatabase()]);
+    const { hostname, port, pathname } = new URL(replica.url);
+    proxy = new TcpProxy(hostname, Number(port));
+    await proxy.start();
+    await proxy.cut(); // the replica is away: nothing listens on its port
+    app = await createTestApp(primary.url, {
+      API_KEYS: KEY,
+      REPORT_DATABASE_URL: `postgresql://postgres@127.0.0.1:${proxy.port}${pathname}`,
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await proxy?.cut();
+    await Promise.all([primary?.drop(), replica?.drop()]);
+  });
+
+  it('starts and tracks; reports answer 503 until the replica answers, then read it', async () => {
+    await request(app.getHttpServer()).post('/v1/events/track').send(anEvent()).expect(200);
+    const away = await request(app.getHttpServer())
+      .get('/v1/events/conversions')
+      .set('X-API-Key', KEY)
+      .expect(503);
+    expect(away.body.error.code).toBe('database_unavailable');
+    expect(Number(away.headers['retry-after'])).toBeGreaterThan(0);
+
+    await proxy.restore();
+    const back = await request(app.getHttpServer())
+      .get('/v1/events/conversions')
+      .set('X-API-Key', KEY)
+      .expect(200);
+    expect(back.body.totals.conversions).toBe(0); // the replica's own (empty) copy
+  });
+});
+
+describe('a REPORT_DATABASE_URL that refuses the service', () => {
   let primary: TestDatabase;
   beforeAll(async () => {
     primary = await createTestDatabase();
@@ -79,11 +123,78 @@ describe('a REPORT_DATABASE_URL that cannot be reached', () => {
   });
 
   it('stops the start naming the variable, without the password', async () => {
-    const port = await freePort(); // nothing listens there
+    const { host } = new URL(primary.url);
     const start = createTestApp(primary.url, {
-      REPORT_DATABASE_URL: `postgresql://reader:s3cret@127.0.0.1:${port}/reports`,
+      REPORT_DATABASE_URL: `postgresql://reader:s3cret@${host}/no_such_reports_database`,
     });
-    await expect(start).rejects.toThrow(/\(REPORT_DATABASE_URL\): .*ECONNREFUSED/);
+    await expect(start).rejects.toThrow(/\(REPORT_DATABASE_URL\): .*does not exist/);
     await expect(start).rejects.not.toThrow(/s3cret/);
+  });
+});
+
+/**
+ * A replica may sit behind a transaction pooler when the primary does not, or the other
+ * way round: each connection gets its session settings only where it can keep them.
+ */
+describe('REPORT_DB_TRANSACTION_POOLING', () => {
+  let primary: TestDatabase;
+  let replica: TestDatabase;
+  let bouncer: PgBouncer;
+  const apps: NestFastifyApplication[] = [];
+  const start = async (databaseUrl: string, env: Record<string, string>) => {
+    const app = await createTestApp(databaseUrl, { DB_STATEMENT_TIMEOUT_MS: '4321', ...env });
+    apps.push(app);
+    return app;
+  };
+  const reportTimeout = async (app: NestFastifyApplication) => {
+    const [row] = await app
+      .get<Sql>(REPORT_DATABASE)
+      .query<{ timeout: string }>(`SELECT current_setting('statement_timeout') AS timeout`);
+    return row.timeout;
+  };
+
+  beforeAll(async () => {
+    [primary, replica] = await Promise.all([createTestDatabase(), createTestDatabase()]);
+    bouncer = await startPgBouncer(replica.url);
+  });
+  afterAll(async () => {
+    try {
+      await Promise.all(apps.map((app) => app.close()));
+    } finally {
+      await bouncer?.stop();
+      await Promise.all([primary?.drop(), replica?.drop()]);
+    }
+  });
+
+  it('reads a pooled replica beside a primary reached directly', async () => {
+    const app = await start(primary.url, {
+      API_KEYS: KEY,
+      REPORT_DATABASE_URL: bouncer.url,
+      REPORT_DB_TRANSACTION_POOLING: 'true',
+    });
+    await request(app.getHttpServer())
+      .get('/v1/events/conversions')
+      .set('X-API-Key', KEY)
+      .expect(200);
+    expect(await reportTimeout(app)).toBe('0'); // the server's own: nothing sent at connect
+  });
+
+  it('sets the session of a replica reached directly beside a pooled primary', async () => {
+    const app = await start(primary.url, {
+      DB_TRANSACTION_POOLING: 'true',
+      MIGRATE_ON_START: 'false',
+      REPORT_DATABASE_URL: replica.url,
+      REPORT_DB_TRANSACTION_POOLING: 'false',
+    });
+    expect(await reportTimeout(app)).toBe('4321ms');
+  });
+
+  it('follows DB_TRANSACTION_POOLING when unset', async () => {
+    const app = await start(primary.url, {
+      DB_TRANSACTION_POOLING: 'true',
+      MIGRATE_ON_START: 'false',
+      REPORT_DATABASE_URL: replica.url,
+    });
+    expect(await reportTimeout(app)).toBe('0');
   });
 });

@@ -137,6 +137,22 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads the report database as pooled like the primary unless told otherwise', () => {
+    const pooling = (env: Record<string, string>) => {
+      const { transactionPooling, reportTransactionPooling } = loadConfig(env).database;
+      return [transactionPooling, reportTransactionPooling];
+    };
+    expect(pooling({})).toEqual([false, false]);
+    expect(pooling({ DB_TRANSACTION_POOLING: 'true' })).toEqual([true, true]);
+    expect(
+      pooling({ DB_TRANSACTION_POOLING: 'true', REPORT_DB_TRANSACTION_POOLING: 'false' }),
+    ).toEqual([true, false]);
+    expect(pooling({ REPORT_DB_TRANSACTION_POOLING: 'yes' })).toEqual([false, true]);
+    expect(refusal({ DB_TRANSACTION_POOLING: 'maybe' }).problems).toEqual([
+      'DB_TRANSACTION_POOLING must be true or false, got "maybe"',
+    ]);
+  });
+
   it('stops on a bad FUNNELS_FILE, naming it and the reason', () => {
     expect(() => loadConfig({ FUNNELS_FILE: '/nonexistent/funnels.json' })).toThrow(
       /FUNNELS_FILE cannot read/,

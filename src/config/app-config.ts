@@ -32,6 +32,8 @@ export interface DatabaseConfig {
   transactionPooling: boolean;
   /** Where reports read (a read replica); unset: `url`. */
   reportUrl: string | undefined;
+  /** `reportUrl` is a transaction-mode pooler; unset: as `transactionPooling`. */
+  reportTransactionPooling: boolean;
   /** Apply pending migrations to DATABASE_URL at start (never through a transaction pooler). */
   migrateOnStart: boolean;
   embeddedDataDir: string;
@@ -90,6 +92,7 @@ export interface AppConfig {
 /** The only place that reads the environment. Throws InvalidEnvironmentError listing every bad variable. */
 export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   const read = new EnvReader(env);
+  const transactionPooling = read.bool('DB_TRANSACTION_POOLING', false);
   const config: AppConfig = {
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     http: {
@@ -108,8 +111,9 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
       poolSize: read.int('DB_POOL_SIZE', 10, { min: 2, max: 500 }),
       connectTimeoutMs: read.int('DB_CONNECT_TIMEOUT_MS', 3_000, { min: 100, max: 60_000 }),
       statementTimeoutMs: read.int('DB_STATEMENT_TIMEOUT_MS', 5_000, { min: 100, max: 600_000 }),
-      transactionPooling: read.bool('DB_TRANSACTION_POOLING', false),
+      transactionPooling,
       reportUrl: read.optionalString('REPORT_DATABASE_URL'),
+      reportTransactionPooling: read.bool('REPORT_DB_TRANSACTION_POOLING', transactionPooling),
       migrateOnStart: read.bool('MIGRATE_ON_START', true),
       embeddedDataDir: absolute(read.string('EMBEDDED_DATABASE_DIR', '.data'), cwd),
       embeddedPort: read.int('EMBEDDED_DATABASE_PORT', 54329, { min: 1, max: 65535 }),

@@ -80,3 +80,17 @@ export function classifyDatabaseError(error: unknown): DatabaseErrorKind | undef
   if (UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(cause.message))) return 'unavailable';
   return undefined;
 }
+
+// Reachable, but refusing this service (a setting to correct), or busy with another's
+// work (a migrations lock held past its wait, which names its own remedy): not a wait to
+// sit out.
+const NOT_AN_OUTAGE_SQLSTATES = new Set(['3D000', '28000', '28P01', '55P03', '57014']);
+
+/** The database server is away (worth waiting for), not refusing or busy. */
+export function isUnreachable(error: unknown): boolean {
+  const code = (rootCause(error as Error) as { code?: unknown }).code;
+  return (
+    classifyDatabaseError(error) === 'unavailable' &&
+    !(typeof code === 'string' && NOT_AN_OUTAGE_SQLSTATES.has(code))
+  );
+}
