@@ -12,6 +12,7 @@ import { AttributionMark } from './reporting/rollup/attribution-mark.entity';
 import { AttributionState } from './reporting/rollup/attribution-state.entity';
 import { ConversionCredit } from './reporting/rollup/conversion-credit.entity';
 import { ReconciliationRun } from './reconciliation/reconciliation-run.entity';
+import { RetentionState } from './retention/retention-state.entity';
 import { IdentityLink } from './tracking/identity-link.entity';
 import { TrackedEvent } from './tracking/tracked-event.entity';
 import { EventId } from './tracking/event-id.entity';
@@ -43,6 +44,7 @@ function cliOptions(): Options {
       AttributionDaily,
       AttributionState,
       ReconciliationRun,
+      RetentionState,
     ],
   };
 }

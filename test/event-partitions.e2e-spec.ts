@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { Database } from '../src/persistence/database';
+import { DerivedStateRepository, WalkPosition } from '../src/retention/derived-state.repository';
 import { EventPartitionMaintenance } from '../src/retention/event-partition-maintenance';
 import { useAppFixture } from './support/app-fixture';
 import { anEvent } from './support/event-factory';
@@ -150,6 +152,95 @@ describe('events partitioned by month', () => {
       'SELECT count(*)::int AS n FROM conversion_credits',
     );
     expect(rows[0].n).toBe(2);
+  });
+
+  it('removes the funnel state, links and funnel updates that only dropped months gave', async () => {
+    const { now, lastMonth } = await lastMonthAgain();
+    const recent = new Date(now.getTime() - 60_000);
+    const send = (at: Date, event: Record<string, unknown>) =>
+      track(anEvent({ occurred_at: at.toISOString(), user_id: undefined, ...event })).expect(200);
+    const moveTo = (at: Date, body: Record<string, unknown>) =>
+      fixture
+        .http()
+        .post('/v1/events/funnel')
+        .send({ occurred_at: at.toISOString(), ...body })
+        .expect(200);
+    // Seen last month only: anonymous, then signed in as gone_user.
+    await send(lastMonth, { event_type: 'page_view', visitor_id: 'v_gone' });
+    await send(lastMonth, { visitor_id: 'v_gone', user_id: 'gone_user' });
+    // Signed in last month, back this month without signing in: its link still joins them.
+    await send(lastMonth, { event_type: 'sign_up', visitor_id: 'v_back', user_id: 'back_user' });
+    await send(recent, { event_type: 'page_view', visitor_id: 'v_back' });
+    // Entered last month, moved on this month.
+    await send(lastMonth, { event_type: 'page_view', visitor_id: 'v_moving' });
+    await send(recent, { event_type: 'generate_lead', visitor_id: 'v_moving' });
+    await moveTo(lastMonth, { visitor_id: 'v_explicit_old', stage: 'lead' });
+    await moveTo(recent, { visitor_id: 'v_explicit_new', stage: 'lead' });
+    // The service stamps links and funnel updates when it receives them: as if received then.
+    await fixture.db.pool.query('UPDATE identity_links SET linked_at = $1', [lastMonth]);
+    await fixture.db.pool.query(
+      `UPDATE funnel_update_requests SET created_at = $1
+       WHERE event_id IN (SELECT cause_event_id FROM funnel_transitions WHERE subject_id = 'v_explicit_old')`,
+      [lastMonth],
+    );
+
+    const cutoff = new Date(monthStart(now).getTime() + DAY_MS);
+    await maintenance().maintain(new Date(cutoff.getTime() + RETENTION_DAYS * DAY_MS));
+
+    const subjects = async (table: string) =>
+      (
+        await fixture.db.pool.query<{ subject: string }>(
+          `SELECT DISTINCT subject_id AS subject FROM ${table} ORDER BY 1`,
+        )
+      ).rows.map((row) => row.subject);
+    // back_user's visit this month, behind its stage, is still a stage it reached then.
+    const stillMoving = ['back_user', 'v_explicit_new', 'v_moving'];
+    expect(await subjects('funnel_progress')).toEqual(stillMoving);
+    expect(await subjects('funnel_stage_reached')).toEqual(stillMoving);
+    const { rows: moving } = await fixture.db.pool.query(
+      `SELECT stage FROM funnel_stage_reached WHERE subject_id = 'v_moving' ORDER BY stage_index`,
+    );
+    expect(moving.map((row) => row.stage)).toEqual(['visit', 'lead']); // its whole path stays
+    // The log of moves keeps only those of kept months.
+    expect(await subjects('funnel_transitions')).toEqual(['v_explicit_new', 'v_moving']);
+    const { rows: links } = await fixture.db.pool.query(
+      'SELECT visitor_id, user_id FROM identity_links',
+    );
+    expect(links).toEqual([{ visitor_id: 'v_back', user_id: 'back_user' }]);
+    expect(await rowsIn('funnel_update_requests')).toBe(1);
+
+    // Once per horizon: what comes after it is left for a later month's pass.
+    await fixture.db.pool.query('UPDATE identity_links SET linked_at = $1', [lastMonth]);
+    await fixture.db.pool.query(`DELETE FROM events WHERE visitor_id = 'v_back'`);
+    await maintenance().maintain(new Date(cutoff.getTime() + RETENTION_DAYS * DAY_MS));
+    expect(await rowsIn('identity_links')).toBe(1);
+  });
+
+  it('walks a table of derived state in key order, each row once, whatever its key', async () => {
+    const { lastMonth } = await lastMonthAgain();
+    // Three visitors, eight users: only the last link is old.
+    await fixture.db.pool.query(
+      `INSERT INTO identity_links (visitor_id, user_id, linked_at)
+       SELECT 'v_' || (g % 3), 'u_' || g, CASE WHEN g = 8 THEN $1 ELSE now() END
+       FROM generate_series(1, 8) g`,
+      [lastMonth],
+    );
+    const derived = fixture.app.get(DerivedStateRepository);
+    let after: WalkPosition = null;
+    const passes: number[] = [];
+    do {
+      const pass = await derived.prunePass(
+        fixture.app.get(Database),
+        'identity_links',
+        monthStart(new Date()),
+        after,
+        3,
+      );
+      passes.push(pass.deleted);
+      after = pass.next;
+    } while (after !== null && passes.length < 10);
+    expect(passes).toEqual([0, 0, 1]);
+    expect(await rowsIn('identity_links')).toBe(7);
   });
 
   it('changes nothing, credit included, when a drop gives up on a month a long query holds', async () => {

@@ -13,6 +13,11 @@ import { Database, Sql } from '../persistence/database';
 import { AttributionRefreshRepository } from '../reporting/rollup/attribution-refresh.repository';
 import { rollupDeltas } from '../reporting/rollup/conversion-credits';
 import {
+  DERIVED_TABLE_NAMES,
+  DerivedStateRepository,
+  WalkPosition,
+} from './derived-state.repository';
+import {
   EventPartitionsRepository,
   MonthlyPartition,
   isLockTimeout,
@@ -43,10 +48,13 @@ export class EventPartitionMaintenance
 {
   private readonly logger = new Logger(EventPartitionMaintenance.name);
   private running: Promise<void> = Promise.resolve();
+  /** Set at shutdown: a walk of the derived state stops between statements, unfinished. */
+  private stopping = false;
 
   constructor(
     private readonly database: Database,
     private readonly partitions: EventPartitionsRepository,
+    private readonly derivedState: DerivedStateRepository,
     private readonly rollup: AttributionRefreshRepository,
     private readonly registry: SchedulerRegistry,
     @InjectConfig() private readonly config: AppConfig,
@@ -64,6 +72,7 @@ export class EventPartitionMaintenance
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     await this.running;
   }
 
@@ -82,8 +91,9 @@ export class EventPartitionMaintenance
       });
     const created = await step(() => this.createMonthsAhead(now), 0);
     const dropped = await step(() => this.applyRetention(now), []);
-    // Last: moving many rows may take long.
+    // Last: moving many rows, or walking whole tables, may take long.
     const moved = await step(() => this.moveStrays(), 0);
+    await step(() => this.pruneDerivedState(now), 0);
     if (failures.length > 0) throw failures[0];
     return { created: created + moved, dropped };
   }
@@ -112,6 +122,39 @@ export class EventPartitionMaintenance
         `EVENT_RETENTION_DAYS=${retentionDays ?? '(unset)'}: dropped ${dropped.join(', ')} with their events`,
       );
     return dropped;
+  }
+
+  /**
+   * Funnel state, identity links and explicit funnel updates derived only from events
+   * that retention dropped go too, once every month before the cutoff's is gone (a drop
+   * that gave up leaves its events, and so what they gave, until it is done). Each table
+   * is walked once per month of horizon, in short statements; the horizon reached is
+   * stored, so replicas starting later skip it.
+   */
+  private async pruneDerivedState(now: Date): Promise<number> {
+    const { retentionDays } = this.config.tracking;
+    if (retentionDays === undefined) return 0;
+    const cutoff = new Date(now.getTime() - retentionDays * DAY_MS);
+    const horizon = new Date(Date.UTC(cutoff.getUTCFullYear(), cutoff.getUTCMonth(), 1));
+    const done = await this.derivedState.prunedBefore(this.database);
+    if (done !== null && done >= horizon) return 0;
+    if ((await this.partitions.endingBy(this.database, cutoff)).length > 0) return 0;
+    let deleted = 0;
+    for (const table of DERIVED_TABLE_NAMES) {
+      let after: WalkPosition = null;
+      do {
+        const pass = await this.derivedState.prunePass(this.database, table, horizon, after);
+        deleted += pass.deleted;
+        after = pass.next;
+        if (this.stopping) return deleted; // the next start walks again
+      } while (after !== null);
+    }
+    await this.derivedState.markPruned(this.database, horizon);
+    if (deleted > 0)
+      this.logger.log(
+        `EVENT_RETENTION_DAYS=${retentionDays}: removed ${deleted} rows of funnel state, identity links and funnel updates from before ${horizon.toISOString().slice(0, 10)}`,
+      );
+    return deleted;
   }
 
   /**

@@ -25,6 +25,7 @@ const WRITTEN_TABLES = [
   'attribution_marks',
   'conversion_credits',
   'attribution_daily',
+  'retention_state',
 ];
 
 /** A fresh database and the real app on it for one test file, torn down after it. */

@@ -1,0 +1,109 @@
+import { Injectable } from '@nestjs/common';
+import { Sql } from '../persistence/database';
+
+/** Rows looked at per statement: each is a short transaction on its own. */
+const ROWS_PER_PASS = 5_000;
+
+/**
+ * A table of state derived from events, walked in its primary key's order (so a whole
+ * walk reads each row once, without an index of its own), and what makes a row expired
+ * (`?` is the horizon: no event before it is kept).
+ */
+interface DerivedTable {
+  table: string;
+  key: readonly string[];
+  expired: string;
+  /** More data-modifying CTEs run with the deletion, reading its rows as `gone`. */
+  alsoDelete?: string;
+}
+
+export type DerivedTableName =
+  'funnel_transitions' | 'funnel_progress' | 'funnel_update_requests' | 'identity_links';
+
+const DERIVED_TABLES: Record<DerivedTableName, DerivedTable> = {
+  funnel_transitions: { table: 'funnel_transitions', key: ['id'], expired: 't.occurred_at < ?' },
+  // A subject's place in a funnel goes once every stage it reached was reached before the
+  // horizon, with those stages: the events that moved it are gone. One still moving stays.
+  funnel_progress: {
+    table: 'funnel_progress',
+    key: ['funnel', 'subject_type', 'subject_id'],
+    expired: `NOT EXISTS (SELECT 1 FROM funnel_stage_reached r
+                          WHERE r.funnel = t.funnel AND r.subject_type = t.subject_type
+                            AND r.subject_id = t.subject_id AND r.reached_at >= ?)`,
+    alsoDelete: `, reached AS (
+      DELETE FROM funnel_stage_reached r USING gone g
+      WHERE r.funnel = g.funnel AND r.subject_type = g.subject_type AND r.subject_id = g.subject_id)`,
+  },
+  // Kept as long as the event key they answer for would be: received before the horizon.
+  funnel_update_requests: {
+    table: 'funnel_update_requests',
+    key: ['event_id'],
+    expired: 't.created_at < ?',
+  },
+  // A link made before the horizon goes once its visitor has no anonymous event left to
+  // join to the user; a later link of the same visitor, if any, still decides its user.
+  identity_links: {
+    table: 'identity_links',
+    key: ['visitor_id', 'user_id'],
+    expired: `t.linked_at < ? AND NOT EXISTS (SELECT 1 FROM events e
+                                             WHERE e.visitor_id = t.visitor_id AND e.user_id IS NULL)`,
+  },
+};
+
+export const DERIVED_TABLE_NAMES = Object.keys(DERIVED_TABLES) as DerivedTableName[];
+
+/** Where a walk stopped: the last key looked at, as text; null before the first pass. */
+export type WalkPosition = readonly string[] | null;
+
+/** State derived from events that EVENT_RETENTION_DAYS removes with them. */
+@Injectable()
+export class DerivedStateRepository {
+  /** The horizon a finished walk reached; null before the first. */
+  async prunedBefore(sql: Sql): Promise<Date | null> {
+    const [row] = await sql.query<{ before: Date }>(
+      'SELECT derived_pruned_before AS before FROM retention_state WHERE id = 1',
+    );
+    return row ? new Date(row.before) : null;
+  }
+
+  async markPruned(sql: Sql, horizon: Date): Promise<void> {
+    await sql.query(
+      `INSERT INTO retention_state (id, derived_pruned_before) VALUES (1, ?)
+       ON CONFLICT (id) DO UPDATE SET derived_pruned_before =
+         greatest(retention_state.derived_pruned_before, excluded.derived_pruned_before)`,
+      [horizon],
+    );
+  }
+
+  /**
+   * Deletes the expired rows among the next `rows` of `name` after `after`.
+   * Returns how many it deleted and where to go on from (null: the walk is done).
+   */
+  async prunePass(
+    sql: Sql,
+    name: DerivedTableName,
+    horizon: Date,
+    after: WalkPosition,
+    rows = ROWS_PER_PASS,
+  ): Promise<{ deleted: number; next: WalkPosition }> {
+    const { table, key, expired, alsoDelete = '' } = DERIVED_TABLES[name];
+    const keys = key.join(', ');
+    const from = after === null ? '' : `WHERE (${keys}) > (${key.map(() => '?').join(', ')})`;
+    // The deletion finds the batch's rows by their place (a TID scan): joined by key, the
+    // planner may read the whole table for every batch.
+    const [row] = await sql.query<{ last: string[] | null; deleted: number; seen: number }>(
+      `WITH batch AS (
+         SELECT ctid, ${keys} FROM ${table} ${from} ORDER BY ${keys} LIMIT ${Math.trunc(rows)}
+       ), gone AS (
+         DELETE FROM ${table} t WHERE t.ctid = ANY(ARRAY(SELECT ctid FROM batch)) AND ${expired}
+         RETURNING t.*
+       )${alsoDelete}
+       SELECT (SELECT json_build_array(${key.map((column) => `${column}::text`).join(', ')})
+               FROM batch ORDER BY ${key.map((column) => `${column} DESC`).join(', ')} LIMIT 1) AS last,
+              (SELECT count(*) FROM gone)::int AS deleted,
+              (SELECT count(*) FROM batch)::int AS seen`,
+      [...(after ?? []), horizon],
+    );
+    return { deleted: row.deleted, next: row.seen < rows ? null : row.last };
+  }
+}
