@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sql } from '../src/persistence/database';
 import { REPORT_DATABASE } from '../src/persistence/report-database';
 import { anEvent } from './support/event-factory';
+import { FakeGa4 } from './support/fake-ga4';
+import { adminQuery, withDatabase } from './support/postgres-admin';
 import { PgBouncer, startPgBouncer } from './support/pgbouncer';
 import { TcpProxy } from './support/tcp-proxy';
 import { createTestApp } from './support/test-app';
@@ -72,63 +74,118 @@ describe('reports read from REPORT_DATABASE_URL', () => {
   });
 });
 
-describe('a REPORT_DATABASE_URL that is away at start', () => {
+describe('a REPORT_DATABASE_URL that is away', () => {
+  const ga4 = new FakeGa4();
   let primary: TestDatabase;
   let replica: TestDatabase;
   let proxy: TcpProxy;
   let app: NestFastifyApplication;
+  const read = (path: string) =>
+    request(app.getHttpServer()).get(path).set('X-API-Key', KEY).timeout(15_000);
+  const conversions = () => read('/v1/events/conversions');
+  const timed = async (path: string) => {
+    const started = performance.now();
+    const response = await read(path);
+    return { response, ms: performance.now() - started };
+  };
 
   beforeAll(async () => {
+    await ga4.start();
     [primary, replica] = await Promise.all([createTestDatabase(), createTestDatabase()]);
     const { hostname, port, pathname } = new URL(replica.url);
     proxy = new TcpProxy(hostname, Number(port));
     await proxy.start();
     await proxy.cut(); // the replica is away: nothing listens on its port
     app = await createTestApp(primary.url, {
+      ...ga4.env(),
       API_KEYS: KEY,
+      RECONCILE_EVENT_TYPES: 'purchase',
+      DB_CONNECT_TIMEOUT_MS: '500',
+      DB_STATEMENT_TIMEOUT_MS: '500',
       REPORT_DATABASE_URL: `postgresql://postgres@127.0.0.1:${proxy.port}${pathname}`,
     });
   });
   afterAll(async () => {
     await app?.close();
     await proxy?.cut();
+    await ga4.stop();
     await Promise.all([primary?.drop(), replica?.drop()]);
   });
 
-  it('starts and tracks; reports answer 503 until the replica answers, then read it', async () => {
+  it('at start: tracking goes on, reports answer 503 and ask GA4 nothing, then read it once it answers', async () => {
     await request(app.getHttpServer()).post('/v1/events/track').send(anEvent()).expect(200);
-    const away = await request(app.getHttpServer())
-      .get('/v1/events/conversions')
-      .set('X-API-Key', KEY)
-      .expect(503);
-    expect(away.body.error.code).toBe('database_unavailable');
-    expect(Number(away.headers['retry-after'])).toBeGreaterThan(0);
+    for (const path of [
+      '/v1/events/conversions',
+      '/v1/funnels/default',
+      `/v1/events/reconcile?start_date=2026-11-01&end_date=2026-11-02`,
+    ]) {
+      const away = await read(path).expect(503);
+      expect(away.body.error.code).toBe('database_unavailable');
+      expect(away.body.error.message).toMatch(/report database/);
+      expect(Number(away.headers['retry-after'])).toBeGreaterThan(0);
+    }
+    expect(ga4.runReportCalls).toHaveLength(0);
 
     await proxy.restore();
-    const back = await request(app.getHttpServer())
-      .get('/v1/events/conversions')
-      .set('X-API-Key', KEY)
-      .expect(200);
-    expect(back.body.totals.conversions).toBe(0); // the replica's own (empty) copy
+    await expect.poll(async () => (await conversions()).status, { timeout: 5_000 }).toBe(200);
+    // The replica's own (empty) copy: the event went to the primary.
+    expect((await conversions()).body.totals.conversions).toBe(0);
+  });
+
+  it('answers at once while a replica that stopped answering is away, and reads it when it is back', async () => {
+    await conversions().expect(200);
+    proxy.freeze(); // open connections go silent; new ones get no answer either
+    const first = await timed('/v1/events/conversions');
+    expect(first.response.status).toBe(503);
+    expect(first.ms).toBeLessThan(5_000); // the driver's own limit, not the request's
+    const next = await timed('/v1/events/conversions');
+    expect(next.response.status).toBe(503);
+    expect(next.ms).toBeLessThan(300); // no second wait for what is known away
+
+    proxy.abandonOpenConnections(); // new connections go through again
+    await expect.poll(async () => (await conversions()).status, { timeout: 8_000 }).toBe(200);
   });
 });
 
 describe('a REPORT_DATABASE_URL that refuses the service', () => {
   let primary: TestDatabase;
+  let bouncer: PgBouncer | undefined;
   beforeAll(async () => {
     primary = await createTestDatabase();
   });
   afterAll(async () => {
+    await bouncer?.stop();
     await primary?.drop();
   });
+  const refusedStart = async (reportUrl: string, reason: RegExp) => {
+    const start = createTestApp(primary.url, { REPORT_DATABASE_URL: reportUrl });
+    await expect(start).rejects.toThrow(
+      new RegExp(`\\(REPORT_DATABASE_URL\\): .*${reason.source}`),
+    );
+    await expect(start).rejects.not.toThrow(/s3cret/);
+  };
 
   it('stops the start naming the variable, without the password', async () => {
     const { host } = new URL(primary.url);
-    const start = createTestApp(primary.url, {
-      REPORT_DATABASE_URL: `postgresql://reader:s3cret@${host}/no_such_reports_database`,
-    });
-    await expect(start).rejects.toThrow(/\(REPORT_DATABASE_URL\): .*does not exist/);
-    await expect(start).rejects.not.toThrow(/s3cret/);
+    await refusedStart(
+      `postgresql://reader:s3cret@${host}/no_such_reports_database`,
+      /does not exist/,
+    );
+  });
+
+  it('stops the start on a database without the schema', async () => {
+    const url = withDatabase(primary.url, `${new URL(primary.url).pathname.slice(1)}_empty`);
+    await adminQuery(primary.url, [`CREATE DATABASE "${new URL(url).pathname.slice(1)}"`]);
+    try {
+      await refusedStart(url, /relation "events" does not exist/);
+    } finally {
+      await adminQuery(primary.url, [`DROP DATABASE "${new URL(url).pathname.slice(1)}"`]);
+    }
+  });
+
+  it('stops the start when a pooler refuses it: REPORT_DB_TRANSACTION_POOLING forgotten', async () => {
+    bouncer = await startPgBouncer(primary.url);
+    await refusedStart(bouncer.url, /unsupported startup parameter/);
   });
 });
 
@@ -139,7 +196,8 @@ describe('a REPORT_DATABASE_URL that refuses the service', () => {
 describe('REPORT_DB_TRANSACTION_POOLING', () => {
   let primary: TestDatabase;
   let replica: TestDatabase;
-  let bouncer: PgBouncer;
+  let bouncer: PgBouncer; // in front of the replica
+  let primaryBouncer: PgBouncer;
   const apps: NestFastifyApplication[] = [];
   const start = async (databaseUrl: string, env: Record<string, string>) => {
     const app = await createTestApp(databaseUrl, { DB_STATEMENT_TIMEOUT_MS: '4321', ...env });
@@ -155,13 +213,16 @@ describe('REPORT_DB_TRANSACTION_POOLING', () => {
 
   beforeAll(async () => {
     [primary, replica] = await Promise.all([createTestDatabase(), createTestDatabase()]);
-    bouncer = await startPgBouncer(replica.url);
+    [bouncer, primaryBouncer] = await Promise.all([
+      startPgBouncer(replica.url),
+      startPgBouncer(primary.url),
+    ]);
   });
   afterAll(async () => {
     try {
       await Promise.all(apps.map((app) => app.close()));
     } finally {
-      await bouncer?.stop();
+      await Promise.all([bouncer?.stop(), primaryBouncer?.stop()]);
       await Promise.all([primary?.drop(), replica?.drop()]);
     }
   });
@@ -180,7 +241,7 @@ describe('REPORT_DB_TRANSACTION_POOLING', () => {
   });
 
   it('sets the session of a replica reached directly beside a pooled primary', async () => {
-    const app = await start(primary.url, {
+    const app = await start(primaryBouncer.url, {
       DB_TRANSACTION_POOLING: 'true',
       MIGRATE_ON_START: 'false',
       REPORT_DATABASE_URL: replica.url,
@@ -190,7 +251,7 @@ describe('REPORT_DB_TRANSACTION_POOLING', () => {
   });
 
   it('follows DB_TRANSACTION_POOLING when unset', async () => {
-    const app = await start(primary.url, {
+    const app = await start(primaryBouncer.url, {
       DB_TRANSACTION_POOLING: 'true',
       MIGRATE_ON_START: 'false',
       REPORT_DATABASE_URL: replica.url,

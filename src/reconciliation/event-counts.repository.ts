@@ -14,6 +14,11 @@ export interface DailyTypeCount {
 export class EventCountsRepository {
   constructor(@InjectReportDatabase() private readonly database: Sql) {}
 
+  /** Throws what reading the counts would meet now: a report database that is away. */
+  async checkReachable(): Promise<void> {
+    await this.database.query('SELECT 1');
+  }
+
   async dailyCounts(query: {
     startDate: string;
     endDate: string;

@@ -114,9 +114,12 @@ export class ReconciliationService {
     const { eventNameMap } = this.config.ga4;
     // GA4 is asked for every day the range could cover in any zone; its zone then picks them.
     const window = spanOf(days(EARLIEST_ZONE), days(LATEST_ZONE));
+    const configured = this.config.reconciliation.eventTypes;
+    // Our side is read after GA4's (its zone sets the days): first know it can be read,
+    // rather than spend GA4 quota on a run that cannot finish.
+    if (configured) await this.counts.checkReachable();
     const { compared: eventTypes, notes: collisionNotes } = oneTypePerGa4Name(
-      this.config.reconciliation.eventTypes ??
-        (await this.counts.typesAround(window.startDate, window.endDate, includeBots)),
+      configured ?? (await this.counts.typesAround(window.startDate, window.endDate, includeBots)),
       eventNameMap,
     );
     const ga4 = await client.eventCounts({

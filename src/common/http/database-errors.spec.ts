@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { classifyDatabaseError, isUnreachable } from './database-errors';
 
-const pgError = (code: string, message = 'from PostgreSQL') =>
-  Object.assign(new Error(message), { code });
+const pgError = (code: string, message = 'from PostgreSQL', extra: object = {}) =>
+  Object.assign(new Error(message), { code, ...extra });
 
 describe('classifyDatabaseError', () => {
   it.each([
@@ -49,24 +49,34 @@ describe('classifyDatabaseError', () => {
   });
 });
 
-const failure = (code: string, message = code, extra: object = {}) =>
-  Object.assign(new Error(message), { code, ...extra });
-
 describe('isUnreachable', () => {
   it('waits out a server that is away or on its way up', () => {
-    expect(isUnreachable(failure('ECONNREFUSED', '', { syscall: 'connect' }))).toBe(true);
-    expect(isUnreachable(failure('ENOTFOUND'))).toBe(true);
-    expect(isUnreachable(failure('57P03', 'the database system is starting up'))).toBe(true);
-    expect(isUnreachable(failure('08006'))).toBe(true);
+    expect(isUnreachable(pgError('ECONNREFUSED', '', { syscall: 'connect' }))).toBe(true);
+    expect(isUnreachable(pgError('ENOTFOUND'))).toBe(true);
+    expect(isUnreachable(pgError('57P03', 'the database system is starting up'))).toBe(true);
+    expect(isUnreachable(pgError('08006'))).toBe(true);
   });
 
   it('stops on a server that refuses the service or whose migrations lock stays held', () => {
-    expect(isUnreachable(failure('3D000'))).toBe(false);
-    expect(isUnreachable(failure('28P01'))).toBe(false);
+    expect(isUnreachable(pgError('3D000'))).toBe(false);
+    expect(isUnreachable(pgError('28P01'))).toBe(false);
     const lockHeld = new Error('Waited 10min for the migrations lock', {
-      cause: failure('55P03', 'canceling statement due to lock timeout'),
+      cause: pgError('55P03', 'canceling statement due to lock timeout'),
     });
     expect(isUnreachable(lockHeld)).toBe(false);
     expect(isUnreachable(new Error('relation "events" does not exist'))).toBe(false);
+  });
+
+  it('stops on a pooler that refuses the service, whatever code it sends', () => {
+    for (const message of [
+      'unsupported startup parameter: statement_timeout',
+      'database "no_such_reports" does not exist',
+      'no such database: reports',
+      'password authentication failed for user "reader"',
+    ])
+      expect(isUnreachable(pgError('08P01', message))).toBe(false);
+    expect(isUnreachable(pgError('08P01', 'server login has been failing, try again later'))).toBe(
+      true,
+    );
   });
 });

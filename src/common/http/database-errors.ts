@@ -86,11 +86,22 @@ export function classifyDatabaseError(error: unknown): DatabaseErrorKind | undef
 // sit out.
 const NOT_AN_OUTAGE_SQLSTATES = new Set(['3D000', '28000', '28P01', '55P03', '57014']);
 
+// The same refusals from a pooler: PgBouncer sends each of them as 08P01, a code that
+// otherwise means a broken connection.
+const NOT_AN_OUTAGE_MESSAGES = [
+  /unsupported startup parameter/i,
+  /database ".*" does not exist/i,
+  /no such (database|user)/i,
+  /password authentication failed/i,
+  /role ".*" does not exist/i,
+];
+
 /** The database server is away (worth waiting for), not refusing or busy. */
 export function isUnreachable(error: unknown): boolean {
-  const code = (rootCause(error as Error) as { code?: unknown }).code;
+  const cause = rootCause(error as Error) as Error & { code?: unknown };
   return (
     classifyDatabaseError(error) === 'unavailable' &&
-    !(typeof code === 'string' && NOT_AN_OUTAGE_SQLSTATES.has(code))
+    !(typeof cause.code === 'string' && NOT_AN_OUTAGE_SQLSTATES.has(cause.code)) &&
+    !NOT_AN_OUTAGE_MESSAGES.some((pattern) => pattern.test(cause.message))
   );
 }

@@ -78,11 +78,12 @@ export class RateLimitedError extends DomainError {
 export class DatabaseUnavailableError extends DomainError {
   readonly code = 'database_unavailable';
   override readonly retryAfterSeconds = 5;
-  constructor(reason: string) {
+  /** `reading`: the request only read (a report), so what a write would say does not apply. */
+  constructor(reason: string, { reading = false } = {}) {
     // Not "nothing was changed": a statement sent before the database stopped answering
     // may still commit when it comes back. It commits whole or not at all.
     super(
-      `The database is unavailable (${reason}); retry later: nothing is half-written, and a resend with the same event_id is never stored twice`,
+      `The database is unavailable (${reason}); retry later${reading ? '' : ': nothing is half-written, and a resend with the same event_id is never stored twice'}`,
     );
   }
 }
