@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { Database } from '../src/persistence/database';
-import { DerivedStateRepository, WalkPosition } from '../src/retention/derived-state.repository';
+import {
+  DerivedStateRepository,
+  DerivedTableName,
+  WalkPosition,
+} from '../src/retention/derived-state.repository';
 import { EventPartitionMaintenance } from '../src/retention/event-partition-maintenance';
 import { useAppFixture } from './support/app-fixture';
 import { anEvent } from './support/event-factory';
@@ -171,6 +175,14 @@ describe('events partitioned by month', () => {
     // Signed in last month, back this month without signing in: its link still joins them.
     await send(lastMonth, { event_type: 'sign_up', visitor_id: 'v_back', user_id: 'back_user' });
     await send(recent, { event_type: 'page_view', visitor_id: 'v_back' });
+    // Signed in on every event, last month and this month: no new stage, an event kept.
+    await send(lastMonth, { event_type: 'purchase', visitor_id: 'v_loyal', user_id: 'loyal_user' });
+    await send(lastMonth, {
+      event_type: 'page_view',
+      visitor_id: 'v_loyal',
+      user_id: 'loyal_user',
+    });
+    await send(recent, { event_type: 'page_view', visitor_id: 'v_loyal', user_id: 'loyal_user' });
     // Entered last month, moved on this month.
     await send(lastMonth, { event_type: 'page_view', visitor_id: 'v_moving' });
     await send(recent, { event_type: 'generate_lead', visitor_id: 'v_moving' });
@@ -193,8 +205,8 @@ describe('events partitioned by month', () => {
           `SELECT DISTINCT subject_id AS subject FROM ${table} ORDER BY 1`,
         )
       ).rows.map((row) => row.subject);
-    // back_user's visit this month, behind its stage, is still a stage it reached then.
-    const stillMoving = ['back_user', 'v_explicit_new', 'v_moving'];
+    // Each has an event or a stage reached since the start of this month.
+    const stillMoving = ['back_user', 'loyal_user', 'v_explicit_new', 'v_moving'];
     expect(await subjects('funnel_progress')).toEqual(stillMoving);
     expect(await subjects('funnel_stage_reached')).toEqual(stillMoving);
     const { rows: moving } = await fixture.db.pool.query(
@@ -204,16 +216,19 @@ describe('events partitioned by month', () => {
     // The log of moves keeps only those of kept months.
     expect(await subjects('funnel_transitions')).toEqual(['v_explicit_new', 'v_moving']);
     const { rows: links } = await fixture.db.pool.query(
-      'SELECT visitor_id, user_id FROM identity_links',
+      'SELECT visitor_id, user_id FROM identity_links ORDER BY 1',
     );
-    expect(links).toEqual([{ visitor_id: 'v_back', user_id: 'back_user' }]);
+    expect(links).toEqual([
+      { visitor_id: 'v_back', user_id: 'back_user' },
+      { visitor_id: 'v_loyal', user_id: 'loyal_user' },
+    ]);
     expect(await rowsIn('funnel_update_requests')).toBe(1);
 
     // Once per horizon: what comes after it is left for a later month's pass.
     await fixture.db.pool.query('UPDATE identity_links SET linked_at = $1', [lastMonth]);
     await fixture.db.pool.query(`DELETE FROM events WHERE visitor_id = 'v_back'`);
     await maintenance().maintain(new Date(cutoff.getTime() + RETENTION_DAYS * DAY_MS));
-    expect(await rowsIn('identity_links')).toBe(1);
+    expect(await rowsIn('identity_links')).toBe(2);
   });
 
   it('walks a table of derived state in key order, each row once, whatever its key', async () => {
@@ -241,6 +256,38 @@ describe('events partitioned by month', () => {
     } while (after !== null && passes.length < 10);
     expect(passes).toEqual([0, 0, 1]);
     expect(await rowsIn('identity_links')).toBe(7);
+  });
+
+  it('walks three-column and bigint keys in order too, each row once', async () => {
+    await fixture.db.pool.query(
+      `INSERT INTO funnel_progress (funnel, subject_type, subject_id, stage_index, stage, entered_at)
+       SELECT f, t, s, 0, 'visit', now()
+       FROM unnest(ARRAY['default', 'a?b', 'Z']) f, unnest(ARRAY['user', 'visitor']) t,
+            unnest(ARRAY['x', 'X', 'x''y', 'a\\b', '?', 'é', '', 'x y']) s`,
+    );
+    await fixture.db.pool.query(`SELECT setval('funnel_transitions_id_seq', 9007199254740990)`);
+    await fixture.db.pool.query(
+      `INSERT INTO funnel_transitions (funnel, subject_type, subject_id, to_stage, cause_event_id, occurred_at)
+       SELECT 'default', 'user', 'u' || g, 'visit', 'e' || g, now() FROM generate_series(1, 10) g`,
+    );
+    const walk = async (table: DerivedTableName) => {
+      const positions: (readonly string[])[] = [];
+      let after: WalkPosition = null;
+      do {
+        // Nothing expired: a horizon long past.
+        after = (
+          await fixture.app
+            .get(DerivedStateRepository)
+            .prunePass(fixture.app.get(Database), table, new Date(0), after, 3)
+        ).next;
+        if (after !== null) positions.push(after);
+      } while (after !== null && positions.length < 100);
+      return positions;
+    };
+    expect(await walk('funnel_progress')).toHaveLength(48 / 3);
+    const transitions = await walk('funnel_transitions');
+    expect(transitions).toHaveLength(3);
+    expect(transitions.at(-1)).toEqual(['9007199254740999']);
   });
 
   it('changes nothing, credit included, when a drop gives up on a month a long query holds', async () => {

@@ -55,6 +55,22 @@ describe('visitors merged into their user again after racing statements', () => 
       [visitorId, randomUUID()],
     );
 
+  it('merges a visitor whose known link was gone (retention) once a signed-in event makes it again', async () => {
+    const visitor = `v_${randomUUID()}`;
+    const user = `u_${randomUUID()}`;
+    await track({ event_type: 'sign_up', visitor_id: visitor, user_id: user }).expect(200);
+    await sweepUntilNoMergeIsPending();
+    // What retention does to a link with no event left; this process still knows the pair.
+    await fixture.db.pool.query('DELETE FROM identity_links WHERE visitor_id = $1', [visitor]);
+    await track({ event_type: 'generate_lead', visitor_id: visitor, user_id: null }).expect(200);
+    expect(await rowsOf('funnel_progress', 'visitor', visitor)).toEqual(['lead']);
+
+    await track({ event_type: 'page_view', visitor_id: visitor, user_id: user }).expect(200);
+    await sweepUntilNoMergeIsPending();
+    expect(await rowsOf('funnel_progress', 'visitor', visitor)).toEqual([]);
+    expect(await rowsOf('funnel_progress', 'user', user)).toEqual(['signup']);
+  });
+
   it('waits while a snapshot older than the link is in use, then carries the visitor over', async () => {
     const visitor = `v_${randomUUID()}`;
     const user = `u_${randomUUID()}`;

@@ -15,6 +15,8 @@ interface DerivedTable {
   expired: string;
   /** More data-modifying CTEs run with the deletion, reading its rows as `gone`. */
   alsoDelete?: string;
+  /** How many rows `alsoDelete` removed, as an expression over its CTEs. */
+  alsoDeleted?: string;
 }
 
 export type DerivedTableName =
@@ -22,17 +24,24 @@ export type DerivedTableName =
 
 const DERIVED_TABLES: Record<DerivedTableName, DerivedTable> = {
   funnel_transitions: { table: 'funnel_transitions', key: ['id'], expired: 't.occurred_at < ?' },
-  // A subject's place in a funnel goes once every stage it reached was reached before the
-  // horizon, with those stages: the events that moved it are gone. One still moving stays.
+  // A subject's place in a funnel goes once it has no event left and reached no stage
+  // since the horizon (an explicit update moves it without an event), with its stages.
   funnel_progress: {
     table: 'funnel_progress',
     key: ['funnel', 'subject_type', 'subject_id'],
     expired: `NOT EXISTS (SELECT 1 FROM funnel_stage_reached r
                           WHERE r.funnel = t.funnel AND r.subject_type = t.subject_type
-                            AND r.subject_id = t.subject_id AND r.reached_at >= ?)`,
+                            AND r.subject_id = t.subject_id AND r.reached_at >= ?)
+              AND CASE t.subject_type
+                    WHEN 'user' THEN NOT EXISTS (SELECT 1 FROM events e WHERE e.user_id = t.subject_id)
+                    ELSE NOT EXISTS (SELECT 1 FROM events e
+                                     WHERE e.visitor_id = t.subject_id AND e.user_id IS NULL)
+                  END`,
     alsoDelete: `, reached AS (
       DELETE FROM funnel_stage_reached r USING gone g
-      WHERE r.funnel = g.funnel AND r.subject_type = g.subject_type AND r.subject_id = g.subject_id)`,
+      WHERE r.funnel = g.funnel AND r.subject_type = g.subject_type AND r.subject_id = g.subject_id
+      RETURNING 1)`,
+    alsoDeleted: '(SELECT count(*) FROM reached)',
   },
   // Kept as long as the event key they answer for would be: received before the horizon.
   funnel_update_requests: {
@@ -40,13 +49,15 @@ const DERIVED_TABLES: Record<DerivedTableName, DerivedTable> = {
     key: ['event_id'],
     expired: 't.created_at < ?',
   },
-  // A link made before the horizon goes once its visitor has no anonymous event left to
-  // join to the user; a later link of the same visitor, if any, still decides its user.
+  // A link made before the horizon goes once no event is left that it joins: none of its
+  // visitor's anonymous ones, none that came with the pair itself (`linked_at` is never
+  // renewed). A later link of the same visitor, if any, still decides its user.
   identity_links: {
     table: 'identity_links',
     key: ['visitor_id', 'user_id'],
-    expired: `t.linked_at < ? AND NOT EXISTS (SELECT 1 FROM events e
-                                             WHERE e.visitor_id = t.visitor_id AND e.user_id IS NULL)`,
+    expired: `t.linked_at < ?
+              AND NOT EXISTS (SELECT 1 FROM events e WHERE e.visitor_id = t.visitor_id AND e.user_id IS NULL)
+              AND NOT EXISTS (SELECT 1 FROM events e WHERE e.user_id = t.user_id AND e.visitor_id = t.visitor_id)`,
   },
 };
 
@@ -86,7 +97,7 @@ export class DerivedStateRepository {
     after: WalkPosition,
     rows = ROWS_PER_PASS,
   ): Promise<{ deleted: number; next: WalkPosition }> {
-    const { table, key, expired, alsoDelete = '' } = DERIVED_TABLES[name];
+    const { table, key, expired, alsoDelete = '', alsoDeleted = '0' } = DERIVED_TABLES[name];
     const keys = key.join(', ');
     const from = after === null ? '' : `WHERE (${keys}) > (${key.map(() => '?').join(', ')})`;
     // The deletion finds the batch's rows by their place (a TID scan): joined by key, the
@@ -100,7 +111,7 @@ export class DerivedStateRepository {
        )${alsoDelete}
        SELECT (SELECT json_build_array(${key.map((column) => `${column}::text`).join(', ')})
                FROM batch ORDER BY ${key.map((column) => `${column} DESC`).join(', ')} LIMIT 1) AS last,
-              (SELECT count(*) FROM gone)::int AS deleted,
+              ((SELECT count(*) FROM gone) + ${alsoDeleted})::int AS deleted,
               (SELECT count(*) FROM batch)::int AS seen`,
       [...(after ?? []), horizon],
     );

@@ -102,7 +102,7 @@ function claimAndStore(returning: string): string {
  * Each stored event and new link also marks its identity for the attribution refresher.
  */
 export const TRACK_EVENTS: PreparedStatement = {
-  name: 'track_events_v11',
+  name: 'track_events_v12',
   text: `
 WITH input AS (
   SELECT * FROM json_to_recordset($1::json)
@@ -112,8 +112,13 @@ WITH input AS (
   INSERT INTO identity_links (visitor_id, user_id)
   SELECT DISTINCT visitor_id, user_id FROM inserted WHERE visitor_id IS NOT NULL AND user_id IS NOT NULL
   ON CONFLICT DO NOTHING
-  RETURNING visitor_id
+  RETURNING visitor_id, user_id
 ), marked AS (${MARK_FOR_ATTRIBUTION}
+), merge_later AS (
+  -- Callers send here only pairs they know linked; one made anyway was gone (retention
+  -- took it): its visitor's progress is merged by the sweeper, as a new link's is.
+  INSERT INTO funnel_link_merges (visitor_id, user_id) SELECT visitor_id, user_id FROM linked
+  ON CONFLICT (visitor_id, user_id) DO UPDATE SET user_id = excluded.user_id
 ), subject AS (
   SELECT i.event_id, i.event_type, i.occurred_at,
          CASE WHEN coalesce(i.user_id, l.user_id) IS NULL THEN 'visitor' ELSE 'user' END AS subject_type,
