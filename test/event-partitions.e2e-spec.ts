@@ -172,7 +172,9 @@ describe('events partitioned by month', () => {
     // Seen last month only: anonymous, then signed in as gone_user.
     await send(lastMonth, { event_type: 'page_view', visitor_id: 'v_gone' });
     await send(lastMonth, { visitor_id: 'v_gone', user_id: 'gone_user' });
-    // Signed in last month, back this month without signing in: its link still joins them.
+    // Signed in last month, back this month without signing in: its link still joins them,
+    // and that event (a stage it had reached) moves the user.
+    await send(lastMonth, { event_type: 'page_view', visitor_id: 'v_back', user_id: 'back_user' });
     await send(lastMonth, { event_type: 'sign_up', visitor_id: 'v_back', user_id: 'back_user' });
     await send(recent, { event_type: 'page_view', visitor_id: 'v_back' });
     // Signed in on every event, last month and this month: no new stage, an event kept.

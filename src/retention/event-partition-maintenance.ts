@@ -143,7 +143,9 @@ export class EventPartitionMaintenance
     for (const table of DERIVED_TABLE_NAMES) {
       let after: WalkPosition = null;
       do {
-        const pass = await this.derivedState.prunePass(this.database, table, horizon, after);
+        const pass = await this.database.transaction((sql) =>
+          this.derivedState.prunePass(sql, table, horizon, after),
+        );
         deleted += pass.deleted;
         after = pass.next;
         if (this.stopping) return deleted; // the next start walks again
