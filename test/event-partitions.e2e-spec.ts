@@ -188,6 +188,17 @@ describe('events partitioned by month', () => {
     // Entered last month, moved on this month.
     await send(lastMonth, { event_type: 'page_view', visitor_id: 'v_moving' });
     await send(recent, { event_type: 'generate_lead', visitor_id: 'v_moving' });
+    // Linked by an explicit update last month, moved by another this month: no event at all.
+    await moveTo(lastMonth, { visitor_id: 'v_x', user_id: 'x_user', stage: 'visit' });
+    await moveTo(recent, { visitor_id: 'v_x', stage: 'lead' });
+    // Linked to two users: the newest idle, the older one active through another visitor.
+    await send(lastMonth, { event_type: 'page_view', visitor_id: 'v_shared', user_id: 'old_user' });
+    await send(lastMonth, {
+      event_type: 'page_view',
+      visitor_id: 'v_shared',
+      user_id: 'idle_user',
+    });
+    await send(recent, { event_type: 'page_view', visitor_id: 'v_other', user_id: 'old_user' });
     await moveTo(lastMonth, { visitor_id: 'v_explicit_old', stage: 'lead' });
     await moveTo(recent, { visitor_id: 'v_explicit_new', stage: 'lead' });
     // The service stamps links and funnel updates when it receives them: as if received then.
@@ -208,7 +219,14 @@ describe('events partitioned by month', () => {
         )
       ).rows.map((row) => row.subject);
     // Each has an event or a stage reached since the start of this month.
-    const stillMoving = ['back_user', 'loyal_user', 'v_explicit_new', 'v_moving'];
+    const stillMoving = [
+      'back_user',
+      'loyal_user',
+      'old_user',
+      'v_explicit_new',
+      'v_moving',
+      'x_user',
+    ];
     expect(await subjects('funnel_progress')).toEqual(stillMoving);
     expect(await subjects('funnel_stage_reached')).toEqual(stillMoving);
     const { rows: moving } = await fixture.db.pool.query(
@@ -216,29 +234,34 @@ describe('events partitioned by month', () => {
     );
     expect(moving.map((row) => row.stage)).toEqual(['visit', 'lead']); // its whole path stays
     // The log of moves keeps only those of kept months.
-    expect(await subjects('funnel_transitions')).toEqual(['v_explicit_new', 'v_moving']);
+    expect(await subjects('funnel_transitions')).toEqual(['v_explicit_new', 'v_moving', 'x_user']);
     const { rows: links } = await fixture.db.pool.query(
-      'SELECT visitor_id, user_id FROM identity_links ORDER BY 1',
+      'SELECT visitor_id, user_id FROM identity_links ORDER BY 1, 2',
     );
+    // v_shared's links stay together: its older link kept alone would hand it to old_user.
     expect(links).toEqual([
       { visitor_id: 'v_back', user_id: 'back_user' },
       { visitor_id: 'v_loyal', user_id: 'loyal_user' },
+      { visitor_id: 'v_other', user_id: 'old_user' },
+      { visitor_id: 'v_shared', user_id: 'idle_user' },
+      { visitor_id: 'v_shared', user_id: 'old_user' },
+      { visitor_id: 'v_x', user_id: 'x_user' },
     ]);
-    expect(await rowsIn('funnel_update_requests')).toBe(1);
+    expect(await rowsIn('funnel_update_requests')).toBe(3); // v_explicit_new's, v_x's two
 
     // Once per horizon: what comes after it is left for a later month's pass.
     await fixture.db.pool.query('UPDATE identity_links SET linked_at = $1', [lastMonth]);
     await fixture.db.pool.query(`DELETE FROM events WHERE visitor_id = 'v_back'`);
     await maintenance().maintain(new Date(cutoff.getTime() + RETENTION_DAYS * DAY_MS));
-    expect(await rowsIn('identity_links')).toBe(2);
+    expect(await rowsIn('identity_links')).toBe(links.length);
   });
 
   it('walks a table of derived state in key order, each row once, whatever its key', async () => {
     const { lastMonth } = await lastMonthAgain();
-    // Three visitors, eight users: only the last link is old.
+    // Three visitors, eight users: only v_2's links are old.
     await fixture.db.pool.query(
       `INSERT INTO identity_links (visitor_id, user_id, linked_at)
-       SELECT 'v_' || (g % 3), 'u_' || g, CASE WHEN g = 8 THEN $1 ELSE now() END
+       SELECT 'v_' || (g % 3), 'u_' || g, CASE WHEN g % 3 = 2 THEN $1 ELSE now() END
        FROM generate_series(1, 8) g`,
       [lastMonth],
     );
@@ -256,8 +279,8 @@ describe('events partitioned by month', () => {
       passes.push(pass.deleted);
       after = pass.next;
     } while (after !== null && passes.length < 10);
-    expect(passes).toEqual([0, 0, 1]);
-    expect(await rowsIn('identity_links')).toBe(7);
+    expect(passes).toEqual([0, 1, 2]);
+    expect(await rowsIn('identity_links')).toBe(5);
   });
 
   it('walks three-column and bigint keys in order too, each row once', async () => {
@@ -333,6 +356,12 @@ describe('events partitioned by month', () => {
         FOR EACH ROW EXECUTE FUNCTION refuse_delete()`);
     try {
       await expect(maintenance().maintain(later)).rejects.toThrow(/stray move refused/);
+      // What the stray gave stays until it is moved and dropped in its turn.
+      const { rows: pruned } = await fixture.db.pool.query(
+        'SELECT 1 FROM retention_state WHERE derived_pruned_before >= $1',
+        [monthStart(now)],
+      );
+      expect(pruned).toEqual([]);
       expect(await partitions()).toContain(newMonth);
       expect(await partitions()).not.toContain(partitionOf(lastMonth));
       expect(await rowsIn('events_default')).toBe(1);

@@ -55,17 +55,23 @@ const DERIVED_TABLES: Record<DerivedTableName, DerivedTable> = {
     key: ['event_id'],
     expired: 't.created_at < ?',
   },
-  // A link made before the horizon (`linked_at` is never renewed) goes once neither side
-  // has an event left: none of its visitor's anonymous ones, none of its user's. (The
-  // user's events with this visitor alone would be exact, but no index finds them: a user
-  // with many events made each probe read them all.) A later link of the same visitor,
-  // if any, still decides its user.
+  // A visitor's links go together, once none was made since the horizon (`linked_at` is
+  // never renewed) and neither the visitor (anonymous) nor any of its users has an event or
+  // a funnel place left: an older link kept alone would hand the visitor to another user.
+  // (A user's events with this visitor alone would be exact, but no index finds them: a
+  // user with many events made each probe read them all.) Walked after the funnel state,
+  // which it reads. The probes sit under OR so that each stays a correlated index probe:
+  // as joins, the planner read a whole index per row.
   identity_links: {
     table: 'identity_links',
     key: ['visitor_id', 'user_id'],
-    expired: `t.linked_at < ?
-              AND NOT EXISTS (SELECT 1 FROM events e WHERE e.visitor_id = t.visitor_id AND e.user_id IS NULL)
-              AND NOT EXISTS (SELECT 1 FROM events e WHERE e.user_id = t.user_id)`,
+    expired: `NOT EXISTS (SELECT 1 FROM identity_links n
+                          WHERE n.visitor_id = t.visitor_id
+                            AND (n.linked_at >= ?
+                                 OR EXISTS (SELECT 1 FROM events e WHERE e.user_id = n.user_id)
+                                 OR EXISTS (SELECT 1 FROM funnel_progress p
+                                            WHERE p.subject_type = 'user' AND p.subject_id = n.user_id)))
+              AND NOT EXISTS (SELECT 1 FROM events e WHERE e.visitor_id = t.visitor_id AND e.user_id IS NULL)`,
   },
 };
 
@@ -77,6 +83,15 @@ export type WalkPosition = readonly string[] | null;
 /** State derived from events that EVENT_RETENTION_DAYS removes with them. */
 @Injectable()
 export class DerivedStateRepository {
+  /** Whether events from before the horizon are left in the default partition (strays). */
+  async straysBefore(sql: Sql, horizon: Date): Promise<boolean> {
+    const [row] = await sql.query<{ left: boolean }>(
+      'SELECT EXISTS (SELECT 1 FROM events_default WHERE occurred_at < ?) AS left',
+      [horizon],
+    );
+    return row.left;
+  }
+
   /** The horizon a finished walk reached; null before the first. */
   async prunedBefore(sql: Sql): Promise<Date | null> {
     const [row] = await sql.query<{ before: Date }>(

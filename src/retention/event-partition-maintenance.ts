@@ -129,7 +129,8 @@ export class EventPartitionMaintenance
    * that retention dropped go too, once every month before the cutoff's is gone (a drop
    * that gave up leaves its events, and so what they gave, until it is done). Each table
    * is walked once per month of horizon, in short statements; the horizon reached is
-   * stored, so replicas starting later skip it.
+   * stored, so replicas starting later skip it (replicas passing at the same hour may each
+   * walk: the work is safe to repeat).
    */
   private async pruneDerivedState(now: Date): Promise<number> {
     const { retentionDays } = this.config.tracking;
@@ -138,7 +139,9 @@ export class EventPartitionMaintenance
     const horizon = new Date(Date.UTC(cutoff.getUTCFullYear(), cutoff.getUTCMonth(), 1));
     const done = await this.derivedState.prunedBefore(this.database);
     if (done !== null && done >= horizon) return 0;
+    // Events before the horizon still there (a drop or a stray move that failed): later.
     if ((await this.partitions.endingBy(this.database, cutoff)).length > 0) return 0;
+    if (await this.derivedState.straysBefore(this.database, horizon)) return 0;
     let deleted = 0;
     for (const table of DERIVED_TABLE_NAMES) {
       let after: WalkPosition = null;
