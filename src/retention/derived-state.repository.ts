@@ -10,7 +10,6 @@ const ROWS_PER_PASS = 5_000;
  * (`?` is the horizon: no event before it is kept).
  */
 interface DerivedTable {
-  table: string;
   key: readonly string[];
   expired: string;
   /** More data-modifying CTEs run with the deletion, reading its rows as `gone`. */
@@ -19,17 +18,22 @@ interface DerivedTable {
   alsoDeleted?: string;
 }
 
-export type DerivedTableName =
-  'funnel_transitions' | 'funnel_progress' | 'funnel_update_requests' | 'identity_links';
+/** In walk order: the funnel state first, since the links' condition reads it. */
+export const DERIVED_TABLE_NAMES = [
+  'funnel_transitions',
+  'funnel_progress',
+  'funnel_update_requests',
+  'identity_links',
+] as const;
+
+export type DerivedTableName = (typeof DERIVED_TABLE_NAMES)[number];
 
 const DERIVED_TABLES: Record<DerivedTableName, DerivedTable> = {
-  funnel_transitions: { table: 'funnel_transitions', key: ['id'], expired: 't.occurred_at < ?' },
+  funnel_transitions: { key: ['id'], expired: 't.occurred_at < ?' },
   // A subject's place in a funnel goes once no event is left that moves it (a user's own,
   // or its linked visitors' anonymous ones) and it reached no stage since the horizon (an
-  // explicit update moves it without an event), with its stages. Walked before the links,
-  // which it reads.
+  // explicit update moves it without an event), with its stages.
   funnel_progress: {
-    table: 'funnel_progress',
     key: ['funnel', 'subject_type', 'subject_id'],
     expired: `NOT EXISTS (SELECT 1 FROM funnel_stage_reached r
                           WHERE r.funnel = t.funnel AND r.subject_type = t.subject_type
@@ -51,7 +55,6 @@ const DERIVED_TABLES: Record<DerivedTableName, DerivedTable> = {
   },
   // Kept as long as the event key they answer for would be: received before the horizon.
   funnel_update_requests: {
-    table: 'funnel_update_requests',
     key: ['event_id'],
     expired: 't.created_at < ?',
   },
@@ -59,11 +62,9 @@ const DERIVED_TABLES: Record<DerivedTableName, DerivedTable> = {
   // never renewed) and neither the visitor (anonymous) nor any of its users has an event or
   // a funnel place left: an older link kept alone would hand the visitor to another user.
   // (A user's events with this visitor alone would be exact, but no index finds them: a
-  // user with many events made each probe read them all.) Walked after the funnel state,
-  // which it reads. The probes sit under OR so that each stays a correlated index probe:
+  // user with many events made each probe read them all.) The probes sit under OR so that each stays a correlated index probe:
   // as joins, the planner read a whole index per row.
   identity_links: {
-    table: 'identity_links',
     key: ['visitor_id', 'user_id'],
     expired: `NOT EXISTS (SELECT 1 FROM identity_links n
                           WHERE n.visitor_id = t.visitor_id
@@ -75,23 +76,12 @@ const DERIVED_TABLES: Record<DerivedTableName, DerivedTable> = {
   },
 };
 
-export const DERIVED_TABLE_NAMES = Object.keys(DERIVED_TABLES) as DerivedTableName[];
-
 /** Where a walk stopped: the last key looked at, as text; null before the first pass. */
 export type WalkPosition = readonly string[] | null;
 
 /** State derived from events that EVENT_RETENTION_DAYS removes with them. */
 @Injectable()
 export class DerivedStateRepository {
-  /** Whether events from before the horizon are left in the default partition (strays). */
-  async straysBefore(sql: Sql, horizon: Date): Promise<boolean> {
-    const [row] = await sql.query<{ left: boolean }>(
-      'SELECT EXISTS (SELECT 1 FROM events_default WHERE occurred_at < ?) AS left',
-      [horizon],
-    );
-    return row.left;
-  }
-
   /** The horizon a finished walk reached; null before the first. */
   async prunedBefore(sql: Sql): Promise<Date | null> {
     const [row] = await sql.query<{ before: Date }>(
@@ -121,7 +111,8 @@ export class DerivedStateRepository {
     after: WalkPosition,
     rows = ROWS_PER_PASS,
   ): Promise<{ deleted: number; next: WalkPosition }> {
-    const { table, key, expired, alsoDelete = '', alsoDeleted = '0' } = DERIVED_TABLES[name];
+    const { key, expired, alsoDelete = '', alsoDeleted = '0' } = DERIVED_TABLES[name];
+    const table = name;
     const keys = key.join(', ');
     const from = after === null ? '' : `WHERE (${keys}) > (${key.map(() => '?').join(', ')})`;
     // Every step is an index probe. The planner, judging by statistics, may scan instead:

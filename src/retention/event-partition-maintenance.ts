@@ -112,8 +112,7 @@ export class EventPartitionMaintenance
   private async applyRetention(now: Date): Promise<string[]> {
     const { retentionDays } = this.config.tracking;
     // Unset: only drops cut short after their detach (retention was on then) are finished.
-    const cutoff =
-      retentionDays === undefined ? null : new Date(now.getTime() - retentionDays * DAY_MS);
+    const cutoff = this.cutoff(now);
     const expired = await this.partitions.endingBy(this.database, cutoff);
     for (const partition of expired) await this.dropMonth(partition);
     const dropped = expired.map((partition) => partition.name);
@@ -133,15 +132,14 @@ export class EventPartitionMaintenance
    * walk: the work is safe to repeat).
    */
   private async pruneDerivedState(now: Date): Promise<number> {
-    const { retentionDays } = this.config.tracking;
-    if (retentionDays === undefined) return 0;
-    const cutoff = new Date(now.getTime() - retentionDays * DAY_MS);
+    const cutoff = this.cutoff(now);
+    if (cutoff === null) return 0;
     const horizon = new Date(Date.UTC(cutoff.getUTCFullYear(), cutoff.getUTCMonth(), 1));
     const done = await this.derivedState.prunedBefore(this.database);
     if (done !== null && done >= horizon) return 0;
     // Events before the horizon still there (a drop or a stray move that failed): later.
     if ((await this.partitions.endingBy(this.database, cutoff)).length > 0) return 0;
-    if (await this.derivedState.straysBefore(this.database, horizon)) return 0;
+    if (await this.partitions.straysBefore(this.database, horizon)) return 0;
     let deleted = 0;
     for (const table of DERIVED_TABLE_NAMES) {
       let after: WalkPosition = null;
@@ -157,9 +155,15 @@ export class EventPartitionMaintenance
     await this.derivedState.markPruned(this.database, horizon);
     if (deleted > 0)
       this.logger.log(
-        `EVENT_RETENTION_DAYS=${retentionDays}: removed ${deleted} rows of funnel state, identity links and funnel updates from before ${horizon.toISOString().slice(0, 10)}`,
+        `EVENT_RETENTION_DAYS=${this.config.tracking.retentionDays}: removed ${deleted} rows of funnel state, identity links and funnel updates from before ${horizon.toISOString().slice(0, 10)}`,
       );
     return deleted;
+  }
+
+  /** The instant before which events are dropped; null when EVENT_RETENTION_DAYS is unset. */
+  private cutoff(now: Date): Date | null {
+    const { retentionDays } = this.config.tracking;
+    return retentionDays === undefined ? null : new Date(now.getTime() - retentionDays * DAY_MS);
   }
 
   /**

@@ -61,6 +61,15 @@ export class EventPartitionsRepository {
     return strays?.created ?? 0;
   }
 
+  /** Whether events from before `instant` are left in the default partition (strays). */
+  async straysBefore(sql: Sql, instant: Date): Promise<boolean> {
+    const [row] = await sql.query<{ left: boolean }>(
+      'SELECT EXISTS (SELECT 1 FROM events_default WHERE occurred_at < ?) AS left',
+      [instant],
+    );
+    return row.left;
+  }
+
   /**
    * Monthly partitions whose month ends at or before `cutoff` (none when null), and
    * monthly tables a drop detached and did not finish with (the process stopped in
