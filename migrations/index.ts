@@ -12,6 +12,7 @@ import { Migration20261128160000 } from './Migration20261128160000';
 import { Migration20261129084218 } from './Migration20261129084218';
 import { Migration20261129150000 } from './Migration20261129150000';
 import { Migration20261129225857 } from './Migration20261129225857';
+import { Migration20261130020000 } from './Migration20261130020000';
 
 /**
  * Every migration, in order. Listed explicitly so that the compiled service, the test
@@ -33,4 +34,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261129084218', class: Migration20261129084218 },
   { name: 'Migration20261129150000', class: Migration20261129150000 },
   { name: 'Migration20261129225857', class: Migration20261129225857 },
+  { name: 'Migration20261130020000', class: Migration20261130020000 },
 ];

@@ -29,7 +29,10 @@ const SCHEDULE = '23 * * * *';
 const MONTHS_AHEAD = 3;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
-/** Blocks of a dropped month (~2,500 events) whose conversions' credit leaves the rollup per transaction. */
+/**
+ * Blocks (~2,500 events) per transaction: of a dropped month whose conversions' credit
+ * leaves the rollup, or of the default partition whose strays are copied to their month.
+ */
 const BLOCKS_PER_PASS = 250;
 /** Idempotency keys of a dropped month forgotten per statement. */
 const KEYS_PER_PASS = 50_000;
@@ -167,20 +170,38 @@ export class EventPartitionMaintenance
   }
 
   /**
-   * Months of events in the default partition get their partition, oldest first, each
-   * in a transaction of its own without a time limit (it copies the month's rows).
+   * Months of events in the default partition get their partition, oldest first. Each
+   * month's rows are copied into a table of their own in short transactions, and only the
+   * last, which makes that table the month's partition, holds the default partition (not
+   * `events`): tracking into the months that have partitions goes on throughout.
    */
   private async moveStrays(): Promise<number> {
     let moved = 0;
     for (;;) {
-      const created = await this.database.longTransaction((sql) =>
-        this.partitions.moveOldestStrays(sql),
+      const month = await this.partitions.oldestStrayMonth(this.database);
+      if (month === null) return moved;
+      await this.database.transaction((sql) => this.partitions.stage(sql, month));
+      // The default partition may grow while it is copied (the month's events still land there).
+      let copiedTo = 0;
+      for (
+        let blocks = await this.partitions.blocksOfDefault(this.database);
+        copiedTo < blocks;
+        blocks = await this.partitions.blocksOfDefault(this.database)
+      ) {
+        const to = Math.min(copiedTo + BLOCKS_PER_PASS, blocks);
+        await this.database.transaction((sql) =>
+          this.partitions.copyStrays(sql, month, copiedTo, to),
+        );
+        copiedTo = to;
+        if (this.stopping) return moved; // the next start goes on from the copy
+      }
+      const finished = await this.database.longTransaction((sql) =>
+        this.partitions.finishMove(sql, month, copiedTo),
       );
-      if (created === 0) break;
-      moved += created;
-      this.logger.log('Moved the events of one month out of the default partition of events');
+      if (!finished) continue;
+      moved += 1;
+      this.logger.log(`Moved the events of ${month.name} out of the default partition of events`);
     }
-    return moved;
   }
 
   /**

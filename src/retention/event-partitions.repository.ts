@@ -18,6 +18,11 @@ const MONTHLY_PARTITION = /^events_\d{4}_(0[1-9]|1[0-2])$/;
 const MONTHLY_PARTITION_SQL = `'^events_[0-9]{4}_(0[1-9]|1[0-2])$'`;
 /** What a drop renames a month to when it detaches it, so that only its own are finished. */
 const RETIRING = 'retiring_';
+/** The prefix of a month's table while its events are moved in from the default partition. */
+const MOVING = 'moving_';
+const MONTH_BOUND = 'month_bound';
+/** The highest block number: a range up to it is the rest of the table. */
+const LAST_BLOCK = 2 ** 32 - 1;
 
 export interface MonthlyPartition {
   /** `events_YYYY_MM`. */
@@ -46,19 +51,124 @@ export class EventPartitionsRepository {
   }
 
   /**
-   * Creates the partition of the oldest month with events left in the default partition
-   * (an import straight into `events`, say), and moves that month's rows into it. `events`
-   * is held for the copy, so one month per transaction. Returns how many it created: 0
-   * when the default partition is empty.
+   * The oldest month with events in the default partition (an import straight into
+   * `events`, say), or with a move of them cut short; null when there is none.
    */
-  async moveOldestStrays(sql: Sql): Promise<number> {
+  async oldestStrayMonth(sql: Sql): Promise<StrayMonth | null> {
+    const [{ start }] = await sql.query<{ start: string | null }>(
+      `SELECT least(
+         (SELECT date_trunc('month', min(occurred_at), 'UTC') FROM events_default),
+         (SELECT min(to_date(substr(relname, ${MOVING.length + 8}), 'YYYY_MM')::timestamp AT TIME ZONE 'UTC')
+          FROM pg_class
+          WHERE relkind = 'r' AND pg_table_is_visible(oid) AND relname ~ '^${MOVING}events_[0-9]{4}_(0[1-9]|1[0-2])$')
+       ) AS start`,
+    );
+    return start === null ? null : strayMonth(new Date(start));
+  }
+
+  /**
+   * The table the month's events are copied into before it becomes their partition:
+   * `events`' columns and indexes, and its bound as a constraint, so that attaching it
+   * need not read it. Kept when it exists (a move cut short goes on from it).
+   */
+  async stage(sql: Sql, month: StrayMonth): Promise<void> {
+    await sql.query(`SELECT pg_advisory_xact_lock(${PARTITIONS_LOCK})`);
+    const [{ staged }] = await sql.query<{ staged: boolean }>(
+      'SELECT to_regclass(?) IS NOT NULL AS staged',
+      [movingTableOf(month)],
+    );
+    if (staged) return;
+    await sql.query(
+      `CREATE TABLE ${movingTableOf(month)} (LIKE events INCLUDING DEFAULTS INCLUDING INDEXES)`,
+    );
+    await sql.query(
+      `ALTER TABLE ${movingTableOf(month)} ADD CONSTRAINT ${MONTH_BOUND}
+       CHECK (occurred_at >= ?::timestamptz AND occurred_at < ?::timestamptz)`,
+      [month.start, month.end],
+    );
+  }
+
+  /** How many blocks the default partition has (strays are copied in ranges of them). */
+  async blocksOfDefault(sql: Sql): Promise<number> {
+    const [{ blocks }] = await sql.query<{ blocks: number }>(
+      `SELECT (pg_relation_size('events_default') / current_setting('block_size')::int)::int AS blocks`,
+    );
+    return blocks;
+  }
+
+  /** Copies the month's events in blocks [from, to) of the default partition; safe to repeat. */
+  async copyStrays(sql: Sql, month: StrayMonth, from: number, to: number): Promise<void> {
+    await sql.query(
+      `INSERT INTO ${movingTableOf(month)}
+       SELECT * FROM events_default
+       WHERE ctid >= ?::tid AND ctid < ?::tid AND occurred_at >= ? AND occurred_at < ?
+       ON CONFLICT DO NOTHING`,
+      [`(${from},0)`, `(${to},0)`, month.start, month.end],
+    );
+  }
+
+  /**
+   * Makes the copy the month's partition and deletes the month from the default
+   * partition, in one transaction that holds only the default partition: tracking goes on
+   * into the other months (attaching takes a lock that inserts do not wait for). Rows
+   * from block `copiedTo` on are copied under that hold; should the copy still differ
+   * from the month's rows (a row inserted into a block copied before), it is made again.
+   * Returns false when there was nothing left to do (another replica finished the move).
+   */
+  async finishMove(sql: Sql, month: StrayMonth, copiedTo: number): Promise<boolean> {
     await sql.query(`SELECT pg_advisory_xact_lock(${PARTITIONS_LOCK})`);
     await waitBrieflyForLocks(sql);
-    const [strays] = await sql.query<{ created: number }>(
-      `SELECT ensure_event_partitions(min(occurred_at), min(occurred_at)) AS created
-       FROM events_default HAVING count(*) > 0`,
+    const [{ staged, partitioned }] = await sql.query<{ staged: boolean; partitioned: boolean }>(
+      'SELECT to_regclass(?) IS NOT NULL AS staged, to_regclass(?) IS NOT NULL AS partitioned',
+      [movingTableOf(month), month.name],
     );
-    return strays?.created ?? 0;
+    if (!staged) return false;
+    const moving = movingTableOf(month);
+    // The month has its partition (made once its strays were gone): the default holds none of it.
+    if (partitioned) {
+      await sql.query(`DROP TABLE ${moving}`);
+      return false;
+    }
+    await this.takeStrays(sql, month, copiedTo);
+    await this.attachCopy(sql, month);
+    return true;
+  }
+
+  /** Completes the copy of the month's strays and deletes them from the default partition. */
+  private async takeStrays(sql: Sql, month: StrayMonth, copiedTo: number): Promise<void> {
+    const moving = movingTableOf(month);
+    // The parent first, as every other lock on events is taken.
+    await sql.query('LOCK TABLE ONLY events IN SHARE UPDATE EXCLUSIVE MODE');
+    await sql.query('LOCK TABLE events_default IN ACCESS EXCLUSIVE MODE');
+    await this.copyStrays(sql, month, copiedTo, LAST_BLOCK);
+    const inMonth = 'occurred_at >= ? AND occurred_at < ?';
+    const [{ same }] = await sql.query<{ same: boolean }>(
+      `SELECT (SELECT count(*) FROM events_default WHERE ${inMonth}) = (SELECT count(*) FROM ${moving}) AS same`,
+      [month.start, month.end],
+    );
+    if (!same) {
+      await sql.query(`TRUNCATE ${moving}`);
+      await this.copyStrays(sql, month, 0, LAST_BLOCK);
+    }
+    await sql.query(`DELETE FROM events_default WHERE ${inMonth}`, [month.start, month.end]);
+  }
+
+  /** Makes the copy the month's partition, named as ensure() names one. */
+  private async attachCopy(sql: Sql, month: StrayMonth): Promise<void> {
+    const moving = movingTableOf(month);
+    await sql.query(
+      `ALTER TABLE events ATTACH PARTITION ${moving} FOR VALUES FROM ('${month.start.toISOString()}') TO ('${month.end.toISOString()}')`,
+    );
+    await sql.query(`ALTER TABLE ${moving} DROP CONSTRAINT ${MONTH_BOUND}`);
+    await sql.query(`ALTER TABLE ${moving} RENAME TO "${month.name}"`);
+    await sql.query(
+      `DO $$ DECLARE index_name text; BEGIN
+         FOR index_name IN SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                           WHERE i.indrelid = '"${month.name}"'::regclass AND c.relname LIKE '${MOVING}%'
+         LOOP EXECUTE format('ALTER INDEX %I RENAME TO %I', index_name, substr(index_name, ${MOVING.length + 1}));
+         END LOOP;
+       END $$`,
+    );
   }
 
   /** Whether events from before `instant` are left in the default partition (strays). */
@@ -177,6 +287,28 @@ export class EventPartitionsRepository {
     );
     return rows[0].n;
   }
+}
+
+/** A month whose events fell into the default partition. */
+export interface StrayMonth {
+  /** `events_YYYY_MM`: the partition it gets. */
+  name: string;
+  start: Date;
+  /** Exclusive. */
+  end: Date;
+}
+
+function strayMonth(start: Date): StrayMonth {
+  const end = new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1));
+  const month = String(start.getUTCMonth() + 1).padStart(2, '0');
+  return { name: `events_${start.getUTCFullYear()}_${month}`, start, end };
+}
+
+/** The table a stray month is copied into, quoted. */
+function movingTableOf(month: StrayMonth): string {
+  if (!MONTHLY_PARTITION.test(month.name))
+    throw new Error(`not a monthly partition: ${month.name}`);
+  return `"${MOVING}${month.name}"`;
 }
 
 /** The month's table, quoted: its partition, or what a drop detached it as. */
