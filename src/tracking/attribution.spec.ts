@@ -34,11 +34,14 @@ describe('resolveCampaignParams', () => {
     expect(capped.utm_campaign?.isWellFormed()).toBe(true);
   });
 
-  it('caps values read from the URL at 256 characters', () => {
-    const long = 'x'.repeat(400);
-    expect(
-      resolveCampaignParams({}, new URL(`https://a.example/?utm_campaign=${long}`)).utm_campaign,
-    ).toHaveLength(256);
+  it('caps values read from the URL as the body caps them: UTM tags at 256, click ids at 512', () => {
+    const url = (value: string) =>
+      new URL(`https://a.example/?utm_campaign=${value}&gclid=${value}&msclkid=${value}`);
+    const long = resolveCampaignParams({}, url('x'.repeat(600)));
+    expect(long.utm_campaign).toHaveLength(256);
+    expect(long.gclid).toHaveLength(512);
+    expect(long.msclkid).toHaveLength(512);
+    expect(resolveCampaignParams({}, url('x'.repeat(400))).gclid).toHaveLength(400);
   });
 });
 

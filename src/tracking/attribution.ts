@@ -23,7 +23,17 @@ export interface Attribution {
   channel: Channel;
 }
 
-const MAX_PARAM_LENGTH = 256;
+/** The body's limits, kept for a parameter read from the landing page (a click id is long). */
+const MAX_PARAM_LENGTH: Record<keyof CampaignParams, number> = {
+  utm_source: 256,
+  utm_medium: 256,
+  utm_campaign: 256,
+  utm_term: 256,
+  utm_content: 256,
+  gclid: 512,
+  fbclid: 512,
+  msclkid: 512,
+};
 
 /**
  * The campaign parameters of an event: each one from the body when given, else from
@@ -37,7 +47,7 @@ export function resolveCampaignParams(
   const query = pageUrl?.searchParams;
   const resolved: CampaignParams = {};
   for (const key of CAMPAIGN_PARAMS) {
-    const value = clean(body[key]) ?? fromQuery(query?.get(key));
+    const value = clean(body[key]) ?? fromQuery(query?.get(key), MAX_PARAM_LENGTH[key]);
     if (value !== undefined) resolved[key] = value;
   }
   if (resolved.utm_source) resolved.utm_source = resolved.utm_source.toLowerCase();
@@ -127,8 +137,8 @@ function sameSite(host: string, ownHost: string | undefined): boolean {
 }
 
 /** A landing-page parameter, capped without splitting a character; one PostgreSQL cannot store (a decoded %00) is ignored. */
-function fromQuery(value: string | null | undefined): string | undefined {
-  const capped = clean(value)?.slice(0, MAX_PARAM_LENGTH).toWellFormed();
+function fromQuery(value: string | null | undefined, maxLength: number): string | undefined {
+  const capped = clean(value)?.slice(0, maxLength).toWellFormed();
   return capped !== undefined && isStorableText(capped) ? capped : undefined;
 }
 
