@@ -22,6 +22,7 @@ import { RateLimitedError } from './common/http/domain-error';
 import { mapError } from './common/http/error-mapping';
 import { PublicRouteConfig } from './common/http/public-endpoint';
 import { generateRequestId, registerRequestIdHeader } from './common/http/request-id';
+import { addDescriptionPaths, DESCRIPTION_TAG } from './common/openapi/description-paths';
 import { refineOpenApiDocument } from './common/openapi/refine-document';
 import { registerHttpMetrics } from './metrics/http-metrics';
 import { MetricsService } from './metrics/metrics.service';
@@ -228,6 +229,7 @@ function createOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
     // Handler names are verb-first and unique, so they serve as operationIds as they are.
     operationIdFactory: (_controllerKey: string, methodKey: string) => methodKey,
   });
+  addDescriptionPaths(document);
   return refineOpenApiDocument(document);
 }
 
@@ -256,6 +258,7 @@ export function buildOpenApiConfig() {
     .addTag('reporting', 'Conversions with attribution by source, type and day (API key)')
     .addTag('reconciliation', 'Our event counts against GA4’s, on demand and scheduled (API key)')
     .addTag('operations', 'Liveness, readiness and Prometheus metrics for operators')
+    .addTag(DESCRIPTION_TAG, 'This document, and Swagger UI over it')
     .addApiKey(
       { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A key from API_KEYS' },
       API_KEY_SCHEME,

@@ -110,4 +110,20 @@ describe('the API through its generated client', () => {
     const metrics = await api().GET('/metrics', { parseAs: 'text' });
     expect(metrics.data).toContain('http_request_duration_seconds');
   });
+
+  it('serves the document it was generated from, and Swagger UI, at the paths it lists', async () => {
+    const json = await api().GET('/openapi.json');
+    expect(json.response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(json.response.headers.get('x-request-id')).toBeTruthy();
+    expect(json.data).toHaveProperty(
+      ['paths', '/openapi.json', 'get', 'operationId'],
+      'getOpenApiDocument',
+    );
+    const yaml = await api().GET('/openapi.yaml', { parseAs: 'text' });
+    expect(yaml.response.headers.get('content-type')).toMatch(/^text\/yaml/);
+    expect(yaml.data).toContain('operationId: getApiDocs');
+    const ui = await api().GET('/docs', { parseAs: 'text' });
+    expect(ui.response.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(ui.data).toContain('swagger');
+  });
 });

@@ -257,6 +257,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/openapi.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This OpenAPI 3.0 document, as JSON. */
+        get: operations["getOpenApiDocument"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openapi.yaml": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This OpenAPI 3.0 document, as YAML. */
+        get: operations["getOpenApiYaml"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/docs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Swagger UI over this document. */
+        get: operations["getApiDocs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2410,6 +2461,140 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Seconds to wait before trying again */
                     "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error answer (404, 405, 408, 431, 400 `malformed_request`: see the API description), in the same envelope */
+            default: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    getOpenApiDocument: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description This OpenAPI 3.0 document, as JSON. */
+            200: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
+            500: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error answer (404, 405, 408, 431, 400 `malformed_request`: see the API description), in the same envelope */
+            default: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    getOpenApiYaml: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description This OpenAPI 3.0 document, as YAML. */
+            200: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/yaml": string;
+                };
+            };
+            /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
+            500: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error answer (404, 405, 408, 431, 400 `malformed_request`: see the API description), in the same envelope */
+            default: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    getApiDocs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Swagger UI over this document. */
+            200: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Unexpected failure; nothing internal is shown, the request_id identifies it */
+            500: {
+                headers: {
+                    /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
