@@ -516,6 +516,25 @@ describe('POST /v1/events/track', () => {
       expect(await countEvents()).toBe(0);
     });
 
+    it('lists refused keys with every other failing field, one event or a batch', async () => {
+      const body =
+        '{"event_type":"9x","visitor_id":5,"hasOwnProperty":1,"properties":{"a":{"constructor":1},"b":[{"__proto__":2}]}}';
+      const expected = [
+        { field: 'properties.a.constructor', message: expect.stringMatching(/refused/) },
+        { field: 'properties.b.0.__proto__', message: expect.stringMatching(/refused/) },
+        { field: 'hasOwnProperty', message: 'property hasOwnProperty should not exist' },
+        { field: 'event_type', message: expect.any(String) },
+        { field: 'visitor_id', message: expect.any(String) },
+      ];
+      const post = (path: string, text: string) =>
+        fixture.http().post(path).set('Content-Type', 'application/json').send(text);
+      const one = await post('/v1/events/track', body).expect(400);
+      expect(one.body.error.details).toEqual(expected);
+      const batch = await post('/v1/events/track/batch', `{"events":[${body}]}`).expect(200);
+      expect(batch.body.results[0].error.details).toEqual(expected);
+      expect(await countEvents()).toBe(0);
+    });
+
     it('answers other content types with 415', async () => {
       const response = await fixture
         .http()

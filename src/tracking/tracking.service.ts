@@ -8,12 +8,8 @@ import {
   ValidationFailedError,
 } from '../common/http/domain-error';
 import { toDomainError } from '../common/http/error-mapping';
-import {
-  fastTransform,
-  inheritedKeyError,
-  strippedKeyError,
-  strippedKeyPath,
-} from '../common/validation/fast-check';
+import { fastTransform } from '../common/validation/fast-check';
+import { withoutRefusedKeys } from '../common/validation/refused-keys';
 import { tooManyFieldsError } from '../common/validation/unknown-fields';
 import { VALIDATOR_OPTIONS, validationFailed } from '../common/validation/validation-errors';
 import { TrackBatchDto } from './dto/track-batch.dto';
@@ -204,15 +200,14 @@ async function validateEvent(
 ): Promise<TrackEventDto | ValidationFailedError> {
   const fast = fastTransform(TrackEventDto, raw as Record<string, unknown>, config);
   if (fast !== undefined) return fast;
-  const stripped = strippedKeyPath(raw);
-  if (stripped !== undefined) return strippedKeyError(stripped);
-  const inherited = inheritedKeyError(raw);
-  if (inherited !== undefined) return inherited;
   const tooMany = tooManyFieldsError(TrackEventDto, raw);
   if (tooMany !== undefined) return tooMany;
-  const event = plainToInstance(TrackEventDto, raw);
+  const refused = withoutRefusedKeys(raw, true);
+  const event = plainToInstance(TrackEventDto, refused?.rest ?? raw);
   const errors = await validate(event, VALIDATOR_OPTIONS);
-  return errors.length > 0 ? validationFailed(errors) : event;
+  if (refused === undefined) return errors.length > 0 ? validationFailed(errors) : event;
+  const others = errors.length > 0 ? validationFailed(errors).details : [];
+  return new ValidationFailedError([...refused.errors, ...others]);
 }
 
 function rejected(index: number, error: DomainError): TrackBatchResultDto {

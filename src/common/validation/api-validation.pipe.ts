@@ -2,17 +2,18 @@ import { ArgumentMetadata, Injectable, ValidationPipe } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
 import { InjectConfig } from '../../config/config.module';
 import { ValidationFailedError } from '../http/domain-error';
-import { fastTransform, inheritedKeyError, strippedKeyError, strippedKeyPath } from './fast-check';
+import { fastTransform } from './fast-check';
+import { RefusedKeys, withoutRefusedKeys } from './refused-keys';
 import { tooManyFieldsError } from './unknown-fields';
 import { VALIDATOR_OPTIONS, validationFailed } from './validation-errors';
 
 /**
  * The global pipe: DTO validation with every failing field named, unknown fields
  * refused, and a body that is not a JSON object (an array, a string, null) refused
- * as a whole rather than field by field, and so is a body with a key Nest would strip
- * (STRIPPED_KEYS), except inside a batch's events, which the service checks one by one.
- * A body that its DTO's fast check accepts (see fast-check.ts) becomes the DTO without
- * the full validation. A query parameter left empty is absent.
+ * as a whole rather than field by field. Keys Nest would strip or class-validator could
+ * mistake for a field (see refused-keys.ts) are refused, each named beside whatever else
+ * fails. A body that its DTO's fast check accepts (see fast-check.ts) becomes the DTO
+ * without the full validation. A query parameter left empty is absent.
  */
 @Injectable()
 export class ApiValidationPipe extends ValidationPipe {
@@ -41,16 +42,31 @@ export class ApiValidationPipe extends ValidationPipe {
       const fast = fastTransform(dto, value as Record<string, unknown>, this.config);
       if (fast !== undefined) return fast;
     }
-    const stripped = metadata.type === 'body' ? strippedKeyPath(value) : undefined;
-    if (stripped !== undefined) throw strippedKeyError(stripped);
-    const inherited =
-      typeof value === 'object' && value !== null ? inheritedKeyError(value) : undefined;
-    if (inherited !== undefined) throw inherited;
     const tooMany =
       metadata.type === 'body' && dto !== undefined
         ? tooManyFieldsError(dto, value as object)
         : undefined;
     if (tooMany !== undefined) throw tooMany;
+    const refused =
+      typeof value === 'object' && value !== null
+        ? withoutRefusedKeys(value, metadata.type === 'body')
+        : undefined;
+    if (refused !== undefined) return this.refuseWithTheRest(refused, metadata);
     return super.transform(value, metadata);
+  }
+
+  /** Refused keys are listed with whatever else the DTO's validation finds wrong. */
+  private async refuseWithTheRest(
+    refused: RefusedKeys,
+    metadata: ArgumentMetadata,
+  ): Promise<never> {
+    try {
+      await super.transform(refused.rest, metadata);
+    } catch (error) {
+      if (error instanceof ValidationFailedError)
+        throw new ValidationFailedError([...refused.errors, ...error.details]);
+      throw error;
+    }
+    throw new ValidationFailedError(refused.errors);
   }
 }

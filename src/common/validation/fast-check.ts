@@ -1,5 +1,4 @@
 import type { AppConfig } from '../../config/app-config';
-import { ValidationFailedError } from '../http/domain-error';
 
 /**
  * A DTO's fast check: true only for a body that class-validator would certainly accept
@@ -48,25 +47,6 @@ export function fastTransform<T extends object>(
  * ApiValidationPipe), since storing it without them would answer 200 for other data.
  */
 export const STRIPPED_KEYS = ['__proto__', 'prototype', 'constructor'];
-
-/**
- * A top-level key named like a member of every object (`toString`, `hasOwnProperty`,
- * `__proto__`…): class-validator's whitelist looks fields up in a plain object, so it
- * can take one of these for a declared field and let it through unrefused, and dropped.
- */
-export function inheritedKeyError(value: object): ValidationFailedError | undefined {
-  const key = Object.keys(value).find((name) => name in Object.prototype);
-  return key === undefined
-    ? undefined
-    : new ValidationFailedError([{ field: key, message: `property ${key} should not exist` }]);
-}
-
-/** The refusal of a body, or of one event of a batch, holding one of STRIPPED_KEYS at `path`. */
-export function strippedKeyError(path: string): ValidationFailedError {
-  return new ValidationFailedError([
-    { field: path, message: `keys named ${STRIPPED_KEYS.join(', ')} are refused` },
-  ]);
-}
 
 /**
  * Where in `value` the first of STRIPPED_KEYS sits (`properties.constructor`), if anywhere,
