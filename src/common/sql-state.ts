@@ -7,6 +7,7 @@ export const SqlState = {
   invalidAuthorizationSpecification: '28000',
   invalidPassword: '28P01',
   invalidCatalogName: '3D000',
+  checkViolation: '23514',
   undefinedTable: '42P01',
   lockNotAvailable: '55P03',
 } as const;

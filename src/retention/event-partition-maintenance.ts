@@ -20,6 +20,7 @@ import {
 import {
   EventPartitionsRepository,
   MonthlyPartition,
+  StrayMonth,
   isLockTimeout,
 } from './event-partitions.repository';
 
@@ -97,6 +98,9 @@ export class EventPartitionMaintenance
     // Last: moving many rows, or walking whole tables, may take long.
     const moved = await step(() => this.moveStrays(), 0);
     await step(() => this.pruneDerivedState(now), 0);
+    // The first is thrown (and logged by the caller); the others would go unseen.
+    for (const failure of failures.slice(1))
+      this.logger.error(`Event partition maintenance: ${String(failure)}`);
     if (failures.length > 0) throw failures[0];
     return { created: created + moved, dropped };
   }
@@ -176,32 +180,48 @@ export class EventPartitionMaintenance
    * `events`): tracking into the months that have partitions goes on throughout.
    */
   private async moveStrays(): Promise<number> {
-    let moved = 0;
+    const moved = new Set<string>();
     for (;;) {
       const month = await this.partitions.oldestStrayMonth(this.database);
-      if (month === null) return moved;
-      await this.database.transaction((sql) => this.partitions.stage(sql, month));
-      // The default partition may grow while it is copied (the month's events still land there).
-      let copiedTo = 0;
-      for (
-        let blocks = await this.partitions.blocksOfDefault(this.database);
-        copiedTo < blocks;
-        blocks = await this.partitions.blocksOfDefault(this.database)
-      ) {
-        const to = Math.min(copiedTo + BLOCKS_PER_PASS, blocks);
-        await this.database.transaction((sql) =>
-          this.partitions.copyStrays(sql, month, copiedTo, to),
-        );
-        copiedTo = to;
-        if (this.stopping) return moved; // the next start goes on from the copy
-      }
+      if (month === null) return moved.size;
+      if (moved.has(month.name))
+        throw new Error(`The events of ${month.name} came back to the default partition`);
+      const copiedTo = await this.copyStrays(month);
+      if (copiedTo === undefined) return moved.size; // stopping: the next start goes on
       const finished = await this.database.longTransaction((sql) =>
         this.partitions.finishMove(sql, month, copiedTo),
       );
-      if (!finished) continue;
-      moved += 1;
-      this.logger.log(`Moved the events of ${month.name} out of the default partition of events`);
+      moved.add(month.name);
+      if (finished)
+        this.logger.log(`Moved the events of ${month.name} out of the default partition of events`);
     }
+  }
+
+  /**
+   * Copies the month's strays into their own table, a range of blocks per transaction,
+   * and then (once, if they differ: a row inserted into a block copied before, or changed)
+   * sets the copy equal to them, reading both without holding either. Returns how many
+   * blocks were copied, or undefined when shutdown cut the copy short.
+   */
+  private async copyStrays(month: StrayMonth): Promise<number | undefined> {
+    await this.database.transaction((sql) => this.partitions.stage(sql, month));
+    // The default partition may grow while it is copied (the month's events still land there).
+    let copiedTo = 0;
+    for (
+      let blocks = await this.partitions.blocksOfDefault(this.database);
+      copiedTo < blocks;
+      blocks = await this.partitions.blocksOfDefault(this.database)
+    ) {
+      const to = Math.min(copiedTo + BLOCKS_PER_PASS, blocks);
+      await this.database.transaction((sql) =>
+        this.partitions.copyStrays(sql, month, copiedTo, to),
+      );
+      copiedTo = to;
+      if (this.stopping) return undefined;
+    }
+    if (!(await this.partitions.copyMatches(this.database, month)))
+      await this.database.longTransaction((sql) => this.partitions.syncCopy(sql, month));
+    return copiedTo;
   }
 
   /**

@@ -108,27 +108,72 @@ export class EventPartitionsRepository {
   }
 
   /**
+   * Whether the copy holds exactly the month's rows of the default partition (a row
+   * inserted into a block copied before, updated or deleted since, makes them differ).
+   */
+  async copyMatches(sql: Sql, month: StrayMonth): Promise<boolean> {
+    const fingerprint = (table: string, where: string) =>
+      `(SELECT (count(*), bit_xor(hashtextextended(t::text, 0))) FROM ${table} t ${where})`;
+    const [{ same }] = await sql.query<{ same: boolean }>(
+      `SELECT ${fingerprint('events_default', 'WHERE occurred_at >= ? AND occurred_at < ?')}
+              = ${fingerprint(movingTableOf(month), '')} AS same`,
+      [month.start, month.end],
+    );
+    return same;
+  }
+
+  /**
+   * Makes the copy equal to the month's rows of the default partition: what it holds that
+   * they no longer hold as they are goes, what it lacks comes. Costs a read of both.
+   */
+  async syncCopy(sql: Sql, month: StrayMonth): Promise<void> {
+    const moving = movingTableOf(month);
+    await sql.query(
+      `DELETE FROM ${moving} m WHERE NOT EXISTS (
+         SELECT 1 FROM events_default d
+         WHERE d.id = m.id AND d.occurred_at = m.occurred_at AND d::text = m::text)`,
+    );
+    await sql.query(
+      `INSERT INTO ${moving}
+       SELECT * FROM events_default d
+       WHERE d.occurred_at >= ? AND d.occurred_at < ?
+         AND NOT EXISTS (SELECT 1 FROM ${moving} m WHERE m.id = d.id AND m.occurred_at = d.occurred_at)`,
+      [month.start, month.end],
+    );
+  }
+
+  /**
    * Makes the copy the month's partition and deletes the month from the default
    * partition, in one transaction that holds only the default partition: tracking goes on
-   * into the other months (attaching takes a lock that inserts do not wait for). Rows
-   * from block `copiedTo` on are copied under that hold; should the copy still differ
-   * from the month's rows (a row inserted into a block copied before), it is made again.
-   * Returns false when there was nothing left to do (another replica finished the move).
+   * into the other months (attaching takes a lock that inserts do not wait for; one that
+   * was routed to the default partition meanwhile fails, and the track path sends it
+   * again). Rows from block `copiedTo` on are copied under that hold, and the copy is set
+   * equal to the month should they still differ. Returns false when there was nothing
+   * left to do (another replica finished the move, or the month has its partition).
    */
   async finishMove(sql: Sql, month: StrayMonth, copiedTo: number): Promise<boolean> {
     await sql.query(`SELECT pg_advisory_xact_lock(${PARTITIONS_LOCK})`);
     await waitBrieflyForLocks(sql);
     const [{ staged, partitioned }] = await sql.query<{ staged: boolean; partitioned: boolean }>(
-      'SELECT to_regclass(?) IS NOT NULL AS staged, to_regclass(?) IS NOT NULL AS partitioned',
+      `SELECT to_regclass(?) IS NOT NULL AS staged,
+              EXISTS (SELECT 1 FROM pg_inherits
+                      WHERE inhrelid = to_regclass(?) AND inhparent = 'events'::regclass) AS partitioned`,
       [movingTableOf(month), month.name],
     );
     if (!staged) return false;
-    const moving = movingTableOf(month);
-    // The month has its partition (made once its strays were gone): the default holds none of it.
     if (partitioned) {
-      await sql.query(`DROP TABLE ${moving}`);
+      // Made once the default held none of the month: the copy is left over.
+      await sql.query(`DROP TABLE ${movingTableOf(month)}`);
       return false;
     }
+    const [{ taken }] = await sql.query<{ taken: boolean }>(
+      'SELECT to_regclass(?) IS NOT NULL AS taken',
+      [month.name],
+    );
+    if (taken)
+      throw new Error(
+        `Cannot move the events of ${month.name} out of the default partition: a table of that name exists and is not its partition (rename it)`,
+      );
     await this.takeStrays(sql, month, copiedTo);
     await this.attachCopy(sql, month);
     return true;
@@ -136,24 +181,18 @@ export class EventPartitionsRepository {
 
   /** Completes the copy of the month's strays and deletes them from the default partition. */
   private async takeStrays(sql: Sql, month: StrayMonth, copiedTo: number): Promise<void> {
-    const moving = movingTableOf(month);
     // The parent first, as every other lock on events is taken.
     await sql.query('LOCK TABLE ONLY events IN SHARE UPDATE EXCLUSIVE MODE');
     await sql.query('LOCK TABLE events_default IN ACCESS EXCLUSIVE MODE');
     await this.copyStrays(sql, month, copiedTo, LAST_BLOCK);
-    const inMonth = 'occurred_at >= ? AND occurred_at < ?';
-    const [{ same }] = await sql.query<{ same: boolean }>(
-      `SELECT (SELECT count(*) FROM events_default WHERE ${inMonth}) = (SELECT count(*) FROM ${moving}) AS same`,
-      [month.start, month.end],
-    );
-    if (!same) {
-      await sql.query(`TRUNCATE ${moving}`);
-      await this.copyStrays(sql, month, 0, LAST_BLOCK);
-    }
-    await sql.query(`DELETE FROM events_default WHERE ${inMonth}`, [month.start, month.end]);
+    if (!(await this.copyMatches(sql, month))) await this.syncCopy(sql, month);
+    await sql.query('DELETE FROM events_default WHERE occurred_at >= ? AND occurred_at < ?', [
+      month.start,
+      month.end,
+    ]);
   }
 
-  /** Makes the copy the month's partition, named as ensure() names one. */
+  /** Makes the copy the month's partition, named as ensure() names one where it can be. */
   private async attachCopy(sql: Sql, month: StrayMonth): Promise<void> {
     const moving = movingTableOf(month);
     await sql.query(
@@ -161,11 +200,15 @@ export class EventPartitionsRepository {
     );
     await sql.query(`ALTER TABLE ${moving} DROP CONSTRAINT ${MONTH_BOUND}`);
     await sql.query(`ALTER TABLE ${moving} RENAME TO "${month.name}"`);
+    // A month's table a drop left unfinished may keep those names: then they stay as they are.
     await sql.query(
       `DO $$ DECLARE index_name text; BEGIN
          FOR index_name IN SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
                            WHERE i.indrelid = '"${month.name}"'::regclass AND c.relname LIKE '${MOVING}%'
-         LOOP EXECUTE format('ALTER INDEX %I RENAME TO %I', index_name, substr(index_name, ${MOVING.length + 1}));
+         LOOP
+           IF to_regclass(format('%I', substr(index_name, ${MOVING.length + 1}))) IS NULL THEN
+             EXECUTE format('ALTER INDEX %I RENAME TO %I', index_name, substr(index_name, ${MOVING.length + 1}));
+           END IF;
          END LOOP;
        END $$`,
     );
@@ -299,9 +342,11 @@ export interface StrayMonth {
 }
 
 function strayMonth(start: Date): StrayMonth {
-  const end = new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1));
+  const end = new Date(start);
+  end.setUTCMonth(end.getUTCMonth() + 1);
+  const year = String(start.getUTCFullYear()).padStart(4, '0');
   const month = String(start.getUTCMonth() + 1).padStart(2, '0');
-  return { name: `events_${start.getUTCFullYear()}_${month}`, start, end };
+  return { name: `events_${year}_${month}`, start, end };
 }
 
 /** The table a stray month is copied into, quoted. */

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { classifyDatabaseError } from '../common/http/database-errors';
 import { OverloadedError } from '../common/http/domain-error';
-import { sqlState } from '../common/sql-state';
+import { rootCause, SqlState, sqlState } from '../common/sql-state';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { EventRepository, EventToTrack, TrackOutcome } from './event.repository';
@@ -24,6 +24,19 @@ function keysOf(item: EventToTrack): string[] {
   if (userId !== null) keys.push(`u:${userId}`);
   if (item.event.visitorId !== null) keys.push(`v:${item.event.visitorId}`);
   return keys;
+}
+
+/**
+ * A row routed to the default partition of events while a month's partition was being
+ * attached over it (EventPartitionsRepository.finishMove): the insert waited for the
+ * attach and then failed its new bound. Sent again, it lands in the month's partition.
+ */
+function isRoutedBeforeAttach(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    sqlState(error) === SqlState.checkViolation &&
+    (rootCause(error) as { table?: unknown }).table === 'events_default'
+  );
 }
 
 /**
@@ -132,7 +145,7 @@ export class EventBatcher {
     return group;
   }
 
-  private async store(group: Pending[]): Promise<void> {
+  private async store(group: Pending[], routedAgain = false): Promise<void> {
     try {
       const outcomes = await this.events.trackMany(group);
       for (const item of group) {
@@ -141,6 +154,8 @@ export class EventBatcher {
         else item.reject(new Error(`No outcome for event ${item.event.eventId}`));
       }
     } catch (error) {
+      if (group.length === 1 && !routedAgain && isRoutedBeforeAttach(error))
+        return this.store(group, true);
       if (group.length === 1 || classifyDatabaseError(error) === 'unavailable') {
         for (const item of group) item.reject(error);
         return;
