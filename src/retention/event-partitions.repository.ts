@@ -116,7 +116,7 @@ export class EventPartitionsRepository {
       `(SELECT (count(*), bit_xor(hashtextextended(t::text, 0))) FROM ${table} t ${where})`;
     const [{ same }] = await sql.query<{ same: boolean }>(
       `SELECT ${fingerprint('events_default', 'WHERE occurred_at >= ? AND occurred_at < ?')}
-              = ${fingerprint(movingTableOf(month), '')} AS same`,
+              IS NOT DISTINCT FROM ${fingerprint(movingTableOf(month), '')} AS same`,
       [month.start, month.end],
     );
     return same;
