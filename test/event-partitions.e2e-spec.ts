@@ -58,6 +58,17 @@ describe('events partitioned by month', () => {
   const rowsIn = async (table: string) =>
     (await fixture.db.pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number;
 
+  /** A move of the oldest stray month that stopped after copying what the default then held. */
+  const copiedSoFar = async () => {
+    const repository = fixture.app.get(EventPartitionsRepository);
+    const database = fixture.app.get(Database);
+    const month = (await repository.oldestStrayMonth(database))!;
+    await database.transaction((sql) => repository.stage(sql, month));
+    const copiedTo = await repository.blocksOfDefault(database);
+    await database.transaction((sql) => repository.copyStrays(sql, month, 0, copiedTo));
+    return { repository, database, month, copiedTo };
+  };
+
   beforeEach(async () => {
     // The pass every start runs in the background would otherwise move or make what a test sets up.
     await maintenance()['running'];
@@ -140,13 +151,8 @@ describe('events partitioned by month', () => {
         await track(anEvent({ occurred_at: old.toISOString() })).expect(200);
     };
     await sent(2);
-    const repository = fixture.app.get(EventPartitionsRepository);
-    const database = fixture.app.get(Database);
-    const month = (await repository.oldestStrayMonth(database))!;
+    const { repository, database, month, copiedTo } = await copiedSoFar();
     expect(month.name).toBe(partitionOf(old));
-    await database.transaction((sql) => repository.stage(sql, month));
-    const copiedTo = await repository.blocksOfDefault(database);
-    await database.transaction((sql) => repository.copyStrays(sql, month, 0, copiedTo));
     expect(await rowsIn(`moving_${partitionOf(old)}`)).toBe(2);
     // In the block copied already: only comparing the copy with the month finds them,
     // and a row changed or deleted since (an operator mending an import).
@@ -185,13 +191,8 @@ describe('events partitioned by month', () => {
     const now = new Date();
     await fixture.db.pool.query(`DROP TABLE ${partitionOf(now)}`);
     await track(anEvent()).expect(200);
-    const repository = fixture.app.get(EventPartitionsRepository);
-    const database = fixture.app.get(Database);
-    const month = (await repository.oldestStrayMonth(database))!;
+    const { repository, database, month, copiedTo } = await copiedSoFar();
     expect(month.name).toBe(partitionOf(now));
-    await database.transaction((sql) => repository.stage(sql, month));
-    const copiedTo = await repository.blocksOfDefault(database);
-    await database.transaction((sql) => repository.copyStrays(sql, month, 0, copiedTo));
     let during: Promise<unknown> | undefined;
     await database.longTransaction(async (sql) => {
       expect(await repository.finishMove(sql, month, copiedTo)).toBe(true);

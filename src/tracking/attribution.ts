@@ -23,8 +23,8 @@ export interface Attribution {
   channel: Channel;
 }
 
-/** The body's limits, kept for a parameter read from the landing page (a click id is long). */
-const MAX_PARAM_LENGTH: Record<keyof CampaignParams, number> = {
+/** The longest each may be, in the body and as read from the landing page (a click id is long). */
+export const CAMPAIGN_PARAM_MAX_LENGTH: Record<keyof CampaignParams, number> = {
   utm_source: 256,
   utm_medium: 256,
   utm_campaign: 256,
@@ -47,7 +47,7 @@ export function resolveCampaignParams(
   const query = pageUrl?.searchParams;
   const resolved: CampaignParams = {};
   for (const key of CAMPAIGN_PARAMS) {
-    const value = clean(body[key]) ?? fromQuery(query?.get(key), MAX_PARAM_LENGTH[key]);
+    const value = clean(body[key]) ?? fromQuery(query?.get(key), CAMPAIGN_PARAM_MAX_LENGTH[key]);
     if (value !== undefined) resolved[key] = value;
   }
   if (resolved.utm_source) resolved.utm_source = resolved.utm_source.toLowerCase();

@@ -5,20 +5,14 @@ import { isSimpleText } from '../../common/validation/fast-check';
 import { jsonObjectProblem } from '../../common/validation/json-object.validator';
 import { GA4_EVENT_NAME, ISO_WITH_OFFSET, PRINTABLE } from '../../common/validation/patterns';
 import { isHttpUrl } from '../../common/validation/text-validators';
+import { CAMPAIGN_PARAM_MAX_LENGTH } from '../attribution';
 
 /** Optional text fields and their longest accepted length (see TrackEventDto). */
 const TEXT_FIELDS: Record<string, number> = {
   event_id: 128,
   user_id: 128,
   session_id: 128,
-  utm_source: 256,
-  utm_medium: 256,
-  utm_campaign: 256,
-  utm_term: 256,
-  utm_content: 256,
-  gclid: 512,
-  fbclid: 512,
-  msclkid: 512,
+  ...CAMPAIGN_PARAM_MAX_LENGTH,
 };
 const MIN_LENGTH: Record<string, number> = { event_id: 1, user_id: 1, session_id: 1 };
 /** Trimmed by the DTO before validation: a padded value takes the full path. */
