@@ -42,7 +42,10 @@ function workerSlot(pid: number): string | undefined {
  * one scrape of /metrics (0 when it fails). A worker joins scrapes earlier, while it starts.
  */
 async function servingWorkers(baseUrl: string): Promise<number> {
-  const response = await fetch(`${baseUrl}/metrics`, { headers: { Connection: 'close' } });
+  const response = await fetch(`${baseUrl}/metrics`, {
+    headers: { Connection: 'close' },
+    signal: AbortSignal.timeout(10_000),
+  });
   const text = await response.text();
   if (response.status !== 200) return 0;
   const series = text.matchAll(/^http_request_duration_seconds_count\{[^}]*worker="(\d+)"/gm);
@@ -388,13 +391,16 @@ describe('the compiled service started on its own for one case', () => {
       service.kill('SIGTERM');
       await sleep(300);
       // New connections each: the listener is still open.
-      const fresh = { headers: { Connection: 'close' } };
-      const ready = await fetch(`${service.baseUrl}/ready`, fresh);
+      const fresh = () => ({
+        headers: { Connection: 'close' },
+        signal: AbortSignal.timeout(10_000),
+      });
+      const ready = await fetch(`${service.baseUrl}/ready`, fresh());
       expect(ready.status).toBe(503);
       expect(await ready.json()).toMatchObject({
         error: { code: 'not_ready', details: [{ field: 'service', message: 'shutting down' }] },
       });
-      expect((await fetch(`${service.baseUrl}/health`, fresh)).status).toBe(200);
+      expect((await fetch(`${service.baseUrl}/health`, fresh())).status).toBe(200);
       const tracked = await post(service.baseUrl);
       expect(tracked.status).toBe(200);
       expect(await service.waitForExit(20_000)).toBe(0);
@@ -484,14 +490,17 @@ describe('the compiled service started on its own for one case', () => {
     await service.start();
     try {
       // A new connection each time: the primary hands connections to the workers in turn.
-      const fresh = { headers: { Connection: 'close' } };
+      const fresh = () => ({
+        headers: { Connection: 'close' },
+        signal: AbortSignal.timeout(10_000),
+      });
       // start() returns once one worker serves; the other may still be loading.
       await expect.poll(() => servingWorkers(service.baseUrl), { timeout: 30_000 }).toBe(2);
       const outcomes = await Promise.all(Array.from({ length: 10 }, () => post(service.baseUrl)));
       expect(outcomes.map((outcome) => outcome.status)).toEqual(Array(10).fill(200));
       /** tracked_events_total{outcome="stored"} by worker label, from one scrape. */
       const storedByWorker = async () => {
-        const text = await (await fetch(`${service.baseUrl}/metrics`, fresh)).text();
+        const text = await (await fetch(`${service.baseUrl}/metrics`, fresh())).text();
         const lines = text.matchAll(
           /^tracked_events_total\{outcome="stored",worker="(\d+)"\} (\d+)$/gm,
         );
@@ -502,7 +511,7 @@ describe('the compiled service started on its own for one case', () => {
       const [first] = scrapes;
       expect(scrapes).toEqual(Array(6).fill(first));
       // Each worker's start time too: how Prometheus tells that one was replaced.
-      const text = await (await fetch(`${service.baseUrl}/metrics`, fresh)).text();
+      const text = await (await fetch(`${service.baseUrl}/metrics`, fresh())).text();
       expect(text.match(/^process_start_time_seconds\{worker="\d+"\} \d+$/gm)).toHaveLength(2);
       expect(Object.values(first).reduce((sum, count) => sum + count, 0)).toBe(10);
 

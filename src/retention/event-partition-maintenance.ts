@@ -180,21 +180,30 @@ export class EventPartitionMaintenance
    * `events`): tracking into the months that have partitions goes on throughout.
    */
   private async moveStrays(): Promise<number> {
-    const moved = new Set<string>();
-    for (;;) {
-      const month = await this.partitions.oldestStrayMonth(this.database);
-      if (month === null) return moved.size;
-      if (moved.has(month.name))
-        throw new Error(`The events of ${month.name} came back to the default partition`);
-      const copiedTo = await this.copyStrays(month);
-      if (copiedTo === undefined) return moved.size; // stopping: the next start goes on
-      const finished = await this.database.longTransaction((sql) =>
-        this.partitions.finishMove(sql, month, copiedTo),
-      );
-      moved.add(month.name);
-      if (finished)
+    let moved = 0;
+    const failures: unknown[] = [];
+    // Each month once, oldest first: one that cannot move holds back none after it.
+    for (let from: Date | null = null; ;) {
+      const month = await this.partitions.oldestStrayMonth(this.database, from);
+      if (month === null) break;
+      from = month.end;
+      try {
+        const copiedTo = await this.copyStrays(month);
+        if (copiedTo === undefined) break; // stopping: the next start goes on
+        const finished = await this.database.longTransaction((sql) =>
+          this.partitions.finishMove(sql, month, copiedTo),
+        );
+        if (!finished) continue;
+        moved += 1;
         this.logger.log(`Moved the events of ${month.name} out of the default partition of events`);
+      } catch (error) {
+        failures.push(error);
+      }
     }
+    for (const failure of failures.slice(1))
+      this.logger.error(`Moving events out of the default partition: ${String(failure)}`);
+    if (failures.length > 0) throw failures[0];
+    return moved;
   }
 
   /**
@@ -219,8 +228,11 @@ export class EventPartitionMaintenance
       copiedTo = to;
       if (this.stopping) return undefined;
     }
-    if (!(await this.partitions.copyMatches(this.database, month)))
-      await this.database.longTransaction((sql) => this.partitions.syncCopy(sql, month));
+    // Reads the whole month twice: no statement timeout.
+    await this.database.longTransaction(async (sql) => {
+      if (!(await this.partitions.copyMatches(sql, month)))
+        await this.partitions.syncCopy(sql, month);
+    });
     return copiedTo;
   }
 

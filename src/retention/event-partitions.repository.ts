@@ -51,17 +51,23 @@ export class EventPartitionsRepository {
   }
 
   /**
-   * The oldest month with events in the default partition (an import straight into
-   * `events`, say), or with a move of them cut short; null when there is none.
+   * The oldest month from `from` on (from the start when null) with events in the
+   * default partition (an import straight into `events`, say), or with a move of them cut
+   * short; null when there is none. Years outside 1–9999 have no partition name: their
+   * events stay in the default partition.
    */
-  async oldestStrayMonth(sql: Sql): Promise<StrayMonth | null> {
+  async oldestStrayMonth(sql: Sql, from: Date | null): Promise<StrayMonth | null> {
     const [{ start }] = await sql.query<{ start: string | null }>(
       `SELECT least(
-         (SELECT date_trunc('month', min(occurred_at), 'UTC') FROM events_default),
+         (SELECT date_trunc('month', min(occurred_at), 'UTC') FROM events_default
+          WHERE occurred_at >= greatest(?::timestamptz, '0001-01-01T00:00:00Z')
+            AND occurred_at < '10000-01-01T00:00:00Z'),
          (SELECT min(to_date(substr(relname, ${MOVING.length + 8}), 'YYYY_MM')::timestamp AT TIME ZONE 'UTC')
           FROM pg_class
-          WHERE relkind = 'r' AND pg_table_is_visible(oid) AND relname ~ '^${MOVING}events_[0-9]{4}_(0[1-9]|1[0-2])$')
+          WHERE relkind = 'r' AND pg_table_is_visible(oid) AND relname ~ '^${MOVING}events_[0-9]{4}_(0[1-9]|1[0-2])$'
+            AND to_date(substr(relname, ${MOVING.length + 8}), 'YYYY_MM')::timestamp AT TIME ZONE 'UTC' >= ?::timestamptz)
        ) AS start`,
+      [from ?? '-infinity', from ?? '-infinity'],
     );
     return start === null ? null : strayMonth(new Date(start));
   }
@@ -137,7 +143,8 @@ export class EventPartitionsRepository {
       `INSERT INTO ${moving}
        SELECT * FROM events_default d
        WHERE d.occurred_at >= ? AND d.occurred_at < ?
-         AND NOT EXISTS (SELECT 1 FROM ${moving} m WHERE m.id = d.id AND m.occurred_at = d.occurred_at)`,
+         AND NOT EXISTS (SELECT 1 FROM ${moving} m WHERE m.id = d.id AND m.occurred_at = d.occurred_at)
+       ON CONFLICT DO NOTHING`,
       [month.start, month.end],
     );
   }

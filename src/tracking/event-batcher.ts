@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { classifyDatabaseError } from '../common/http/database-errors';
 import { OverloadedError } from '../common/http/domain-error';
-import { rootCause, SqlState, sqlState } from '../common/sql-state';
+import { sqlState } from '../common/sql-state';
+import { isRoutedBeforeAttach } from '../persistence/retry-on-conflict';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { EventRepository, EventToTrack, TrackOutcome } from './event.repository';
@@ -24,19 +25,6 @@ function keysOf(item: EventToTrack): string[] {
   if (userId !== null) keys.push(`u:${userId}`);
   if (item.event.visitorId !== null) keys.push(`v:${item.event.visitorId}`);
   return keys;
-}
-
-/**
- * A row routed to the default partition of events while a month's partition was being
- * attached over it (EventPartitionsRepository.finishMove): the insert waited for the
- * attach and then failed its new bound. Sent again, it lands in the month's partition.
- */
-function isRoutedBeforeAttach(error: unknown): boolean {
-  return (
-    error instanceof Error &&
-    sqlState(error) === SqlState.checkViolation &&
-    (rootCause(error) as { table?: unknown }).table === 'events_default'
-  );
 }
 
 /**
