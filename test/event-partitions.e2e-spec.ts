@@ -7,7 +7,7 @@ import {
   WalkPosition,
 } from '../src/retention/derived-state.repository';
 import { EventPartitionMaintenance } from '../src/retention/event-partition-maintenance';
-import { EventPartitionsRepository } from '../src/retention/event-partitions.repository';
+import { StrayEventsRepository } from '../src/retention/stray-events.repository';
 import { useAppFixture } from './support/app-fixture';
 import { anEvent } from './support/event-factory';
 
@@ -60,7 +60,7 @@ describe('events partitioned by month', () => {
 
   /** A move of the oldest stray month that stopped after copying what the default then held. */
   const copiedSoFar = async () => {
-    const repository = fixture.app.get(EventPartitionsRepository);
+    const repository = fixture.app.get(StrayEventsRepository);
     const database = fixture.app.get(Database);
     const month = (await repository.oldestStrayMonth(database, null))!;
     await database.transaction((sql) => repository.stage(sql, month));

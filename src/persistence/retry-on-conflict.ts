@@ -21,7 +21,7 @@ export async function retryOnConflict<T>(work: () => Promise<T>, attempts = 3): 
 
 /**
  * A row routed to the default partition of events while a month's partition was being
- * attached over it (EventPartitionsRepository.finishMove): the insert waited for the
+ * attached over it (StrayEventsRepository.finishMove): the insert waited for the
  * attach and then failed its new bound. Sent again, it lands in the month's partition.
  */
 export function isRoutedBeforeAttach(error: unknown): boolean {

@@ -20,9 +20,9 @@ import {
 import {
   EventPartitionsRepository,
   MonthlyPartition,
-  StrayMonth,
   isLockTimeout,
 } from './event-partitions.repository';
+import { StrayEventMover } from './stray-event-mover';
 
 const JOB_NAME = 'event-partitions';
 /** Hourly, off the hour: partitions exist months ahead, so an hour late never matters. */
@@ -30,10 +30,7 @@ const SCHEDULE = '23 * * * *';
 const MONTHS_AHEAD = 3;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
-/**
- * Blocks (~2,500 events) per transaction: of a dropped month whose conversions' credit
- * leaves the rollup, or of the default partition whose strays are copied to their month.
- */
+/** Blocks of a dropped month (~2,500 events) whose conversions' credit leaves the rollup per transaction. */
 const BLOCKS_PER_PASS = 250;
 /** Idempotency keys of a dropped month forgotten per statement. */
 const KEYS_PER_PASS = 50_000;
@@ -58,6 +55,7 @@ export class EventPartitionMaintenance
   constructor(
     private readonly database: Database,
     private readonly partitions: EventPartitionsRepository,
+    private readonly strays: StrayEventMover,
     private readonly derivedState: DerivedStateRepository,
     private readonly rollup: AttributionRefreshRepository,
     private readonly registry: SchedulerRegistry,
@@ -96,7 +94,7 @@ export class EventPartitionMaintenance
     const created = await step(() => this.createMonthsAhead(now), 0);
     const dropped = await step(() => this.applyRetention(now), []);
     // Last: moving many rows, or walking whole tables, may take long.
-    const moved = await step(() => this.moveStrays(), 0);
+    const moved = await step(() => this.strays.moveAll(() => this.stopping), 0);
     await step(() => this.pruneDerivedState(now), 0);
     // The first is thrown (and logged by the caller); the others would go unseen.
     for (const failure of failures.slice(1))
@@ -146,7 +144,7 @@ export class EventPartitionMaintenance
     if (done !== null && done >= horizon) return 0;
     // Events before the horizon still there (a drop or a stray move that failed): later.
     if ((await this.partitions.endingBy(this.database, cutoff)).length > 0) return 0;
-    if (await this.partitions.straysBefore(this.database, horizon)) return 0;
+    if (await this.strays.leftBefore(horizon)) return 0;
     let deleted = 0;
     for (const table of DERIVED_TABLE_NAMES) {
       let after: WalkPosition = null;
@@ -171,69 +169,6 @@ export class EventPartitionMaintenance
   private cutoff(now: Date): Date | null {
     const { retentionDays } = this.config.tracking;
     return retentionDays === undefined ? null : new Date(now.getTime() - retentionDays * DAY_MS);
-  }
-
-  /**
-   * Months of events in the default partition get their partition, oldest first. Each
-   * month's rows are copied into a table of their own in short transactions, and only the
-   * last, which makes that table the month's partition, holds the default partition (not
-   * `events`): tracking into the months that have partitions goes on throughout.
-   */
-  private async moveStrays(): Promise<number> {
-    let moved = 0;
-    const failures: unknown[] = [];
-    // Each month once, oldest first: one that cannot move holds back none after it.
-    for (let from: Date | null = null; ;) {
-      const month = await this.partitions.oldestStrayMonth(this.database, from);
-      if (month === null) break;
-      from = month.end;
-      try {
-        const copiedTo = await this.copyStrays(month);
-        if (copiedTo === undefined) break; // stopping: the next start goes on
-        const finished = await this.database.longTransaction((sql) =>
-          this.partitions.finishMove(sql, month, copiedTo),
-        );
-        if (!finished) continue;
-        moved += 1;
-        this.logger.log(`Moved the events of ${month.name} out of the default partition of events`);
-      } catch (error) {
-        failures.push(error);
-      }
-    }
-    for (const failure of failures.slice(1))
-      this.logger.error(`Moving events out of the default partition: ${String(failure)}`);
-    if (failures.length > 0) throw failures[0];
-    return moved;
-  }
-
-  /**
-   * Copies the month's strays into their own table, a range of blocks per transaction,
-   * and then (once, if they differ: a row inserted into a block copied before, or changed)
-   * sets the copy equal to them, reading both without holding either. Returns how many
-   * blocks were copied, or undefined when shutdown cut the copy short.
-   */
-  private async copyStrays(month: StrayMonth): Promise<number | undefined> {
-    await this.database.transaction((sql) => this.partitions.stage(sql, month));
-    // The default partition may grow while it is copied (the month's events still land there).
-    let copiedTo = 0;
-    for (
-      let blocks = await this.partitions.blocksOfDefault(this.database);
-      copiedTo < blocks;
-      blocks = await this.partitions.blocksOfDefault(this.database)
-    ) {
-      const to = Math.min(copiedTo + BLOCKS_PER_PASS, blocks);
-      await this.database.transaction((sql) =>
-        this.partitions.copyStrays(sql, month, copiedTo, to),
-      );
-      copiedTo = to;
-      if (this.stopping) return undefined;
-    }
-    // Reads the whole month twice: no statement timeout.
-    await this.database.longTransaction(async (sql) => {
-      if (!(await this.partitions.copyMatches(sql, month)))
-        await this.partitions.syncCopy(sql, month);
-    });
-    return copiedTo;
   }
 
   /**
