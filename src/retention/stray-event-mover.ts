@@ -34,7 +34,7 @@ export class StrayEventMover {
     let moved = 0;
     const failures: unknown[] = [];
     // Each month once, oldest first: one that cannot move holds back none after it.
-    for (let from: Date | null = null; ;) {
+    for (let from: string | null = null; ;) {
       const month = await this.strays.oldestStrayMonth(this.database, from);
       if (month === null) break;
       from = month.end;

@@ -21,23 +21,26 @@ export class StrayEventsRepository {
   /**
    * The oldest month from `from` on (from the start when null) with events in the
    * default partition (an import straight into `events`, say), or with a move of them cut
-   * short; null when there is none. Years outside 1–9999 have no partition name: their
-   * events stay in the default partition.
+   * short; null when there is none. Only months from 0001-01 to 9999-11 have a partition
+   * name and bounds that JavaScript and PostgreSQL both write alike: events outside them
+   * stay in the default partition.
    */
-  async oldestStrayMonth(sql: Sql, from: Date | null): Promise<StrayMonth | null> {
-    const [{ start }] = await sql.query<{ start: string | null }>(
-      `SELECT least(
-         (SELECT date_trunc('month', min(occurred_at), 'UTC') FROM events_default
+  async oldestStrayMonth(sql: Sql, from: string | null): Promise<StrayMonth | null> {
+    const [first] = await sql.query<{ year: number; month: number }>(
+      `SELECT extract(year FROM start)::int AS year, extract(month FROM start)::int AS month
+       FROM (SELECT least(
+         (SELECT date_trunc('month', min(occurred_at) AT TIME ZONE 'UTC') FROM events_default
           WHERE occurred_at >= greatest(?::timestamptz, '0001-01-01T00:00:00Z')
-            AND occurred_at < '10000-01-01T00:00:00Z'),
-         (SELECT min(to_date(substr(relname, ${MOVING.length + 8}), 'YYYY_MM')::timestamp AT TIME ZONE 'UTC')
+            AND occurred_at < '9999-12-01T00:00:00Z'),
+         (SELECT min(to_date(substr(relname, ${MOVING.length + 8}), 'YYYY_MM'))::timestamp
           FROM pg_class
           WHERE relkind = 'r' AND pg_table_is_visible(oid) AND relname ~ '^${MOVING}events_[0-9]{4}_(0[1-9]|1[0-2])$'
             AND to_date(substr(relname, ${MOVING.length + 8}), 'YYYY_MM')::timestamp AT TIME ZONE 'UTC' >= ?::timestamptz)
-       ) AS start`,
+       ) AS start) oldest
+       WHERE start IS NOT NULL`,
       [from ?? '-infinity', from ?? '-infinity'],
     );
-    return start === null ? null : strayMonth(new Date(start));
+    return first === undefined ? null : strayMonth(first.year, first.month);
   }
 
   /**
@@ -171,7 +174,7 @@ export class StrayEventsRepository {
   private async attachCopy(sql: Sql, month: StrayMonth): Promise<void> {
     const moving = movingTableOf(month);
     await sql.query(
-      `ALTER TABLE events ATTACH PARTITION ${moving} FOR VALUES FROM ('${month.start.toISOString()}') TO ('${month.end.toISOString()}')`,
+      `ALTER TABLE events ATTACH PARTITION ${moving} FOR VALUES FROM ('${month.start}') TO ('${month.end}')`,
     );
     await sql.query(`ALTER TABLE ${moving} DROP CONSTRAINT ${MONTH_BOUND}`);
     await sql.query(`ALTER TABLE ${moving} RENAME TO "${month.name}"`);
@@ -203,17 +206,19 @@ export class StrayEventsRepository {
 export interface StrayMonth {
   /** `events_YYYY_MM`: the partition it gets. */
   name: string;
-  start: Date;
-  /** Exclusive. */
-  end: Date;
+  /** ISO-8601 in UTC, with a four-digit year (a Date would write years before 100 as 19xx). */
+  start: string;
+  /** Exclusive, as `start`. */
+  end: string;
 }
 
-function strayMonth(start: Date): StrayMonth {
+function strayMonth(year: number, month: number): StrayMonth {
+  const start = new Date(0);
+  start.setUTCFullYear(year, month - 1, 1);
   const end = new Date(start);
-  end.setUTCMonth(end.getUTCMonth() + 1);
-  const year = String(start.getUTCFullYear()).padStart(4, '0');
-  const month = String(start.getUTCMonth() + 1).padStart(2, '0');
-  return { name: `events_${year}_${month}`, start, end };
+  end.setUTCMonth(month);
+  const name = `events_${String(year).padStart(4, '0')}_${String(month).padStart(2, '0')}`;
+  return { name, start: start.toISOString(), end: end.toISOString() };
 }
 
 /** The table a stray month is copied into, quoted. */
