@@ -118,6 +118,27 @@ describe('events partitioned by month', () => {
     expect(await rowsIn(partitionOf(old))).toBe(1);
   });
 
+  it('moves strays whose partition index names are taken, keeping the names of the copy', async () => {
+    const old = new Date(Date.now() - 80 * DAY_MS);
+    await fixture.db.pool.query(`DROP TABLE IF EXISTS ${partitionOf(old)}`);
+    // As a month's table that a drop left unfinished keeps them.
+    await fixture.db.pool.query(
+      `CREATE TABLE names_taken (id int); CREATE UNIQUE INDEX ${partitionOf(old)}_pkey ON names_taken (id)`,
+    );
+    try {
+      await track(anEvent({ occurred_at: old.toISOString() })).expect(200);
+      await maintenance().maintain();
+      expect(await rowsIn(partitionOf(old))).toBe(1);
+      const { rows } = await fixture.db.pool.query(
+        `SELECT 1 FROM pg_indexes WHERE tablename = $1 AND indexname = $2`,
+        [partitionOf(old), `moving_${partitionOf(old)}_pkey`],
+      );
+      expect(rows).toHaveLength(1);
+    } finally {
+      await fixture.db.pool.query('DROP TABLE names_taken');
+    }
+  });
+
   it('moves strays without holding events: inserts into other months go on meanwhile', async () => {
     const old = new Date(Date.now() - 80 * DAY_MS);
     await fixture.db.pool.query(`DROP TABLE IF EXISTS ${partitionOf(old)}`);
