@@ -132,11 +132,16 @@ export class StrayEventsRepository {
   async finishMove(sql: Sql, month: StrayMonth, copiedTo: number): Promise<boolean> {
     await sql.query(`SELECT pg_advisory_xact_lock(${PARTITIONS_LOCK})`);
     await waitBrieflyForLocks(sql);
-    const [{ staged, partitioned }] = await sql.query<{ staged: boolean; partitioned: boolean }>(
+    const [{ staged, partitioned, taken }] = await sql.query<{
+      staged: boolean;
+      partitioned: boolean;
+      taken: boolean;
+    }>(
       `SELECT to_regclass(?) IS NOT NULL AS staged,
               EXISTS (SELECT 1 FROM pg_inherits
-                      WHERE inhrelid = to_regclass(?) AND inhparent = 'events'::regclass) AS partitioned`,
-      [movingTableOf(month), month.name],
+                      WHERE inhrelid = to_regclass(?) AND inhparent = 'events'::regclass) AS partitioned,
+              to_regclass(?) IS NOT NULL AS taken`,
+      [movingTableOf(month), month.name, month.name],
     );
     if (!staged) return false;
     if (partitioned) {
@@ -144,10 +149,6 @@ export class StrayEventsRepository {
       await sql.query(`DROP TABLE ${movingTableOf(month)}`);
       return false;
     }
-    const [{ taken }] = await sql.query<{ taken: boolean }>(
-      'SELECT to_regclass(?) IS NOT NULL AS taken',
-      [month.name],
-    );
     if (taken)
       throw new Error(
         `Cannot move the events of ${month.name} out of the default partition: a table of that name exists and is not its partition (rename it)`,
