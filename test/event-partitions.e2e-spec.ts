@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { beforeEach, describe, expect, it } from 'vitest';
-import { Database } from '../src/persistence/database';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { Database, Sql } from '../src/persistence/database';
 import {
   DerivedStateRepository,
   DerivedTableName,
@@ -203,6 +203,73 @@ describe('events partitioned by month', () => {
       `SELECT relname AS name FROM pg_class WHERE relname LIKE 'moving%' ORDER BY 1`,
     );
     expect(rows).toEqual([]);
+  });
+
+  it('compares and syncs the copy without a statement timeout: they read the whole month', async () => {
+    const old = new Date(Date.now() - 80 * DAY_MS);
+    await fixture.db.pool.query(`DROP TABLE IF EXISTS ${partitionOf(old)}`);
+    await track(anEvent({ occurred_at: old.toISOString() })).expect(200);
+    const repository = fixture.app.get(StrayEventsRepository);
+    const timeouts: Record<'compare' | 'sync', string[]> = { compare: [], sync: [] };
+    const timeoutIn = async (sql: Sql) =>
+      (await sql.query<{ statement_timeout: string }>('SHOW statement_timeout'))[0]
+        .statement_timeout;
+    const compare = repository.copyMatches.bind(repository);
+    const sync = repository.syncCopy.bind(repository);
+    const compares = vi.spyOn(repository, 'copyMatches').mockImplementation(async (sql, month) => {
+      timeouts.compare.push(await timeoutIn(sql));
+      // Mended between the copy and its first comparison: the unlocked pass must sync it.
+      if (timeouts.compare.length === 1)
+        await fixture.db.pool.query(`UPDATE events_default SET campaign = 'mended'`);
+      return compare(sql, month);
+    });
+    const syncs = vi.spyOn(repository, 'syncCopy').mockImplementation(async (sql, month) => {
+      timeouts.sync.push(await timeoutIn(sql));
+      return sync(sql, month);
+    });
+    try {
+      await maintenance().maintain();
+    } finally {
+      compares.mockRestore();
+      syncs.mockRestore();
+    }
+    // The unlocked pass, then the last step's.
+    expect(timeouts).toEqual({ compare: ['0', '0'], sync: ['0'] });
+    const { rows } = await fixture.db.pool.query(`SELECT campaign FROM ${partitionOf(old)}`);
+    expect(rows).toEqual([{ campaign: 'mended' }]);
+  });
+
+  it('sets the copy equal once when two replicas sync it at once, neither failing', async () => {
+    const old = new Date(Date.now() - 80 * DAY_MS);
+    await fixture.db.pool.query(`DROP TABLE IF EXISTS ${partitionOf(old)}`);
+    for (let n = 0; n < 2; n++)
+      await track(anEvent({ occurred_at: old.toISOString() })).expect(200);
+    const { repository, database, month, copiedTo } = await copiedSoFar();
+    const moving = `moving_${partitionOf(old)}`;
+    await fixture.db.pool.query(
+      `DELETE FROM ${moving} WHERE ctid = (SELECT min(ctid) FROM ${moving})`,
+    );
+    let other: Promise<void> | undefined;
+    await database.longTransaction(async (sql) => {
+      await repository.syncCopy(sql, month);
+      // The other replica's insert of the same missing row waits for this one's commit.
+      other = database.longTransaction((otherSql) => repository.syncCopy(otherSql, month));
+      await expect
+        .poll(async () => {
+          const { rows } = await fixture.db.pool.query(
+            `SELECT 1 FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted`,
+          );
+          return rows.length;
+        })
+        .toBe(1);
+    });
+    await other;
+    expect(await rowsIn(moving)).toBe(2);
+    expect(await repository.copyMatches(database, month)).toBe(true);
+    expect(
+      await database.longTransaction((sql) => repository.finishMove(sql, month, copiedTo)),
+    ).toBe(true);
+    expect(await rowsIn(partitionOf(old))).toBe(2);
   });
 
   it('moves this month out of the default partition while it is tracked into, losing no event', async () => {
