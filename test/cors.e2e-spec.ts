@@ -169,6 +169,21 @@ describe('CORS allow-list on the public endpoints', () => {
     expect(await stored(event.event_id)).toBe(1);
   });
 
+  it('takes an empty Origin header for none: no browser sends one, and it names no site', async () => {
+    const event = anEvent();
+    const response = await request(app.getHttpServer())
+      .post('/v1/events/track')
+      .set('Content-Type', 'application/json')
+      .set('Origin', '')
+      .send(JSON.stringify(event))
+      .expect(200);
+    expect(response.headers['access-control-allow-origin']).toBeUndefined();
+    const { rows } = await db.pool.query('SELECT origin FROM events WHERE event_id = $1', [
+      event.event_id,
+    ]);
+    expect(rows).toEqual([{ origin: null }]);
+  });
+
   it('never answers with a wildcard origin', async () => {
     const response = await preflight('https://shop.example.com').expect(200);
     expect(response.headers['access-control-allow-origin']).not.toBe('*');

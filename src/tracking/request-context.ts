@@ -1,5 +1,6 @@
 import { ExecutionContext, createParamDecorator } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+import { requestOrigin } from '../common/http/cors';
 
 /** What the request itself tells about the event, besides its body. */
 export interface RequestContext {
@@ -16,7 +17,7 @@ export const ClientRequest = createParamDecorator(
     return {
       ip: request.ip,
       userAgent: request.headers['user-agent'],
-      origin: request.headers.origin,
+      origin: requestOrigin(request.headers),
       receivedAt: new Date(),
     };
   },

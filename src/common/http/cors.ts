@@ -71,7 +71,7 @@ export function publicCors(allowedOrigins: readonly string[]): PublicCors {
   const isAllowed = createOriginMatcher(allowedOrigins);
   return (reply, { method, headers }) => {
     reply.header('Vary', 'Origin');
-    const origin = headers.origin;
+    const origin = requestOrigin(headers);
     if (origin === undefined) return true;
     if (!isAllowed(origin)) return false;
     reply.header('Access-Control-Allow-Origin', origin);
@@ -87,6 +87,14 @@ export function publicCors(allowedOrigins: readonly string[]): PublicCors {
     reply.header('Access-Control-Max-Age', PREFLIGHT_MAX_AGE_SECONDS);
     return true;
   };
+}
+
+/**
+ * The request's Origin, if it names one. An empty header (no browser sends one; a proxy or
+ * an HTTP library may) names no site, so it counts as none, as a server-to-server call.
+ */
+export function requestOrigin(headers: IncomingHttpHeaders): string | undefined {
+  return headers.origin || undefined;
 }
 
 function isPublic(request: FastifyRequest): boolean {
