@@ -47,7 +47,7 @@ export class EventCountsRepository {
   /**
    * The types stored around the range, for when RECONCILE_EVENT_TYPES is unset. The
    * property's zone is not known before GA4 answers, so the range is widened by the
-   * largest UTC offsets; a type found only in the margin yields no row unless GA4 has it.
+   * largest UTC offsets; the caller keeps those stored in the property's days.
    */
   async typesAround(startDate: string, endDate: string, includeBots = false): Promise<string[]> {
     const rows = await this.database.query<{ event_type: string }>(

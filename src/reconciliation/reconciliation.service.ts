@@ -118,18 +118,18 @@ export class ReconciliationService {
     // Our side is read after GA4's (its zone sets the days): first know it can be read,
     // rather than spend GA4 quota on a run that cannot finish.
     if (configured) await this.counts.checkReachable();
-    const { compared: eventTypes, notes: collisionNotes } = oneTypePerGa4Name(
+    const { compared: askedTypes, notes: collisionNotes } = oneTypePerGa4Name(
       configured ?? (await this.counts.typesAround(window.startDate, window.endDate, includeBots)),
       eventNameMap,
     );
     const ga4 = await client.eventCounts({
       ...window,
-      eventNames: [...new Set(eventTypes.map((type) => ga4NameFor(type, eventNameMap)))],
+      eventNames: [...new Set(askedTypes.map((type) => ga4NameFor(type, eventNameMap)))],
       signal,
     });
     const range = days(ga4.timeZone);
     const db = await this.counts
-      .dailyCounts({ ...range, timeZone: ga4.timeZone, eventTypes, includeBots })
+      .dailyCounts({ ...range, timeZone: ga4.timeZone, eventTypes: askedTypes, includeBots })
       .catch((error: unknown) => {
         // A zone newer than PostgreSQL's time zone data: Node's may know it, ours not.
         if (
@@ -141,6 +141,10 @@ export class ReconciliationService {
           );
         throw error;
       });
+    // Unset, the compared types are those stored in the property's days: a type found only
+    // in the margin asked of GA4 before its zone was known is not one of them.
+    const stored = new Set(db.map((count) => count.eventType));
+    const eventTypes = configured ? askedTypes : askedTypes.filter((type) => stored.has(type));
     const { warningPct, criticalPct } = this.config.reconciliation;
     const report = {
       start_date: range.startDate,
