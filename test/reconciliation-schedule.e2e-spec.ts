@@ -192,6 +192,40 @@ describe('a scheduled run whose key file cannot be read when it runs', () => {
   });
 });
 
+describe('a scheduled run that fails after GA4 told the property’s time zone', () => {
+  // A zone on another day than UTC now: the two count different days.
+  const zone = new Date().getUTCHours() >= 10 ? 'Pacific/Kiritimati' : 'Pacific/Pago_Pago';
+  let ga4: FakeGa4;
+  const service = scheduledService({ RECONCILE_RETRY_DELAY_MS: '60000' }, (fake) => {
+    ga4 = fake;
+    fake.timeZone = zone;
+  });
+
+  it('is listed with the property’s days, as the runs that succeeded are', async () => {
+    const runs = async () =>
+      (
+        await service.db.pool.query<{ status: string; start_date: string; end_date: string }>(
+          `SELECT status, start_date::text, end_date::text FROM reconciliation_runs
+           ORDER BY scheduled_for`,
+        )
+      ).rows;
+    const withStatus = async (status: string) =>
+      (await runs()).find((run) => run.status === status);
+    await expect.poll(() => withStatus('succeeded'), { timeout: 5_000 }).toBeDefined();
+    for (let i = 0; i < 100; i++)
+      ga4.failures.push({ status: 403, grpcStatus: 'PERMISSION_DENIED', message: 'No access.' });
+    await expect.poll(() => withStatus('failed'), { timeout: 5_000 }).toBeDefined();
+    const succeeded = (await withStatus('succeeded'))!;
+    const failed = (await withStatus('failed'))!;
+    expect([failed.start_date, failed.end_date]).toEqual([
+      succeeded.start_date,
+      succeeded.end_date,
+    ]);
+    const utcYesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    expect(failed.end_date).not.toBe(utcYesterday);
+  });
+});
+
 describe('a retry that finds another replica holding the schedule lock', () => {
   const service = scheduledService({ RECONCILE_RETRY_DELAY_MS: '300' }, (fake) =>
     fake.failures.push({ status: 403, grpcStatus: 'PERMISSION_DENIED', message: 'Not yet.' }),

@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { Env, EnvReader, parseBoolean } from './env-parsers';
 import { isValidOriginPattern } from '../common/http/origin-matcher';
+import { isKnownTimeZone } from '../common/validation/date-range';
 import { DEFAULT_FUNNELS, FunnelDefinition, readFunnelsFile } from './funnels-file';
 import {
   Ga4Config,
@@ -189,7 +190,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): AppConfig {
   );
   read.check(
     'REPORT_TIMEZONE',
-    isTimeZone(config.reportTimeZone),
+    isKnownTimeZone(config.reportTimeZone),
     `must be an IANA time zone such as Europe/Berlin, got "${config.reportTimeZone}"`,
   );
   const funnelsFile = read.optionalString('FUNNELS_FILE');
@@ -255,15 +256,6 @@ function isUrl(value: string): boolean {
     const url = new URL(value);
     decodeURIComponent(url.username);
     decodeURIComponent(url.password);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
     return true;
   } catch {
     return false;

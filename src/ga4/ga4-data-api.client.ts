@@ -3,6 +3,7 @@ import { Ga4Client, Ga4EventCounts, Ga4EventCountsQuery } from './ga4-client';
 import { Ga4HttpOptions, ga4Fetch } from './ga4-http';
 import { Ga4ResponseError, Ga4UnavailableError } from './ga4.errors';
 import { ServiceAccount } from './service-account';
+import { isKnownTimeZone } from '../common/validation/date-range';
 
 /**
  * The subset of the Data API v1beta RunReportResponse read here (proto3 JSON: defaults
@@ -204,14 +205,7 @@ function checkedCount(count: unknown): number {
 
 /** The property's time zone: days are bucketed in it, so a missing or unknown zone is a GA4 failure. */
 function checkedTimeZone(zone: unknown): string {
-  try {
-    if (typeof zone === 'string') {
-      new Intl.DateTimeFormat('en-US', { timeZone: zone });
-      return zone;
-    }
-  } catch {
-    // reported below
-  }
+  if (typeof zone === 'string' && isKnownTimeZone(zone)) return zone;
   throw new Ga4UnavailableError(
     `runReport answered metadata.timeZone ${JSON.stringify(zone)}, which is not an IANA time zone`,
   );

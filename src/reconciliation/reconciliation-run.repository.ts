@@ -92,6 +92,16 @@ export class ReconciliationRunRepository {
     return rows[0]?.locked === true;
   }
 
+  /** The GA4 property's time zone as the newest report gave it; null before any report. */
+  async lastPropertyTimeZone(): Promise<string | null> {
+    const rows = await this.database.query<{ zone: string }>(
+      `SELECT report->>'time_zone' AS zone FROM reconciliation_runs
+       WHERE status = 'succeeded' AND report ? 'time_zone'
+       ORDER BY finished_at DESC LIMIT 1`,
+    );
+    return rows[0]?.zone ?? null;
+  }
+
   /** The run of a cron tick, claimed; undefined when a replica has already taken the tick. */
   async claimTick(
     sql: Sql,

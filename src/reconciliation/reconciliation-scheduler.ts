@@ -13,6 +13,7 @@ import { Database } from '../persistence/database';
 import { Ga4NotConfiguredError } from '../ga4/ga4.errors';
 import { hasGa4Settings } from '../ga4/ga4-clients';
 import { ReconciliationRunRepository } from './reconciliation-run.repository';
+import { isKnownTimeZone } from '../common/validation/date-range';
 import { ReconciliationReport, ReconciliationService } from './reconciliation.service';
 import { Lease } from './reconciliation-run.repository';
 import { RunLease } from './run-lease';
@@ -115,9 +116,19 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
   }
 
   private async runTick(scheduledFor: Date): Promise<void> {
-    // Stored with the claim as REPORT_TIMEZONE counts them; the report's are the property's days.
-    const { startDate, endDate } = this.lastDays(scheduledFor)(this.config.reportTimeZone);
+    const { startDate, endDate } = this.lastDays(scheduledFor)(await this.likelyPropertyZone());
     await this.attempt({ scheduledFor, startDate, endDate }, 0);
+  }
+
+  /**
+   * The days a run is claimed with are the ones listed for it until its report brings the
+   * property's own, and a run that fails keeps them: so they are counted in the zone the
+   * last report gave, REPORT_TIMEZONE before any (or when it cannot be read, or this Node
+   * does not know it; the claim then fails or the run does).
+   */
+  private async likelyPropertyZone(): Promise<string> {
+    const zone = await this.runs.lastPropertyTimeZone().catch(() => null);
+    return zone !== null && isKnownTimeZone(zone) ? zone : this.config.reportTimeZone;
   }
 
   /** Queues the latest tick's run when a stopping process cut it short; errors are only logged. */

@@ -78,6 +78,16 @@ export function daysBefore(date: string, days: number): string {
   return start > EARLIEST_DATE ? start : EARLIEST_DATE;
 }
 
+/** Whether this Node knows an IANA time zone of that name. */
+export function isKnownTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The calendar date of an instant in a time zone. */
 export function dateInZone(instant: Date, timeZone: string): string {
   return new Intl.DateTimeFormat('en-CA', {
