@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addDays, dateInZone } from '../src/common/validation/date-range';
 import { ReconciliationRunRepository } from '../src/reconciliation/reconciliation-run.repository';
 import { ReconciliationScheduler } from '../src/reconciliation/reconciliation-scheduler';
 import { FakeGa4 } from './support/fake-ga4';
@@ -193,36 +194,35 @@ describe('a scheduled run whose key file cannot be read when it runs', () => {
 });
 
 describe('a scheduled run that fails after GA4 told the property’s time zone', () => {
-  // A zone on another day than UTC now: the two count different days.
-  const zone = new Date().getUTCHours() >= 10 ? 'Pacific/Kiritimati' : 'Pacific/Pago_Pago';
+  // 25 hours apart: the two zones are never on the same day.
+  const REPORT_ZONE = 'Pacific/Kiritimati';
+  const PROPERTY_ZONE = 'Pacific/Pago_Pago';
   let ga4: FakeGa4;
-  const service = scheduledService({ RECONCILE_RETRY_DELAY_MS: '60000' }, (fake) => {
-    ga4 = fake;
-    fake.timeZone = zone;
-  });
+  const service = scheduledService(
+    { RECONCILE_RETRY_DELAY_MS: '60000', REPORT_TIMEZONE: REPORT_ZONE },
+    (fake) => {
+      ga4 = fake;
+      fake.timeZone = PROPERTY_ZONE;
+    },
+  );
 
   it('is listed with the property’s days, as the runs that succeeded are', async () => {
-    const runs = async () =>
-      (
-        await service.db.pool.query<{ status: string; start_date: string; end_date: string }>(
-          `SELECT status, start_date::text, end_date::text FROM reconciliation_runs
-           ORDER BY scheduled_for`,
-        )
-      ).rows;
     const withStatus = async (status: string) =>
-      (await runs()).find((run) => run.status === status);
+      (
+        await service.db.pool.query<{ scheduled_for: Date; start_date: string; end_date: string }>(
+          `SELECT scheduled_for, start_date::text, end_date::text FROM reconciliation_runs
+           WHERE status = $1 ORDER BY scheduled_for LIMIT 1`,
+          [status],
+        )
+      ).rows[0];
     await expect.poll(() => withStatus('succeeded'), { timeout: 5_000 }).toBeDefined();
     for (let i = 0; i < 100; i++)
       ga4.failures.push({ status: 403, grpcStatus: 'PERMISSION_DENIED', message: 'No access.' });
     await expect.poll(() => withStatus('failed'), { timeout: 5_000 }).toBeDefined();
-    const succeeded = (await withStatus('succeeded'))!;
-    const failed = (await withStatus('failed'))!;
-    expect([failed.start_date, failed.end_date]).toEqual([
-      succeeded.start_date,
-      succeeded.end_date,
-    ]);
-    const utcYesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
-    expect(failed.end_date).not.toBe(utcYesterday);
+    const failed = await withStatus('failed');
+    const yesterdayIn = (zone: string) => addDays(dateInZone(failed.scheduled_for, zone), -1);
+    expect(failed.end_date).toBe(yesterdayIn(PROPERTY_ZONE));
+    expect(failed.start_date).toBe(addDays(yesterdayIn(PROPERTY_ZONE), -2));
   });
 });
 

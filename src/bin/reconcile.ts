@@ -58,7 +58,10 @@ async function main(): Promise<number> {
     // Claimed like a scheduled run: a command killed outright leaves no run `running` for ever.
     const lease = { owner: randomUUID(), ms: config.reconciliation.leaseMs };
     const claimSentAt = Date.now();
-    const runId = await runs.createCommandRun(days(config.reportTimeZone), lease);
+    const runId = await runs.createCommandRun(
+      days(await reconciliation.likelyPropertyZone()),
+      lease,
+    );
     const claim = new RunLease(runs, runId, lease, new Logger('Reconcile'), claimSentAt);
     const stopped = new AbortController();
     const stop = (signal: NodeJS.Signals) => {

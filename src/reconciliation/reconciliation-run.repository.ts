@@ -92,12 +92,13 @@ export class ReconciliationRunRepository {
     return rows[0]?.locked === true;
   }
 
-  /** The GA4 property's time zone as the newest report gave it; null before any report. */
-  async lastPropertyTimeZone(): Promise<string | null> {
+  /** The property's time zone as its newest report gave it; null before any report. */
+  async lastPropertyTimeZone(propertyId: string | null): Promise<string | null> {
     const rows = await this.database.query<{ zone: string }>(
       `SELECT report->>'time_zone' AS zone FROM reconciliation_runs
-       WHERE status = 'succeeded' AND report ? 'time_zone'
+       WHERE status = 'succeeded' AND report->>'property_id' = ? AND report->>'time_zone' IS NOT NULL
        ORDER BY finished_at DESC LIMIT 1`,
+      [propertyId],
     );
     return rows[0]?.zone ?? null;
   }

@@ -13,7 +13,6 @@ import { Database } from '../persistence/database';
 import { Ga4NotConfiguredError } from '../ga4/ga4.errors';
 import { hasGa4Settings } from '../ga4/ga4-clients';
 import { ReconciliationRunRepository } from './reconciliation-run.repository';
-import { isKnownTimeZone } from '../common/validation/date-range';
 import { ReconciliationReport, ReconciliationService } from './reconciliation.service';
 import { Lease } from './reconciliation-run.repository';
 import { RunLease } from './run-lease';
@@ -116,19 +115,7 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
   }
 
   private async runTick(scheduledFor: Date): Promise<void> {
-    const { startDate, endDate } = this.lastDays(scheduledFor)(await this.likelyPropertyZone());
-    await this.attempt({ scheduledFor, startDate, endDate }, 0);
-  }
-
-  /**
-   * The days a run is claimed with are the ones listed for it until its report brings the
-   * property's own, and a run that fails keeps them: so they are counted in the zone the
-   * last report gave, REPORT_TIMEZONE before any (or when it cannot be read, or this Node
-   * does not know it; the claim then fails or the run does).
-   */
-  private async likelyPropertyZone(): Promise<string> {
-    const zone = await this.runs.lastPropertyTimeZone().catch(() => null);
-    return zone !== null && isKnownTimeZone(zone) ? zone : this.config.reportTimeZone;
+    await this.attempt({ scheduledFor }, 0);
   }
 
   /** Queues the latest tick's run when a stopping process cut it short; errors are only logged. */
@@ -173,31 +160,34 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
     }
     if (claim === 'deferred') return this.afterAttempt(run, retry, 'deferred');
     if (claim === 'none') return this.afterAttempt(run, retry, 'done');
-    const claimed = { ...run, runId: claim.runId };
+    const claimed = { ...run, ...claim };
     // Once this process has run it, a run taken over is its own to retry.
     const outcome = await this.runClaimed(claimed, claimSentAt);
     this.afterAttempt({ ...claimed, takenOver: false }, retry, outcome);
   }
 
   /** 'none': another replica took the tick, or the run needs no retry any more. */
-  private claim(run: ScheduledRun): Promise<Claim> {
+  private async claim(run: ScheduledRun): Promise<Claim> {
+    // A tick's days are counted as it is claimed: a retry after the database was away reads
+    // the property's zone again. They are listed until its report gives the property's own.
+    const days =
+      run.runId === undefined
+        ? this.lastDays(run.scheduledFor)(await this.reconciliation.likelyPropertyZone())
+        : { startDate: run.startDate!, endDate: run.endDate! };
     return this.database.transaction(async (sql) => {
       // A tick not yet claimed is another replica's to take; a known run waits.
       if (!(await this.runs.tryLockSchedule(sql)))
         return run.runId === undefined ? 'none' : 'deferred';
       const runId =
         run.runId === undefined
-          ? await this.runs.claimTick(sql, run, this.lease)
+          ? await this.runs.claimTick(sql, { scheduledFor: run.scheduledFor, ...days }, this.lease)
           : (await this.runs.reclaim(sql, run.runId, run.takenOver === true, this.lease)) &&
             run.runId;
-      return runId ? { runId } : 'none';
+      return runId ? { runId, ...days } : 'none';
     });
   }
 
-  private async runClaimed(
-    run: ScheduledRun & { runId: string },
-    claimSentAt: number,
-  ): Promise<Outcome> {
+  private async runClaimed(run: ScheduledRun & ClaimedRun, claimSentAt: number): Promise<Outcome> {
     const lease = new RunLease(this.runs, run.runId, this.lease, this.logger, claimSentAt);
     const days = `${run.startDate}..${run.endDate}`;
     try {
@@ -277,14 +267,19 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
 }
 
 type Outcome = 'done' | 'failed' | 'deferred';
-type Claim = { runId: string } | 'deferred' | 'none';
+interface ClaimedRun {
+  runId: string;
+  startDate: string;
+  endDate: string;
+}
+type Claim = ClaimedRun | 'deferred' | 'none';
 
 interface ScheduledRun {
   scheduledFor: Date;
-  startDate: string;
-  endDate: string;
-  /** Set once the tick is claimed (stored as a run). */
+  /** Set once the tick is claimed (stored as a run), with the days it is listed with. */
   runId?: string;
+  startDate?: string;
+  endDate?: string;
   /** A run another process's shutdown cut short: run again only while it is still so. */
   takenOver?: boolean;
 }

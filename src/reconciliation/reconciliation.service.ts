@@ -1,9 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import {
   addDays,
   daysBefore,
   dateInZone,
   isCalendarDate,
+  isKnownTimeZone,
   resolveDateRange,
 } from '../common/validation/date-range';
 import { AppConfig } from '../config/app-config';
@@ -12,6 +13,7 @@ import { Ga4Clients } from '../ga4/ga4-clients';
 import { Ga4UnavailableError } from '../ga4/ga4.errors';
 import { rootCause, sqlState, SqlState } from '../common/sql-state';
 import { EventCountsRepository } from './event-counts.repository';
+import { ReconciliationRunRepository } from './reconciliation-run.repository';
 import { ReconciliationBody, ga4NameFor, reconcileCounts } from './reconcile-counts';
 
 /** Days of a request as a time zone counts them (`yesterday` depends on it). */
@@ -67,11 +69,29 @@ export interface ReconciliationReport extends ReconciliationBody {
 /** GA4's daily event counts against ours, in the property's days. */
 @Injectable()
 export class ReconciliationService {
+  private readonly logger = new Logger(ReconciliationService.name);
+
   constructor(
     private readonly ga4: Ga4Clients,
     private readonly counts: EventCountsRepository,
+    private readonly runs: ReconciliationRunRepository,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
+
+  /**
+   * The zone a stored run's days are counted in until its report gives the property's own
+   * (a run that fails keeps them): the newest report's for this property, REPORT_TIMEZONE
+   * before any, or when it cannot be read or this Node does not know it.
+   */
+  async likelyPropertyZone(): Promise<string> {
+    const zone = await this.runs
+      .lastPropertyTimeZone(this.config.ga4.propertyId ?? null)
+      .catch((error: unknown) => {
+        this.logger.warn(`Could not read the GA4 property's last time zone: ${String(error)}`);
+        return null;
+      });
+    return zone !== null && isKnownTimeZone(zone) ? zone : this.config.reportTimeZone;
+  }
 
   /**
    * The requested days, resolved in a time zone: defaults count back from yesterday, and
@@ -118,18 +138,17 @@ export class ReconciliationService {
     // Our side is read after GA4's (its zone sets the days): first know it can be read,
     // rather than spend GA4 quota on a run that cannot finish.
     if (configured) await this.counts.checkReachable();
-    const { compared: askedTypes, notes: collisionNotes } = oneTypePerGa4Name(
-      configured ?? (await this.counts.typesAround(window.startDate, window.endDate, includeBots)),
-      eventNameMap,
-    );
+    const candidates =
+      configured ?? (await this.counts.typesAround(window.startDate, window.endDate, includeBots));
+    // Each name GA4 is asked for is one of the candidates' (a name two of them share, once).
     const ga4 = await client.eventCounts({
       ...window,
-      eventNames: [...new Set(askedTypes.map((type) => ga4NameFor(type, eventNameMap)))],
+      eventNames: [...new Set(candidates.map((type) => ga4NameFor(type, eventNameMap)))],
       signal,
     });
     const range = days(ga4.timeZone);
     const db = await this.counts
-      .dailyCounts({ ...range, timeZone: ga4.timeZone, eventTypes: askedTypes, includeBots })
+      .dailyCounts({ ...range, timeZone: ga4.timeZone, eventTypes: candidates, includeBots })
       .catch((error: unknown) => {
         // A zone newer than PostgreSQL's time zone data: Node's may know it, ours not.
         if (
@@ -142,9 +161,13 @@ export class ReconciliationService {
         throw error;
       });
     // Unset, the compared types are those stored in the property's days: a type found only
-    // in the margin asked of GA4 before its zone was known is not one of them.
+    // in the margin asked of GA4 before its zone was known is not one of them. Which of two
+    // types sharing a GA4 name is compared is settled among those.
     const stored = new Set(db.map((count) => count.eventType));
-    const eventTypes = configured ? askedTypes : askedTypes.filter((type) => stored.has(type));
+    const { compared: eventTypes, notes: collisionNotes } = oneTypePerGa4Name(
+      configured ?? candidates.filter((type) => stored.has(type)),
+      eventNameMap,
+    );
     const { warningPct, criticalPct } = this.config.reconciliation;
     const report = {
       start_date: range.startDate,
