@@ -211,6 +211,7 @@ describe('events partitioned by month', () => {
     await track(anEvent({ occurred_at: old.toISOString() })).expect(200);
     const repository = fixture.app.get(StrayEventsRepository);
     const timeouts: Record<'compare' | 'sync', string[]> = { compare: [], sync: [] };
+    const matched: boolean[] = [];
     const timeoutIn = async (sql: Sql) =>
       (await sql.query<{ statement_timeout: string }>('SHOW statement_timeout'))[0]
         .statement_timeout;
@@ -221,7 +222,9 @@ describe('events partitioned by month', () => {
       // Mended between the copy and its first comparison: the unlocked pass must sync it.
       if (timeouts.compare.length === 1)
         await fixture.db.pool.query(`UPDATE events_default SET campaign = 'mended'`);
-      return compare(sql, month);
+      const same = await compare(sql, month);
+      matched.push(same);
+      return same;
     });
     const syncs = vi.spyOn(repository, 'syncCopy').mockImplementation(async (sql, month) => {
       timeouts.sync.push(await timeoutIn(sql));
@@ -233,8 +236,9 @@ describe('events partitioned by month', () => {
       compares.mockRestore();
       syncs.mockRestore();
     }
-    // The unlocked pass, then the last step's.
+    // The unlocked pass, which found the mended row and synced it, then the last step's.
     expect(timeouts).toEqual({ compare: ['0', '0'], sync: ['0'] });
+    expect(matched).toEqual([false, true]);
     const { rows } = await fixture.db.pool.query(`SELECT campaign FROM ${partitionOf(old)}`);
     expect(rows).toEqual([{ campaign: 'mended' }]);
   });
@@ -255,12 +259,16 @@ describe('events partitioned by month', () => {
       // The other replica's insert of the same missing row waits for this one's commit.
       other = database.longTransaction((otherSql) => repository.syncCopy(otherSql, month));
       await expect
-        .poll(async () => {
-          const { rows } = await fixture.db.pool.query(
-            `SELECT 1 FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted`,
-          );
-          return rows.length;
-        })
+        .poll(
+          async () => {
+            const { rows } = await fixture.db.pool.query(
+              `SELECT 1 FROM pg_stat_activity
+             WHERE datname = current_database() AND cardinality(pg_blocking_pids(pid)) > 0`,
+            );
+            return rows.length;
+          },
+          { timeout: 10_000 },
+        )
         .toBe(1);
     });
     await other;
@@ -691,9 +699,44 @@ describe('events partitioned by month', () => {
       maintenance().maintain(later),
       maintenance().maintain(later),
     ]);
-    expect(passes.every(({ dropped }) => dropped.includes(partitionOf(lastMonth)))).toBe(true);
+    // Each says what it dropped itself: every month once, by one of them.
+    const dropped = passes.flatMap((pass) => pass.dropped);
+    expect(dropped).toContain(partitionOf(lastMonth));
+    expect(new Set(dropped).size).toBe(dropped.length);
     expect(await partitions()).not.toContain(partitionOf(lastMonth));
     expect(await rowsIn('conversion_credits')).toBe(0);
+  });
+
+  it('keeps the keys of an imported older month until that month itself is dropped', async () => {
+    const { now, lastMonth } = await lastMonthAgain();
+    await track(anEvent({ occurred_at: lastMonth.toISOString() })).expect(200);
+    // An import straight into events, with its keys, of a month that has no partition.
+    const importedAt = new Date(now.getTime() - 200 * DAY_MS);
+    const importedId = `imported-${randomUUID()}`;
+    await fixture.db.pool.query(
+      `INSERT INTO events (event_id, event_type, visitor_id, occurred_at, source, medium, channel, is_bot)
+       VALUES ($1, 'purchase', 'imported-visitor', $2, '(direct)', '(none)', 'direct', false)`,
+      [importedId, importedAt],
+    );
+    await fixture.db.pool.query(
+      'INSERT INTO event_ids SELECT event_id, occurred_at FROM events WHERE event_id = $1',
+      [importedId],
+    );
+    const later = new Date(monthStart(now).getTime() + (RETENTION_DAYS + 1) * DAY_MS);
+    const keyKept = async () =>
+      (await fixture.db.pool.query('SELECT 1 FROM event_ids WHERE event_id = $1', [importedId]))
+        .rows.length === 1;
+
+    // This pass drops last month, and moves the import into its own month, which is past
+    // the cutoff too: the next pass drops it.
+    expect((await maintenance().maintain(later)).dropped).toContain(partitionOf(lastMonth));
+    expect(await rowsIn(partitionOf(importedAt))).toBe(1);
+    expect(await keyKept()).toBe(true);
+    const resent = await track(anEvent({ event_id: importedId })).expect(200);
+    expect(resent.body.duplicate).toBe(true);
+
+    expect((await maintenance().maintain(later)).dropped).toContain(partitionOf(importedAt));
+    expect(await keyKept()).toBe(false);
   });
 
   it('gives up on a new partition rather than hold tracking behind a long query, and makes it next time', async () => {

@@ -118,9 +118,10 @@ export class EventPartitionMaintenance
     const { retentionDays } = this.config.tracking;
     // Unset: only drops cut short after their detach (retention was on then) are finished.
     const cutoff = this.cutoff(now);
-    const expired = await this.partitions.endingBy(this.database, cutoff);
-    for (const partition of expired) await this.dropMonth(partition);
-    const dropped = expired.map((partition) => partition.name);
+    const dropped: string[] = [];
+    for (const partition of await this.partitions.endingBy(this.database, cutoff))
+      if (await this.dropMonth(partition)) dropped.push(partition.name);
+    // Only what this process dropped: a replica passing at once finishes the rest.
     if (dropped.length > 0)
       this.logger.log(
         `EVENT_RETENTION_DAYS=${retentionDays ?? '(unset)'}: dropped ${dropped.join(', ')} with their events`,
@@ -180,10 +181,12 @@ export class EventPartitionMaintenance
    * detached by anyone else is taken for one. Its credit then leaves the rollup in short
    * passes (each under the refresher's lock, so reports never wait long on it) before the
    * table goes. Replicas may run the same drop at once: each step is safe to repeat, and
-   * a table gone meanwhile means another replica finished it.
+   * a table gone meanwhile means another replica finished it. True when this process
+   * dropped the table.
    */
-  private async dropMonth(month: MonthlyPartition): Promise<void> {
+  private async dropMonth(month: MonthlyPartition): Promise<boolean> {
     let partition = month;
+    let dropped = false;
     try {
       if (partition.attached)
         partition = await this.database.transaction(async (sql) => {
@@ -192,13 +195,13 @@ export class EventPartitionMaintenance
         });
       await this.forgetCredits(partition);
       await this.database.transaction((sql) => this.partitions.drop(sql, partition));
+      dropped = true;
     } catch (error) {
       if (sqlState(error) !== SqlState.undefinedTable) throw error;
     }
     // Its keys last: until then a resent old event is still answered as a duplicate.
-    while (
-      (await this.partitions.forgetKeysBefore(this.database, partition.end, KEYS_PER_PASS)) > 0
-    );
+    while ((await this.partitions.forgetKeysOf(this.database, partition, KEYS_PER_PASS)) > 0);
+    return dropped;
   }
 
   private async forgetCredits(partition: MonthlyPartition): Promise<void> {

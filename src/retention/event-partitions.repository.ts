@@ -135,20 +135,28 @@ export class EventPartitionsRepository {
     return detached;
   }
 
+  /** Throws undefined_table when it is gone already (another replica's drop finished it). */
   async drop(sql: Sql, partition: MonthlyPartition): Promise<void> {
     await waitBrieflyForLocks(sql);
-    await sql.query(`DROP TABLE IF EXISTS ${tableOf(partition)}`);
+    await sql.query(`DROP TABLE ${tableOf(partition)}`);
   }
 
-  /** Forgets up to `limit` idempotency keys of events before `end`; returns how many. */
-  async forgetKeysBefore(sql: Sql, end: Date, limit: number): Promise<number> {
+  /**
+   * Forgets up to `limit` idempotency keys of the partition's month; returns how many.
+   * Only its month's: keys of an older month whose events are still stored (an import
+   * into the default partition, moved into its own month later) stay until that goes.
+   */
+  async forgetKeysOf(sql: Sql, partition: MonthlyPartition, limit: number): Promise<number> {
     const rows = await sql.query<{ n: number }>(
       `WITH gone AS (
          DELETE FROM event_ids WHERE ctid = ANY(ARRAY(
-           SELECT ctid FROM event_ids WHERE occurred_at < ? LIMIT ?))
+           SELECT ctid FROM event_ids
+           WHERE occurred_at >= (?::timestamptz AT TIME ZONE 'UTC' - interval '1 month') AT TIME ZONE 'UTC'
+             AND occurred_at < ?
+           LIMIT ?))
          RETURNING 1
        ) SELECT count(*)::int AS n FROM gone`,
-      [end, limit],
+      [partition.end, partition.end, limit],
     );
     return rows[0].n;
   }
