@@ -7,6 +7,7 @@ import {
   WalkPosition,
 } from '../src/retention/derived-state.repository';
 import { EventPartitionMaintenance } from '../src/retention/event-partition-maintenance';
+import { EventPartitionsRepository } from '../src/retention/event-partitions.repository';
 import { StrayEventsRepository } from '../src/retention/stray-events.repository';
 import { useAppFixture } from './support/app-fixture';
 import { anEvent } from './support/event-factory';
@@ -736,6 +737,35 @@ describe('events partitioned by month', () => {
     expect(resent.body.duplicate).toBe(true);
 
     expect((await maintenance().maintain(later)).dropped).toContain(partitionOf(importedAt));
+    expect(await keyKept()).toBe(false);
+  });
+
+  it('finishes a drop cut short while it forgot the month’s keys: the keys go, then the table', async () => {
+    const { now, lastMonth } = await lastMonthAgain();
+    const sent = anEvent({ occurred_at: lastMonth.toISOString() });
+    await track(sent).expect(200);
+    const later = new Date(monthStart(now).getTime() + (RETENTION_DAYS + 1) * DAY_MS);
+    const repository = fixture.app.get(EventPartitionsRepository);
+    const forget = repository.forgetKeysOf.bind(repository);
+    let cutShort = false;
+    const cut = vi.spyOn(repository, 'forgetKeysOf').mockImplementation((sql, partition, limit) => {
+      if (cutShort || !partition.name.endsWith(partitionOf(lastMonth)))
+        return forget(sql, partition, limit);
+      cutShort = true;
+      return Promise.reject(new Error('connection lost'));
+    });
+    try {
+      await expect(maintenance().maintain(later)).rejects.toThrow('connection lost');
+    } finally {
+      cut.mockRestore();
+    }
+    expect(cutShort).toBe(true);
+    const keyKept = async () =>
+      (await fixture.db.pool.query('SELECT 1 FROM event_ids WHERE event_id = $1', [sent.event_id]))
+        .rows.length === 1;
+    // Cut short before the table went: the next pass finds it, and finishes both.
+    expect(await keyKept()).toBe(true);
+    expect((await maintenance().maintain(later)).dropped).toContain(partitionOf(lastMonth));
     expect(await keyKept()).toBe(false);
   });
 

@@ -57,11 +57,9 @@ async function main(): Promise<number> {
     const runs = app.get(ReconciliationRunRepository);
     // Claimed like a scheduled run: a command killed outright leaves no run `running` for ever.
     const lease = { owner: randomUUID(), ms: config.reconciliation.leaseMs };
+    const zone = await reconciliation.likelyPropertyZone();
     const claimSentAt = Date.now();
-    const runId = await runs.createCommandRun(
-      days(await reconciliation.likelyPropertyZone()),
-      lease,
-    );
+    const runId = await runs.createCommandRun(days(zone), lease);
     const claim = new RunLease(runs, runId, lease, new Logger('Reconcile'), claimSentAt);
     const stopped = new AbortController();
     const stop = (signal: NodeJS.Signals) => {

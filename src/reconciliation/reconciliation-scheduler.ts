@@ -150,9 +150,12 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
     // Queued before the shutdown began: left for another replica, untouched.
     if (this.stopping.signal.aborted) return;
     let claim: Claim;
-    const claimSentAt = Date.now();
+    let claimSentAt = Date.now();
     try {
-      claim = await this.claim(run);
+      const days = await this.daysToClaim(run);
+      // After the zone's lookup: the claim's lease is counted from here.
+      claimSentAt = Date.now();
+      claim = await this.claim(run, days);
     } catch (error) {
       // Nothing was claimed: the next attempt claims the tick, or the run, again.
       this.logger.error(`Scheduled reconciliation could not run: ${String(error)}`);
@@ -166,14 +169,17 @@ export class ReconciliationScheduler implements OnApplicationBootstrap, BeforeAp
     this.afterAttempt({ ...claimed, takenOver: false }, retry, outcome);
   }
 
+  /**
+   * A tick's days are counted as it is claimed: a retry after the database was away reads
+   * the property's zone again. They are listed until its report gives the property's own.
+   */
+  private async daysToClaim(run: ScheduledRun): Promise<{ startDate: string; endDate: string }> {
+    if (run.runId !== undefined) return { startDate: run.startDate!, endDate: run.endDate! };
+    return this.lastDays(run.scheduledFor)(await this.reconciliation.likelyPropertyZone());
+  }
+
   /** 'none': another replica took the tick, or the run needs no retry any more. */
-  private async claim(run: ScheduledRun): Promise<Claim> {
-    // A tick's days are counted as it is claimed: a retry after the database was away reads
-    // the property's zone again. They are listed until its report gives the property's own.
-    const days =
-      run.runId === undefined
-        ? this.lastDays(run.scheduledFor)(await this.reconciliation.likelyPropertyZone())
-        : { startDate: run.startDate!, endDate: run.endDate! };
+  private claim(run: ScheduledRun, days: { startDate: string; endDate: string }): Promise<Claim> {
     return this.database.transaction(async (sql) => {
       // A tick not yet claimed is another replica's to take; a known run waits.
       if (!(await this.runs.tryLockSchedule(sql)))

@@ -194,13 +194,14 @@ export class EventPartitionMaintenance
           return this.partitions.detach(sql, partition);
         });
       await this.forgetCredits(partition);
+      // Its keys last but before the table: a drop cut short in between is finished by the
+      // next pass, which finds the table. Detached, the month already takes no duplicate.
+      while ((await this.partitions.forgetKeysOf(this.database, partition, KEYS_PER_PASS)) > 0);
       await this.database.transaction((sql) => this.partitions.drop(sql, partition));
       dropped = true;
     } catch (error) {
       if (sqlState(error) !== SqlState.undefinedTable) throw error;
     }
-    // Its keys last: until then a resent old event is still answered as a duplicate.
-    while ((await this.partitions.forgetKeysOf(this.database, partition, KEYS_PER_PASS)) > 0);
     return dropped;
   }
 
