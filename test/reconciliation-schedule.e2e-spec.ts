@@ -224,6 +224,34 @@ describe('a scheduled run that fails after GA4 told the property’s time zone',
     expect(failed.end_date).toBe(yesterdayIn(PROPERTY_ZONE));
     expect(failed.start_date).toBe(addDays(yesterdayIn(PROPERTY_ZONE), -2));
   });
+
+  it('takes the zone from this property’s reports only', async () => {
+    const succeeded = async () =>
+      (await service.db.pool.query("SELECT 1 FROM reconciliation_runs WHERE status = 'succeeded'"))
+        .rows.length;
+    await expect.poll(succeeded, { timeout: 5_000 }).toBeGreaterThan(0);
+    // Newer than any, for another property in another zone.
+    await service.db.pool.query(
+      `INSERT INTO reconciliation_runs (trigger, start_date, end_date, status, finished_at, report)
+       VALUES ('command', current_date, current_date, 'succeeded', now() + interval '1 hour',
+               '{"property_id": "999", "time_zone": "${REPORT_ZONE}"}')`,
+    );
+    const since = new Date();
+    if (ga4.failures.length < 10)
+      for (let i = 0; i < 10; i++)
+        ga4.failures.push({ status: 403, grpcStatus: 'PERMISSION_DENIED', message: 'No access.' });
+    const failedSince = async () =>
+      (
+        await service.db.pool.query<{ scheduled_for: Date; end_date: string }>(
+          `SELECT scheduled_for, end_date::text FROM reconciliation_runs
+           WHERE status = 'failed' AND scheduled_for > $1 ORDER BY scheduled_for LIMIT 1`,
+          [since],
+        )
+      ).rows[0];
+    await expect.poll(failedSince, { timeout: 5_000 }).toBeDefined();
+    const failed = await failedSince();
+    expect(failed.end_date).toBe(addDays(dateInZone(failed.scheduled_for, PROPERTY_ZONE), -1));
+  });
 });
 
 describe('a retry that finds another replica holding the schedule lock', () => {
