@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { addDays, dateInZone } from '../src/common/validation/date-range';
 import { ReconciliationRunRepository } from '../src/reconciliation/reconciliation-run.repository';
 import { ReconciliationScheduler } from '../src/reconciliation/reconciliation-scheduler';
@@ -251,6 +251,59 @@ describe('a scheduled run that fails after GA4 told the property’s time zone',
     await expect.poll(failedSince, { timeout: 5_000 }).toBeDefined();
     const failed = await failedSince();
     expect(failed.end_date).toBe(addDays(dateInZone(failed.scheduled_for, PROPERTY_ZONE), -1));
+  });
+});
+
+describe('a tick whose claim failed while the database was away', () => {
+  const REPORT_ZONE = 'Pacific/Kiritimati';
+  const PROPERTY_ZONE = 'Pacific/Pago_Pago';
+  let ga4: FakeGa4;
+  const service = scheduledService(
+    { RECONCILE_RETRY_DELAY_MS: '300', REPORT_TIMEZONE: REPORT_ZONE },
+    (fake) => {
+      ga4 = fake;
+      fake.timeZone = PROPERTY_ZONE;
+    },
+  );
+
+  it('counts its days again on the retry, in the zone it can read by then', async () => {
+    const succeeded = async () =>
+      (await service.db.pool.query("SELECT 1 FROM reconciliation_runs WHERE status = 'succeeded'"))
+        .rows.length;
+    await expect.poll(succeeded, { timeout: 5_000 }).toBeGreaterThan(0);
+    // From here on every run fails, so a run keeps the days it was claimed with.
+    for (let i = 0; i < 100; i++)
+      ga4.failures.push({ status: 403, grpcStatus: 'PERMISSION_DENIED', message: 'No access.' });
+    const runs = service.app.get(ReconciliationRunRepository);
+    // The next tick reads no zone (REPORT_TIMEZONE's days) and then fails to claim.
+    let zoneReadFailed = false;
+    let tickOfFailedClaim: Date | undefined;
+    const readZone = runs.lastPropertyTimeZone.bind(runs);
+    const claimTick = runs.claimTick.bind(runs);
+    vi.spyOn(runs, 'lastPropertyTimeZone').mockImplementation(async (propertyId) => {
+      if (zoneReadFailed) return readZone(propertyId);
+      zoneReadFailed = true;
+      throw new Error('connection refused');
+    });
+    vi.spyOn(runs, 'claimTick').mockImplementation(async (sql, run, lease) => {
+      if (!zoneReadFailed || tickOfFailedClaim !== undefined) return claimTick(sql, run, lease);
+      tickOfFailedClaim = run.scheduledFor;
+      throw new Error('connection refused');
+    });
+    const retried = async () =>
+      tickOfFailedClaim === undefined
+        ? undefined
+        : (
+            await service.db.pool.query<{ end_date: string }>(
+              `SELECT end_date::text FROM reconciliation_runs
+               WHERE scheduled_for = $1 AND status = 'failed'`,
+              [tickOfFailedClaim],
+            )
+          ).rows[0];
+    await expect.poll(retried, { timeout: 5_000 }).toBeDefined();
+    expect((await retried())!.end_date).toBe(
+      addDays(dateInZone(tickOfFailedClaim!, PROPERTY_ZONE), -1),
+    );
   });
 });
 
