@@ -1,12 +1,13 @@
 import ipaddr from 'ipaddr.js';
 import { isbot } from 'isbot';
 
-// Server-to-server callers identify with their HTTP library; they are customers' back
-// ends, not crawlers, although isbot flags every agent that is not a browser's. Named
+// Server-to-server callers identify with their HTTP library, and some apps with their
+// own HTTP stack; they are customers, not crawlers, although isbot flags every agent that
+// is not a browser's. Named
 // one by one: isbot's generic rules also catch monitors, link previews and AI agents,
 // which must stay bots. WordPress is WooCommerce's back end calling out.
 const HTTP_LIBRARY =
-  /^(curl|wget|python-requests|python-urllib|python-httpx|python\/|httpx|aiohttp|axios|node-fetch|node|undici|got|superagent|ky|go-http-client|okhttp|java\/|java-http-client|apache-httpclient|apache-httpasyncclient|jakarta commons-httpclient|reactornetty|ahc|vert\.x-webclient|ruby|faraday|http\.rb|typhoeus|mechanize|guzzle|guzzlehttp|symfony httpclient|php|wordpress|libwww-perl|dart|deno|bun|hyper|reqwest|ktor-client|httpie|postmanruntime|insomnia|restsharp|\.net|dotnet|httpclient)\b/i;
+  /^(curl|pycurl|wget|python-requests|python-urllib3?|python-httpx|python-httplib2|python\/|httpx|aiohttp|tornado|axios|node-fetch|node|undici|got|superagent|ky|go-http-client|go-resty|okhttp|java\/|java-http-client|apache-httpclient|apache-httpasyncclient|jakarta commons-httpclient|jersey|unirest-java|reactornetty|ahc|vert\.x-webclient|ruby|rest-client|faraday|http\.rb|typhoeus|mechanize|guzzle|guzzlehttp|symfony httpclient|laminas_http_client|zend_http_client|php|wordpress|libwww-perl|http-tiny|mojolicious|dart|deno|bun|hyper|reqwest|ureq|ktor-client|httpie|postmanruntime|insomnia|restsharp|\.net|dotnet|httpclient|elixir|hackney|finch|mint|req|libsoup|cpp-httplib|lua-resty-http|react-native)\b/i;
 
 // What a crawler built on such a library still says of itself: a bot's, crawler's or
 // spider's name, read outside addresses (WordPress gives its site's: robot-kits.com).
