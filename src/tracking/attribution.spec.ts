@@ -31,7 +31,13 @@ describe('resolveCampaignParams', () => {
       {},
       new URL(`https://a.example/?utm_campaign=${'x'.repeat(255)}%F0%9F%98%80`),
     );
-    expect(capped.utm_campaign?.isWellFormed()).toBe(true);
+    expect(capped.utm_campaign).toBe(`${'x'.repeat(255)}😀`);
+    // Characters, as the body's fields are counted: not UTF-16 units, which would halve emoji.
+    const emoji = resolveCampaignParams(
+      {},
+      new URL(`https://a.example/?utm_campaign=${'%F0%9F%98%80'.repeat(300)}`),
+    );
+    expect(emoji.utm_campaign).toBe('😀'.repeat(256));
   });
 
   it('caps values read from the URL as the body caps them: UTM tags at 256, click ids at 512', () => {

@@ -136,9 +136,18 @@ function sameSite(host: string, ownHost: string | undefined): boolean {
   return strip(host) === strip(ownHost);
 }
 
-/** A landing-page parameter, capped without splitting a character; one PostgreSQL cannot store (a decoded %00) is ignored. */
+/**
+ * A landing-page parameter, capped at `maxLength` characters (code points, as the body's
+ * fields are counted, so no character is split); one PostgreSQL cannot store (a decoded
+ * %00) is ignored.
+ */
 function fromQuery(value: string | null | undefined, maxLength: number): string | undefined {
-  const capped = clean(value)?.slice(0, maxLength).toWellFormed();
+  const cleaned = clean(value);
+  // No longer in code points than in UTF-16 units: only a long value needs counting.
+  const capped =
+    cleaned === undefined || cleaned.length <= maxLength
+      ? cleaned
+      : Array.from(cleaned).slice(0, maxLength).join('');
   return capped !== undefined && isStorableText(capped) ? capped : undefined;
 }
 
