@@ -184,6 +184,28 @@ describe('CORS allow-list on the public endpoints', () => {
     expect(rows).toEqual([{ origin: null }]);
   });
 
+  it('lets a page read the 405 of a public path asked with another method, as its other errors', async () => {
+    for (const path of ['/v1/events/track', '/v1/events/track/batch', '/v1/events/funnel']) {
+      const response = await request(app.getHttpServer())
+        .get(path)
+        .set('Origin', 'https://shop.example.com')
+        .expect(405);
+      expect(response.headers['access-control-allow-origin']).toBe('https://shop.example.com');
+      expect(response.headers['access-control-allow-credentials']).toBe('true');
+      expect(response.headers.vary).toMatch(/Origin/);
+    }
+    const refused = await request(app.getHttpServer())
+      .get('/v1/events/track')
+      .set('Origin', 'https://evil.com')
+      .expect(405);
+    expect(refused.headers['access-control-allow-origin']).toBeUndefined();
+    const read = await request(app.getHttpServer())
+      .post('/v1/events/conversions')
+      .set('Origin', 'https://shop.example.com')
+      .expect(405);
+    expect(read.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
   it('never answers with a wildcard origin', async () => {
     const response = await preflight('https://shop.example.com').expect(200);
     expect(response.headers['access-control-allow-origin']).not.toBe('*');
