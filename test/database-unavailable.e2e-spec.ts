@@ -147,3 +147,50 @@ describe('when the database is unavailable', () => {
     }
   });
 });
+
+describe('when the database takes no writes (a standby, or a primary set read-only while it fails over)', () => {
+  let db: TestDatabase;
+  let app: NestFastifyApplication;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    app = await createTestApp(db.url);
+    await request(app.getHttpServer()).get('/ready').expect(200);
+    // Every session from here on is read-only; the app's pooled ones are ended, so it
+    // reconnects into read-only sessions.
+    await db.pool.query(
+      `ALTER DATABASE ${new URL(db.url).pathname.slice(1)} SET default_transaction_read_only = on`,
+    );
+    await db.pool.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+       WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+  });
+
+  it('answers 503 with Retry-After on every write, stores nothing, and is not ready', async () => {
+    const post = (path: string, body: object) =>
+      request(app.getHttpServer()).post(path).set('Content-Type', 'application/json').send(body);
+    // The first may meet a pooled connection that was ended: unavailable too.
+    for (const [path, body] of [
+      ['/v1/events/track', anEvent()],
+      ['/v1/events/track', anEvent({ visitor_id: 'v-ro', user_id: 'u-ro' })],
+      ['/v1/events/track/batch', { events: [anEvent(), anEvent()] }],
+      ['/v1/events/funnel', { user_id: 'u-ro', stage: 'lead' }],
+    ] as const) {
+      const refused = await post(path, body);
+      expect(refused.status, path).toBe(503);
+      expect(refused.body.error.code).toBe('database_unavailable');
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    }
+    const notReady = await request(app.getHttpServer()).get('/ready').expect(503);
+    expect(notReady.body.error.details).toEqual([
+      { field: 'database', message: 'read-only: it takes no writes' },
+    ]);
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM events');
+    expect(rows[0].n).toBe(0);
+  });
+});

@@ -10,6 +10,7 @@ export const SqlState = {
   checkViolation: '23514',
   undefinedTable: '42P01',
   lockNotAvailable: '55P03',
+  readOnlySqlTransaction: '25006',
 } as const;
 
 /** The SQLSTATE PostgreSQL answered with, if the error came from it, however it was wrapped. */

@@ -16,12 +16,13 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Readiness: the database is reachable, every migration is applied, and no stop is under way. */
+  /** Readiness: the database is reachable and takes writes, every migration is applied, and no stop is under way. */
   @Get('ready')
   @ApiOkResponse({ type: ReadinessResponseDto })
   @ApiServiceUnavailableResponse({
     type: ErrorResponseDto,
-    description: 'Database unreachable, migrations pending, or the service shutting down (SIGTERM)',
+    description:
+      'Database unreachable or read-only, migrations pending, or the service shutting down (SIGTERM)',
   })
   getReadiness(): Promise<ReadinessResponseDto> {
     return this.health.checkReadiness();

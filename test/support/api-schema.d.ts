@@ -45,7 +45,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database is reachable, every migration is applied, and no stop is under way. */
+        /** Readiness: the database is reachable and takes writes, every migration is applied, and no stop is under way. */
         get: operations["getReadiness"];
         put?: never;
         post?: never;
@@ -1071,7 +1071,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Database unreachable, migrations pending, or the service shutting down (SIGTERM) */
+            /** @description Database unreachable or read-only, migrations pending, or the service shutting down (SIGTERM) */
             503: {
                 headers: {
                     /** @description The request id (yours if you sent a sane X-Request-Id), as in the error body */

@@ -39,6 +39,13 @@ describe('classifyDatabaseError', () => {
     expect(classifyDatabaseError(wrapped)).toBe('unavailable');
   });
 
+  it('counts a server that takes no writes, and every operator intervention, as unavailable', () => {
+    // A standby, or a primary set read-only while it fails over.
+    expect(classifyDatabaseError(pgError('25006'))).toBe('unavailable');
+    for (const code of ['57000', '57014', '57P01', '57P04', '57P05'])
+      expect(classifyDatabaseError(pgError(code))).toBe('unavailable');
+  });
+
   it('keeps conflicts, rejected text and everything else apart', () => {
     expect(classifyDatabaseError(pgError('40P01'))).toBe('conflict');
     expect(classifyDatabaseError(pgError('22021'))).toBe('rejected_text');
@@ -60,6 +67,7 @@ describe('isUnreachable', () => {
   it('stops on a server that refuses the service or whose migrations lock stays held', () => {
     expect(isUnreachable(pgError('3D000'))).toBe(false);
     expect(isUnreachable(pgError('28P01'))).toBe(false);
+    expect(isUnreachable(pgError('25006'))).toBe(false);
     const lockHeld = new Error('Waited 10min for the migrations lock', {
       cause: pgError('55P03', 'canceling statement due to lock timeout'),
     });

@@ -20,23 +20,23 @@ const UNAVAILABLE_NODE_CODES = new Set([
   'EAI_AGAIN',
 ]);
 
-// SQLSTATE codes meaning "the server can't serve you right now": cancelled or shut down
-// (57…), a lock not granted in time (55P03), and what refuses a new connection to a
-// database that is gone (3D000) or no longer lets us in (28000, 28P01); the client can
-// do nothing about any of them but retry later.
-const UNAVAILABLE_SQLSTATES = new Set([
-  '57014',
-  '57P01',
-  '57P02',
-  '57P03',
+// SQLSTATE codes meaning "the server can't serve you right now": a lock not granted in
+// time (55P03), a server that takes no writes (25006: a standby, or a primary demoted or
+// set read-only while it fails over), and what refuses a new connection to a database
+// that is gone (3D000) or no longer lets us in (28000, 28P01); the client can do nothing
+// about any of them but retry later.
+const UNAVAILABLE_SQLSTATES = new Set<string>([
   SqlState.lockNotAvailable,
+  SqlState.readOnlySqlTransaction,
   SqlState.invalidCatalogName,
   SqlState.invalidAuthorizationSpecification,
   SqlState.invalidPassword,
 ]);
-// Connection exceptions (08…) and insufficient resources (53…: too many connections,
-// disk full, out of memory) are whole classes.
-const UNAVAILABLE_SQLSTATE_CLASSES = ['08', '53'];
+// Whole classes: connection exceptions (08…), insufficient resources (53…: too many
+// connections, disk full, out of memory), and operator intervention (57…: a statement
+// cancelled or timed out, the server shutting down or starting, the database dropped, a
+// session ended for idling).
+const UNAVAILABLE_SQLSTATE_CLASSES = ['08', '53', '57'];
 // Deadlock and serialization failure: the transaction lost a race and may simply run again.
 const CONFLICT_SQLSTATES = new Set(['40P01', '40001']);
 const REJECTED_TEXT_SQLSTATES = new Set(['22021', '22P05', '22P02', '2202E']);
@@ -81,10 +81,10 @@ export function classifyDatabaseError(error: unknown): DatabaseErrorKind | undef
   return undefined;
 }
 
-// Reachable, but refusing this service (a setting to correct), or busy with another's
-// work (a migrations lock held past its wait, which names its own remedy): not a wait to
-// sit out.
-const NOT_AN_OUTAGE_SQLSTATES = new Set(['3D000', '28000', '28P01', '55P03', '57014']);
+// Reachable, but refusing this service (a setting to correct, or a server that takes no
+// writes: a replica in DATABASE_URL), or busy with another's work (a migrations lock held
+// past its wait, which names its own remedy): not a wait to sit out.
+const NOT_AN_OUTAGE_SQLSTATES = new Set(['3D000', '28000', '28P01', '55P03', '57014', '25006']);
 
 // The same refusals from a pooler: PgBouncer sends each of them as 08P01, a code that
 // otherwise means a broken connection.
