@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { createServer } from 'node:net';
+import { Socket, connect, createServer } from 'node:net';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -379,6 +379,87 @@ describe('the compiled service started on its own for one case', () => {
       expect(Date.now() - stopped).toBeLessThan(5_000);
     } finally {
       agent.destroy();
+      if (service.exitCode === null) service.kill('SIGKILL');
+    }
+  }, 120_000);
+
+  it('stores at SIGTERM the events accepted from clients that went away before their answers', async () => {
+    const service = await serviceOn(db);
+    await service.start();
+    const userId = `gone-${randomUUID()}`;
+    const holder = new Client({ connectionString: db.url });
+    try {
+      const seed = await fetch(`${service.baseUrl}/v1/events/track`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(
+          anEvent({ event_type: 'page_view', visitor_id: undefined, user_id: userId }),
+        ),
+      });
+      expect(seed.status).toBe(200);
+      // The first event's group waits on this lock; the second, of the same user, waits
+      // in the queue behind it. Both clients are gone long before either is stored, and
+      // with them the only connections the server's close would have waited for.
+      await holder.connect();
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM funnel_progress WHERE subject_id = $1 FOR UPDATE', [
+        userId,
+      ]);
+      const events = [
+        anEvent({ event_type: 'sign_up', visitor_id: undefined, user_id: userId }),
+        anEvent({ event_type: 'purchase', visitor_id: undefined, user_id: userId }),
+      ];
+      for (const event of events) {
+        const request = http.request(`${service.baseUrl}/v1/events/track`, {
+          method: 'POST',
+          agent: false,
+          headers: { 'Content-Type': 'application/json' },
+        });
+        request.on('error', () => undefined);
+        request.end(JSON.stringify(event));
+        setTimeout(() => request.destroy(), 150);
+        await sleep(20);
+      }
+      await sleep(300);
+      service.kill('SIGTERM');
+      await sleep(1_500);
+      await holder.query('COMMIT');
+      expect(await service.waitForExit(20_000), service.output).toBe(0);
+      const { rows } = await db.pool.query<{ event_id: string }>(
+        'SELECT event_id FROM events WHERE user_id = $1 AND event_type <> $2',
+        [userId, 'page_view'],
+      );
+      expect(rows.map(({ event_id }) => event_id).sort()).toEqual(
+        events.map(({ event_id }) => event_id).sort(),
+      );
+    } finally {
+      await holder.end().catch(() => undefined);
+      if (service.exitCode === null) service.kill('SIGKILL');
+    }
+  }, 120_000);
+
+  it('exits 0 at SIGTERM past a connection that never sent a whole request', async () => {
+    const service = await serviceOn(db);
+    await service.start();
+    const { port } = new URL(service.baseUrl);
+    const open = (bytes: string) =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => {
+          socket.write(bytes);
+          resolve(socket);
+        });
+        socket.on('error', reject);
+      });
+    // One opened and never used; one whose headers stop halfway.
+    const sockets = [await open(''), await open('POST /v1/events/track HTTP/1.1\r\nHost: x\r\n')];
+    try {
+      await sleep(100);
+      const stopped = Date.now();
+      service.kill('SIGTERM');
+      expect(await service.waitForExit(20_000), service.output).toBe(0);
+      expect(Date.now() - stopped).toBeLessThan(5_000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
       if (service.exitCode === null) service.kill('SIGKILL');
     }
   }, 120_000);

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
-import { Server as NetServer } from 'node:net';
+import { Server as NetServer, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { ServerClosing } from './server-closing';
@@ -17,6 +17,12 @@ export function closeConnectionsOnShutdown(
   fastify: FastifyInstance,
   serverClosing: ServerClosing,
 ): void {
+  const sockets = new Set<Socket>();
+  openSockets.set(fastify.server, sockets);
+  fastify.server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   fastify.addHook('preClose', (done) => {
     serverClosing.abort();
     done();
@@ -28,6 +34,14 @@ export function closeConnectionsOnShutdown(
 }
 
 const WORKER_LISTENER_CLOSE_MS = 250;
+
+/** Each server's open connections, for what its close leaves open. */
+const openSockets = new WeakMap<Server, Set<Socket>>();
+
+/** Whether an answer is under way on the connection: Node's own mark, which its closeIdleConnections reads. */
+function isAnswering(socket: Socket): boolean {
+  return (socket as Socket & { _httpMessage?: unknown })._httpMessage != null;
+}
 
 /**
  * The first step of a graceful stop: no new connection is accepted, and each kept-alive
@@ -56,4 +70,9 @@ export async function drainConnections(
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, maxMs)))]);
   clearTimeout(timer);
+  // Node's closeIdleConnections, which closes what is left idle, passes over a connection
+  // that never sent a whole request (opened and never used, or its headers cut short), and
+  // once the server no longer listens nothing else closes it: it would hold the stop until
+  // SHUTDOWN_TIMEOUT_MS and an exit 1. Nothing is being answered on it.
+  for (const socket of openSockets.get(server) ?? []) if (!isAnswering(socket)) socket.destroy();
 }
