@@ -41,6 +41,13 @@ describe('reconcileCounts', () => {
     expect(statusOf(3, 1).difference_pct).toBe(-66.67);
   });
 
+  it('rounds a gap to the same size whichever side counted more, so its status is the same', () => {
+    expect(statusOf(20_000, 20_999)).toMatchObject({ difference_pct: 5, status: 'warning' });
+    expect(statusOf(20_000, 19_001)).toMatchObject({ difference_pct: -5, status: 'warning' });
+    expect(statusOf(800, 801).difference_pct).toBe(0.13);
+    expect(statusOf(800, 799).difference_pct).toBe(-0.13);
+  });
+
   it('with thresholds of 0, flags any difference but not an exact match', () => {
     const zero = { warningPct: 0, criticalPct: 0 };
     expect(statusOf(20, 20, zero).status).toBe('match');

@@ -114,8 +114,11 @@ export function reconcileCounts(input: CountsToReconcile): ReconciliationBody {
   };
 }
 
+/** Rounded half away from zero (Math.round rounds -0.5 up): a gap's size, and so its status, is the same either way. */
 function percent(difference: number, base: number): number | null {
-  return base === 0 ? null : Math.round((difference / base) * 10_000) / 100;
+  if (base === 0) return null;
+  const hundredths = (difference / base) * 10_000;
+  return (Math.sign(hundredths) * Math.round(Math.abs(hundredths))) / 100;
 }
 
 function rowStatus(
