@@ -244,8 +244,11 @@ export function buildOpenApiConfig() {
         'envelope with its X-Request-Id: 404 `not_found` (no such route), 405',
         '`method_not_allowed` (the route exists for other methods, named in `Allow`), 408',
         '`request_timeout`, 431 `headers_too_large` (headers or query string too large) and 400',
-        '`malformed_request` (not valid HTTP). `HEAD` is answered wherever `GET` is. This',
-        'document is served at `/openapi.json` (and `/openapi.yaml`), Swagger UI at `/docs`.',
+        '`malformed_request` (not valid HTTP). While the database cannot be reached at start,',
+        'every path but `/health` and `/ready` (and the public endpoints’ preflights) answers 503',
+        '`database_unavailable` with `Retry-After` until the service has started. `HEAD` is',
+        'answered wherever `GET` is. This document is served at `/openapi.json` (and',
+        '`/openapi.yaml`), Swagger UI at `/docs`.',
       ].join('\n'),
     )
     .setVersion('1.0.0')
