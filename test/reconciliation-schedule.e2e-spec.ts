@@ -193,18 +193,27 @@ describe('a scheduled run whose key file cannot be read when it runs', () => {
   });
 });
 
-describe('a scheduled run that fails after GA4 told the property’s time zone', () => {
-  // 25 hours apart: the two zones are never on the same day.
-  const REPORT_ZONE = 'Pacific/Kiritimati';
-  const PROPERTY_ZONE = 'Pacific/Pago_Pago';
-  let ga4: FakeGa4;
+// 25 hours apart: the two zones are never on the same day.
+const REPORT_ZONE = 'Pacific/Kiritimati';
+const PROPERTY_ZONE = 'Pacific/Pago_Pago';
+
+const NO_ACCESS = { status: 403, grpcStatus: 'PERMISSION_DENIED', message: 'No access.' };
+
+/** A scheduled service in REPORT_ZONE whose GA4 property is in PROPERTY_ZONE, for one describe. */
+function serviceInTwoZones(retryDelayMs: string) {
+  const ga4 = {} as { fake: FakeGa4 };
   const service = scheduledService(
-    { RECONCILE_RETRY_DELAY_MS: '60000', REPORT_TIMEZONE: REPORT_ZONE },
+    { RECONCILE_RETRY_DELAY_MS: retryDelayMs, REPORT_TIMEZONE: REPORT_ZONE },
     (fake) => {
-      ga4 = fake;
+      ga4.fake = fake;
       fake.timeZone = PROPERTY_ZONE;
     },
   );
+  return { service, ga4 };
+}
+
+describe('a scheduled run that fails after GA4 told the property’s time zone', () => {
+  const { service, ga4 } = serviceInTwoZones('60000');
 
   it('is listed with the property’s days, as the runs that succeeded are', async () => {
     const withStatus = async (status: string) =>
@@ -216,8 +225,7 @@ describe('a scheduled run that fails after GA4 told the property’s time zone',
         )
       ).rows[0];
     await expect.poll(() => withStatus('succeeded'), { timeout: 5_000 }).toBeDefined();
-    for (let i = 0; i < 100; i++)
-      ga4.failures.push({ status: 403, grpcStatus: 'PERMISSION_DENIED', message: 'No access.' });
+    for (let i = 0; i < 100; i++) ga4.fake.failures.push(NO_ACCESS);
     await expect.poll(() => withStatus('failed'), { timeout: 5_000 }).toBeDefined();
     const failed = await withStatus('failed');
     const yesterdayIn = (zone: string) => addDays(dateInZone(failed.scheduled_for, zone), -1);
@@ -237,9 +245,8 @@ describe('a scheduled run that fails after GA4 told the property’s time zone',
                '{"property_id": "999", "time_zone": "${REPORT_ZONE}"}')`,
     );
     const since = new Date();
-    if (ga4.failures.length < 10)
-      for (let i = 0; i < 10; i++)
-        ga4.failures.push({ status: 403, grpcStatus: 'PERMISSION_DENIED', message: 'No access.' });
+    if (ga4.fake.failures.length < 10)
+      for (let i = 0; i < 10; i++) ga4.fake.failures.push(NO_ACCESS);
     const failedSince = async () =>
       (
         await service.db.pool.query<{ scheduled_for: Date; end_date: string }>(
@@ -255,16 +262,7 @@ describe('a scheduled run that fails after GA4 told the property’s time zone',
 });
 
 describe('a tick whose claim failed while the database was away', () => {
-  const REPORT_ZONE = 'Pacific/Kiritimati';
-  const PROPERTY_ZONE = 'Pacific/Pago_Pago';
-  let ga4: FakeGa4;
-  const service = scheduledService(
-    { RECONCILE_RETRY_DELAY_MS: '300', REPORT_TIMEZONE: REPORT_ZONE },
-    (fake) => {
-      ga4 = fake;
-      fake.timeZone = PROPERTY_ZONE;
-    },
-  );
+  const { service, ga4 } = serviceInTwoZones('300');
 
   it('counts its days again on the retry, in the zone it can read by then', async () => {
     const succeeded = async () =>
@@ -272,8 +270,7 @@ describe('a tick whose claim failed while the database was away', () => {
         .rows.length;
     await expect.poll(succeeded, { timeout: 5_000 }).toBeGreaterThan(0);
     // From here on every run fails, so a run keeps the days it was claimed with.
-    for (let i = 0; i < 100; i++)
-      ga4.failures.push({ status: 403, grpcStatus: 'PERMISSION_DENIED', message: 'No access.' });
+    for (let i = 0; i < 100; i++) ga4.fake.failures.push(NO_ACCESS);
     const runs = service.app.get(ReconciliationRunRepository);
     // The next tick reads no zone (REPORT_TIMEZONE's days) and then fails to claim.
     let zoneReadFailed = false;
