@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -12,6 +13,9 @@ import { createTestApp } from './support/test-app';
 import { TestDatabase, createTestDatabase } from './support/test-database';
 
 const CHROMIUM = '/usr/bin/chromium';
+const TRACKER_INTEGRITY = `sha384-${createHash('sha384')
+  .update(readFileSync(join(__dirname, '..', 'src', 'tracker', 'tracker.js')))
+  .digest('base64')}`;
 
 /** README's snippet for a page, as it is written there, loading the tracker from trackerUrl. */
 function readmeSnippet(trackerUrl: string): string {
@@ -37,6 +41,11 @@ async function pageServer(trackerUrl: string): Promise<{ server: Server; origin:
           "ct.track('purchase'",
           "var cycle = {}; cycle.self = cycle; ct.track('cyclic', cycle);\n  ct.track('purchase'",
         )}`,
+      );
+    else if (req.url === '/with-integrity')
+      // As a page requiring Subresource Integrity for third-party scripts loads it.
+      res.end(
+        `<!doctype html><title>shop</title><script src="${trackerUrl}" integrity="${TRACKER_INTEGRITY}" crossorigin="anonymous"></script>`,
       );
     else res.end(`<!doctype html><title>shop</title><script src="${trackerUrl}"></script>`);
   });
@@ -293,6 +302,81 @@ describe('a real browser on the tracking path', () => {
     expect(answer).toMatchObject({ success: true, duplicate: false });
     expect(sent.map((s) => s.status)).toEqual([503, 200]);
     expect(sent[1].eventId).toBe(sent[0].eventId);
+    await page.close();
+  });
+
+  it('sends what still waits for its Retry-After as a beacon when the page is left', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${allowed.origin}/`);
+    await page.waitForFunction(() => 'ct' in window);
+    let eventId: string | undefined;
+    await page.route('**/v1/events/track', async (route) => {
+      if (eventId !== undefined) return route.continue();
+      eventId = (JSON.parse(route.request().postData() ?? '{}') as { event_id: string }).event_id;
+      await route.fulfill({
+        status: 503,
+        headers: {
+          'Retry-After': '30',
+          'Access-Control-Allow-Origin': allowed.origin,
+          'Access-Control-Allow-Credentials': 'true',
+          'Access-Control-Expose-Headers': 'Retry-After',
+        },
+        contentType: 'application/json',
+        body: JSON.stringify({ success: false, error: { code: 'database_unavailable' } }),
+      });
+    });
+    // Not awaited: it would wait the 30 s. The page moves on once the 503 is in, which ends
+    // the evaluation with the page.
+    page
+      .evaluate(() =>
+        (window as unknown as { ct: { track(type: string): Promise<unknown> } }).ct.track(
+          'purchase',
+        ),
+      )
+      .catch(() => undefined);
+    await expect.poll(() => eventId, { timeout: 5_000 }).toBeDefined();
+    await page.waitForTimeout(200);
+    await page.goto(`${allowed.origin}/thank-you`);
+    await expect
+      .poll(
+        async () =>
+          (await db.pool.query('SELECT 1 FROM events WHERE event_id = $1', [eventId])).rows.length,
+        { timeout: 5_000 },
+      )
+      .toBe(1);
+    await page.close();
+  });
+
+  it('stores every event of a burst larger than the 64 KB the browser lets keepalive requests hold', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${allowed.origin}/`);
+    await page.waitForFunction(() => 'ct' in window);
+    const visitorId = await page.evaluate(
+      () => (window as unknown as { ct: { visitorId: string } }).ct.visitorId,
+    );
+    const answers = await page.evaluate(() => {
+      const { ct } = window as unknown as {
+        ct: { track(type: string, fields: object): Promise<unknown> };
+      };
+      return Promise.all(
+        Array.from({ length: 150 }, (_, i) =>
+          ct.track('view_item', { properties: { i, pad: 'p'.repeat(300) } }),
+        ),
+      );
+    });
+    expect(answers.filter((answer) => answer === false)).toEqual([]);
+    const { rows } = await db.pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM events WHERE visitor_id = $1 AND event_type = 'view_item'",
+      [visitorId],
+    );
+    expect(rows[0].n).toBe(150);
+    await page.close();
+  });
+
+  it('loads on a page that requires Subresource Integrity', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${allowed.origin}/with-integrity`);
+    await page.waitForFunction(() => 'ct' in window, undefined, { timeout: 5_000 });
     await page.close();
   });
 

@@ -18,6 +18,10 @@ const ETAG = `"${createHash('sha256').update(SCRIPT).digest('base64url').slice(0
 const CACHE_HEADERS = {
   ETag: { description: "The script's version tag, for If-None-Match", schema: { type: 'string' } },
   'Cache-Control': { description: '`public, max-age=3600`', schema: { type: 'string' } },
+  'Access-Control-Allow-Origin': {
+    description: '`*` (no credentials): any page may load it with integrity (SRI)',
+    schema: { type: 'string' },
+  },
 } as const;
 
 @ApiTags('tracking')
@@ -52,6 +56,8 @@ export class TrackerController {
     @Res() reply: FastifyReply,
   ): void {
     void reply
+      // Readable by any page without credentials, so a page can load it with integrity (SRI).
+      .header('Access-Control-Allow-Origin', '*')
       .header('Cache-Control', 'public, max-age=3600')
       .header('ETag', ETAG)
       .header('Content-Type', 'application/javascript; charset=utf-8');

@@ -3,16 +3,7 @@
   var s = d.currentScript,
     base = s ? s.src.replace(/\/v1\/tracker\.js.*$/, '') : '';
   var url = (s && s.getAttribute('data-endpoint')) || base + '/v1/events/track';
-  var KEYS = [
-    'utm_source',
-    'utm_medium',
-    'utm_campaign',
-    'utm_term',
-    'utm_content',
-    'gclid',
-    'fbclid',
-    'msclkid',
-  ];
+  var KEYS = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content', 'gclid', 'fbclid', 'msclkid'];
   function store(area, k, v) {
     try {
       if (v === undefined) return w[area].getItem(k);
@@ -89,28 +80,38 @@
       navigator.sendBeacon(url, new Blob([body], { type: 'text/plain' }))
     );
   }
-  function send(body, retried) {
+  // Bodies waiting for their resend: a page left meanwhile beacons them.
+  var waiting = {};
+  w.addEventListener('pagehide', function () {
+    for (var k in waiting) beacon(waiting[k]);
+    waiting = {};
+  });
+  function send(body, retried, plain) {
     return fetch(url, {
       method: 'POST',
       body: body,
-      keepalive: true,
+      // Outlives the page; refused past 64 KB of such bodies in flight.
+      keepalive: !plain,
       credentials: 'include',
       headers: { 'Content-Type': 'application/json' },
     })
       .then(function (r) {
-        // Rate-limited or the database busy: once more when the service says, with the same
-        // event_id (a resend is never stored twice). Longer waits than a minute are given up.
-        var wait = Number(r.headers.get('Retry-After'));
+        // 429 or 503: once more when told, same event_id (never stored twice); not past a minute.
+        var wait = Number(r.headers.get('Retry-After')),
+          key = id();
         if (!retried && (r.status === 429 || r.status === 503) && wait >= 0 && wait <= 60)
           return new Promise(function (resolve) {
+            waiting[key] = body;
             setTimeout(function () {
-              resolve(send(body, true));
+              if (!waiting[key]) return resolve(true); // sent as a beacon already
+              delete waiting[key];
+              resolve(send(body, true, plain));
             }, wait * 1000);
           });
         return r.json();
       })
       .catch(function () {
-        return beacon(body);
+        return plain ? beacon(body) : send(body, retried, true);
       });
   }
   function track(type, fields) {

@@ -2058,6 +2058,8 @@ export interface operations {
                     ETag?: string;
                     /** @description `public, max-age=3600` */
                     "Cache-Control"?: string;
+                    /** @description `*` (no credentials): any page may load it with integrity (SRI) */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2073,6 +2075,8 @@ export interface operations {
                     ETag?: string;
                     /** @description `public, max-age=3600` */
                     "Cache-Control"?: string;
+                    /** @description `*` (no credentials): any page may load it with integrity (SRI) */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
