@@ -130,6 +130,14 @@ describe('isBotUserAgent', () => {
     'libsoup/3.4',
     'cpp-httplib/0.14',
     'lua-resty-http/0.17.1 (Lua) ngx_lua/10025',
+    'excon/0.109.0',
+    'akka-http/10.2.9',
+    'pekko-http/1.0.0',
+    'Jetty/11.0.15',
+    'fasthttp',
+    'Needle/3.2.0 (Node.js v20.10.0; linux x64)',
+    'Apache-CXF/3.6.2',
+    'http-kit/2.0',
     // An app's own HTTP stack, sending its conversions from the device.
     'React-Native',
     // A site's address is not what the agent says of itself.

@@ -30,7 +30,7 @@ export abstract class SubjectEventFieldsDto {
   @Length(1, 128)
   @Matches(PRINTABLE, {
     message:
-      'event_id must contain only printable characters (no control, zero-width or directional marks)',
+      'event_id must contain only printable characters (no control characters, nor marks invisible on their own such as zero-width or directional ones)',
   })
   @IsStorableText()
   event_id?: string;

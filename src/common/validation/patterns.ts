@@ -4,20 +4,18 @@ export const ISO_WITH_OFFSET =
 
 /**
  * Text that prints: no control characters (U+0000–U+001F, U+007F–U+009F), and none of
- * the characters that are invisible yet make two ids differ (Unicode's default-ignorable
- * code points: soft hyphen, combining grapheme joiner, Hangul and Khmer fillers, Mongolian
- * and other variation selectors, zero-width and directional marks, line and paragraph
- * separators, bidi embeddings and isolates, word joiners, the byte-order mark, interlinear
- * annotation marks, musical formatting symbols, tag characters). One source for the check
- * and the OpenAPI pattern, so both say the same: written without the `u` flag, which JSON
- * Schema's patterns lack, so the astral ones are matched by their surrogate pairs.
+ * the characters that are invisible on their own yet make two ids differ (soft hyphen,
+ * combining grapheme joiner, Hangul and Khmer fillers, the Mongolian vowel separator,
+ * zero-width and directional marks, line and paragraph separators, bidi embeddings and
+ * isolates, word joiners, the byte-order mark, interlinear annotation marks). Variation
+ * selectors and tag characters stay allowed: they belong to what they follow (❤️, a
+ * flag, an ideographic variant). One source for the check and the OpenAPI pattern, so
+ * both say the same: only code points of the BMP, which a validator reads alike with
+ * or without the `u` flag.
  */
-const INVISIBLE_BMP =
-  '\\u0000-\\u001F\\u007F-\\u009F\\u00AD\\u034F\\u061C\\u115F\\u1160\\u17B4\\u17B5\\u180B-\\u180F' +
-  '\\u200B-\\u200F\\u2028-\\u202E\\u2060-\\u206F\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0\\uFFF0-\\uFFFB';
-/** U+1D173–U+1D17A: \uD834 then \uDD73–\uDD7A. Every code point after \uDB40 (U+E0000–U+E03FF) is one. */
-const INVISIBLE_ASTRAL = '\\uD834(?![\\uDD73-\\uDD7A])';
-export const PRINTABLE_PATTERN = `^(?:[^${INVISIBLE_BMP}\\uD834\\uDB40]|${INVISIBLE_ASTRAL})+$`;
+export const PRINTABLE_PATTERN =
+  '^[^\\u0000-\\u001F\\u007F-\\u009F\\u00AD\\u034F\\u061C\\u115F\\u1160\\u17B4\\u17B5\\u180E' +
+  '\\u200B-\\u200F\\u2028-\\u202E\\u2060-\\u206F\\u3164\\uFEFF\\uFFA0\\uFFF0-\\uFFFB]+$';
 export const PRINTABLE = new RegExp(PRINTABLE_PATTERN);
 
 /** An absolute http(s) URL's start, scheme in any case, as an OpenAPI pattern (the service also parses it). */
