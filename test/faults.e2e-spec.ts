@@ -398,25 +398,30 @@ describe('the compiled service started on its own for one case', () => {
       });
       expect(seed.status).toBe(200);
       // The first event's group waits on this lock; the second, of the same user, waits
-      // in the queue behind it. Both clients are gone long before either is stored, and
-      // with them the only connections the server's close would have waited for.
+      // in the queue behind it, and so does the batch (its link made on the way, its
+      // events after the first stored one by one). Every client is gone long before
+      // anything is stored, and with them the only connections the server's close waits for.
       await holder.connect();
       await holder.query('BEGIN');
       await holder.query('SELECT 1 FROM funnel_progress WHERE subject_id = $1 FOR UPDATE', [
         userId,
       ]);
-      const events = [
-        anEvent({ event_type: 'sign_up', visitor_id: undefined, user_id: userId }),
-        anEvent({ event_type: 'purchase', visitor_id: undefined, user_id: userId }),
+      const ofUser = (type: string, visitorId?: string) =>
+        anEvent({ event_type: type, visitor_id: visitorId, user_id: userId });
+      const events = [ofUser('sign_up'), ofUser('purchase')];
+      const batch = [ofUser('generate_lead'), ofUser('login', `v-${userId}`), ofUser('purchase')];
+      const requests: [string, unknown][] = [
+        ...events.map((event): [string, unknown] => ['/v1/events/track', event]),
+        ['/v1/events/track/batch', { events: batch }],
       ];
-      for (const event of events) {
-        const request = http.request(`${service.baseUrl}/v1/events/track`, {
+      for (const [path, body] of requests) {
+        const request = http.request(`${service.baseUrl}${path}`, {
           method: 'POST',
           agent: false,
           headers: { 'Content-Type': 'application/json' },
         });
         request.on('error', () => undefined);
-        request.end(JSON.stringify(event));
+        request.end(JSON.stringify(body));
         setTimeout(() => request.destroy(), 150);
         await sleep(20);
       }
@@ -430,7 +435,7 @@ describe('the compiled service started on its own for one case', () => {
         [userId, 'page_view'],
       );
       expect(rows.map(({ event_id }) => event_id).sort()).toEqual(
-        events.map(({ event_id }) => event_id).sort(),
+        [...events, ...batch].map(({ event_id }) => event_id).sort(),
       );
     } finally {
       await holder.end().catch(() => undefined);

@@ -4,11 +4,15 @@ import { CorsPreflight, PublicPost } from '../common/http/public-endpoint';
 import { FunnelStageResponseDto } from './dto/funnel-stage-response.dto';
 import { UpdateFunnelStageDto } from './dto/update-funnel-stage.dto';
 import { FunnelService } from './funnel.service';
+import { WritesInFlight } from '../persistence/writes-in-flight';
 
 @ApiTags('funnel')
 @Controller('v1/events')
 export class FunnelController {
-  constructor(private readonly funnels: FunnelService) {}
+  constructor(
+    private readonly funnels: FunnelService,
+    private readonly writes: WritesInFlight,
+  ) {}
 
   /**
    * Update a funnel stage
@@ -19,7 +23,7 @@ export class FunnelController {
   @PublicPost('funnel')
   @ApiOkResponse({ type: FunnelStageResponseDto })
   updateFunnelStage(@Body() update: UpdateFunnelStageDto): Promise<FunnelStageResponseDto> {
-    return this.funnels.updateStage(update);
+    return this.writes.during(() => this.funnels.updateStage(update));
   }
 
   /**

@@ -6,6 +6,7 @@ import { PooledSessionCheck } from './pooled-session-check';
 import { REPORT_DATABASE, reportDatabaseProvider } from './report-database';
 import { ConnectableDatabase, createOrmOptions } from './orm-options';
 import { PRIMARY_DATABASE } from './primary-database';
+import { WritesInFlight } from './writes-in-flight';
 
 /** The one MikroORM connection every feature module shares. */
 @Global()
@@ -41,8 +42,9 @@ export class PersistenceModule {
           : []),
         reportDatabaseProvider(database),
         { provide: PRIMARY_DATABASE, useValue: database },
+        WritesInFlight,
       ],
-      exports: [Database, REPORT_DATABASE, PRIMARY_DATABASE],
+      exports: [Database, REPORT_DATABASE, PRIMARY_DATABASE, WritesInFlight],
     };
   }
 }

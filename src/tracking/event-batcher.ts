@@ -53,8 +53,6 @@ export class EventBatcher {
   /** Events queued or in flight, and how many may be: beyond it an event is refused at once. */
   private pending = 0;
   private readonly maxPending: number;
-  /** Resolves the shutdown's wait once no event is queued or in flight. */
-  private settled?: () => void;
 
   constructor(
     private readonly events: EventRepository,
@@ -78,17 +76,7 @@ export class EventBatcher {
       this.queue.push({ ...item, resolve, reject });
       this.schedule();
     });
-    return outcome.finally(() => {
-      if (--this.pending === 0) this.settled?.();
-    });
-  }
-
-  /**
-   * Every event accepted is stored before the pool closes (after this hook), also one whose
-   * client went away meanwhile: the HTTP server's close waits only for the connections left.
-   */
-  async beforeApplicationShutdown(): Promise<void> {
-    if (this.pending > 0) await new Promise<void>((resolve) => (this.settled = resolve));
+    return outcome.finally(() => this.pending--);
   }
 
   private schedule(): void {

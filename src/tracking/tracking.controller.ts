@@ -7,11 +7,15 @@ import { TrackEventDto } from './dto/track-event.dto';
 import { TrackEventResponseDto } from './dto/track-event-response.dto';
 import { ClientRequest, RequestContext } from './request-context';
 import { TrackingService } from './tracking.service';
+import { WritesInFlight } from '../persistence/writes-in-flight';
 
 @ApiTags('tracking')
 @Controller('v1/events')
 export class TrackingController {
-  constructor(private readonly tracking: TrackingService) {}
+  constructor(
+    private readonly tracking: TrackingService,
+    private readonly writes: WritesInFlight,
+  ) {}
 
   /**
    * Track a conversion event
@@ -25,7 +29,7 @@ export class TrackingController {
     @Body() event: TrackEventDto,
     @ClientRequest() request: RequestContext,
   ): Promise<TrackEventResponseDto> {
-    return this.tracking.track(event, request);
+    return this.writes.during(() => this.tracking.track(event, request));
   }
 
   /**
@@ -41,7 +45,7 @@ export class TrackingController {
     @Body() batch: TrackBatchDto,
     @ClientRequest() request: RequestContext,
   ): Promise<TrackBatchResponseDto> {
-    return this.tracking.trackBatch(batch, request);
+    return this.writes.during(() => this.tracking.trackBatch(batch, request));
   }
 
   /**

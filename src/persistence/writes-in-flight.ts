@@ -1,0 +1,25 @@
+import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
+
+/**
+ * The public writes under way. The pool closes after every module's
+ * beforeApplicationShutdown, and this one waits for them: a request whose client went away
+ * before its answer is still stored (the HTTP server's close waits only for the
+ * connections left), with all of it (a batch's events after the first, a link made on
+ * the way).
+ */
+@Injectable()
+export class WritesInFlight implements BeforeApplicationShutdown {
+  private count = 0;
+  private settled?: () => void;
+
+  during<T>(write: () => Promise<T>): Promise<T> {
+    this.count++;
+    return write().finally(() => {
+      if (--this.count === 0) this.settled?.();
+    });
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.count > 0) await new Promise<void>((resolve) => (this.settled = resolve));
+  }
+}
