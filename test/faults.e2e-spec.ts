@@ -469,6 +469,38 @@ describe('the compiled service started on its own for one case', () => {
     }
   }, 120_000);
 
+  it('answers at SIGTERM a request whose headers were still arriving past the drain', async () => {
+    const service = await serviceOn(db);
+    await service.start();
+    const { port } = new URL(service.baseUrl);
+    const event = anEvent();
+    const body = JSON.stringify(event);
+    const socket = connect(Number(port), '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+    socket.on('error', () => undefined);
+    try {
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(
+        'POST /v1/events/track HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n',
+      );
+      await sleep(100);
+      service.kill('SIGTERM');
+      // Past the drain's second: the rest of the headers, and the body, come slowly.
+      await sleep(1_400);
+      socket.write(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      expect(await service.waitForExit(20_000), service.output).toBe(0);
+      expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+      const { rows } = await db.pool.query('SELECT 1 FROM events WHERE event_id = $1', [
+        event.event_id,
+      ]);
+      expect(rows).toHaveLength(1);
+    } finally {
+      socket.destroy();
+      if (service.exitCode === null) service.kill('SIGKILL');
+    }
+  }, 120_000);
+
   it('with SHUTDOWN_DELAY_MS, serves on after SIGTERM, /ready answering 503, then stops with exit 0', async () => {
     const service = await serviceOn(db, { SHUTDOWN_DELAY_MS: '3000' });
     await service.start();

@@ -70,9 +70,29 @@ export async function drainConnections(
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, maxMs)))]);
   clearTimeout(timer);
-  // Node's closeIdleConnections, which closes what is left idle, passes over a connection
-  // that never sent a whole request (opened and never used, or its headers cut short), and
-  // once the server no longer listens nothing else closes it: it would hold the stop until
-  // SHUTDOWN_TIMEOUT_MS and an exit 1. Nothing is being answered on it.
-  for (const socket of openSockets.get(server) ?? []) if (!isAnswering(socket)) socket.destroy();
+  closeStalled(openSockets.get(server) ?? new Set());
+}
+
+const STALLED_AFTER_MS = 1_000;
+
+/**
+ * Node's closeIdleConnections, which closes what is left idle, passes over a connection
+ * that has not sent a whole request, and once the server no longer listens nothing else
+ * closes it: it would hold the stop until SHUTDOWN_TIMEOUT_MS and an exit 1. Closed here,
+ * with nothing being answered on it: one never used at once, one whose request stopped
+ * coming (headers cut short) once a second passes without a byte. Headers still arriving
+ * are waited for.
+ */
+function closeStalled(sockets: Set<Socket>): void {
+  const bytesSeen = new Map<Socket, number>();
+  const sweep = () => {
+    for (const socket of sockets) {
+      if (isAnswering(socket)) bytesSeen.delete(socket);
+      else if (socket.bytesRead === 0 || bytesSeen.get(socket) === socket.bytesRead)
+        socket.destroy();
+      else bytesSeen.set(socket, socket.bytesRead);
+    }
+    if (sockets.size > 0) setTimeout(sweep, STALLED_AFTER_MS).unref();
+  };
+  sweep();
 }
