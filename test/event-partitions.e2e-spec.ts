@@ -165,6 +165,30 @@ describe('events partitioned by month', () => {
     expect(await rowsIn(partitionOf(old))).toBe(3);
   });
 
+  it('leaves a move that another replica finished while this one was copying', async () => {
+    const old = new Date(Date.now() - 80 * DAY_MS);
+    await fixture.db.pool.query(`DROP TABLE IF EXISTS ${partitionOf(old)}`);
+    for (let n = 0; n < 3; n++)
+      await track(anEvent({ occurred_at: old.toISOString() })).expect(200);
+    const repository = fixture.app.get(StrayEventsRepository);
+    const database = fixture.app.get(Database);
+    // The other replica finishes between this one's staging and its first copy.
+    const copyStrays = repository.copyStrays.bind(repository);
+    const spy = vi
+      .spyOn(repository, 'copyStrays')
+      .mockImplementationOnce(async (sql, month, from, to) => {
+        await database.longTransaction((other) => repository.finishMove(other, month, 0));
+        return copyStrays(sql, month, from, to);
+      });
+    try {
+      await maintenance().maintain();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await rowsIn('events_default')).toBe(0);
+    expect(await rowsIn(partitionOf(old))).toBe(3);
+  });
+
   it('finishes a move with the strays that came since its copy, once when two replicas finish it', async () => {
     const old = new Date(Date.now() - 80 * DAY_MS);
     await fixture.db.pool.query(`DROP TABLE IF EXISTS ${partitionOf(old)}`);

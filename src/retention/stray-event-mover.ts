@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { sqlState, SqlState } from '../common/sql-state';
 import { Database } from '../persistence/database';
 import { StrayEventsRepository, StrayMonth } from './stray-events.repository';
 
@@ -67,20 +68,26 @@ export class StrayEventMover {
     await this.database.transaction((sql) => this.strays.stage(sql, month));
     // The default partition may grow while it is copied (the month's events still land there).
     let copiedTo = 0;
-    for (
-      let blocks = await this.strays.blocksOfDefault(this.database);
-      copiedTo < blocks;
-      blocks = await this.strays.blocksOfDefault(this.database)
-    ) {
-      const to = Math.min(copiedTo + BLOCKS_PER_PASS, blocks);
-      await this.database.transaction((sql) => this.strays.copyStrays(sql, month, copiedTo, to));
-      copiedTo = to;
-      if (stopping()) return undefined;
+    try {
+      for (
+        let blocks = await this.strays.blocksOfDefault(this.database);
+        copiedTo < blocks;
+        blocks = await this.strays.blocksOfDefault(this.database)
+      ) {
+        const to = Math.min(copiedTo + BLOCKS_PER_PASS, blocks);
+        await this.database.transaction((sql) => this.strays.copyStrays(sql, month, copiedTo, to));
+        copiedTo = to;
+        if (stopping()) return undefined;
+      }
+      // Reads the whole month twice: no statement timeout.
+      await this.database.longTransaction(async (sql) => {
+        if (!(await this.strays.copyMatches(sql, month))) await this.strays.syncCopy(sql, month);
+      });
+    } catch (error) {
+      // Another replica finished the move meanwhile: the copy became the month's partition
+      // under another name. Finishing finds that, and leaves it.
+      if (sqlState(error) !== SqlState.undefinedTable) throw error;
     }
-    // Reads the whole month twice: no statement timeout.
-    await this.database.longTransaction(async (sql) => {
-      if (!(await this.strays.copyMatches(sql, month))) await this.strays.syncCopy(sql, month);
-    });
     return copiedTo;
   }
 }
