@@ -455,8 +455,14 @@ describe('the compiled service started on its own for one case', () => {
         });
         socket.on('error', reject);
       });
-    // One opened and never used; one whose headers stop halfway.
-    const sockets = [await open(''), await open('POST /v1/events/track HTTP/1.1\r\nHost: x\r\n')];
+    // One opened and never used; one whose headers stop halfway; one whose body does.
+    const sockets = [
+      await open(''),
+      await open('POST /v1/events/track HTTP/1.1\r\nHost: x\r\n'),
+      await open(
+        'POST /v1/events/track HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 80\r\n\r\n{"event_ty',
+      ),
+    ];
     try {
       await sleep(100);
       const stopped = Date.now();

@@ -38,9 +38,15 @@ const WORKER_LISTENER_CLOSE_MS = 250;
 /** Each server's open connections, for what its close leaves open. */
 const openSockets = new WeakMap<Server, Set<Socket>>();
 
-/** Whether an answer is under way on the connection: Node's own mark, which its closeIdleConnections reads. */
+/**
+ * Whether a request has all arrived on the connection and its answer is under way: Node's
+ * own marks (the response it attaches once the headers are in, which its
+ * closeIdleConnections reads, and whether the request's body is complete).
+ */
 function isAnswering(socket: Socket): boolean {
-  return (socket as Socket & { _httpMessage?: unknown })._httpMessage != null;
+  const response = (socket as Socket & { _httpMessage?: { req?: { complete?: boolean } } })
+    ._httpMessage;
+  return response != null && response.req?.complete !== false;
 }
 
 /**
@@ -80,8 +86,8 @@ const STALLED_AFTER_MS = 1_000;
  * that has not sent a whole request, and once the server no longer listens nothing else
  * closes it: it would hold the stop until SHUTDOWN_TIMEOUT_MS and an exit 1. Closed here,
  * with nothing being answered on it: one never used at once, one whose request stopped
- * coming (headers cut short) once a second passes without a byte. Headers still arriving
- * are waited for.
+ * coming (headers or body cut short) once a second passes without a byte. A request
+ * still arriving is waited for.
  */
 function closeStalled(sockets: Set<Socket>): void {
   const bytesSeen = new Map<Socket, number>();
