@@ -373,6 +373,32 @@ describe('a real browser on the tracking path', () => {
     await page.close();
   });
 
+  it('sends an event once when an answer comes that is not JSON (a proxy’s error page)', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${allowed.origin}/`);
+    await page.waitForFunction(() => 'ct' in window);
+    let sent = 0;
+    await page.route('**/v1/events/track', async (route) => {
+      sent += 1;
+      await route.fulfill({
+        status: 400,
+        headers: {
+          'Access-Control-Allow-Origin': allowed.origin,
+          'Access-Control-Allow-Credentials': 'true',
+        },
+        contentType: 'text/html',
+        body: '<html><body>Bad request</body></html>',
+      });
+    });
+    const answer = await page.evaluate(() =>
+      (window as unknown as { ct: { track(type: string): Promise<unknown> } }).ct.track('sign_up'),
+    );
+    expect(answer).toEqual({ success: false, status: 400 });
+    await page.waitForTimeout(300);
+    expect(sent).toBe(1);
+    await page.close();
+  });
+
   it('loads on a page that requires Subresource Integrity', async () => {
     const page = await browser.newPage();
     await page.goto(`${allowed.origin}/with-integrity`);

@@ -1,4 +1,4 @@
-/* Conversion tracker: ct.track("purchase", {value: 49.9, currency: "EUR"}); see README for the page's snippet */
+/* Conversion tracker: ct.track("purchase", {value: 49.9, currency: "EUR"}); see README */
 (function (w, d) {
   var s = d.currentScript,
     base = s ? s.src.replace(/\/v1\/tracker\.js.*$/, '') : '';
@@ -18,7 +18,7 @@
   }
   var visitor = store('localStorage', 'ct_vid') || store('localStorage', 'ct_vid', id());
   var session = store('sessionStorage', 'ct_sid') || store('sessionStorage', 'ct_sid', id());
-  // Campaign parameters and click ids of the landing page stay with every event of the session.
+  // The landing page's campaign parameters and click ids stay with the session's events.
   var landing = {},
     kept = {},
     q = new URLSearchParams(w.location.search),
@@ -35,8 +35,8 @@
     try {
       landing = JSON.parse(store('sessionStorage', 'ct_landing') || '{}');
     } catch (e) {}
-  // As the service reads a landing address itself: trimmed and capped (UTMs 256, click ids
-  // 512), a value it cannot store (a decoded %00) left out; one bad value must not fail every event.
+  // As the service reads a landing address: trimmed, capped (UTMs 256, click ids 512), a
+  // value it cannot store (%00) left out; one bad value must not fail every event.
   KEYS.forEach(function (k, i) {
     var v = String(landing[k] || '')
       .trim()
@@ -45,11 +45,11 @@
     if (v && v.indexOf('\u0000') < 0) kept[k] = v;
   });
   landing = kept;
-  // Only URLs the service accepts: an app referrer or a huge address would fail the event.
+  // Only URLs the service accepts: others would fail the event.
   function webUrl(u) {
     return /^https?:\/\//i.test(u || '') && u.length <= 2048 ? u : undefined;
   }
-  // No occurred_at: a visitor's clock may be wrong, the service's is not.
+  // No occurred_at: a visitor's clock may be wrong.
   function event(type, fields) {
     var e = {
         event_type: type,
@@ -63,16 +63,16 @@
     if (page) e.page_url = page;
     if (ref) e.referrer = ref;
     for (k in landing) e[k] = landing[k];
-    // Only a plain object's fields: a string or an array would spread into keys "0", "1"…
+    // A plain object's fields only: a string or an array would spread into "0", "1"…
     if (fields && typeof fields === 'object' && !Array.isArray(fields))
       for (k in fields) e[k] = fields[k];
     try {
       return JSON.stringify(e);
     } catch (err) {
-      return undefined; // fields that are no JSON (a cycle, a BigInt): nothing to send
+      return undefined; // no JSON (a cycle, a BigInt): nothing to send
     }
   }
-  // text/plain keeps a beacon a simple request (no preflight); the service reads it as JSON.
+  // text/plain: a simple request (no preflight); the service reads it as JSON.
   function beacon(body) {
     return !!(
       body &&
@@ -94,9 +94,9 @@
       keepalive: !plain,
       credentials: 'include',
       headers: { 'Content-Type': 'application/json' },
-    })
-      .then(function (r) {
-        // 429 or 503: once more when told, same event_id (never stored twice); not past a minute.
+    }).then(
+      function (r) {
+        // 429 or 503: once more when told, same event_id (never stored twice), within a minute.
         var wait = Number(r.headers.get('Retry-After')),
           key = id();
         if (!retried && (r.status === 429 || r.status === 503) && wait >= 0 && wait <= 60)
@@ -108,18 +108,22 @@
               resolve(send(body, true, plain));
             }, wait * 1000);
           });
-        return r.json();
-      })
-      .catch(function () {
+        // Not JSON (a proxy's page): an answer all the same, not sent again.
+        return r.json().catch(function () {
+          return { success: false, status: r.status };
+        });
+      },
+      function () {
         return plain ? beacon(body) : send(body, retried, true);
-      });
+      },
+    );
   }
   function track(type, fields) {
     var body = event(type, fields);
     if (!body) return Promise.resolve(false);
     return w.fetch ? send(body, false) : Promise.resolve(beacon(body));
   }
-  // Calls made before this script loaded, queued by the page's stub: {q: [[name, args]]}.
+  // Calls queued by the page's stub before this script loaded: {q: [[name, args]]}.
   var queued = (w.ct && w.ct.q) || [];
   w.ct = {
     track: track,
@@ -128,7 +132,7 @@
     },
     visitorId: visitor,
   };
-  // One bad call (fields that cannot be sent as JSON) must not cost the calls queued after it.
+  // One bad call (fields that are no JSON) must not cost the calls queued after it.
   queued.forEach(function (call) {
     try {
       w.ct[call[0]].apply(null, call[1]);
