@@ -82,6 +82,8 @@ async function stopApp(app: NestFastifyApplication, config: AppConfig): Promise<
     app.getHttpServer(),
     serverClosing,
     Math.min(MAX_DRAIN_MS, config.http.shutdownTimeoutMs / 4),
+    // Requests still arriving then have up to half the stop's time.
+    config.http.shutdownTimeoutMs / 2,
   );
   await app.getHttpAdapter().close();
   await app.close();

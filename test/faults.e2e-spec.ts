@@ -507,6 +507,26 @@ describe('the compiled service started on its own for one case', () => {
     }
   }, 120_000);
 
+  it('stops waiting for a request trickling in at half of SHUTDOWN_TIMEOUT_MS, and exits 0', async () => {
+    const service = await serviceOn(db, { SHUTDOWN_TIMEOUT_MS: '4000' });
+    await service.start();
+    const { port } = new URL(service.baseUrl);
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.on('error', () => undefined);
+    const trickle = setInterval(() => socket.write('X-Slow: 1\r\n'), 300);
+    try {
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write('POST /v1/events/track HTTP/1.1\r\nHost: x\r\n');
+      await sleep(100);
+      service.kill('SIGTERM');
+      expect(await service.waitForExit(20_000), service.output).toBe(0);
+    } finally {
+      clearInterval(trickle);
+      socket.destroy();
+      if (service.exitCode === null) service.kill('SIGKILL');
+    }
+  }, 120_000);
+
   it('with SHUTDOWN_DELAY_MS, serves on after SIGTERM, /ready answering 503, then stops with exit 0', async () => {
     const service = await serviceOn(db, { SHUTDOWN_DELAY_MS: '3000' });
     await service.start();

@@ -61,7 +61,9 @@ export async function drainConnections(
   server: Server,
   serverClosing: ServerClosing,
   maxMs: number,
+  arrivingMaxMs: number,
 ): Promise<void> {
+  const arrivingUntil = Date.now() + arrivingMaxMs;
   if (!server.listening) return serverClosing.abort();
   // net's close() stops accepting without http's closing of idle connections; the server
   // emits 'close' once its last connection has ended.
@@ -76,7 +78,7 @@ export async function drainConnections(
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, maxMs)))]);
   clearTimeout(timer);
-  closeStalled(openSockets.get(server) ?? new Set());
+  closeStalled(openSockets.get(server) ?? new Set(), arrivingUntil);
 }
 
 const STALLED_AFTER_MS = 1_000;
@@ -87,14 +89,16 @@ const STALLED_AFTER_MS = 1_000;
  * closes it: it would hold the stop until SHUTDOWN_TIMEOUT_MS and an exit 1. Closed here,
  * with nothing being answered on it: one never used at once, one whose request stopped
  * coming (headers or body cut short) once a second passes without a byte. A request
- * still arriving is waited for.
+ * still arriving is waited for until `arrivingUntil`: one trickling in must not turn the
+ * stop into an exit 1.
  */
-function closeStalled(sockets: Set<Socket>): void {
+function closeStalled(sockets: Set<Socket>, arrivingUntil: number): void {
   const bytesSeen = new Map<Socket, number>();
   const sweep = () => {
+    const late = Date.now() >= arrivingUntil;
     for (const socket of sockets) {
       if (isAnswering(socket)) bytesSeen.delete(socket);
-      else if (socket.bytesRead === 0 || bytesSeen.get(socket) === socket.bytesRead)
+      else if (late || socket.bytesRead === 0 || bytesSeen.get(socket) === socket.bytesRead)
         socket.destroy();
       else bytesSeen.set(socket, socket.bytesRead);
     }
