@@ -12,7 +12,7 @@ import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
 import { API_KEY_SCHEME, BEARER_SCHEME } from './common/http/api-key.guard';
 import { answerClientError, registerHostHeaderCheck } from './common/http/client-error-handler';
-import { publicCors, registerPublicCors } from './common/http/cors';
+import { registerPublicCors } from './common/http/cors';
 import { closeConnectionsOnShutdown } from './common/http/close-on-shutdown';
 import { ServerClosing } from './common/http/server-closing';
 import { registerMethodNotAllowed } from './common/http/method-not-allowed';
@@ -116,8 +116,7 @@ async function configureApp(app: NestFastifyApplication, config: AppConfig): Pro
   // Helmet first: the CORS hook answers refused origins and preflights itself, and
   // those answers carry the security headers too.
   registerSecurityHeaders(fastify);
-  registerPublicCors(fastify, config.http.corsOrigins);
-  registerMethodNotAllowed(fastify, publicCors(config.http.corsOrigins));
+  registerMethodNotAllowed(fastify, registerPublicCors(fastify, config.http.corsOrigins));
   if (config.tracking.rateLimitPerMinute > 0) {
     await app.register(rateLimit, {
       // Global with an allow-list rather than per-route limits: per-route limits keep

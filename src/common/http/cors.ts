@@ -43,11 +43,12 @@ export type PublicCors = (reply: HeaderSink, request: CorsRequest) => boolean;
  * credentials allowed (never `*`); any other Origin gets 403 before the body is read,
  * so nothing is stored. No Origin at all is a server-to-server call and is allowed.
  * Runs in onRequest, ahead of the rate limit, so even a 429 is readable by the page.
+ * Returns the CORS it applies, for other answers on the public paths.
  */
 export function registerPublicCors(
   fastify: FastifyInstance,
   allowedOrigins: readonly string[],
-): void {
+): PublicCors {
   const applyCors = publicCors(allowedOrigins);
   // A callback hook, not an async one: it runs on every request of the hot path.
   fastify.addHook('onRequest', (request, reply, done) => {
@@ -61,6 +62,7 @@ export function registerPublicCors(
     }
     done(allowed ? undefined : new OriginNotAllowedError());
   });
+  return applyCors;
 }
 
 /**
