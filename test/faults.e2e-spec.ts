@@ -167,6 +167,18 @@ async function serviceOn(
   );
 }
 
+/** A raw connection to the service, once open, with `bytes` written (the start of a request, or nothing). */
+function rawConnection(service: ServiceProcess, bytes = ''): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(service.baseUrl).port), '127.0.0.1', () => {
+      socket.off('error', reject).on('error', () => undefined);
+      socket.write(bytes);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
 /**
  * 20 clients, each on one kept-alive connection, asking /health back to back (fast
  * answers: a busy connection is idle, to the server, for a good share of the time between
@@ -446,20 +458,12 @@ describe('the compiled service started on its own for one case', () => {
   it('exits 0 at SIGTERM past a connection that never sent a whole request', async () => {
     const service = await serviceOn(db);
     await service.start();
-    const { port } = new URL(service.baseUrl);
-    const open = (bytes: string) =>
-      new Promise<Socket>((resolve, reject) => {
-        const socket = connect(Number(port), '127.0.0.1', () => {
-          socket.write(bytes);
-          resolve(socket);
-        });
-        socket.on('error', reject);
-      });
     // One opened and never used; one whose headers stop halfway; one whose body does.
     const sockets = [
-      await open(''),
-      await open('POST /v1/events/track HTTP/1.1\r\nHost: x\r\n'),
-      await open(
+      await rawConnection(service),
+      await rawConnection(service, 'POST /v1/events/track HTTP/1.1\r\nHost: x\r\n'),
+      await rawConnection(
+        service,
         'POST /v1/events/track HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 80\r\n\r\n{"event_ty',
       ),
     ];
@@ -478,18 +482,15 @@ describe('the compiled service started on its own for one case', () => {
   it('answers at SIGTERM a request whose headers were still arriving past the drain', async () => {
     const service = await serviceOn(db);
     await service.start();
-    const { port } = new URL(service.baseUrl);
     const event = anEvent();
     const body = JSON.stringify(event);
-    const socket = connect(Number(port), '127.0.0.1');
+    const socket = await rawConnection(
+      service,
+      'POST /v1/events/track HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n',
+    );
     let answer = '';
     socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
-    socket.on('error', () => undefined);
     try {
-      await new Promise((resolve) => socket.once('connect', resolve));
-      socket.write(
-        'POST /v1/events/track HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n',
-      );
       await sleep(100);
       service.kill('SIGTERM');
       // Past the drain's second: the rest of the headers, and the body, come slowly.
@@ -510,13 +511,9 @@ describe('the compiled service started on its own for one case', () => {
   it('stops waiting for a request trickling in at half of SHUTDOWN_TIMEOUT_MS, and exits 0', async () => {
     const service = await serviceOn(db, { SHUTDOWN_TIMEOUT_MS: '4000' });
     await service.start();
-    const { port } = new URL(service.baseUrl);
-    const socket = connect(Number(port), '127.0.0.1');
-    socket.on('error', () => undefined);
+    const socket = await rawConnection(service, 'POST /v1/events/track HTTP/1.1\r\nHost: x\r\n');
     const trickle = setInterval(() => socket.write('X-Slow: 1\r\n'), 300);
     try {
-      await new Promise((resolve) => socket.once('connect', resolve));
-      socket.write('POST /v1/events/track HTTP/1.1\r\nHost: x\r\n');
       await sleep(100);
       service.kill('SIGTERM');
       expect(await service.waitForExit(20_000), service.output).toBe(0);
